@@ -1,0 +1,496 @@
+/*
+ * The cosmocopy command: parses flags into library options and calls the library. Flags come
+ * from the option table (options.h): `--batch-size 500` sets option batch_size. Exit codes:
+ * 0 success, 1 the job failed, 2 bad usage or bad input.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *const prog = "cosmocopy";
+static ccopy_job_t *running_job;
+
+static int usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s %s: ", prog, command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun '%s %s --help' for usage.\n", prog, command);
+    return EXIT_USAGE;
+}
+
+static int exit_code_for(int code)
+{
+    return code == CCOPY_EINVAL ? EXIT_USAGE : EXIT_JOB_FAILED;
+}
+
+static void print_error(const char *command, const ccopy_error_t *e)
+{
+    fprintf(stderr, "%s %s: error: %s\n", prog, command, e->message);
+}
+
+/* ---- help ------------------------------------------------------------------------------- */
+
+static const char main_help[] =
+    "cosmocopy - windowed, throttle-aware backups of Cosmos DB for MongoDB collections\n"
+    "\n"
+    "Usage: cosmocopy COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  plan     show the ObjectId time windows of a range\n"
+    "  backup   copy collections into a folder, window by window\n"
+    "  list     list the completed windows of a backup\n"
+    "\n"
+    "Run 'cosmocopy COMMAND --help' for the options of a command.\n"
+    "Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input.\n";
+
+static const char plan_help[] =
+    "Usage: cosmocopy plan --from T --to T [--step D] [--json]\n"
+    "\n"
+    "Print the windows [start, end) that cover the range, cut at multiples of the step since\n"
+    "the epoch (a 4h plan always cuts at 00:00, 04:00, ... UTC); the first and last windows are\n"
+    "clipped to the range. lo and hi are the ObjectId bounds of each window.\n"
+    "\n"
+    "  --from T     start of the range\n"
+    "  --to T       end of the range (exclusive)\n"
+    "  --step D     window length (default 4h)\n"
+    "  --json       print {\"windows\": [{start, end, start_epoch, end_epoch, lo, hi}, ...]}\n"
+    "\n"
+    "Times: RFC 3339 UTC (2026-01-01T00:00:00Z), epoch seconds (@1767225600), now, or relative\n"
+    "to now (-4h, -30m, -2d). Durations: 30s, 5m, 4h, 1d, 1w.\n";
+
+static const char backup_head[] =
+    "Usage: cosmocopy backup --source URI --db NAME [--collection NAME ...] --to dir:PATH\n"
+    "                        [--full | --incremental | --from T --to T] [OPTIONS]\n"
+    "\n"
+    "Copy collections into a folder in ObjectId time windows. Each window is one data file\n"
+    "(mongodump .bson, or Extended JSON lines with --format jsonl; optionally gzip or zstd\n"
+    "compressed) plus a manifest written only after the data is on disk for good. A rerun skips\n"
+    "completed windows, so an interrupted or failed backup continues where it stopped.\n"
+    "\n"
+    "What each mode covers (a document belongs to the window of its ObjectId's creation time):\n"
+    "  --full         (default) every window from the oldest ObjectId up to now minus the\n"
+    "                 settle lag, then one pass over documents whose _id is not an ObjectId\n"
+    "                 (rewritten on every full run).\n"
+    "  --incremental  from the end of the last completed window up to now minus the settle lag.\n"
+    "                 Documents whose _id is not an ObjectId are not copied: they are counted\n"
+    "                 and reported as a warning.\n"
+    "  --from T --to T  exactly the windows of [T, T).\n"
+    "  No mode sees updates or deletes of documents in windows already completed.\n"
+    "\n"
+    "  --source URI       connection string (mongodb:// or mongodb+srv://); its password is\n"
+    "                     never printed\n"
+    "  --db NAME          source database\n"
+    "  --collection NAME  collection to copy; repeat for several (default: all of them)\n"
+    "  --to dir:PATH      destination folder (created if missing); a --to that is not a\n"
+    "                     destination is the end of the range\n"
+    "  --json             print a JSON summary on stdout\n"
+    "  --quiet            no progress line and no informational messages\n"
+    "\n"
+    "Tuning (defaults in brackets):\n";
+
+static const char list_help[] =
+    "Usage: cosmocopy list --from dir:PATH [--db NAME] [--collection NAME] [--json]\n"
+    "\n"
+    "List the completed windows of a backup: database, collection, window, documents, bytes,\n"
+    "stored bytes, compression and data file. --json prints {\"windows\": [manifest, ...]}.\n";
+
+static int is_backup_flag_special(const char *name)
+{
+    static const char *const special[] = {"source", "db", "collection", "sink", "mode", "from", "until"};
+    size_t i;
+    for (i = 0; i < sizeof special / sizeof special[0]; i++) {
+        if (strcmp(name, special[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void print_backup_help(void)
+{
+    size_t i;
+    fputs(backup_head, stdout);
+    for (i = 0; i < ccopy_option_count(); i++) {
+        const ccopy_option_info_t *o = ccopy_option_get_info(i);
+        char flag[64], *p;
+        if (is_backup_flag_special(o->name))
+            continue;
+        snprintf(flag, sizeof flag, "--%s %s", o->name,
+                 o->type == CCOPY_OPTION_ENUM       ? o->choices
+                 : o->type == CCOPY_OPTION_DURATION ? "D"
+                                                    : "N");
+        for (p = flag; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        printf("  %-28s %s [%s]\n", flag, o->doc, o->default_value ? o->default_value : "none");
+    }
+}
+
+/* ---- plan ------------------------------------------------------------------------------- */
+
+static void print_hex(const uint8_t *bytes, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        printf("%02x", bytes[i]);
+}
+
+static void print_bound(int64_t t)
+{
+    uint8_t oid[12];
+    if (ccopy_oid_from_time(oid, t, NULL) == 0) {
+        putchar('"');
+        print_hex(oid, 12);
+        putchar('"');
+    } else {
+        printf("null"); /* 2^32: no ObjectId is that late, so the window has no upper bound */
+    }
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL, *step_text = "4h";
+    int json = 0, i;
+    int64_t now = (int64_t)time(NULL), start, end, step;
+    ccopy_window_t *windows;
+    size_t count, k;
+    ccopy_error_t e;
+
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(plan_help, stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0 || strcmp(a, "--step") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("plan", "%s needs a value", a);
+            if (a[2] == 'f')
+                from = argv[++i];
+            else if (a[2] == 't')
+                to = argv[++i];
+            else
+                step_text = argv[++i];
+        } else {
+            return usage_error("plan", "unknown argument \"%s\"", a);
+        }
+    }
+    if (!from || !to)
+        return usage_error("plan", "%s", "--from and --to are required");
+    if (ccopy_time_parse(&start, from, now, &e) != 0 || ccopy_time_parse(&end, to, now, &e) != 0 ||
+        ccopy_duration_parse(&step, step_text, &e) != 0 ||
+        ccopy_plan_cut(&windows, &count, start, end, step, &e) != 0) {
+        print_error("plan", &e);
+        return EXIT_USAGE;
+    }
+    if (json)
+        printf("{\"windows\": [");
+    for (k = 0; k < count; k++) {
+        char a[CCOPY_TIME_TEXT_SIZE], b[CCOPY_TIME_TEXT_SIZE];
+        ccopy_time_format(a, windows[k].start, NULL);
+        ccopy_time_format(b, windows[k].end, NULL);
+        if (json) {
+            printf("%s{\"start\": \"%s\", \"end\": \"%s\", \"start_epoch\": %lld, \"end_epoch\": %lld, \"lo\": ",
+                   k ? ", " : "", a, b, (long long)windows[k].start, (long long)windows[k].end);
+            print_bound(windows[k].start);
+            printf(", \"hi\": ");
+            print_bound(windows[k].end);
+            printf("}");
+        } else {
+            printf("%s  %s  ", a, b);
+            print_bound(windows[k].start);
+            printf("  ");
+            print_bound(windows[k].end);
+            printf("\n");
+        }
+    }
+    if (json)
+        printf("]}\n");
+    ccopy_free(windows);
+    return EXIT_OK;
+}
+
+/* ---- backup ----------------------------------------------------------------------------- */
+
+static int looks_like_destination(const char *value)
+{
+    return strncmp(value, "dir:", 4) == 0 || strstr(value, "://") != NULL;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running_job)
+        ccopy_job_cancel(running_job);
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+typedef struct log_ctx {
+    int quiet;
+    int tty;
+} log_ctx_t;
+
+static void on_log(ccopy_log_level_t level, const char *message, void *user_data)
+{
+    log_ctx_t *ctx = user_data;
+    if (level == CCOPY_LOG_INFO && ctx->quiet)
+        return;
+    if (ctx->tty)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "%s: %s%s\n", prog,
+            level == CCOPY_LOG_ERROR     ? "error: "
+            : level == CCOPY_LOG_WARNING ? "warning: "
+                                         : "",
+            message);
+}
+
+static void print_backup_summary(ccopy_job_t *job, const ccopy_error_t *e, int rc)
+{
+    ccopy_progress_t p;
+    char *json = ccopy_job_summary_json(job);
+    ccopy_manifest_t *dummy = NULL;
+    (void)dummy;
+    ccopy_job_get_progress(job, &p);
+    /* The summary JSON holds every figure; the human form reads them from it through the
+     * library's own manifest-free fields, so print a compact text from the progress snapshot. */
+    {
+        char docs[32], bytes[32];
+        cli_format_count(docs, sizeof docs, p.documents);
+        cli_format_bytes(bytes, sizeof bytes, (double)p.bytes);
+        printf("%s: %lld windows written, %lld failed; %s documents read, %s, in %.1f s\n",
+               rc == 0 ? "backup complete" : "backup incomplete", (long long)p.windows_done,
+               (long long)p.windows_failed, docs, bytes, p.elapsed_seconds);
+    }
+    (void)e;
+    ccopy_free(json);
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+    ccopy_options_t *opts = ccopy_options_new();
+    int json = 0, quiet = 0, modes = 0, i, rc;
+    ccopy_error_t e;
+    ccopy_job_t *job;
+    log_ctx_t log_ctx;
+    struct sigaction sa;
+
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const ccopy_option_info_t *info;
+        const char *name;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_backup_help();
+            ccopy_options_destroy(opts);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--full") == 0 || strcmp(a, "--incremental") == 0) {
+            ccopy_options_set(opts, "mode", a + 2, NULL);
+            modes++;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            ccopy_options_destroy(opts);
+            return usage_error("backup", "unexpected argument \"%s\"", a);
+        }
+        name = a + 2;
+        if (strcmp(name, "to") == 0) {
+            if (i + 1 < argc && looks_like_destination(argv[i + 1]))
+                name = "sink";
+            else
+                name = "until";
+        }
+        info = ccopy_option_find(name);
+        if (!info || strcmp(info->name, "mode") == 0) {
+            ccopy_options_destroy(opts);
+            return usage_error("backup", "unknown option \"%s\"", a);
+        }
+        if (i + 1 >= argc) {
+            ccopy_options_destroy(opts);
+            return usage_error("backup", "%s needs a value", a);
+        }
+        if (strcmp(info->name, "from") == 0) {
+            ccopy_options_set(opts, "mode", "range", NULL);
+            modes++;
+        }
+        if (ccopy_options_set(opts, info->name, argv[++i], &e) != 0) {
+            print_error("backup", &e);
+            ccopy_options_destroy(opts);
+            return EXIT_USAGE;
+        }
+    }
+    if (modes > 1) {
+        ccopy_options_destroy(opts);
+        return usage_error("backup", "%s", "choose one of --full, --incremental or --from T --to T");
+    }
+    if (ccopy_options_get(opts, "until") && !ccopy_options_get(opts, "from")) {
+        ccopy_options_destroy(opts);
+        return usage_error("backup", "%s", "--to T (the end of a range) needs --from T");
+    }
+
+    job = ccopy_job_new(opts, &e);
+    ccopy_options_destroy(opts);
+    if (!job) {
+        print_error("backup", &e);
+        return EXIT_USAGE;
+    }
+    log_ctx.quiet = quiet;
+    log_ctx.tty = isatty(STDERR_FILENO);
+    ccopy_job_set_log(job, on_log, &log_ctx);
+    if (!quiet && log_ctx.tty)
+        ccopy_job_set_progress(job, cli_progress, NULL);
+
+    running_job = job;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = ccopy_job_run(job, &e);
+    running_job = NULL;
+    cli_progress_end();
+
+    if (json) {
+        char *summary = ccopy_job_summary_json(job);
+        printf("%s\n", summary);
+        ccopy_free(summary);
+    } else if (!quiet) {
+        print_backup_summary(job, &e, rc);
+    }
+    if (rc != 0)
+        print_error("backup", &e);
+    ccopy_job_destroy(job);
+    return rc == 0 ? EXIT_OK : exit_code_for(rc);
+}
+
+/* ---- list ------------------------------------------------------------------------------- */
+
+static int cmd_list(int argc, char **argv)
+{
+    const char *location = NULL, *db = NULL, *coll = NULL;
+    int json = 0, i, rc;
+    ccopy_catalog_t *catalog;
+    ccopy_manifest_t *m;
+    size_t count, k;
+    ccopy_error_t e;
+
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **target = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(list_help, stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        if (strcmp(a, "--from") == 0)
+            target = &location;
+        else if (strcmp(a, "--db") == 0)
+            target = &db;
+        else if (strcmp(a, "--collection") == 0)
+            target = &coll;
+        else
+            return usage_error("list", "unknown argument \"%s\"", a);
+        if (i + 1 >= argc)
+            return usage_error("list", "%s needs a value", a);
+        *target = argv[++i];
+    }
+    if (!location)
+        return usage_error("list", "%s", "--from dir:PATH is required");
+    catalog = ccopy_catalog_open(location, &e);
+    if (!catalog) {
+        print_error("list", &e);
+        return exit_code_for(e.code);
+    }
+    rc = ccopy_catalog_list(catalog, &m, &count, db, coll, &e);
+    ccopy_catalog_destroy(catalog);
+    if (rc != 0) {
+        print_error("list", &e);
+        return exit_code_for(rc);
+    }
+    if (json) {
+        printf("{\"windows\": [");
+        for (k = 0; k < count; k++) {
+            char *text = NULL;
+            ccopy_manifest_to_json(&text, &m[k], NULL);
+            printf("%s%s", k ? ",\n" : "\n", text ? text : "null");
+            ccopy_free(text);
+        }
+        printf("]}\n");
+    } else {
+        int64_t docs = 0, bytes = 0, stored = 0;
+        printf("%-12s %-16s %-20s %-20s %10s %10s %10s %-5s %s\n", "DATABASE", "COLLECTION", "START",
+               "END", "DOCUMENTS", "BYTES", "STORED", "COMP", "DATA");
+        for (k = 0; k < count; k++) {
+            char a[CCOPY_TIME_TEXT_SIZE] = "-", b[CCOPY_TIME_TEXT_SIZE] = "-", sb[32], ss[32];
+            if (m[k].kind == CCOPY_MANIFEST_WINDOW) {
+                ccopy_time_format(a, m[k].window.start, NULL);
+                ccopy_time_format(b, m[k].window.end, NULL);
+            } else {
+                snprintf(a, sizeof a, "(non-ObjectId _id)");
+            }
+            cli_format_bytes(sb, sizeof sb, (double)m[k].bytes);
+            cli_format_bytes(ss, sizeof ss, (double)m[k].stored_bytes);
+            printf("%-12s %-16s %-20s %-20s %10lld %10s %10s %-5s %s\n", m[k].database,
+                   m[k].collection, a, b, (long long)m[k].documents, sb, ss, m[k].compression,
+                   m[k].data);
+            docs += m[k].documents;
+            bytes += m[k].bytes;
+            stored += m[k].stored_bytes;
+        }
+        {
+            char sb[32], ss[32];
+            cli_format_bytes(sb, sizeof sb, (double)bytes);
+            cli_format_bytes(ss, sizeof ss, (double)stored);
+            printf("%zu windows, %lld documents, %s (%s stored)\n", count, (long long)docs, sb, ss);
+        }
+    }
+    ccopy_manifest_array_free(m, count);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    int rc;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(main_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("cosmocopy %s\n", ccopy_version());
+        return EXIT_OK;
+    }
+    ccopy_init();
+    if (strcmp(argv[1], "plan") == 0)
+        rc = cmd_plan(argc - 2, argv + 2);
+    else if (strcmp(argv[1], "backup") == 0)
+        rc = cmd_backup(argc - 2, argv + 2);
+    else if (strcmp(argv[1], "list") == 0)
+        rc = cmd_list(argc - 2, argv + 2);
+    else {
+        fprintf(stderr, "%s: unknown command \"%s\"\n\n%s", prog, argv[1], main_help);
+        rc = EXIT_USAGE;
+    }
+    ccopy_cleanup();
+    return rc;
+}

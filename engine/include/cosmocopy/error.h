@@ -1,0 +1,77 @@
+/**
+ * @file error.h
+ * @brief Return codes and the caller-owned error struct used by every fallible call.
+ *
+ * Fallible calls return 0 or a negative ::ccopy_code_t; constructors return NULL.
+ * Details go into an optional, caller-owned ::ccopy_error_t (pass NULL to ignore them).
+ * Nothing is kept in thread-local "last error" state.
+ */
+#ifndef COSMOCOPY_ERROR_H
+#define COSMOCOPY_ERROR_H
+
+#include <stdint.h>
+
+#include "cosmocopy/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** What a caller does next; keep this set small. */
+typedef enum ccopy_code {
+    CCOPY_OK = 0,
+    CCOPY_EINVAL = -1,     /**< bad argument, option, time or connection string: fix the input   */
+    CCOPY_ENOTFOUND = -2,  /**< database, collection, folder or window does not exist           */
+    CCOPY_EAUTH = -3,      /**< authentication or authorisation refused                          */
+    CCOPY_ETHROTTLED = -4, /**< the server kept throttling past the retry budget                 */
+    CCOPY_ETIMEDOUT = -5,  /**< a host did not answer in time                                    */
+    CCOPY_ECANCELED = -6,  /**< ccopy_job_cancel() was called; completed windows are kept        */
+    CCOPY_EIO = -7,        /**< local I/O failed (cause holds errno, e.g. ENOSPC)                */
+    CCOPY_ENOMEM = -8,     /**< an allocation failed                                             */
+    CCOPY_ESERVER = -9,    /**< the server answered with an error that retrying cannot fix       */
+    CCOPY_ENETWORK = -10,  /**< the connection failed and stayed failed past the retry budget    */
+    CCOPY_ECORRUPT = -11,  /**< stored data does not match its manifest                          */
+    CCOPY_EBUSY = -12,     /**< another job holds the destination's lock                         */
+    CCOPY_EPARTIAL = -13   /**< the job ran but some windows failed; see the summary             */
+} ccopy_code_t;
+
+/** Which layer produced the error; ccopy_error_t.cause is that layer's own code. */
+typedef enum ccopy_domain {
+    CCOPY_DOMAIN_ENGINE = 1, /**< cosmocopy itself (cause is 0 or a ccopy_code_t)        */
+    CCOPY_DOMAIN_MONGO = 2,  /**< server or driver (cause: server code or mongoc code)    */
+    CCOPY_DOMAIN_HTTP = 3,   /**< HTTP (cause: status code or CURLcode)                   */
+    CCOPY_DOMAIN_TLS = 4,    /**< TLS (cause: library code)                               */
+    CCOPY_DOMAIN_OS = 5      /**< operating system (cause: errno)                         */
+} ccopy_domain_t;
+
+/** Size of ccopy_error_t.message including the terminating NUL. */
+#define CCOPY_ERROR_MESSAGE_SIZE 496
+
+/**
+ * Details of a failed call. Owned by the caller, usually on the stack.
+ * The message is one line for a person and never holds a secret.
+ */
+typedef struct ccopy_error {
+    int32_t code;                            /**< the ccopy_code_t the call returned         */
+    int32_t domain;                          /**< a ccopy_domain_t                            */
+    int64_t cause;                           /**< the domain's own code                       */
+    char message[CCOPY_ERROR_MESSAGE_SIZE];  /**< NUL-terminated, possibly truncated          */
+} ccopy_error_t;
+
+/**
+ * Symbolic name of a code, such as "EINVAL".
+ * @return a static string; "EUNKNOWN" for a value outside ::ccopy_code_t. Thread-safe.
+ */
+CCOPY_EXPORT const char *ccopy_code_name(int code);
+
+/**
+ * Name of a domain, such as "mongo".
+ * @return a static string; "unknown" for a value outside ::ccopy_domain_t. Thread-safe.
+ */
+CCOPY_EXPORT const char *ccopy_domain_name(int domain);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

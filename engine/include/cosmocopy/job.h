@@ -1,0 +1,128 @@
+/**
+ * @file job.h
+ * @brief A backup job: plan windows, read them in parallel, write them to a sink.
+ *
+ * A job copies the collections of one source database into a sink in ObjectId time windows. The
+ * sink's catalog (one manifest per completed window) decides what is left to do, so a job that
+ * was interrupted, killed or failed continues where it stopped when it is run again, and windows
+ * that are complete are never copied twice.
+ *
+ * What each mode covers (documents are assigned to windows by the time in their ObjectId _id):
+ * - full: every window from the oldest ObjectId up to now minus settle_lag, then one pass over the
+ *   documents whose _id is not an ObjectId (strings, numbers, UUIDs...), which is rewritten on
+ *   every full run.
+ * - incremental: from the end of the last completed window up to now minus settle_lag (from the
+ *   oldest ObjectId when nothing is complete yet). Documents whose _id is not an ObjectId are not
+ *   copied; they are counted and reported. Updates and deletes of documents in completed
+ *   windows are not seen by any mode: windows are cut by creation time.
+ * - range: the windows of [from, until), as given.
+ *
+ * Threading: a job is driven by one thread (the one calling ccopy_job_run()); ccopy_job_cancel()
+ * may be called from any thread or from a signal handler.
+ */
+#ifndef COSMOCOPY_JOB_H
+#define COSMOCOPY_JOB_H
+
+#include <stdint.h>
+
+#include "cosmocopy/error.h"
+#include "cosmocopy/export.h"
+#include "cosmocopy/options.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An opaque job. */
+typedef struct ccopy_job ccopy_job_t;
+
+/** Where a job is. */
+typedef enum ccopy_phase {
+    CCOPY_PHASE_PLANNING = 0, /**< checking the source, reading the catalog, cutting windows */
+    CCOPY_PHASE_COPYING = 1,  /**< windows are being read and written                        */
+    CCOPY_PHASE_DONE = 2      /**< finished (successfully or not)                            */
+} ccopy_phase_t;
+
+/** A snapshot of a job's progress. */
+typedef struct ccopy_progress {
+    ccopy_phase_t phase;
+    int64_t windows_total;   /**< windows planned in this run (skipped complete ones excluded) */
+    int64_t windows_done;    /**< windows completed in this run                                */
+    int64_t windows_failed;
+    int64_t documents;       /**< documents read                                               */
+    int64_t bytes;           /**< BSON bytes read                                              */
+    int64_t retries;         /**< reads retried after a retryable error                        */
+    int64_t throttle_events; /**< throttling answers (16500) seen                              */
+    double elapsed_seconds;
+    double documents_per_second;
+    double bytes_per_second;
+    double eta_seconds;      /**< estimate of the time left, or -1 when unknown               */
+} ccopy_progress_t;
+
+/**
+ * Progress callback. Called on the thread that runs ccopy_job_run(), at phase changes and at
+ * most about every 100 ms while copying. It must not call back into the job except
+ * ccopy_job_cancel().
+ */
+typedef void (*ccopy_progress_cb)(const ccopy_progress_t *progress, void *user_data);
+
+/** Severity of a log line. */
+typedef enum ccopy_log_level {
+    CCOPY_LOG_INFO = 0,
+    CCOPY_LOG_WARNING = 1,
+    CCOPY_LOG_ERROR = 2
+} ccopy_log_level_t;
+
+/**
+ * Log callback: one line for a person, secrets masked. Called from the thread that runs
+ * ccopy_job_run() or from a worker thread, never from two threads at once.
+ */
+typedef void (*ccopy_log_cb)(ccopy_log_level_t level, const char *message, void *user_data);
+
+/**
+ * Make a job from options (copied; see options.h). The options are checked here: a missing
+ * source, database or sink, a bad combination of mode/from/until, or an unknown sink scheme is
+ * CCOPY_EINVAL naming the option. Nothing is contacted yet.
+ * @return the job, or NULL with *error filled.
+ */
+CCOPY_EXPORT ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error);
+
+/** Register the progress callback (NULL to remove). Call before ccopy_job_run(). */
+CCOPY_EXPORT void ccopy_job_set_progress(ccopy_job_t *job, ccopy_progress_cb callback, void *user_data);
+
+/** Register the log callback (NULL to remove). Call before ccopy_job_run(). */
+CCOPY_EXPORT void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, void *user_data);
+
+/**
+ * Run the job to the end. Blocks; can be called once.
+ * @return 0 when every planned window is complete; otherwise the first error's code
+ *         (CCOPY_ECANCELED after ccopy_job_cancel(), CCOPY_ETIMEDOUT when the source does not
+ *         answer, CCOPY_ENOTFOUND for a missing database or collection, CCOPY_EIO for a sink
+ *         that cannot be written...), with *error describing it. Windows completed before a
+ *         failure stay complete.
+ */
+CCOPY_EXPORT int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error);
+
+/**
+ * Ask a running job to stop. Windows in progress are abandoned (nothing incomplete is marked
+ * complete) and ccopy_job_run() returns CCOPY_ECANCELED soon after. Async-signal-safe.
+ */
+CCOPY_EXPORT void ccopy_job_cancel(ccopy_job_t *job);
+
+/** The latest progress snapshot. Thread-safe. */
+CCOPY_EXPORT void ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out);
+
+/**
+ * A JSON summary of the run: status, counts, every window written, errors and warnings.
+ * @return new text (free with ccopy_free()); valid after ccopy_job_run() returned.
+ */
+CCOPY_EXPORT char *ccopy_job_summary_json(ccopy_job_t *job);
+
+/** Free a job (cancelling and waiting for it first if it still runs). NULL is fine. */
+CCOPY_EXPORT void ccopy_job_destroy(ccopy_job_t *job);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

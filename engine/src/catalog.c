@@ -1,0 +1,115 @@
+/*
+ * Reading a sink's catalog for `cosmocopy list` (and, later, restore and verify): the manifests of
+ * every completed window, by database and collection.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "cosmocopy/catalog.h"
+#include "sink.h"
+
+struct ccopy_catalog {
+    _ccopy_sink_t *sink;
+};
+
+ccopy_catalog_t *ccopy_catalog_open(const char *location, ccopy_error_t *error)
+{
+    ccopy_catalog_t *catalog;
+    _ccopy_sink_t *sink;
+    if (_ccopy_sink_open(&sink, location, 0, error) != 0)
+        return NULL;
+    catalog = _ccopy_calloc(1, sizeof *catalog);
+    catalog->sink = sink;
+    return catalog;
+}
+
+void ccopy_catalog_destroy(ccopy_catalog_t *catalog)
+{
+    if (!catalog)
+        return;
+    _ccopy_sink_close(catalog->sink);
+    free(catalog);
+}
+
+void ccopy_manifest_array_free(ccopy_manifest_t *manifests, size_t count)
+{
+    _ccopy_manifests_free(manifests, count);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Append one collection's manifests to *all. */
+static int add_collection(ccopy_catalog_t *catalog, const char *db, const char *coll,
+                          ccopy_manifest_t **all, size_t *count, ccopy_error_t *error)
+{
+    ccopy_manifest_t *m;
+    size_t n, i;
+    int rc = _ccopy_sink_read_manifests(catalog->sink, db, coll, &m, &n, error);
+    if (rc != 0)
+        return rc;
+    *all = _ccopy_realloc(*all, (*count + n) * sizeof **all);
+    for (i = 0; i < n; i++)
+        (*all)[(*count)++] = m[i];
+    free(m); /* the strings moved into *all */
+    return 0;
+}
+
+static int add_database(ccopy_catalog_t *catalog, const char *db, const char *coll,
+                        ccopy_manifest_t **all, size_t *count, ccopy_error_t *error)
+{
+    char **colls;
+    size_t n, i;
+    int rc;
+    if (coll)
+        return add_collection(catalog, db, coll, all, count, error);
+    rc = catalog->sink->ops->list_groups(catalog->sink, db, &colls, &n, error);
+    if (rc != 0)
+        return rc;
+    qsort(colls, n, sizeof *colls, compare_names);
+    for (i = 0; i < n && rc == 0; i++)
+        rc = add_collection(catalog, db, colls[i], all, count, error);
+    free_names(colls, n);
+    return rc;
+}
+
+int ccopy_catalog_list(ccopy_catalog_t *catalog, ccopy_manifest_t **out_manifests, size_t *out_count,
+                       const char *db, const char *coll, ccopy_error_t *error)
+{
+    ccopy_manifest_t *all = NULL;
+    size_t count = 0, i, n;
+    char **dbs;
+    int rc = 0;
+
+    *out_manifests = NULL;
+    *out_count = 0;
+    if (db) {
+        rc = add_database(catalog, db, coll, &all, &count, error);
+    } else {
+        rc = catalog->sink->ops->list_groups(catalog->sink, NULL, &dbs, &n, error);
+        if (rc == 0) {
+            qsort(dbs, n, sizeof *dbs, compare_names);
+            for (i = 0; i < n && rc == 0; i++)
+                rc = add_database(catalog, dbs[i], coll, &all, &count, error);
+            free_names(dbs, n);
+        }
+    }
+    if (rc != 0) {
+        _ccopy_manifests_free(all, count);
+        return rc;
+    }
+    *out_manifests = all;
+    *out_count = count;
+    return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * Private helpers shared by every module: setting a ccopy_error_t, masking secrets in text,
+ * checked allocation and monotonic clocks. Never installed.
+ */
+#ifndef CCOPY_COMMON_H
+#define CCOPY_COMMON_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cosmocopy/error.h"
+
+#if defined(__GNUC__)
+#define CCOPY_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CCOPY_PRINTF(f, a)
+#endif
+
+/* Fill *error (if not NULL) and return code, so callers can write `return _ccopy_error_set(...)`.
+ * The formatted message is passed through _ccopy_mask_secrets() before it is stored. */
+int _ccopy_error_set(ccopy_error_t *error, int code, int domain, int64_t cause, const char *fmt, ...)
+    CCOPY_PRINTF(5, 6);
+
+/* Prefix an existing message: "context: old message". Keeps code, domain and cause. */
+void _ccopy_error_prefix(ccopy_error_t *error, const char *fmt, ...) CCOPY_PRINTF(2, 3);
+
+/* Replace, in place, the password of every "scheme://user:password@" and the value of every
+ * password=, AccountKey=, SharedAccessSignature= and sig= parameter with "****". */
+void _ccopy_mask_secrets(char *text);
+
+/* malloc/calloc/strdup that never return NULL: on failure they print one line and abort,
+ * because every caller would otherwise have to unwind a half-built state for an event that
+ * a 64-bit process essentially never sees. */
+void *_ccopy_malloc(size_t size);
+void *_ccopy_calloc(size_t count, size_t size);
+void *_ccopy_realloc(void *ptr, size_t size);
+char *_ccopy_strdup(const char *text);
+char *_ccopy_strdup_printf(const char *fmt, ...) CCOPY_PRINTF(1, 2);
+
+/* Monotonic time in milliseconds, and wall-clock time in whole seconds. */
+int64_t _ccopy_monotonic_ms(void);
+int64_t _ccopy_now_seconds(void);
+
+/* Sleep up to ms milliseconds, waking early (returning non-zero) once *canceled becomes true. */
+int _ccopy_sleep_ms(int64_t ms, atomic_int *canceled);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * Error reporting: names for codes and domains, filling the caller-owned ccopy_error_t, and the
+ * secret masking that every message goes through before it reaches a caller.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+const char *ccopy_code_name(int code)
+{
+    switch (code) {
+    case CCOPY_OK: return "OK";
+    case CCOPY_EINVAL: return "EINVAL";
+    case CCOPY_ENOTFOUND: return "ENOTFOUND";
+    case CCOPY_EAUTH: return "EAUTH";
+    case CCOPY_ETHROTTLED: return "ETHROTTLED";
+    case CCOPY_ETIMEDOUT: return "ETIMEDOUT";
+    case CCOPY_ECANCELED: return "ECANCELED";
+    case CCOPY_EIO: return "EIO";
+    case CCOPY_ENOMEM: return "ENOMEM";
+    case CCOPY_ESERVER: return "ESERVER";
+    case CCOPY_ENETWORK: return "ENETWORK";
+    case CCOPY_ECORRUPT: return "ECORRUPT";
+    case CCOPY_EBUSY: return "EBUSY";
+    case CCOPY_EPARTIAL: return "EPARTIAL";
+    default: return "EUNKNOWN";
+    }
+}
+
+const char *ccopy_domain_name(int domain)
+{
+    switch (domain) {
+    case CCOPY_DOMAIN_ENGINE: return "engine";
+    case CCOPY_DOMAIN_MONGO: return "mongo";
+    case CCOPY_DOMAIN_HTTP: return "http";
+    case CCOPY_DOMAIN_TLS: return "tls";
+    case CCOPY_DOMAIN_OS: return "os";
+    default: return "unknown";
+    }
+}
+
+int _ccopy_error_set(ccopy_error_t *error, int code, int domain, int64_t cause, const char *fmt, ...)
+{
+    if (error) {
+        va_list ap;
+        error->code = code;
+        error->domain = domain;
+        error->cause = cause;
+        va_start(ap, fmt);
+        vsnprintf(error->message, sizeof error->message, fmt, ap);
+        va_end(ap);
+        _ccopy_mask_secrets(error->message);
+    }
+    return code;
+}
+
+void _ccopy_error_prefix(ccopy_error_t *error, const char *fmt, ...)
+{
+    char old[CCOPY_ERROR_MESSAGE_SIZE];
+    size_t n;
+    va_list ap;
+
+    if (!error)
+        return;
+    memcpy(old, error->message, sizeof old);
+    va_start(ap, fmt);
+    vsnprintf(error->message, sizeof error->message, fmt, ap);
+    va_end(ap);
+    n = strlen(error->message);
+    if (n + 2 < sizeof error->message) {
+        memcpy(error->message + n, ": ", 3);
+        strncat(error->message, old, sizeof error->message - n - 3);
+    }
+    _ccopy_mask_secrets(error->message);
+}
+
+/* Overwrite text[from, to) with "****", shifting the rest of the string left or right. */
+static size_t mask_span(char *text, size_t from, size_t to)
+{
+    static const char stars[] = "****";
+    size_t len = strlen(text);
+    size_t tail = len - to;
+
+    if (to - from == 0)
+        return from;
+    /* "****" never makes the string longer than the span it replaces by more than 3 bytes;
+     * only replace when it fits in the existing storage, otherwise shorten the span. */
+    if (to - from >= 4) {
+        memcpy(text + from, stars, 4);
+        memmove(text + from + 4, text + to, tail + 1);
+        return from + 4;
+    }
+    memset(text + from, '*', to - from);
+    return to;
+}
+
+static int prefix_at(const char *text, size_t i, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    size_t k;
+    for (k = 0; k < n; k++) {
+        if (!text[i + k] || tolower((unsigned char)text[i + k]) != tolower((unsigned char)prefix[k]))
+            return 0;
+    }
+    return 1;
+}
+
+void _ccopy_mask_secrets(char *text)
+{
+    static const char *const keys[] = {"password=", "accountkey=", "sharedaccesssignature=", "sig=",
+                                       "client_secret=", "access_token="};
+    size_t i;
+
+    if (!text)
+        return;
+    /* scheme://user:password@host */
+    for (i = 0; text[i]; i++) {
+        if (text[i] == ':' && text[i + 1] == '/' && text[i + 2] == '/') {
+            size_t user = i + 3, colon = 0, at = 0, k;
+            for (k = user; text[k] && !strchr("/ \t\n'\",?", text[k]); k++) {
+                if (text[k] == ':' && !colon)
+                    colon = k;
+                if (text[k] == '@')
+                    at = k; /* the last '@' ends the credentials */
+            }
+            if (colon && at > colon)
+                mask_span(text, colon + 1, at);
+        }
+    }
+    for (i = 0; text[i]; i++) {
+        size_t j;
+        for (j = 0; j < sizeof keys / sizeof keys[0]; j++) {
+            if ((i == 0 || strchr("?&; \t'\"", text[i - 1])) && prefix_at(text, i, keys[j])) {
+                size_t from = i + strlen(keys[j]), to = from;
+                while (text[to] && !strchr("&; \t\n'\"", text[to]))
+                    to++;
+                mask_span(text, from, to);
+                break;
+            }
+        }
+    }
+}
+
+static void out_of_memory(size_t size)
+{
+    fprintf(stderr, "cosmocopy: out of memory allocating %zu bytes\n", size);
+    abort();
+}
+
+void *_ccopy_malloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        out_of_memory(size);
+    return p;
+}
+
+void *_ccopy_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(count * size);
+    return p;
+}
+
+void *_ccopy_realloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p)
+        out_of_memory(size);
+    return p;
+}
+
+char *_ccopy_strdup(const char *text)
+{
+    size_t n = strlen(text) + 1;
+    char *copy = _ccopy_malloc(n);
+    memcpy(copy, text, n);
+    return copy;
+}
+
+char *_ccopy_strdup_printf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    int n;
+    char *out;
+
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    out = _ccopy_malloc((size_t)n + 1);
+    vsnprintf(out, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return out;
+}
+
+int64_t _ccopy_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t _ccopy_now_seconds(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int _ccopy_sleep_ms(int64_t ms, atomic_int *canceled)
+{
+    int64_t deadline = _ccopy_monotonic_ms() + ms;
+    for (;;) {
+        int64_t left = deadline - _ccopy_monotonic_ms();
+        struct timespec ts;
+        if (canceled && atomic_load(canceled))
+            return 1;
+        if (left <= 0)
+            return 0;
+        if (left > 50)
+            left = 50;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)left * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+}

@@ -1,0 +1,29 @@
+/*
+ * Library start-up: a reference count around mongoc_init(), which is itself safe to call more
+ * than once. mongoc_cleanup() is left to the host application, which may still use libmongoc.
+ */
+#include <mongoc/mongoc.h>
+#include <stdatomic.h>
+
+#include "cosmocopy/cosmocopy.h"
+#include "version.h"
+
+static atomic_int init_count;
+
+void ccopy_init(void)
+{
+    if (atomic_fetch_add(&init_count, 1) == 0)
+        mongoc_init();
+}
+
+void ccopy_cleanup(void)
+{
+    int n = atomic_load(&init_count);
+    while (n > 0 && !atomic_compare_exchange_weak(&init_count, &n, n - 1))
+        ;
+}
+
+const char *ccopy_version(void)
+{
+    return CCOPY_VERSION_STRING;
+}

@@ -1,0 +1,365 @@
+/*
+ * The backup job: checks the source, reads each collection's catalog, plans the windows that
+ * are not complete yet, and runs them on a pool of worker threads, each with its own connection,
+ * reader and window writer. The calling thread watches the workers and reports progress. Memory
+ * is bounded by the workers: one cursor batch and one output buffer each.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "cosmocopy/job.h"
+#include "job_internal.h"
+#include "reader.h"
+#include "sink.h"
+#include "source.h"
+
+static int required(const ccopy_options_t *o, const char *name, const char *flag, ccopy_error_t *error)
+{
+    const char *v = ccopy_options_get(o, name);
+    if (!v || !*v)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "option %s is required (%s)", name, flag);
+    return 0;
+}
+
+ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
+{
+    ccopy_job_t *job;
+    const char *mode, *from, *until;
+    size_t i;
+
+    if (!options) {
+        _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no options given");
+        return NULL;
+    }
+    if (required(options, "source", "--source URI", error) || required(options, "db", "--db NAME", error) ||
+        required(options, "sink", "--to dir:PATH", error))
+        return NULL;
+    mode = ccopy_options_get(options, "mode");
+    from = ccopy_options_get(options, "from");
+    until = ccopy_options_get(options, "until");
+    if (strcmp(mode, "range") == 0 && (!from || !until)) {
+        _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                         "mode range needs both from and until (--from T --to T)");
+        return NULL;
+    }
+    if (strcmp(mode, "range") != 0 && (from || until)) {
+        _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                         "from and until only apply to mode range, not to mode %s", mode);
+        return NULL;
+    }
+    if (strncmp(ccopy_options_get(options, "sink"), "dir:", 4) != 0) {
+        _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                         "unsupported destination \"%s\": expected dir:PATH",
+                         ccopy_options_get(options, "sink"));
+        return NULL;
+    }
+
+    job = _ccopy_calloc(1, sizeof *job);
+    job->options = ccopy_options_copy(options);
+    job->db = ccopy_options_get(job->options, "db");
+    job->mode = ccopy_options_get(job->options, "mode");
+    job->format = ccopy_options_get(job->options, "format");
+    job->compression = _ccopy_compression_from_name(ccopy_options_get(job->options, "compress"));
+    job->compress_level = (int)ccopy_options_get_int(job->options, "compress_level");
+    job->step = ccopy_options_get_int(job->options, "step");
+    job->settle_lag = ccopy_options_get_int(job->options, "settle_lag");
+    job->batch_size = (int)ccopy_options_get_int(job->options, "batch_size");
+    job->parallel = (int)ccopy_options_get_int(job->options, "parallel");
+    job->backoff.max_retries = (int)ccopy_options_get_int(job->options, "retry_budget");
+    job->backoff.base_ms = ccopy_options_get_int(job->options, "retry_base_ms");
+    job->backoff.cap_ms = ccopy_options_get_int(job->options, "retry_max_delay_ms");
+    job->server_timeout_ms = ccopy_options_get_int(job->options, "server_timeout_ms");
+    for (i = 0; i < ccopy_options_get_count(job->options, "collection"); i++)
+        _ccopy_job_add_collection(job, ccopy_options_get_nth(job->options, "collection", i));
+    job->explicit_collections = job->coll_count > 0;
+    pthread_mutex_init(&job->lock, NULL);
+    pthread_mutex_init(&job->log_lock, NULL);
+    job->phase = CCOPY_PHASE_PLANNING;
+    return job;
+}
+
+void ccopy_job_set_progress(ccopy_job_t *job, ccopy_progress_cb callback, void *user_data)
+{
+    job->progress_cb = callback;
+    job->progress_data = user_data;
+}
+
+void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, void *user_data)
+{
+    job->log_cb = callback;
+    job->log_data = user_data;
+}
+
+void ccopy_job_cancel(ccopy_job_t *job)
+{
+    if (job)
+        atomic_store(&job->canceled, 1);
+}
+
+void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    _ccopy_mask_secrets(line);
+    pthread_mutex_lock(&job->log_lock);
+    if (level == CCOPY_LOG_WARNING)
+        _ccopy_strings_push(&job->warnings, line);
+    if (job->log_cb)
+        job->log_cb(level, line, job->log_data);
+    pthread_mutex_unlock(&job->log_lock);
+}
+
+/* ---- workers ---------------------------------------------------------------------------- */
+
+typedef struct worker_ctx {
+    ccopy_job_t *job;
+    uint64_t rng;
+} worker_ctx_t;
+
+static int on_doc(const bson_t *doc, void *user_data, ccopy_error_t *error)
+{
+    return _ccopy_window_writer_add(user_data, doc, error);
+}
+
+static int on_restart(void *user_data, ccopy_error_t *error)
+{
+    return _ccopy_window_writer_restart(user_data, error);
+}
+
+/* Next task, or NULL when all are taken or the job is stopping. */
+static _ccopy_task_t *take_task(ccopy_job_t *job)
+{
+    _ccopy_task_t *task = NULL;
+    pthread_mutex_lock(&job->lock);
+    if (!atomic_load(&job->canceled) && !job->stopping && job->next_task < job->task_count)
+        task = &job->tasks[job->next_task++];
+    pthread_mutex_unlock(&job->lock);
+    return task;
+}
+
+static void run_task(ccopy_job_t *job, mongoc_client_t *client, _ccopy_task_t *task, uint64_t *rng)
+{
+    _ccopy_window_writer_config_t wc;
+    _ccopy_reader_config_t rc_config;
+    _ccopy_window_writer_t *writer = NULL;
+    ccopy_manifest_t manifest;
+    ccopy_error_t error;
+    int rc;
+
+    memset(&manifest, 0, sizeof manifest);
+    memset(&wc, 0, sizeof wc);
+    wc.kind = task->kind;
+    wc.window = task->window;
+    wc.db = job->db;
+    wc.coll = task->coll;
+    wc.format = job->format;
+    wc.compression = job->compression;
+    wc.compress_level = job->compress_level;
+    rc = _ccopy_window_writer_new(&writer, job->sink, &wc, &error);
+    if (rc == 0) {
+        memset(&rc_config, 0, sizeof rc_config);
+        rc_config.source = job->source;
+        rc_config.client = client;
+        rc_config.db = job->db;
+        rc_config.coll = task->coll;
+        rc_config.kind = task->kind;
+        rc_config.window = task->window;
+        rc_config.batch_size = job->batch_size;
+        rc_config.backoff = job->backoff;
+        rc_config.rng_state = rng;
+        rc_config.canceled = &job->canceled;
+        rc_config.counters = &job->counters;
+        rc = _ccopy_reader_run(&rc_config, on_doc, on_restart, writer, &error);
+    }
+    if (rc == 0 && atomic_load(&job->canceled))
+        rc = _ccopy_error_set(&error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
+    if (rc == 0)
+        rc = _ccopy_window_writer_commit(writer, &manifest, &error);
+    _ccopy_window_writer_destroy(writer);
+
+    pthread_mutex_lock(&job->lock);
+    if (rc == 0) {
+        _ccopy_job_record_window(job, &manifest);
+    } else if (rc != CCOPY_ECANCELED) {
+        char *where = _ccopy_window_describe(job->db, task->coll, task->kind, &task->window);
+        if (strstr(error.message, where) == NULL)
+            _ccopy_error_prefix(&error, "window %s", where);
+        free(where);
+        _ccopy_job_record_error(job, &error);
+        job->stopping = 1;
+    }
+    pthread_mutex_unlock(&job->lock);
+    if (rc != 0 && rc != CCOPY_ECANCELED)
+        _ccopy_job_log(job, CCOPY_LOG_ERROR, "%s", error.message);
+    ccopy_manifest_cleanup(&manifest);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_ctx_t *ctx = arg;
+    ccopy_job_t *job = ctx->job;
+    mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
+    _ccopy_task_t *task;
+
+    while ((task = take_task(job)) != NULL)
+        run_task(job, client, task, &ctx->rng);
+    mongoc_client_pool_push(job->source->pool, client);
+    pthread_mutex_lock(&job->lock);
+    job->workers_running--;
+    pthread_mutex_unlock(&job->lock);
+    return NULL;
+}
+
+static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
+{
+    double elapsed = (double)(_ccopy_monotonic_ms() - job->started_ms) / 1000.0;
+    double copy_elapsed = job->copy_started_ms
+                              ? (double)(_ccopy_monotonic_ms() - job->copy_started_ms) / 1000.0
+                              : 0.0;
+    memset(p, 0, sizeof *p);
+    p->phase = job->phase;
+    pthread_mutex_lock(&job->lock);
+    p->windows_total = (int64_t)job->task_count;
+    p->windows_done = job->windows_done;
+    p->windows_failed = job->windows_failed;
+    pthread_mutex_unlock(&job->lock);
+    p->documents = atomic_load(&job->counters.documents);
+    p->bytes = atomic_load(&job->counters.bytes);
+    p->retries = atomic_load(&job->counters.retries);
+    p->throttle_events = atomic_load(&job->counters.throttle_events);
+    p->elapsed_seconds = elapsed;
+    p->documents_per_second = copy_elapsed > 0 ? (double)p->documents / copy_elapsed : 0;
+    p->bytes_per_second = copy_elapsed > 0 ? (double)p->bytes / copy_elapsed : 0;
+    p->eta_seconds = -1;
+    if (p->phase == CCOPY_PHASE_DONE)
+        p->eta_seconds = 0;
+    else if (p->windows_done > 0 && copy_elapsed > 0)
+        p->eta_seconds = copy_elapsed * (double)(p->windows_total - p->windows_done) /
+                         (double)p->windows_done;
+}
+
+void ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out)
+{
+    fill_progress(job, out);
+}
+
+static void report(ccopy_job_t *job)
+{
+    ccopy_progress_t p;
+    if (!job->progress_cb)
+        return;
+    fill_progress(job, &p);
+    job->progress_cb(&p, job->progress_data);
+}
+
+static void run_workers(ccopy_job_t *job)
+{
+    size_t n = job->task_count < (size_t)job->parallel ? job->task_count : (size_t)job->parallel;
+    pthread_t *threads = _ccopy_calloc(n, sizeof *threads);
+    worker_ctx_t *ctx = _ccopy_calloc(n, sizeof *ctx);
+    size_t i, started = 0;
+
+    job->copy_started_ms = _ccopy_monotonic_ms();
+    job->phase = CCOPY_PHASE_COPYING;
+    report(job);
+    pthread_mutex_lock(&job->lock);
+    job->workers_running = (int)n;
+    pthread_mutex_unlock(&job->lock);
+    for (i = 0; i < n; i++) {
+        ctx[i].job = job;
+        ctx[i].rng = (uint64_t)_ccopy_monotonic_ms() * 0x9E3779B97F4A7C15ULL + i;
+        if (pthread_create(&threads[i], NULL, worker_main, &ctx[i]) != 0)
+            break;
+        started++;
+    }
+    if (started < n) {
+        pthread_mutex_lock(&job->lock);
+        job->workers_running -= (int)(n - started);
+        pthread_mutex_unlock(&job->lock);
+    }
+    for (;;) {
+        int running;
+        pthread_mutex_lock(&job->lock);
+        running = job->workers_running;
+        pthread_mutex_unlock(&job->lock);
+        if (running == 0)
+            break;
+        _ccopy_sleep_ms(100, NULL);
+        report(job);
+    }
+    for (i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    free(ctx);
+}
+
+int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
+{
+    ccopy_error_t e;
+    int rc;
+
+    if (job->ran)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "this job has already run; make a new one");
+    job->ran = 1;
+    job->started_ms = _ccopy_monotonic_ms();
+    report(job);
+    rc = _ccopy_source_open(&job->source, ccopy_options_get(job->options, "source"),
+                            job->server_timeout_ms, job->parallel + 1, &e);
+    if (rc == 0)
+        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 1, &e);
+    if (rc == 0)
+        rc = _ccopy_job_plan(job, &e);
+    if (rc == 0 && job->task_count > 0 && !atomic_load(&job->canceled))
+        run_workers(job);
+    if (rc != 0) {
+        pthread_mutex_lock(&job->lock);
+        _ccopy_job_record_error(job, &e);
+        pthread_mutex_unlock(&job->lock);
+    }
+    job->finished_ms = _ccopy_monotonic_ms();
+    job->phase = CCOPY_PHASE_DONE;
+    report(job);
+
+    if (job->error_count > 0) {
+        e = job->errors[0].error;
+        if (job->error_count > 1)
+            _ccopy_error_prefix(&e, "%zu windows failed, the first", job->error_count);
+        rc = e.code;
+    } else if (atomic_load(&job->canceled)) {
+        rc = _ccopy_error_set(&e, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0,
+                              "canceled: %lld of %zu windows completed; run again to continue",
+                              (long long)job->windows_done, job->task_count);
+    } else {
+        rc = 0;
+    }
+    job->result = rc;
+    if (rc != 0) {
+        job->result_error = e;
+        if (error)
+            *error = e;
+    }
+    /* The lock is released and connections closed as soon as the run ends, not at destroy. */
+    _ccopy_sink_close(job->sink);
+    job->sink = NULL;
+    _ccopy_source_close(job->source);
+    job->source = NULL;
+    return rc;
+}
+
+void ccopy_job_destroy(ccopy_job_t *job)
+{
+    if (!job)
+        return;
+    _ccopy_job_free_state(job);
+    pthread_mutex_destroy(&job->lock);
+    pthread_mutex_destroy(&job->log_lock);
+    ccopy_options_destroy(job->options);
+    free(job);
+}

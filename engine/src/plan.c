@@ -1,0 +1,225 @@
+/*
+ * Planning a job: make sure the source answers and the database and collections exist, save each
+ * collection's metadata.json, then turn the mode (full, incremental, range) and the catalog of
+ * completed windows into the list of windows still to copy. The catalog, not the clock, decides:
+ * what is complete is never planned again, and an incremental run starts where the last
+ * completed window ended, so late or failed runs leave no gap.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "job_internal.h"
+
+_ccopy_coll_stats_t *_ccopy_job_add_collection(ccopy_job_t *job, const char *name)
+{
+    _ccopy_coll_stats_t *c;
+    size_t i;
+    for (i = 0; i < job->coll_count; i++) {
+        if (strcmp(job->colls[i].name, name) == 0)
+            return &job->colls[i];
+    }
+    job->colls = _ccopy_realloc(job->colls, (job->coll_count + 1) * sizeof *job->colls);
+    c = &job->colls[job->coll_count++];
+    memset(c, 0, sizeof *c);
+    c->name = _ccopy_strdup(name);
+    c->non_oid_copied = -1;
+    c->non_oid_not_covered = -1;
+    c->range_start = c->range_end = -1;
+    return c;
+}
+
+static void add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_manifest_kind_t kind,
+                     int64_t start, int64_t end)
+{
+    _ccopy_task_t *t;
+    job->tasks = _ccopy_realloc(job->tasks, (job->task_count + 1) * sizeof *job->tasks);
+    t = &job->tasks[job->task_count++];
+    t->coll = coll->name;
+    t->kind = kind;
+    t->window.start = start;
+    t->window.end = end;
+    coll->windows_planned++;
+}
+
+static int compare_windows(const void *a, const void *b)
+{
+    const ccopy_window_t *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* The completed windows as sorted, disjoint intervals. */
+static ccopy_window_t *coverage_of(const ccopy_manifest_t *m, size_t count, size_t *out_count)
+{
+    ccopy_window_t *cov = _ccopy_calloc(count, sizeof *cov);
+    size_t i, n = 0, merged = 0;
+    for (i = 0; i < count; i++) {
+        if (m[i].kind == CCOPY_MANIFEST_WINDOW)
+            cov[n++] = m[i].window;
+    }
+    qsort(cov, n, sizeof *cov, compare_windows);
+    for (i = 0; i < n; i++) {
+        if (merged > 0 && cov[i].start <= cov[merged - 1].end) {
+            if (cov[i].end > cov[merged - 1].end)
+                cov[merged - 1].end = cov[i].end;
+        } else {
+            cov[merged++] = cov[i];
+        }
+    }
+    *out_count = merged;
+    return cov;
+}
+
+/* Plan the windows of [lo, hi) that the coverage does not hold yet. */
+static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, int64_t hi,
+                      const ccopy_window_t *cov, size_t cov_count, ccopy_error_t *error)
+{
+    ccopy_window_t *windows;
+    size_t count, i, j = 0;
+    int rc = ccopy_plan_cut(&windows, &count, lo, hi, job->step, error);
+    if (rc != 0)
+        return rc;
+    coll->range_start = lo;
+    coll->range_end = hi;
+    for (i = 0; i < count; i++) {
+        int64_t cur = windows[i].start, end = windows[i].end;
+        int gaps = 0;
+        while (j < cov_count && cov[j].end <= cur)
+            j++;
+        for (size_t k = j; k < cov_count && cov[k].start < end; k++) {
+            if (cov[k].start > cur) {
+                add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, cov[k].start);
+                gaps++;
+            }
+            if (cov[k].end > cur)
+                cur = cov[k].end;
+        }
+        if (cur < end) {
+            add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, end);
+            gaps++;
+        }
+        if (gaps == 0)
+            coll->windows_already_complete++;
+    }
+    free(windows);
+    return 0;
+}
+
+static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_coll_stats_t *coll,
+                           ccopy_error_t *error)
+{
+    ccopy_manifest_t *manifests = NULL;
+    ccopy_window_t *cov = NULL;
+    size_t count = 0, cov_count = 0;
+    char *metadata = NULL;
+    int64_t lo = 0, hi = 0, oldest = -1;
+    int full = strcmp(job->mode, "full") == 0, incremental = strcmp(job->mode, "incremental") == 0;
+    int rc;
+
+    rc = _ccopy_source_metadata_json(job->source, client, job->db, coll->name, &metadata, error);
+    if (rc == 0)
+        rc = job->sink->ops->write_small(job->sink, job->db, coll->name, "metadata.json", metadata,
+                                         strlen(metadata), error);
+    free(metadata);
+    if (rc == 0)
+        rc = _ccopy_sink_read_manifests(job->sink, job->db, coll->name, &manifests, &count, error);
+    if (rc != 0)
+        return rc;
+    cov = coverage_of(manifests, count, &cov_count);
+
+    if (full || incremental) {
+        hi = job->now - job->settle_lag;
+        if (incremental && cov_count > 0) {
+            lo = cov[cov_count - 1].end;
+        } else {
+            rc = _ccopy_source_oldest_oid_time(job->source, client, job->db, coll->name, &oldest, error);
+            lo = oldest < 0 ? hi : ccopy_time_align(oldest, job->step);
+            if (rc == 0 && incremental && oldest >= 0)
+                _ccopy_job_log(job, CCOPY_LOG_INFO,
+                               "%s.%s: no completed window yet, starting from the oldest ObjectId",
+                               job->db, coll->name);
+        }
+    } else {
+        ccopy_time_parse(&lo, ccopy_options_get(job->options, "from"), job->now, NULL);
+        ccopy_time_parse(&hi, ccopy_options_get(job->options, "until"), job->now, NULL);
+        if (lo >= hi)
+            rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                  "range from %s to %s is empty: from must be before until",
+                                  ccopy_options_get(job->options, "from"),
+                                  ccopy_options_get(job->options, "until"));
+    }
+    if (rc == 0 && lo < hi)
+        rc = plan_range(job, coll, lo, hi, cov, cov_count, error);
+
+    if (rc == 0 && full) {
+        add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
+        coll->non_oid_copied = 0;
+    } else if (rc == 0) {
+        rc = _ccopy_source_count_non_oid(job->source, client, job->db, coll->name,
+                                         &coll->non_oid_not_covered, error);
+        if (rc == 0 && coll->non_oid_not_covered > 0)
+            _ccopy_job_log(job, CCOPY_LOG_WARNING,
+                           "%s.%s: %lld documents have an _id that is not an ObjectId; %s runs "
+                           "cannot see them (a full backup copies them)",
+                           job->db, coll->name, (long long)coll->non_oid_not_covered, job->mode);
+    }
+    free(cov);
+    _ccopy_manifests_free(manifests, count);
+    return rc;
+}
+
+static int check_source(ccopy_job_t *job, mongoc_client_t *client, ccopy_error_t *error)
+{
+    bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+    bson_error_t e;
+    int rc = 0;
+    if (!mongoc_client_command_simple(client, "admin", ping, NULL, NULL, &e))
+        rc = _ccopy_source_error(job->source, error, &e, "connecting to the source");
+    bson_destroy(ping);
+    return rc;
+}
+
+static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_error_t *error)
+{
+    char **names = NULL;
+    size_t count = 0, i, k;
+    int rc = _ccopy_source_list_collections(job->source, client, job->db, &names, &count, error);
+    if (rc != 0)
+        return rc;
+    if (job->explicit_collections) {
+        for (i = 0; i < job->coll_count && rc == 0; i++) {
+            int found = 0;
+            for (k = 0; k < count && !found; k++)
+                found = strcmp(names[k], job->colls[i].name) == 0;
+            if (!found)
+                rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                                      "collection %s not found in database %s on %s",
+                                      job->colls[i].name, job->db, job->source->hosts);
+        }
+    } else {
+        for (i = 0; i < count; i++)
+            _ccopy_job_add_collection(job, names[i]);
+    }
+    for (i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
+    size_t i;
+    int rc;
+
+    job->now = _ccopy_now_seconds();
+    rc = check_source(job, client, error);
+    if (rc == 0)
+        rc = select_collections(job, client, error);
+    for (i = 0; rc == 0 && i < job->coll_count; i++)
+        rc = plan_collection(job, client, &job->colls[i], error);
+    mongoc_client_pool_push(job->source->pool, client);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * The reader: one cursor per window, sorted by _id and pulled in batches, that survives network
+ * errors, server restarts, CursorNotFound and throttling by reopening after the last _id it
+ * delivered ({_id: {$gt: last, $lt: hi}}), never with skip. Each worker owns one reader call at
+ * a time; the counters it updates are shared atomics.
+ */
+#ifndef CCOPY_READER_H
+#define CCOPY_READER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <mongoc/mongoc.h>
+
+#include "cosmocopy/error.h"
+#include "cosmocopy/manifest.h"
+#include "cosmocopy/window.h"
+#include "retry.h"
+#include "source.h"
+
+/* Job-wide counters, updated by every worker. */
+typedef struct _ccopy_counters {
+    atomic_llong documents;
+    atomic_llong bytes;
+    atomic_llong retries;
+    atomic_llong throttle_events;
+    atomic_llong wait_ms;
+} _ccopy_counters_t;
+
+/* Called for each document in _id order; a non-zero return stops the read with that code. */
+typedef int (*_ccopy_doc_fn)(const bson_t *doc, void *user_data, ccopy_error_t *error);
+/* Called when a pass that cannot resume (the non-ObjectId pass) starts over from the beginning. */
+typedef int (*_ccopy_restart_fn)(void *user_data, ccopy_error_t *error);
+
+typedef struct _ccopy_reader_config {
+    _ccopy_source_t *source;
+    mongoc_client_t *client;
+    const char *db, *coll;
+    ccopy_manifest_kind_t kind;
+    ccopy_window_t window; /* ignored for the non-objectid pass */
+    int batch_size;
+    _ccopy_backoff_t backoff;
+    uint64_t *rng_state;
+    atomic_int *canceled;
+    _ccopy_counters_t *counters;
+} _ccopy_reader_config_t;
+
+/* Read the whole window (or pass). The retry budget counts consecutive failed attempts without
+ * a document delivered in between; past it the window fails with an error naming the window and
+ * the last cause. ECANCELED when *canceled became true. */
+int _ccopy_reader_run(const _ccopy_reader_config_t *config, _ccopy_doc_fn on_doc,
+                      _ccopy_restart_fn on_restart, void *user_data, ccopy_error_t *error);
+
+/* "shop.orders [2026-01-01T00:00:00Z, 2026-01-01T04:00:00Z)" or "shop.orders (non-ObjectId _id pass)" */
+char *_ccopy_window_describe(const char *db, const char *coll, ccopy_manifest_kind_t kind,
+                             const ccopy_window_t *window);
+
+#endif

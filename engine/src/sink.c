@@ -1,0 +1,371 @@
+/*
+ * What every sink shares: choosing a sink from its location, reading a collection's catalog of
+ * manifests, naming window objects, and the window writer that turns a stream of documents into
+ * a committed data object followed by its manifest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "sink.h"
+#include "version.h"
+
+int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing, ccopy_error_t *error)
+{
+    _ccopy_sink_t *sink = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!location || !*location)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no destination given (expected dir:PATH)");
+    if (strncmp(location, "dir:", 4) == 0) {
+        rc = _ccopy_sink_dir_new(&sink, location + 4, error);
+    } else {
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "unsupported destination \"%s\": expected dir:PATH", location);
+    }
+    if (rc != 0)
+        return rc;
+    sink->location = _ccopy_strdup(location);
+    _ccopy_mask_secrets(sink->location);
+    rc = sink->ops->open(sink, for_writing, error);
+    if (rc != 0) {
+        _ccopy_sink_close(sink);
+        return rc;
+    }
+    *out = sink;
+    return 0;
+}
+
+void _ccopy_sink_close(_ccopy_sink_t *sink)
+{
+    if (!sink)
+        return;
+    free(sink->location);
+    sink->ops->close(sink);
+    free(sink);
+}
+
+static void free_names(char **names, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+void _ccopy_manifests_free(ccopy_manifest_t *manifests, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++)
+        ccopy_manifest_cleanup(&manifests[i]);
+    free(manifests);
+}
+
+static int manifest_order(const void *a, const void *b)
+{
+    const ccopy_manifest_t *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->window.start != y->window.start)
+        return x->window.start < y->window.start ? -1 : 1;
+    return (x->window.end > y->window.end) - (x->window.end < y->window.end);
+}
+
+int _ccopy_sink_read_manifests(_ccopy_sink_t *sink, const char *db, const char *coll,
+                               ccopy_manifest_t **out, size_t *out_count, ccopy_error_t *error)
+{
+    char **names = NULL;
+    size_t count = 0, i, n = 0;
+    ccopy_manifest_t *manifests;
+    int rc;
+
+    *out = NULL;
+    *out_count = 0;
+    rc = sink->ops->list(sink, db, coll, ".manifest.json", &names, &count, error);
+    if (rc != 0)
+        return rc;
+    manifests = _ccopy_calloc(count, sizeof *manifests);
+    for (i = 0; i < count; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        rc = sink->ops->read_small(sink, db, coll, names[i], &text, &len, error);
+        if (rc == CCOPY_ENOTFOUND)
+            continue; /* removed between listing and reading: it is not a completed window */
+        if (rc == 0) {
+            rc = ccopy_manifest_from_json(&manifests[n], text, len, error);
+            free(text);
+        }
+        if (rc != 0) {
+            char *where = sink->ops->describe(sink, db, coll, names[i]);
+            _ccopy_error_prefix(error, "manifest %s", where);
+            free(where);
+            _ccopy_manifests_free(manifests, n);
+            free_names(names, count);
+            return rc;
+        }
+        n++;
+    }
+    free_names(names, count);
+    qsort(manifests, n, sizeof *manifests, manifest_order);
+    *out = manifests;
+    *out_count = n;
+    return 0;
+}
+
+/* "2026-01-01T04:00:00Z" -> "20260101T040000Z" */
+static void compact_time(char *out, int64_t t)
+{
+    char text[CCOPY_TIME_TEXT_SIZE];
+    const char *p;
+    ccopy_time_format(text, t, NULL);
+    for (p = text; *p; p++) {
+        if (*p != '-' && *p != ':')
+            *out++ = *p;
+    }
+    *out = '\0';
+}
+
+static char *window_stem(ccopy_manifest_kind_t kind, const ccopy_window_t *window)
+{
+    char a[CCOPY_TIME_TEXT_SIZE], b[CCOPY_TIME_TEXT_SIZE];
+    if (kind == CCOPY_MANIFEST_NON_OBJECTID)
+        return _ccopy_strdup("non-objectid");
+    compact_time(a, window->start);
+    compact_time(b, window->end);
+    return _ccopy_strdup_printf("%s_%s", a, b);
+}
+
+char *_ccopy_window_data_name(ccopy_manifest_kind_t kind, const ccopy_window_t *window,
+                              const char *format, _ccopy_compression_t compression)
+{
+    char *stem = window_stem(kind, window);
+    char *name = _ccopy_strdup_printf("%s.%s%s", stem, format, _ccopy_compression_suffix(compression));
+    free(stem);
+    return name;
+}
+
+char *_ccopy_window_manifest_name(ccopy_manifest_kind_t kind, const ccopy_window_t *window)
+{
+    char *stem = window_stem(kind, window);
+    char *name = _ccopy_strdup_printf("%s.manifest.json", stem);
+    free(stem);
+    return name;
+}
+
+char *_ccopy_bson_value_to_json(const bson_value_t *value)
+{
+    static const char head[] = "{ \"v\" : ", tail[] = " }";
+    bson_t doc = BSON_INITIALIZER;
+    char *json, *result;
+    size_t len, n;
+
+    bson_append_value(&doc, "v", 1, value);
+    json = bson_as_canonical_extended_json(&doc, &len);
+    bson_destroy(&doc);
+    /* libbson writes exactly `{ "v" : VALUE }`; keep VALUE */
+    if (!json || len < sizeof head + sizeof tail - 2 || strncmp(json, head, sizeof head - 1) != 0) {
+        bson_free(json);
+        return _ccopy_strdup("null");
+    }
+    n = len - (sizeof head - 1) - (sizeof tail - 1);
+    result = _ccopy_malloc(n + 1);
+    memcpy(result, json + sizeof head - 1, n);
+    result[n] = '\0';
+    bson_free(json);
+    return result;
+}
+
+struct _ccopy_window_writer {
+    _ccopy_sink_t *sink;
+    _ccopy_window_writer_config_t config;
+    char *db, *coll, *format;
+    char *data_name, *manifest_name;
+    void *object;
+    _ccopy_stream_t *stream;
+    uint64_t documents;
+    bson_value_t first_id, last_id;
+    int have_ids;
+    int committed;
+};
+
+static int writer_out(const uint8_t *data, size_t len, void *user_data, ccopy_error_t *error)
+{
+    _ccopy_window_writer_t *w = user_data;
+    return w->sink->ops->object_append(w->object, data, len, error);
+}
+
+static void writer_reset_state(_ccopy_window_writer_t *w)
+{
+    if (w->stream)
+        _ccopy_stream_destroy(w->stream);
+    w->stream = NULL;
+    if (w->object)
+        w->sink->ops->object_abort(w->object);
+    w->object = NULL;
+    if (w->have_ids) {
+        bson_value_destroy(&w->first_id);
+        bson_value_destroy(&w->last_id);
+    }
+    w->have_ids = 0;
+    w->documents = 0;
+}
+
+static int writer_begin(_ccopy_window_writer_t *w, ccopy_error_t *error)
+{
+    int rc = w->sink->ops->object_begin(w->sink, w->db, w->coll, w->data_name, &w->object, error);
+    if (rc != 0)
+        return rc;
+    w->stream = _ccopy_stream_new(w->config.compression, w->config.compress_level, 0, writer_out, w);
+    return 0;
+}
+
+int _ccopy_window_writer_new(_ccopy_window_writer_t **out, _ccopy_sink_t *sink,
+                             const _ccopy_window_writer_config_t *config, ccopy_error_t *error)
+{
+    _ccopy_window_writer_t *w = _ccopy_calloc(1, sizeof *w);
+    int rc;
+
+    w->sink = sink;
+    w->config = *config;
+    w->db = _ccopy_strdup(config->db);
+    w->coll = _ccopy_strdup(config->coll);
+    w->format = _ccopy_strdup(config->format);
+    w->config.db = w->db;
+    w->config.coll = w->coll;
+    w->config.format = w->format;
+    w->data_name = _ccopy_window_data_name(config->kind, &config->window, w->format, config->compression);
+    w->manifest_name = _ccopy_window_manifest_name(config->kind, &config->window);
+    rc = writer_begin(w, error);
+    if (rc != 0) {
+        _ccopy_window_writer_destroy(w);
+        *out = NULL;
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int _ccopy_window_writer_add(_ccopy_window_writer_t *w, const bson_t *doc, ccopy_error_t *error)
+{
+    bson_iter_t it;
+    int rc;
+
+    if (strcmp(w->format, "jsonl") == 0) {
+        size_t len;
+        char *json = bson_as_canonical_extended_json(doc, &len);
+        if (!json)
+            return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                    "a document of %s.%s could not be converted to Extended JSON",
+                                    w->db, w->coll);
+        json[len] = '\n'; /* replaces the NUL; the length below includes it */
+        rc = _ccopy_stream_write(w->stream, (const uint8_t *)json, len + 1, error);
+        bson_free(json);
+    } else {
+        rc = _ccopy_stream_write(w->stream, bson_get_data(doc), doc->len, error);
+    }
+    if (rc != 0)
+        return rc;
+    if (bson_iter_init_find(&it, doc, "_id")) {
+        if (!w->have_ids) {
+            bson_value_copy(bson_iter_value(&it), &w->first_id);
+            bson_value_copy(bson_iter_value(&it), &w->last_id);
+            w->have_ids = 1;
+        } else {
+            bson_value_destroy(&w->last_id);
+            bson_value_copy(bson_iter_value(&it), &w->last_id);
+        }
+    }
+    w->documents++;
+    return 0;
+}
+
+int _ccopy_window_writer_restart(_ccopy_window_writer_t *w, ccopy_error_t *error)
+{
+    writer_reset_state(w);
+    return writer_begin(w, error);
+}
+
+static char *now_text(void)
+{
+    char text[CCOPY_TIME_TEXT_SIZE];
+    ccopy_time_format(text, _ccopy_now_seconds(), NULL);
+    return _ccopy_strdup(text);
+}
+
+int _ccopy_window_writer_commit(_ccopy_window_writer_t *w, ccopy_manifest_t *out_manifest,
+                                ccopy_error_t *error)
+{
+    ccopy_manifest_t m;
+    char *json = NULL;
+    int rc;
+
+    rc = _ccopy_stream_finish(w->stream, error);
+    /* An older manifest (the non-objectid pass of an earlier full run) must go before its data
+     * object is replaced, or a crash in between would leave a manifest that lies. */
+    if (rc == 0)
+        rc = w->sink->ops->remove(w->sink, w->db, w->coll, w->manifest_name, error);
+    if (rc == 0) {
+        rc = w->sink->ops->object_commit(w->object, error);
+        w->object = NULL;
+    }
+    if (rc != 0)
+        return rc;
+
+    memset(&m, 0, sizeof m);
+    m.format_version = 1;
+    m.kind = w->config.kind;
+    m.database = w->db;
+    m.collection = w->coll;
+    m.window = w->config.kind == CCOPY_MANIFEST_WINDOW ? w->config.window : (ccopy_window_t){0, 0};
+    m.documents = (int64_t)w->documents;
+    m.bytes = (int64_t)_ccopy_stream_raw_bytes(w->stream);
+    m.stored_bytes = (int64_t)_ccopy_stream_stored_bytes(w->stream);
+    m.data = w->data_name;
+    _ccopy_stream_stored_sha256_hex(w->stream, m.sha256);
+    m.first_id = w->have_ids ? _ccopy_bson_value_to_json(&w->first_id) : NULL;
+    m.last_id = w->have_ids ? _ccopy_bson_value_to_json(&w->last_id) : NULL;
+    m.format = w->format;
+    m.compression = (char *)_ccopy_compression_name(w->config.compression);
+    m.engine_version = CCOPY_VERSION_STRING;
+    m.completed_at = now_text();
+
+    rc = ccopy_manifest_to_json(&json, &m, error);
+    if (rc == 0)
+        rc = w->sink->ops->write_small(w->sink, w->db, w->coll, w->manifest_name, json, strlen(json),
+                                       error);
+    if (rc == 0) {
+        w->committed = 1;
+        if (out_manifest)
+            rc = ccopy_manifest_from_json(out_manifest, json, strlen(json), error);
+    }
+    free(json);
+    free(m.first_id);
+    free(m.last_id);
+    free(m.completed_at);
+    return rc;
+}
+
+void _ccopy_window_writer_destroy(_ccopy_window_writer_t *w)
+{
+    if (!w)
+        return;
+    writer_reset_state(w);
+    free(w->db);
+    free(w->coll);
+    free(w->format);
+    free(w->data_name);
+    free(w->manifest_name);
+    free(w);
+}
+
+uint64_t _ccopy_window_writer_documents(const _ccopy_window_writer_t *w)
+{
+    return w->documents;
+}
+
+uint64_t _ccopy_window_writer_stored_bytes(const _ccopy_window_writer_t *w)
+{
+    return w->stream ? _ccopy_stream_stored_bytes(w->stream) : 0;
+}

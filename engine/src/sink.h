@@ -1,0 +1,109 @@
+/*
+ * The sink interface: where windows go and where the catalog of completed windows lives.
+ * A sink stores named objects under (database, collection): large data objects written as a
+ * stream and committed atomically, and small ones (manifests, metadata.json) written whole.
+ * The window writer on top of it is shared by every sink: it streams documents through the
+ * compressor into a data object, and writes the manifest only once the data is durable.
+ */
+#ifndef CCOPY_SINK_H
+#define CCOPY_SINK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+#include "cosmocopy/error.h"
+#include "cosmocopy/manifest.h"
+#include "cosmocopy/window.h"
+#include "stream.h"
+
+typedef struct _ccopy_sink _ccopy_sink_t;
+
+typedef struct _ccopy_sink_ops {
+    const char *scheme;
+    /* Create what is missing and take the destination's lock (for writers). */
+    int (*open)(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error);
+    /* Names of the objects in a collection whose name ends with suffix (new array of new strings). */
+    int (*list)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *suffix,
+                char ***out_names, size_t *out_count, ccopy_error_t *error);
+    /* Databases, or collections of one database, that hold objects. */
+    int (*list_groups)(_ccopy_sink_t *sink, const char *db, char ***out_names, size_t *out_count,
+                       ccopy_error_t *error);
+    /* Read a small object whole (new NUL-terminated buffer). ENOTFOUND when absent. */
+    int (*read_small)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                      char **out, size_t *out_len, ccopy_error_t *error);
+    /* Write a small object atomically and durably, replacing any older one. */
+    int (*write_small)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                       const char *data, size_t len, ccopy_error_t *error);
+    /* Remove an object if present (durably). */
+    int (*remove)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                  ccopy_error_t *error);
+    /* Stream a large object: begin, append, then commit (durable under its name) or abort. */
+    int (*object_begin)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                        void **out_object, ccopy_error_t *error);
+    int (*object_append)(void *object, const uint8_t *data, size_t len, ccopy_error_t *error);
+    int (*object_commit)(void *object, ccopy_error_t *error);
+    void (*object_abort)(void *object);
+    /* A human description of an object's location, for messages (new string). */
+    char *(*describe)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name);
+    void (*close)(_ccopy_sink_t *sink);
+} _ccopy_sink_ops_t;
+
+struct _ccopy_sink {
+    const _ccopy_sink_ops_t *ops;
+    char *location; /* as the user wrote it, secrets masked */
+    void *impl;
+};
+
+/* Open the sink named by a location ("dir:PATH"). EINVAL names an unknown scheme. */
+int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing, ccopy_error_t *error);
+void _ccopy_sink_close(_ccopy_sink_t *sink);
+
+/* The dir sink's constructor (sink_dir.c). */
+int _ccopy_sink_dir_new(_ccopy_sink_t **out, const char *path, ccopy_error_t *error);
+
+/* Every manifest of a collection, sorted by window start (non-objectid last).
+ * A manifest that cannot be parsed is ECORRUPT naming it. */
+int _ccopy_sink_read_manifests(_ccopy_sink_t *sink, const char *db, const char *coll,
+                               ccopy_manifest_t **out, size_t *out_count, ccopy_error_t *error);
+void _ccopy_manifests_free(ccopy_manifest_t *manifests, size_t count);
+
+/* Object names of a window's data and manifest: "20260101T000000Z_20260101T040000Z.bson.zst",
+ * "...manifest.json"; for the non-objectid pass "non-objectid.bson" / "non-objectid.manifest.json". */
+char *_ccopy_window_data_name(ccopy_manifest_kind_t kind, const ccopy_window_t *window,
+                              const char *format, _ccopy_compression_t compression);
+char *_ccopy_window_manifest_name(ccopy_manifest_kind_t kind, const ccopy_window_t *window);
+
+/* Canonical Extended JSON of one BSON value ({"$oid": "..."}, "text", {"$numberInt": "5"}). */
+char *_ccopy_bson_value_to_json(const bson_value_t *value);
+
+/* Writes one window. Not thread-safe; one per worker. */
+typedef struct _ccopy_window_writer _ccopy_window_writer_t;
+
+typedef struct _ccopy_window_writer_config {
+    ccopy_manifest_kind_t kind;
+    ccopy_window_t window;
+    const char *db, *coll;
+    const char *format; /* "bson" or "jsonl" */
+    _ccopy_compression_t compression;
+    int compress_level;
+} _ccopy_window_writer_config_t;
+
+int _ccopy_window_writer_new(_ccopy_window_writer_t **out, _ccopy_sink_t *sink,
+                             const _ccopy_window_writer_config_t *config, ccopy_error_t *error);
+/* Append one document exactly as the server returned it. */
+int _ccopy_window_writer_add(_ccopy_window_writer_t *w, const bson_t *doc, ccopy_error_t *error);
+/* Throw away what was written and start the window again (used when a pass must restart). */
+int _ccopy_window_writer_restart(_ccopy_window_writer_t *w, ccopy_error_t *error);
+/* Make the data durable, then write the manifest: only then is the window complete.
+ * *out_manifest (optional) receives a copy of what was written. */
+int _ccopy_window_writer_commit(_ccopy_window_writer_t *w, ccopy_manifest_t *out_manifest,
+                                ccopy_error_t *error);
+/* Abort (if not committed) and free. NULL is fine. */
+void _ccopy_window_writer_destroy(_ccopy_window_writer_t *w);
+uint64_t _ccopy_window_writer_documents(const _ccopy_window_writer_t *w);
+uint64_t _ccopy_window_writer_stored_bytes(const _ccopy_window_writer_t *w);
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * The local-folder sink, the embedded default. Layout: PATH/<db>/<collection>/ holds
+ * metadata.json and, per window, a data file and its manifest. Every object is written under a
+ * temporary name, fsynced, renamed into place and the folder fsynced, so a crash at any moment
+ * leaves either the old state or the new one. A lock file (PATH/.cosmocopy.lock, flock) keeps
+ * two writers apart, which is also what makes it safe to delete stale temporary files at start.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "sink.h"
+
+#define TMP_PREFIX ".tmp."
+
+typedef struct dir_sink {
+    char *root;
+    int lock_fd;
+    atomic_uint tmp_counter;
+} dir_sink_t;
+
+typedef struct dir_object {
+    dir_sink_t *dir;
+    char *folder;
+    char *tmp_path;
+    char *final_path;
+    int fd;
+} dir_object_t;
+
+static int os_error(ccopy_error_t *error, int err, const char *what, const char *path)
+{
+    return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_OS, err, "cannot %s %s: %s", what, path,
+                            strerror(err));
+}
+
+/* Reading something that is not there is ENOTFOUND: callers treat it as "not written yet". */
+static int read_error(ccopy_error_t *error, int err, const char *what, const char *path)
+{
+    if (err == ENOENT)
+        return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_OS, err, "cannot %s %s: %s",
+                                what, path, strerror(err));
+    return os_error(error, err, what, path);
+}
+
+/* Names come from the source server; refuse any that would leave the folder. */
+static int check_component(const char *kind, const char *name, ccopy_error_t *error)
+{
+    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') ||
+        name[0] == '.')
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "%s name \"%s\" cannot be used as a folder name", kind,
+                                name ? name : "");
+    return 0;
+}
+
+static char *folder_of(dir_sink_t *dir, const char *db, const char *coll)
+{
+    if (coll)
+        return _ccopy_strdup_printf("%s/%s/%s", dir->root, db, coll);
+    if (db)
+        return _ccopy_strdup_printf("%s/%s", dir->root, db);
+    return _ccopy_strdup(dir->root);
+}
+
+static int mkdir_p(const char *path, ccopy_error_t *error)
+{
+    char *copy = _ccopy_strdup(path);
+    char *p;
+    int rc = 0;
+
+    for (p = copy + 1; rc == 0; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            struct stat st;
+            *p = '\0';
+            if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
+                rc = os_error(error, errno, "create folder", copy);
+            } else if (stat(copy, &st) != 0) {
+                rc = os_error(error, errno, "create folder", copy);
+            } else if (!S_ISDIR(st.st_mode)) {
+                rc = _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_OS, ENOTDIR,
+                                      "cannot create folder %s: %s is not a folder", path, copy);
+            }
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static int fsync_folder(const char *folder, ccopy_error_t *error)
+{
+    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0)
+        return os_error(error, errno, "open folder", folder);
+    if (fsync(fd) != 0 && errno != EINVAL)
+        rc = os_error(error, errno, "sync folder", folder);
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len, const char *path, ccopy_error_t *error)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return os_error(error, errno, "write", path);
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Remove temporary files left by a run that was killed; safe because we hold the lock. */
+static void remove_stale_temporaries(const char *folder, int depth)
+{
+    DIR *d = opendir(folder);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *path;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        path = _ccopy_strdup_printf("%s/%s", folder, e->d_name);
+        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+            unlink(path);
+        else if (depth < 2 && e->d_name[0] != '.' && e->d_type == DT_DIR)
+            remove_stale_temporaries(path, depth + 1);
+        free(path);
+    }
+    closedir(d);
+}
+
+static int dir_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
+{
+    dir_sink_t *dir = sink->impl;
+    struct stat st;
+    char *lock_path;
+    int rc;
+
+    if (!for_writing) {
+        if (stat(dir->root, &st) != 0)
+            return read_error(error, errno, "open backup folder", dir->root);
+        if (!S_ISDIR(st.st_mode))
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, ENOTDIR,
+                                    "cannot open backup folder %s: it is not a folder", dir->root);
+        return 0;
+    }
+    rc = mkdir_p(dir->root, error);
+    if (rc != 0)
+        return rc;
+    lock_path = _ccopy_strdup_printf("%s/.cosmocopy.lock", dir->root);
+    dir->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (dir->lock_fd < 0) {
+        rc = os_error(error, errno, "write to folder", dir->root);
+        free(lock_path);
+        return rc;
+    }
+    if (flock(dir->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = _ccopy_error_set(error, CCOPY_EBUSY, CCOPY_DOMAIN_OS, errno,
+                              "another cosmocopy job is writing to %s (it holds %s)", dir->root,
+                              lock_path);
+        free(lock_path);
+        return rc;
+    }
+    free(lock_path);
+    remove_stale_temporaries(dir->root, 0);
+    return 0;
+}
+
+static int has_suffix(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+    return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+static int list_folder(const char *folder, const char *suffix, int want_dirs, char ***out_names,
+                       size_t *out_count, ccopy_error_t *error)
+{
+    DIR *d = opendir(folder);
+    struct dirent *e;
+    char **names = NULL;
+    size_t count = 0;
+
+    *out_names = NULL;
+    *out_count = 0;
+    if (!d) {
+        if (errno == ENOENT)
+            return 0; /* nothing written there yet */
+        return os_error(error, errno, "list folder", folder);
+    }
+    while ((e = readdir(d)) != NULL) {
+        int is_dir;
+        if (e->d_name[0] == '.')
+            continue;
+        is_dir = e->d_type == DT_DIR;
+        if (e->d_type == DT_UNKNOWN) {
+            struct stat st;
+            char *path = _ccopy_strdup_printf("%s/%s", folder, e->d_name);
+            is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+            free(path);
+        }
+        if (want_dirs ? !is_dir : (is_dir || !has_suffix(e->d_name, suffix)))
+            continue;
+        names = _ccopy_realloc(names, (count + 1) * sizeof *names);
+        names[count++] = _ccopy_strdup(e->d_name);
+    }
+    closedir(d);
+    *out_names = names;
+    *out_count = count;
+    return 0;
+}
+
+static int dir_list(_ccopy_sink_t *sink, const char *db, const char *coll, const char *suffix,
+                    char ***out_names, size_t *out_count, ccopy_error_t *error)
+{
+    char *folder;
+    int rc;
+    if (check_component("database", db, error) || check_component("collection", coll, error))
+        return CCOPY_EINVAL;
+    folder = folder_of(sink->impl, db, coll);
+    rc = list_folder(folder, suffix, 0, out_names, out_count, error);
+    free(folder);
+    return rc;
+}
+
+static int dir_list_groups(_ccopy_sink_t *sink, const char *db, char ***out_names,
+                           size_t *out_count, ccopy_error_t *error)
+{
+    char *folder;
+    int rc;
+    if (db && check_component("database", db, error))
+        return CCOPY_EINVAL;
+    folder = folder_of(sink->impl, db, NULL);
+    rc = list_folder(folder, "", 1, out_names, out_count, error);
+    free(folder);
+    return rc;
+}
+
+static int dir_read_small(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                          char **out, size_t *out_len, ccopy_error_t *error)
+{
+    char *folder = folder_of(sink->impl, db, coll);
+    char *path = _ccopy_strdup_printf("%s/%s", folder, name);
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+
+    *out = NULL;
+    *out_len = 0;
+    if (!f) {
+        rc = read_error(error, errno, "read", path);
+    } else {
+        for (;;) {
+            size_t n;
+            if (cap - len < 4096) {
+                cap = cap ? cap * 2 : 8192;
+                buf = _ccopy_realloc(buf, cap + 1);
+            }
+            n = fread(buf + len, 1, cap - len, f);
+            len += n;
+            if (n == 0)
+                break;
+        }
+        if (ferror(f))
+            rc = os_error(error, errno, "read", path);
+        fclose(f);
+    }
+    if (rc == 0) {
+        buf[len] = '\0';
+        *out = buf;
+        *out_len = len;
+    } else {
+        free(buf);
+    }
+    free(folder);
+    free(path);
+    return rc;
+}
+
+static int dir_object_begin(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                            void **out_object, ccopy_error_t *error)
+{
+    dir_sink_t *dir = sink->impl;
+    dir_object_t *o;
+    int rc;
+
+    *out_object = NULL;
+    if (check_component("database", db, error) || check_component("collection", coll, error))
+        return CCOPY_EINVAL;
+    o = _ccopy_calloc(1, sizeof *o);
+    o->dir = dir;
+    o->folder = folder_of(dir, db, coll);
+    rc = mkdir_p(o->folder, error);
+    if (rc != 0) {
+        free(o->folder);
+        free(o);
+        return rc;
+    }
+    o->final_path = _ccopy_strdup_printf("%s/%s", o->folder, name);
+    o->tmp_path = _ccopy_strdup_printf("%s/" TMP_PREFIX "%s.%ld.%u", o->folder, name, (long)getpid(),
+                                       atomic_fetch_add(&dir->tmp_counter, 1));
+    o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (o->fd < 0) {
+        rc = os_error(error, errno, "create", o->tmp_path);
+        free(o->folder);
+        free(o->final_path);
+        free(o->tmp_path);
+        free(o);
+        return rc;
+    }
+    *out_object = o;
+    return 0;
+}
+
+static int dir_object_append(void *object, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    dir_object_t *o = object;
+    return write_all(o->fd, data, len, o->tmp_path, error);
+}
+
+static void object_free(dir_object_t *o)
+{
+    free(o->folder);
+    free(o->tmp_path);
+    free(o->final_path);
+    free(o);
+}
+
+static void dir_object_abort(void *object)
+{
+    dir_object_t *o = object;
+    if (!o)
+        return;
+    if (o->fd >= 0)
+        close(o->fd);
+    unlink(o->tmp_path);
+    object_free(o);
+}
+
+static int dir_object_commit(void *object, ccopy_error_t *error)
+{
+    dir_object_t *o = object;
+    int rc = 0;
+
+    if (fsync(o->fd) != 0)
+        rc = os_error(error, errno, "sync", o->tmp_path);
+    if (close(o->fd) != 0 && rc == 0)
+        rc = os_error(error, errno, "close", o->tmp_path);
+    o->fd = -1;
+    if (rc == 0 && rename(o->tmp_path, o->final_path) != 0)
+        rc = os_error(error, errno, "rename into place", o->final_path);
+    if (rc == 0)
+        rc = fsync_folder(o->folder, error);
+    if (rc != 0) {
+        dir_object_abort(o);
+        return rc;
+    }
+    object_free(o);
+    return 0;
+}
+
+static int dir_write_small(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                           const char *data, size_t len, ccopy_error_t *error)
+{
+    void *object;
+    int rc = dir_object_begin(sink, db, coll, name, &object, error);
+    if (rc != 0)
+        return rc;
+    rc = dir_object_append(object, (const uint8_t *)data, len, error);
+    if (rc != 0) {
+        dir_object_abort(object);
+        return rc;
+    }
+    return dir_object_commit(object, error);
+}
+
+static int dir_remove(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                      ccopy_error_t *error)
+{
+    char *folder = folder_of(sink->impl, db, coll);
+    char *path = _ccopy_strdup_printf("%s/%s", folder, name);
+    int rc = 0;
+    if (unlink(path) == 0)
+        rc = fsync_folder(folder, error);
+    else if (errno != ENOENT)
+        rc = os_error(error, errno, "remove", path);
+    free(folder);
+    free(path);
+    return rc;
+}
+
+static char *dir_describe(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name)
+{
+    char *folder = folder_of(sink->impl, db, coll);
+    char *path = name ? _ccopy_strdup_printf("%s/%s", folder, name) : _ccopy_strdup(folder);
+    free(folder);
+    return path;
+}
+
+static void dir_close(_ccopy_sink_t *sink)
+{
+    dir_sink_t *dir = sink->impl;
+    if (!dir)
+        return;
+    if (dir->lock_fd >= 0)
+        close(dir->lock_fd); /* releases the flock */
+    free(dir->root);
+    free(dir);
+}
+
+static const _ccopy_sink_ops_t dir_ops = {
+    "dir",          dir_open,          dir_list,          dir_list_groups,  dir_read_small,
+    dir_write_small, dir_remove,       dir_object_begin,  dir_object_append, dir_object_commit,
+    dir_object_abort, dir_describe,    dir_close,
+};
+
+int _ccopy_sink_dir_new(_ccopy_sink_t **out, const char *path, ccopy_error_t *error)
+{
+    _ccopy_sink_t *sink;
+    dir_sink_t *dir;
+    size_t len;
+
+    *out = NULL;
+    if (!path || !*path)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "destination dir: needs a folder, as in dir:/backups/cosmos");
+    dir = _ccopy_calloc(1, sizeof *dir);
+    dir->root = _ccopy_strdup(path);
+    len = strlen(dir->root);
+    while (len > 1 && dir->root[len - 1] == '/')
+        dir->root[--len] = '\0';
+    dir->lock_fd = -1;
+    sink = _ccopy_calloc(1, sizeof *sink);
+    sink->ops = &dir_ops;
+    sink->impl = dir;
+    *out = sink;
+    return 0;
+}

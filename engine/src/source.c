@@ -1,0 +1,345 @@
+/*
+ * Connections to the source server and what a job asks of it before copying: which collections
+ * exist, their indexes and options (for metadata.json), where the ObjectId range starts and how
+ * many documents fall outside it. Driver errors are mapped here, once, to ccopy codes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "source.h"
+#include "version.h"
+
+static char *hosts_text(const mongoc_uri_t *uri)
+{
+    const mongoc_host_list_t *h = mongoc_uri_get_hosts(uri);
+    char *text = NULL;
+    if (!h && mongoc_uri_get_srv_hostname(uri))
+        return _ccopy_strdup(mongoc_uri_get_srv_hostname(uri));
+    for (; h; h = h->next) {
+        char *next = text ? _ccopy_strdup_printf("%s,%s", text, h->host_and_port)
+                          : _ccopy_strdup(h->host_and_port);
+        free(text);
+        text = next;
+    }
+    return text ? text : _ccopy_strdup("(no host)");
+}
+
+int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text, int64_t server_timeout_ms,
+                       int max_clients, ccopy_error_t *error)
+{
+    bson_error_t e;
+    mongoc_uri_t *uri;
+    _ccopy_source_t *source;
+
+    *out = NULL;
+    if (!uri_text || !*uri_text)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no source connection string given");
+    uri = mongoc_uri_new_with_error(uri_text, &e);
+    if (!uri)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_MONGO, e.code,
+                                "malformed source connection string: %s", e.message);
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)server_timeout_ms);
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, (int32_t)server_timeout_ms);
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_APPNAME))
+        mongoc_uri_set_appname(uri, "cosmocopy/" CCOPY_VERSION_STRING);
+    /* Cosmos DB refuses retryable writes and every read here is retried by the engine itself. */
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_RETRYREADS))
+        mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYREADS, false);
+
+    source = _ccopy_calloc(1, sizeof *source);
+    source->uri = uri;
+    source->hosts = hosts_text(uri);
+    source->pool = mongoc_client_pool_new_with_error(uri, &e);
+    if (!source->pool) {
+        int rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_MONGO, e.code,
+                                  "cannot use source connection string for %s: %s", source->hosts,
+                                  e.message);
+        _ccopy_source_close(source);
+        return rc;
+    }
+    mongoc_client_pool_set_error_api(source->pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_pool_max_size(source->pool, (uint32_t)(max_clients > 0 ? max_clients : 1));
+    *out = source;
+    return 0;
+}
+
+void _ccopy_source_close(_ccopy_source_t *source)
+{
+    if (!source)
+        return;
+    if (source->pool)
+        mongoc_client_pool_destroy(source->pool);
+    mongoc_uri_destroy(source->uri);
+    free(source->hosts);
+    free(source);
+}
+
+static int is_network_domain(uint32_t domain)
+{
+    return domain == MONGOC_ERROR_STREAM || domain == MONGOC_ERROR_SERVER_SELECTION ||
+           domain == MONGOC_ERROR_PROTOCOL;
+}
+
+_ccopy_retry_class_t _ccopy_source_error_class(const bson_error_t *e)
+{
+    if (is_network_domain(e->domain))
+        return CCOPY_RETRY_NETWORK;
+    if (e->domain == MONGOC_ERROR_CLIENT && e->code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
+        return CCOPY_RETRY_NEVER;
+    if (e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_QUERY ||
+        e->domain == MONGOC_ERROR_WRITE_CONCERN || e->domain == MONGOC_ERROR_CURSOR)
+        return _ccopy_classify_server_error(e->code, e->message);
+    return CCOPY_RETRY_NEVER;
+}
+
+int _ccopy_source_error(_ccopy_source_t *source, ccopy_error_t *error, const bson_error_t *e,
+                        const char *what)
+{
+    int code = CCOPY_ESERVER;
+    const char *hosts = source ? source->hosts : "server";
+
+    if (e->domain == MONGOC_ERROR_SERVER_SELECTION)
+        return _ccopy_error_set(error, CCOPY_ETIMEDOUT, CCOPY_DOMAIN_MONGO, e->code,
+                                "%s: cannot reach %s: %s", what, hosts, e->message);
+    if (is_network_domain(e->domain))
+        return _ccopy_error_set(error, CCOPY_ENETWORK, CCOPY_DOMAIN_MONGO, e->code,
+                                "%s: connection to %s failed: %s", what, hosts, e->message);
+    if ((e->domain == MONGOC_ERROR_CLIENT && e->code == MONGOC_ERROR_CLIENT_AUTHENTICATE) ||
+        e->code == 13 || e->code == 18)
+        return _ccopy_error_set(error, CCOPY_EAUTH, CCOPY_DOMAIN_MONGO, e->code,
+                                "%s: authentication failed on %s: %s", what, hosts, e->message);
+    switch (_ccopy_classify_server_error(e->code, e->message)) {
+    case CCOPY_RETRY_THROTTLED: code = CCOPY_ETHROTTLED; break;
+    case CCOPY_RETRY_TIMEOUT: code = CCOPY_ETIMEDOUT; break;
+    case CCOPY_RETRY_NETWORK: code = CCOPY_ENETWORK; break;
+    default: code = e->code == 26 ? CCOPY_ENOTFOUND : CCOPY_ESERVER; break;
+    }
+    return _ccopy_error_set(error, code, CCOPY_DOMAIN_MONGO, e->code, "%s: %s answered: %s", what,
+                            hosts, e->message);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int _ccopy_source_list_collections(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                   char ***out_names, size_t *out_count, ccopy_error_t *error)
+{
+    mongoc_database_t *database = mongoc_client_get_database(client, db);
+    mongoc_cursor_t *cursor = mongoc_database_find_collections_with_opts(database, NULL);
+    const bson_t *info;
+    bson_error_t e;
+    char **names = NULL;
+    size_t count = 0;
+    int rc = 0;
+
+    *out_names = NULL;
+    *out_count = 0;
+    while (mongoc_cursor_next(cursor, &info)) {
+        bson_iter_t it;
+        const char *name = NULL, *type = "collection";
+        if (bson_iter_init_find(&it, info, "name") && BSON_ITER_HOLDS_UTF8(&it))
+            name = bson_iter_utf8(&it, NULL);
+        if (bson_iter_init_find(&it, info, "type") && BSON_ITER_HOLDS_UTF8(&it))
+            type = bson_iter_utf8(&it, NULL);
+        if (!name || strcmp(type, "collection") != 0 || strncmp(name, "system.", 7) == 0)
+            continue;
+        names = _ccopy_realloc(names, (count + 1) * sizeof *names);
+        names[count++] = _ccopy_strdup(name);
+    }
+    if (mongoc_cursor_error(cursor, &e)) {
+        char *what = _ccopy_strdup_printf("listing collections of database %s", db);
+        rc = _ccopy_source_error(source, error, &e, what);
+        free(what);
+    } else if (count == 0) {
+        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                              "database %s not found on %s (it has no collections)", db,
+                              source->hosts);
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_database_destroy(database);
+    if (rc != 0) {
+        size_t i;
+        for (i = 0; i < count; i++)
+            free(names[i]);
+        free(names);
+        return rc;
+    }
+    qsort(names, count, sizeof *names, compare_names);
+    *out_names = names;
+    *out_count = count;
+    return 0;
+}
+
+/* The listCollections entry of one collection, copied into *out (initialised either way). */
+static int collection_info(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                           const char *coll, bson_t *out, ccopy_error_t *error)
+{
+    mongoc_database_t *database = mongoc_client_get_database(client, db);
+    bson_t opts = BSON_INITIALIZER, filter;
+    mongoc_cursor_t *cursor;
+    const bson_t *info;
+    bson_error_t e;
+    int found = 0, rc = 0;
+
+    bson_init(out);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
+    BSON_APPEND_UTF8(&filter, "name", coll);
+    bson_append_document_end(&opts, &filter);
+    cursor = mongoc_database_find_collections_with_opts(database, &opts);
+    while (mongoc_cursor_next(cursor, &info)) {
+        if (!found) {
+            bson_destroy(out);
+            bson_copy_to(info, out);
+            found = 1;
+        }
+    }
+    if (mongoc_cursor_error(cursor, &e)) {
+        char *what = _ccopy_strdup_printf("reading the options of %s.%s", db, coll);
+        rc = _ccopy_source_error(source, error, &e, what);
+        free(what);
+    } else if (!found) {
+        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                              "collection %s not found in database %s on %s", coll, db,
+                              source->hosts);
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_database_destroy(database);
+    bson_destroy(&opts);
+    return rc;
+}
+
+int _ccopy_source_metadata_json(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                const char *coll, char **out_json, ccopy_error_t *error)
+{
+    mongoc_collection_t *collection;
+    mongoc_cursor_t *cursor;
+    bson_t info, meta = BSON_INITIALIZER, options, indexes;
+    bson_iter_t it;
+    const bson_t *index;
+    bson_error_t e;
+    uint32_t n = 0;
+    int rc;
+    char *json;
+
+    *out_json = NULL;
+    rc = collection_info(source, client, db, coll, &info, error);
+    if (rc != 0) {
+        bson_destroy(&info);
+        return rc;
+    }
+    if (bson_iter_init_find(&it, &info, "options") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        bson_append_iter(&meta, "options", -1, &it);
+    } else {
+        BSON_APPEND_DOCUMENT_BEGIN(&meta, "options", &options);
+        bson_append_document_end(&meta, &options);
+    }
+    collection = mongoc_client_get_collection(client, db, coll);
+    cursor = mongoc_collection_find_indexes_with_opts(collection, NULL);
+    BSON_APPEND_ARRAY_BEGIN(&meta, "indexes", &indexes);
+    while (mongoc_cursor_next(cursor, &index)) {
+        char key[16];
+        const char *keyp;
+        bson_uint32_to_string(n++, &keyp, key, sizeof key);
+        BSON_APPEND_DOCUMENT(&indexes, keyp, index);
+    }
+    bson_append_array_end(&meta, &indexes);
+    if (mongoc_cursor_error(cursor, &e)) {
+        char *what = _ccopy_strdup_printf("reading the indexes of %s.%s", db, coll);
+        rc = _ccopy_source_error(source, error, &e, what);
+        free(what);
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(collection);
+    if (rc == 0) {
+        bson_iter_t uuid;
+        if (bson_iter_init(&it, &info) && bson_iter_find_descendant(&it, "info.uuid", &uuid) &&
+            BSON_ITER_HOLDS_BINARY(&uuid)) {
+            const uint8_t *bytes;
+            uint32_t len, i;
+            bson_subtype_t subtype;
+            char hex[33] = "";
+            bson_iter_binary(&uuid, &subtype, &len, &bytes);
+            for (i = 0; i < len && i < 16; i++)
+                snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+            BSON_APPEND_UTF8(&meta, "uuid", hex);
+        }
+        BSON_APPEND_UTF8(&meta, "collectionName", coll);
+        BSON_APPEND_UTF8(&meta, "type", "collection");
+        json = bson_as_canonical_extended_json(&meta, NULL);
+        *out_json = _ccopy_strdup(json);
+        bson_free(json);
+    }
+    bson_destroy(&meta);
+    bson_destroy(&info);
+    return rc;
+}
+
+int _ccopy_source_oldest_oid_time(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                  const char *coll, int64_t *out_time, ccopy_error_t *error)
+{
+    mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
+    bson_t *filter = BCON_NEW("_id", "{", "$type", BCON_INT32(7), "}");
+    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(1),
+                            "projection", "{", "_id", BCON_INT32(1), "}");
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+    const bson_t *doc;
+    bson_error_t e;
+    int rc = 0;
+
+    *out_time = -1;
+    if (mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
+            *out_time = (int64_t)bson_oid_get_time_t(bson_iter_oid(&it));
+    }
+    if (mongoc_cursor_error(cursor, &e)) {
+        char *what = _ccopy_strdup_printf("finding the oldest ObjectId of %s.%s", db, coll);
+        rc = _ccopy_source_error(source, error, &e, what);
+        free(what);
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    mongoc_collection_destroy(collection);
+    return rc;
+}
+
+void _ccopy_non_oid_filter(bson_t *filter)
+{
+    bson_t id, not;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &id);
+    BSON_APPEND_DOCUMENT_BEGIN(&id, "$not", &not);
+    BSON_APPEND_INT32(&not, "$type", 7);
+    bson_append_document_end(&id, &not);
+    bson_append_document_end(filter, &id);
+}
+
+int _ccopy_source_count_non_oid(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                const char *coll, int64_t *out_count, ccopy_error_t *error)
+{
+    mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
+    bson_t filter = BSON_INITIALIZER;
+    bson_error_t e;
+    int64_t n;
+    int rc = 0;
+
+    _ccopy_non_oid_filter(&filter);
+    n = mongoc_collection_count_documents(collection, &filter, NULL, NULL, NULL, &e);
+    if (n < 0) {
+        char *what = _ccopy_strdup_printf("counting documents of %s.%s whose _id is not an ObjectId",
+                                          db, coll);
+        rc = _ccopy_source_error(source, error, &e, what);
+        free(what);
+        n = 0;
+    }
+    *out_count = n;
+    bson_destroy(&filter);
+    mongoc_collection_destroy(collection);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * The source side: a pool of connections to a MongoDB-protocol server (Cosmos DB, MongoDB,
+ * FerretDB), the checks made before a job starts, collection metadata, and the translation of
+ * driver errors into ccopy codes that name the host and keep the server's own code as cause.
+ */
+#ifndef CCOPY_SOURCE_H
+#define CCOPY_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mongoc/mongoc.h>
+
+#include "cosmocopy/error.h"
+#include "retry.h"
+
+typedef struct _ccopy_source {
+    mongoc_uri_t *uri;
+    mongoc_client_pool_t *pool;
+    char *hosts; /* "host:port[,host:port...]" for messages; never holds credentials */
+} _ccopy_source_t;
+
+/* Parse the connection string, apply default timeouts (unless the URI sets its own) and make a
+ * pool of at most max_clients connections. EINVAL for a malformed string (secrets masked). */
+int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text, int64_t server_timeout_ms,
+                       int max_clients, ccopy_error_t *error);
+void _ccopy_source_close(_ccopy_source_t *source);
+
+/* Translate a driver/server error into *error and return its ccopy code. `what` says what was
+ * being done ("reading shop.orders"); the message names the host(s). */
+int _ccopy_source_error(_ccopy_source_t *source, ccopy_error_t *error, const bson_error_t *e,
+                        const char *what);
+
+/* The retry class of a driver/server error (network errors are retryable). */
+_ccopy_retry_class_t _ccopy_source_error_class(const bson_error_t *e);
+
+/* Every collection of db (views and system.* left out), sorted. ENOTFOUND names the database when
+ * it has none: a database without collections does not exist on MongoDB-protocol servers. */
+int _ccopy_source_list_collections(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                   char ***out_names, size_t *out_count, ccopy_error_t *error);
+
+/* mongodump's <collection>.metadata.json for one collection (canonical Extended JSON). */
+int _ccopy_source_metadata_json(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                const char *coll, char **out_json, ccopy_error_t *error);
+
+/* Creation time of the collection's oldest ObjectId _id, or -1 when it has none. */
+int _ccopy_source_oldest_oid_time(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                  const char *coll, int64_t *out_time, ccopy_error_t *error);
+
+/* Number of documents whose _id is not an ObjectId. */
+int _ccopy_source_count_non_oid(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                const char *coll, int64_t *out_count, ccopy_error_t *error);
+
+/* The filter for documents whose _id is not an ObjectId: {_id: {$not: {$type: 7}}}. */
+void _ccopy_non_oid_filter(bson_t *filter);
+
+#endif

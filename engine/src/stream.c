@@ -1,0 +1,440 @@
+/*
+ * The data stream of one window and its inverse. A stream takes raw bytes, compresses them with
+ * zlib (gzip wrapper) or zstd, or passes them through, and hands the result to the sink in chunks
+ * of at most chunk_size bytes, hashing every stored byte with SHA-256 on the way, so a window of
+ * any size needs one output buffer. An unstream decompresses a stored object (concatenated gzip
+ * members and zstd frames included) and tells a truncated or damaged object apart from the end
+ * of the data, which is what verify and restore rely on.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#define ZLIB_CONST
+#include <zlib.h>
+#include <zstd.h>
+
+#include "common.h"
+#include "stream.h"
+
+#define DEFAULT_CHUNK_SIZE ((size_t)1 << 20)
+#define GZIP_DEFAULT_LEVEL 6
+#define ZSTD_DEFAULT_LEVEL 3
+#define GZIP_WINDOW_BITS (15 + 16)      /* 32 KiB window, gzip wrapper */
+#define GUNZIP_WINDOW_BITS (15 + 32)    /* 32 KiB window, gzip or zlib wrapper detected */
+
+typedef enum state { STATE_OPEN, STATE_FINISHED, STATE_FAILED } state_t;
+
+struct _ccopy_stream {
+    _ccopy_compression_t compression;
+    _ccopy_stream_out_fn out;
+    void *user_data;
+    uint8_t *buf;
+    size_t cap, len;
+    z_stream zs;
+    ZSTD_CStream *zc;
+    EVP_MD_CTX *sha;
+    uint64_t raw_bytes, stored_bytes;
+    state_t state;
+    char sha256_hex[65];
+};
+
+struct _ccopy_unstream {
+    _ccopy_compression_t compression;
+    _ccopy_stream_out_fn out;
+    void *user_data;
+    uint8_t *buf;
+    size_t cap;
+    z_stream zs;
+    ZSTD_DStream *zd;
+    int at_end; /* the last gzip member or zstd frame seen so far is complete */
+    state_t state;
+};
+
+int _ccopy_compression_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    if (strcmp(name, "none") == 0)
+        return CCOPY_COMPRESS_NONE;
+    if (strcmp(name, "gzip") == 0)
+        return CCOPY_COMPRESS_GZIP;
+    if (strcmp(name, "zstd") == 0)
+        return CCOPY_COMPRESS_ZSTD;
+    return -1;
+}
+
+const char *_ccopy_compression_name(_ccopy_compression_t c)
+{
+    switch (c) {
+    case CCOPY_COMPRESS_GZIP: return "gzip";
+    case CCOPY_COMPRESS_ZSTD: return "zstd";
+    default: return "none";
+    }
+}
+
+const char *_ccopy_compression_suffix(_ccopy_compression_t c)
+{
+    switch (c) {
+    case CCOPY_COMPRESS_GZIP: return ".gz";
+    case CCOPY_COMPRESS_ZSTD: return ".zst";
+    default: return "";
+    }
+}
+
+/* zlib counts in uInt; a size_t-sized span is fed to it in pieces of at most this. */
+static uInt zlib_span(size_t n)
+{
+    return n > UINT_MAX ? UINT_MAX : (uInt)n;
+}
+
+static int not_open(state_t state, const char *what, ccopy_error_t *error)
+{
+    return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "%s %s", what,
+                            state == STATE_FINISHED ? "is already finished"
+                                                    : "failed earlier and cannot continue");
+}
+
+_ccopy_stream_t *_ccopy_stream_new(_ccopy_compression_t compression, int level, size_t chunk_size,
+                                   _ccopy_stream_out_fn out, void *user_data)
+{
+    _ccopy_stream_t *s;
+
+    if (!out || (compression != CCOPY_COMPRESS_NONE && compression != CCOPY_COMPRESS_GZIP &&
+                 compression != CCOPY_COMPRESS_ZSTD))
+        return NULL;
+    s = _ccopy_calloc(1, sizeof *s);
+    s->compression = compression;
+    s->out = out;
+    s->user_data = user_data;
+    s->cap = chunk_size ? chunk_size : DEFAULT_CHUNK_SIZE;
+    s->buf = _ccopy_malloc(s->cap);
+    s->sha = EVP_MD_CTX_new();
+    if (!s->sha || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL))
+        goto fail;
+    if (compression == CCOPY_COMPRESS_GZIP &&
+        deflateInit2(&s->zs, level ? level : GZIP_DEFAULT_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        goto fail;
+    if (compression == CCOPY_COMPRESS_ZSTD) {
+        s->zc = ZSTD_createCStream();
+        /* The frame checksum lets a restore detect damage even without the manifest, and makes
+         * the object identical to what the zstd command line writes. */
+        if (!s->zc ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel,
+                                                level ? level : ZSTD_DEFAULT_LEVEL)) ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1)))
+            goto fail;
+    }
+    return s;
+
+fail:
+    _ccopy_stream_destroy(s);
+    return NULL;
+}
+
+void _ccopy_stream_destroy(_ccopy_stream_t *s)
+{
+    if (!s)
+        return;
+    /* deflateEnd() is a harmless no-op on a stream whose deflateInit2() failed. */
+    if (s->compression == CCOPY_COMPRESS_GZIP)
+        deflateEnd(&s->zs);
+    ZSTD_freeCStream(s->zc);
+    EVP_MD_CTX_free(s->sha);
+    free(s->buf);
+    free(s);
+}
+
+/* Hash and hand over one chunk of stored bytes. */
+static int emit(_ccopy_stream_t *s, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    int rc;
+
+    if (!EVP_DigestUpdate(s->sha, data, len))
+        return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0, "SHA-256 of the stored data failed");
+    rc = s->out(data, len, s->user_data, error);
+    if (rc != 0)
+        return rc;
+    s->stored_bytes += len;
+    return 0;
+}
+
+static int flush_buffer(_ccopy_stream_t *s, ccopy_error_t *error)
+{
+    int rc;
+
+    if (s->len == 0)
+        return 0;
+    rc = emit(s, s->buf, s->len, error);
+    s->len = 0;
+    return rc;
+}
+
+static int write_plain(_ccopy_stream_t *s, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    int rc;
+
+    if (s->len > 0) {
+        size_t take = len < s->cap - s->len ? len : s->cap - s->len;
+        memcpy(s->buf + s->len, data, take);
+        s->len += take;
+        data += take;
+        len -= take;
+        if (s->len < s->cap)
+            return 0;
+        if ((rc = flush_buffer(s, error)) != 0)
+            return rc;
+    }
+    /* Whole chunks go straight from the caller's memory to the sink. */
+    for (; len >= s->cap; data += s->cap, len -= s->cap) {
+        if ((rc = emit(s, data, s->cap, error)) != 0)
+            return rc;
+    }
+    memcpy(s->buf, data, len);
+    s->len = len;
+    return 0;
+}
+
+static int run_deflate(_ccopy_stream_t *s, const uint8_t *data, size_t len, int finish, ccopy_error_t *error)
+{
+    do {
+        int flush, zrc, rc;
+
+        s->zs.next_in = data;
+        s->zs.avail_in = zlib_span(len);
+        data += s->zs.avail_in;
+        len -= s->zs.avail_in;
+        flush = finish && len == 0 ? Z_FINISH : Z_NO_FLUSH;
+        do {
+            uInt room = zlib_span(s->cap - s->len);
+            s->zs.next_out = s->buf + s->len;
+            s->zs.avail_out = room;
+            zrc = deflate(&s->zs, flush);
+            if (zrc == Z_STREAM_ERROR)
+                return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0,
+                                        "gzip compression failed: %s",
+                                        s->zs.msg ? s->zs.msg : zError(zrc));
+            s->len += room - s->zs.avail_out;
+            if (s->len == s->cap && (rc = flush_buffer(s, error)) != 0)
+                return rc;
+        } while (s->zs.avail_in > 0 || s->zs.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+    } while (len > 0);
+    return 0;
+}
+
+static int run_zstd(_ccopy_stream_t *s, const uint8_t *data, size_t len, ZSTD_EndDirective mode,
+                    ccopy_error_t *error)
+{
+    ZSTD_inBuffer in = {data, len, 0};
+    size_t left;
+    int rc;
+
+    do {
+        ZSTD_outBuffer out = {s->buf, s->cap, s->len};
+        left = ZSTD_compressStream2(s->zc, &out, &in, mode);
+        if (ZSTD_isError(left))
+            return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0, "zstd compression failed: %s",
+                                    ZSTD_getErrorName(left));
+        s->len = out.pos;
+        if (s->len == s->cap && (rc = flush_buffer(s, error)) != 0)
+            return rc;
+    } while (in.pos < in.size || (mode == ZSTD_e_end && left > 0));
+    return 0;
+}
+
+int _ccopy_stream_write(_ccopy_stream_t *s, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    int rc;
+
+    if (s->state != STATE_OPEN)
+        return not_open(s->state, "window stream", error);
+    if (len == 0)
+        return 0;
+    switch (s->compression) {
+    case CCOPY_COMPRESS_GZIP: rc = run_deflate(s, data, len, 0, error); break;
+    case CCOPY_COMPRESS_ZSTD: rc = run_zstd(s, data, len, ZSTD_e_continue, error); break;
+    default: rc = write_plain(s, data, len, error); break;
+    }
+    if (rc != 0) {
+        s->state = STATE_FAILED;
+        return rc;
+    }
+    s->raw_bytes += len;
+    return 0;
+}
+
+int _ccopy_stream_finish(_ccopy_stream_t *s, ccopy_error_t *error)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n, i;
+    int rc = 0;
+
+    if (s->state != STATE_OPEN)
+        return not_open(s->state, "window stream", error);
+    if (s->compression == CCOPY_COMPRESS_GZIP)
+        rc = run_deflate(s, NULL, 0, 1, error);
+    else if (s->compression == CCOPY_COMPRESS_ZSTD)
+        rc = run_zstd(s, NULL, 0, ZSTD_e_end, error);
+    if (rc == 0)
+        rc = flush_buffer(s, error);
+    if (rc == 0 && !EVP_DigestFinal_ex(s->sha, digest, &n))
+        rc = _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0, "SHA-256 of the stored data failed");
+    if (rc != 0) {
+        s->state = STATE_FAILED;
+        return rc;
+    }
+    for (i = 0; i < n; i++) {
+        s->sha256_hex[2 * i] = hex[digest[i] >> 4];
+        s->sha256_hex[2 * i + 1] = hex[digest[i] & 0xf];
+    }
+    s->sha256_hex[2 * n] = '\0';
+    s->state = STATE_FINISHED;
+    return 0;
+}
+
+uint64_t _ccopy_stream_raw_bytes(const _ccopy_stream_t *s)
+{
+    return s->raw_bytes;
+}
+
+uint64_t _ccopy_stream_stored_bytes(const _ccopy_stream_t *s)
+{
+    return s->stored_bytes;
+}
+
+/* Before _ccopy_stream_finish() has succeeded, out is the empty string. */
+void _ccopy_stream_stored_sha256_hex(const _ccopy_stream_t *s, char out[65])
+{
+    memcpy(out, s->sha256_hex, sizeof s->sha256_hex);
+}
+
+_ccopy_unstream_t *_ccopy_unstream_new(_ccopy_compression_t compression, _ccopy_stream_out_fn out,
+                                       void *user_data)
+{
+    _ccopy_unstream_t *u;
+
+    if (!out || (compression != CCOPY_COMPRESS_NONE && compression != CCOPY_COMPRESS_GZIP &&
+                 compression != CCOPY_COMPRESS_ZSTD))
+        return NULL;
+    u = _ccopy_calloc(1, sizeof *u);
+    u->compression = compression;
+    u->out = out;
+    u->user_data = user_data;
+    if (compression == CCOPY_COMPRESS_NONE)
+        return u;
+    u->cap = DEFAULT_CHUNK_SIZE;
+    u->buf = _ccopy_malloc(u->cap);
+    if (compression == CCOPY_COMPRESS_GZIP && inflateInit2(&u->zs, GUNZIP_WINDOW_BITS) != Z_OK)
+        goto fail;
+    if (compression == CCOPY_COMPRESS_ZSTD && !(u->zd = ZSTD_createDStream()))
+        goto fail;
+    return u;
+
+fail:
+    _ccopy_unstream_destroy(u);
+    return NULL;
+}
+
+void _ccopy_unstream_destroy(_ccopy_unstream_t *u)
+{
+    if (!u)
+        return;
+    /* inflateEnd() is a harmless no-op on a stream whose inflateInit2() failed. */
+    if (u->compression == CCOPY_COMPRESS_GZIP)
+        inflateEnd(&u->zs);
+    ZSTD_freeDStream(u->zd);
+    free(u->buf);
+    free(u);
+}
+
+static int run_inflate(_ccopy_unstream_t *u, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    do {
+        u->zs.next_in = data;
+        u->zs.avail_in = zlib_span(len);
+        data += u->zs.avail_in;
+        len -= u->zs.avail_in;
+        do {
+            uInt room = zlib_span(u->cap);
+            int zrc, rc;
+
+            if (u->at_end) {
+                if (u->zs.avail_in == 0)
+                    break;
+                /* More input after a member's trailer is the next gzip member. */
+                inflateReset(&u->zs);
+                u->at_end = 0;
+            }
+            u->zs.next_out = u->buf;
+            u->zs.avail_out = room;
+            zrc = inflate(&u->zs, Z_NO_FLUSH);
+            if (zrc == Z_STREAM_END)
+                u->at_end = 1;
+            else if (zrc == Z_MEM_ERROR)
+                return _ccopy_error_set(error, CCOPY_ENOMEM, CCOPY_DOMAIN_ENGINE, 0,
+                                        "out of memory while decompressing gzip data");
+            else if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+                return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "gzip data is corrupt: %s",
+                                        u->zs.msg ? u->zs.msg : zError(zrc));
+            if (room > u->zs.avail_out && (rc = u->out(u->buf, room - u->zs.avail_out, u->user_data, error)) != 0)
+                return rc;
+        } while (u->zs.avail_in > 0 || u->zs.avail_out == 0);
+    } while (len > 0);
+    return 0;
+}
+
+static int run_unzstd(_ccopy_unstream_t *u, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    ZSTD_inBuffer in = {data, len, 0};
+
+    for (;;) {
+        ZSTD_outBuffer out = {u->buf, u->cap, 0};
+        size_t hint = ZSTD_decompressStream(u->zd, &out, &in);
+        int rc;
+
+        if (ZSTD_isError(hint))
+            return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "zstd data is corrupt: %s",
+                                    ZSTD_getErrorName(hint));
+        if (out.pos > 0 && (rc = u->out(u->buf, out.pos, u->user_data, error)) != 0)
+            return rc;
+        /* 0 means a frame ended and is fully flushed; more input starts the next frame. */
+        u->at_end = hint == 0;
+        if (in.pos == in.size && (hint == 0 || out.pos < out.size))
+            return 0;
+    }
+}
+
+int _ccopy_unstream_write(_ccopy_unstream_t *u, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    int rc;
+
+    if (u->state != STATE_OPEN)
+        return not_open(u->state, "decompression stream", error);
+    if (len == 0)
+        return 0;
+    switch (u->compression) {
+    case CCOPY_COMPRESS_GZIP: rc = run_inflate(u, data, len, error); break;
+    case CCOPY_COMPRESS_ZSTD: rc = run_unzstd(u, data, len, error); break;
+    default: rc = u->out(data, len, u->user_data, error); break;
+    }
+    if (rc != 0)
+        u->state = STATE_FAILED;
+    return rc;
+}
+
+int _ccopy_unstream_finish(_ccopy_unstream_t *u, ccopy_error_t *error)
+{
+    if (u->state != STATE_OPEN)
+        return not_open(u->state, "decompression stream", error);
+    if (u->compression != CCOPY_COMPRESS_NONE && !u->at_end) {
+        u->state = STATE_FAILED;
+        return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                "%s data ends early: the stored object is truncated",
+                                _ccopy_compression_name(u->compression));
+    }
+    u->state = STATE_FINISHED;
+    return 0;
+}

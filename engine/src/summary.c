@@ -1,0 +1,217 @@
+/*
+ * What a job remembers of its run (windows written, errors, warnings) and the JSON summary made
+ * from it: the record a scheduler or a script reads after `cosmocopy backup --json`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "job_internal.h"
+#include "jsonw.h"
+
+void _ccopy_strings_push(_ccopy_strings_t *list, const char *text)
+{
+    list->items = _ccopy_realloc(list->items, (list->count + 1) * sizeof *list->items);
+    list->items[list->count++] = _ccopy_strdup(text);
+}
+
+void _ccopy_strings_clear(_ccopy_strings_t *list)
+{
+    size_t i;
+    for (i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+static _ccopy_coll_stats_t *find_coll(ccopy_job_t *job, const char *name)
+{
+    size_t i;
+    for (i = 0; i < job->coll_count; i++) {
+        if (strcmp(job->colls[i].name, name) == 0)
+            return &job->colls[i];
+    }
+    return NULL;
+}
+
+void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest)
+{
+    _ccopy_coll_stats_t *c = find_coll(job, manifest->collection);
+    job->written = _ccopy_realloc(job->written, (job->written_count + 1) * sizeof *job->written);
+    job->written[job->written_count++] = *manifest;
+    job->windows_done++;
+    if (c) {
+        c->windows_written++;
+        c->documents += manifest->documents;
+        c->bytes += manifest->bytes;
+        c->stored_bytes += manifest->stored_bytes;
+        if (manifest->kind == CCOPY_MANIFEST_NON_OBJECTID)
+            c->non_oid_copied = manifest->documents;
+    }
+    memset(manifest, 0, sizeof *manifest);
+}
+
+void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error)
+{
+    job->errors = _ccopy_realloc(job->errors, (job->error_count + 1) * sizeof *job->errors);
+    job->errors[job->error_count++].error = *error;
+    job->windows_failed++;
+}
+
+void _ccopy_job_free_state(ccopy_job_t *job)
+{
+    size_t i;
+    _ccopy_sink_close(job->sink);
+    _ccopy_source_close(job->source);
+    _ccopy_manifests_free(job->written, job->written_count);
+    free(job->errors);
+    free(job->tasks);
+    for (i = 0; i < job->coll_count; i++)
+        free(job->colls[i].name);
+    free(job->colls);
+    _ccopy_strings_clear(&job->warnings);
+}
+
+static void time_value(_ccopy_jsonw_t *w, const char *key, int64_t t)
+{
+    char text[CCOPY_TIME_TEXT_SIZE];
+    _ccopy_jsonw_key(w, key);
+    if (t < 0 || ccopy_time_format(text, t, NULL) != 0)
+        _ccopy_jsonw_null(w);
+    else
+        _ccopy_jsonw_string(w, text);
+}
+
+static void optional_count(_ccopy_jsonw_t *w, const char *key, int64_t n)
+{
+    _ccopy_jsonw_key(w, key);
+    if (n < 0)
+        _ccopy_jsonw_null(w);
+    else
+        _ccopy_jsonw_int(w, n);
+}
+
+static void write_collections(_ccopy_jsonw_t *w, ccopy_job_t *job)
+{
+    size_t i;
+    _ccopy_jsonw_key(w, "collections");
+    _ccopy_jsonw_begin_array(w);
+    for (i = 0; i < job->coll_count; i++) {
+        const _ccopy_coll_stats_t *c = &job->colls[i];
+        _ccopy_jsonw_begin_object(w);
+        _ccopy_jsonw_kv_string(w, "name", c->name);
+        time_value(w, "range_start", c->range_start);
+        time_value(w, "range_end", c->range_end);
+        _ccopy_jsonw_kv_int(w, "windows_planned", c->windows_planned);
+        _ccopy_jsonw_kv_int(w, "windows_written", c->windows_written);
+        _ccopy_jsonw_kv_int(w, "windows_already_complete", c->windows_already_complete);
+        _ccopy_jsonw_kv_int(w, "documents", c->documents);
+        _ccopy_jsonw_kv_int(w, "bytes", c->bytes);
+        _ccopy_jsonw_kv_int(w, "stored_bytes", c->stored_bytes);
+        optional_count(w, "non_objectid_copied", c->non_oid_copied);
+        optional_count(w, "non_objectid_not_covered", c->non_oid_not_covered);
+        _ccopy_jsonw_end_object(w);
+    }
+    _ccopy_jsonw_end_array(w);
+}
+
+static void write_windows(_ccopy_jsonw_t *w, ccopy_job_t *job)
+{
+    size_t i;
+    _ccopy_jsonw_key(w, "windows");
+    _ccopy_jsonw_begin_array(w);
+    for (i = 0; i < job->written_count; i++) {
+        const ccopy_manifest_t *m = &job->written[i];
+        int is_window = m->kind == CCOPY_MANIFEST_WINDOW;
+        _ccopy_jsonw_begin_object(w);
+        _ccopy_jsonw_kv_string(w, "collection", m->collection);
+        _ccopy_jsonw_kv_string(w, "kind", is_window ? "window" : "non-objectid");
+        time_value(w, "start", is_window ? m->window.start : -1);
+        time_value(w, "end", is_window ? m->window.end : -1);
+        _ccopy_jsonw_kv_int(w, "documents", m->documents);
+        _ccopy_jsonw_kv_int(w, "bytes", m->bytes);
+        _ccopy_jsonw_kv_int(w, "stored_bytes", m->stored_bytes);
+        _ccopy_jsonw_kv_string(w, "data", m->data);
+        _ccopy_jsonw_kv_string(w, "sha256", m->sha256);
+        _ccopy_jsonw_end_object(w);
+    }
+    _ccopy_jsonw_end_array(w);
+}
+
+static const char *status_of(ccopy_job_t *job)
+{
+    if (!job->ran || job->phase != CCOPY_PHASE_DONE)
+        return "running";
+    if (job->result == 0)
+        return "ok";
+    return job->result == CCOPY_ECANCELED ? "canceled" : "failed";
+}
+
+char *ccopy_job_summary_json(ccopy_job_t *job)
+{
+    _ccopy_jsonw_t w;
+    ccopy_progress_t p;
+    int64_t documents = 0, bytes = 0, stored = 0, complete = 0, planned = 0;
+    size_t i;
+
+    ccopy_job_get_progress(job, &p);
+    pthread_mutex_lock(&job->lock);
+    for (i = 0; i < job->coll_count; i++) {
+        documents += job->colls[i].documents;
+        bytes += job->colls[i].bytes;
+        stored += job->colls[i].stored_bytes;
+        complete += job->colls[i].windows_already_complete;
+        planned += job->colls[i].windows_planned;
+    }
+    _ccopy_jsonw_init(&w, 1);
+    _ccopy_jsonw_begin_object(&w);
+    _ccopy_jsonw_kv_string(&w, "status", status_of(job));
+    _ccopy_jsonw_key(&w, "error");
+    if (job->result != 0) {
+        _ccopy_jsonw_begin_object(&w);
+        _ccopy_jsonw_kv_string(&w, "code", ccopy_code_name(job->result_error.code));
+        _ccopy_jsonw_kv_string(&w, "domain", ccopy_domain_name(job->result_error.domain));
+        _ccopy_jsonw_kv_int(&w, "cause", job->result_error.cause);
+        _ccopy_jsonw_kv_string(&w, "message", job->result_error.message);
+        _ccopy_jsonw_end_object(&w);
+    } else {
+        _ccopy_jsonw_null(&w);
+    }
+    _ccopy_jsonw_kv_string(&w, "mode", job->mode);
+    _ccopy_jsonw_kv_string(&w, "database", job->db);
+    _ccopy_jsonw_kv_string(&w, "sink", ccopy_options_get(job->options, "sink"));
+    _ccopy_jsonw_kv_int(&w, "step_seconds", job->step);
+    _ccopy_jsonw_kv_int(&w, "settle_lag_seconds", job->settle_lag);
+    _ccopy_jsonw_kv_int(&w, "windows_planned", planned);
+    _ccopy_jsonw_kv_int(&w, "windows_written", job->windows_done);
+    _ccopy_jsonw_kv_int(&w, "windows_failed", job->windows_failed);
+    _ccopy_jsonw_kv_int(&w, "windows_already_complete", complete);
+    _ccopy_jsonw_kv_int(&w, "documents", documents);
+    _ccopy_jsonw_kv_int(&w, "bytes", bytes);
+    _ccopy_jsonw_kv_int(&w, "stored_bytes", stored);
+    _ccopy_jsonw_kv_int(&w, "documents_read", p.documents);
+    _ccopy_jsonw_kv_int(&w, "retries", p.retries);
+    _ccopy_jsonw_kv_int(&w, "throttle_events", p.throttle_events);
+    _ccopy_jsonw_kv_double(&w, "retry_wait_seconds", (double)atomic_load(&job->counters.wait_ms) / 1000.0);
+    _ccopy_jsonw_kv_double(&w, "elapsed_seconds", p.elapsed_seconds);
+    _ccopy_jsonw_kv_double(&w, "documents_per_second", p.documents_per_second);
+    _ccopy_jsonw_kv_double(&w, "bytes_per_second", p.bytes_per_second);
+    write_collections(&w, job);
+    write_windows(&w, job);
+    _ccopy_jsonw_key(&w, "errors");
+    _ccopy_jsonw_begin_array(&w);
+    for (i = 0; i < job->error_count; i++)
+        _ccopy_jsonw_string(&w, job->errors[i].error.message);
+    _ccopy_jsonw_end_array(&w);
+    pthread_mutex_unlock(&job->lock);
+    pthread_mutex_lock(&job->log_lock);
+    _ccopy_jsonw_key(&w, "warnings");
+    _ccopy_jsonw_begin_array(&w);
+    for (i = 0; i < job->warnings.count; i++)
+        _ccopy_jsonw_string(&w, job->warnings.items[i]);
+    _ccopy_jsonw_end_array(&w);
+    pthread_mutex_unlock(&job->log_lock);
+    _ccopy_jsonw_end_object(&w);
+    return _ccopy_jsonw_steal(&w);
+}

@@ -1,0 +1,102 @@
+"""Fixtures for the cosmocopy integration tests.
+
+    ferretdb        session-wide FerretDB server (SQLite backend, free port)
+    fresh_ferretdb  a private server per test, free to kill()/restart()
+    mongo           pymongo client connected to the session server
+    db_name         unique database name per test, dropped afterwards
+    cosmocopy_bin   path to build/cosmocopy (or $CCOPY_BIN)
+
+and ``run_cosmocopy(*args, timeout=120, env=None)`` to run the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SUPPORT = REPO_ROOT / "tests" / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
+
+import pymongo  # noqa: E402
+
+from ferretdb import FerretDB  # noqa: E402
+
+
+def cosmocopy_path() -> Path:
+    env = os.environ.get("CCOPY_BIN")
+    return Path(env) if env else REPO_ROOT / "build" / "cosmocopy"
+
+
+def run_cosmocopy(*args, timeout: float = 120, env: dict | None = None,
+                  cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI (never through a shell) and return the CompletedProcess
+    with text stdout/stderr. ``env`` entries are added to os.environ."""
+    binary = cosmocopy_path()
+    if not binary.is_file():
+        pytest.fail(f"cosmocopy binary not found at {binary} (run ./run build or set CCOPY_BIN)")
+    full_env = dict(os.environ)
+    if env:
+        full_env.update({k: str(v) for k, v in env.items()})
+    return subprocess.run(
+        [str(binary), *map(str, args)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="session")
+def ferretdb():
+    server = FerretDB()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def fresh_ferretdb():
+    server = FerretDB()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def _session_client(ferretdb):
+    client = pymongo.MongoClient(ferretdb.uri, serverSelectionTimeoutMS=10000,
+                                 directConnection=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mongo(_session_client):
+    return _session_client
+
+
+@pytest.fixture
+def db_name(mongo):
+    name = "t_" + uuid.uuid4().hex[:10]
+    yield name
+    try:
+        mongo.drop_database(name)
+    except pymongo.errors.PyMongoError:
+        pass  # the server may have been killed by the test
+
+
+@pytest.fixture(scope="session")
+def cosmocopy_bin() -> Path:
+    binary = cosmocopy_path()
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        pytest.fail(f"cosmocopy binary not found at {binary} (run ./run build or set CCOPY_BIN)")
+    return binary

@@ -1,0 +1,90 @@
+/* Error codes, names, message prefixes and the masking of secrets in every message. */
+#include "common.h"
+#include "harness.h"
+
+static void masked(const char *input, const char *expected)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", input);
+    _ccopy_mask_secrets(buf);
+    CHECK_STR(buf, expected);
+}
+
+CCOPY_TEST(code_names)
+{
+    CHECK_STR(ccopy_code_name(CCOPY_OK), "OK");
+    CHECK_STR(ccopy_code_name(CCOPY_EINVAL), "EINVAL");
+    CHECK_STR(ccopy_code_name(CCOPY_ETHROTTLED), "ETHROTTLED");
+    CHECK_STR(ccopy_code_name(CCOPY_EPARTIAL), "EPARTIAL");
+    CHECK_STR(ccopy_code_name(-999), "EUNKNOWN");
+    CHECK_STR(ccopy_domain_name(CCOPY_DOMAIN_MONGO), "mongo");
+    CHECK_STR(ccopy_domain_name(99), "unknown");
+}
+
+CCOPY_TEST(error_set_fills_every_field)
+{
+    ccopy_error_t e;
+    int rc = _ccopy_error_set(&e, CCOPY_EIO, CCOPY_DOMAIN_OS, 28, "cannot write %s", "/x/y");
+    CHECK_INT(rc, CCOPY_EIO);
+    CHECK_INT(e.code, CCOPY_EIO);
+    CHECK_INT(e.domain, CCOPY_DOMAIN_OS);
+    CHECK_INT(e.cause, 28);
+    CHECK_STR(e.message, "cannot write /x/y");
+    CHECK_INT(_ccopy_error_set(NULL, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "ignored"), CCOPY_EINVAL);
+}
+
+CCOPY_TEST(error_prefix_keeps_code)
+{
+    ccopy_error_t e;
+    _ccopy_error_set(&e, CCOPY_ENETWORK, CCOPY_DOMAIN_MONGO, 6, "connection reset");
+    _ccopy_error_prefix(&e, "window %s", "shop.orders");
+    CHECK_STR(e.message, "window shop.orders: connection reset");
+    CHECK_INT(e.code, CCOPY_ENETWORK);
+    CHECK_INT(e.cause, 6);
+}
+
+CCOPY_TEST(error_message_truncates_safely)
+{
+    ccopy_error_t e;
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    _ccopy_error_set(&e, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "%s", big);
+    CHECK_INT(strlen(e.message), CCOPY_ERROR_MESSAGE_SIZE - 1);
+    _ccopy_error_prefix(&e, "prefix");
+    CHECK_INT(strlen(e.message), CCOPY_ERROR_MESSAGE_SIZE - 1);
+    CHECK(strncmp(e.message, "prefix: x", 9) == 0);
+}
+
+CCOPY_TEST(mask_uri_password)
+{
+    masked("mongodb://alice:s3cret@host:27017/db", "mongodb://alice:****@host:27017/db");
+    masked("cannot parse mongodb://u:p%40ss@h1,h2/?ssl=true", "cannot parse mongodb://u:****@h1,h2/?ssl=true");
+    masked("mongodb+srv://acct:KEY==@acct.mongo.cosmos.azure.com:10255/", "mongodb+srv://acct:****@acct.mongo.cosmos.azure.com:10255/");
+}
+
+CCOPY_TEST(mask_password_with_at_sign)
+{
+    masked("mongodb://bob:pa@ss@host/", "mongodb://bob:****@host/");
+}
+
+CCOPY_TEST(mask_leaves_uri_without_password)
+{
+    masked("mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/");
+    masked("mongodb://user@host/", "mongodb://user@host/");
+    masked("http://host:10000/devstoreaccount1", "http://host:10000/devstoreaccount1");
+}
+
+CCOPY_TEST(mask_key_value_secrets)
+{
+    masked("AccountName=dev;AccountKey=Eby8vdM02x==;EndpointSuffix=core", "AccountName=dev;AccountKey=****;EndpointSuffix=core");
+    masked("https://a.blob.core.windows.net/c?sv=2021&sig=abc%2Bdef&se=x", "https://a.blob.core.windows.net/c?sv=2021&sig=****&se=x");
+    masked("mongodb://h/?authSource=admin&password=hunter2", "mongodb://h/?authSource=admin&password=****");
+    masked("SharedAccessSignature=sv=2021&sig=zzz", "SharedAccessSignature=****&sig=****");
+}
+
+CCOPY_TEST(mask_short_secret)
+{
+    masked("mongodb://u:p@h/", "mongodb://u:*@h/");
+    masked("mongodb://u:pw@h/", "mongodb://u:**@h/");
+}

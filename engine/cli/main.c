@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mongoc/mongoc.h>
+
 #include "cli.h"
 
 static const char *const prog = "cosmocopy";
@@ -255,25 +257,22 @@ static void on_log(ccopy_log_level_t level, const char *message, void *user_data
             message);
 }
 
-static void print_backup_summary(ccopy_job_t *job, const ccopy_error_t *e, int rc)
+static void print_backup_summary(ccopy_job_t *job, const char *sink, int rc)
 {
     ccopy_progress_t p;
-    char *json = ccopy_job_summary_json(job);
-    ccopy_manifest_t *dummy = NULL;
-    (void)dummy;
+    char docs[32], bytes[32], stored[32], rate[32];
+
     ccopy_job_get_progress(job, &p);
-    /* The summary JSON holds every figure; the human form reads them from it through the
-     * library's own manifest-free fields, so print a compact text from the progress snapshot. */
-    {
-        char docs[32], bytes[32];
-        cli_format_count(docs, sizeof docs, p.documents);
-        cli_format_bytes(bytes, sizeof bytes, (double)p.bytes);
-        printf("%s: %lld windows written, %lld failed; %s documents read, %s, in %.1f s\n",
-               rc == 0 ? "backup complete" : "backup incomplete", (long long)p.windows_done,
-               (long long)p.windows_failed, docs, bytes, p.elapsed_seconds);
-    }
-    (void)e;
-    ccopy_free(json);
+    cli_format_count(docs, sizeof docs, p.documents_written);
+    cli_format_bytes(bytes, sizeof bytes, (double)p.bytes_written);
+    cli_format_bytes(stored, sizeof stored, (double)p.stored_bytes);
+    cli_format_count(rate, sizeof rate, (int64_t)p.documents_per_second);
+    printf("%s: %lld windows written, %lld already complete, %lld failed\n",
+           rc == 0 ? "backup complete" : "backup incomplete", (long long)p.windows_done,
+           (long long)p.windows_already_complete, (long long)p.windows_failed);
+    printf("  %s documents, %s (%s stored) in %.1f s, %s docs/s, %lld retries\n", docs, bytes, stored,
+           p.elapsed_seconds, rate, (long long)p.retries);
+    printf("  written to %s\n", sink);
 }
 
 static int cmd_backup(int argc, char **argv)
@@ -284,6 +283,7 @@ static int cmd_backup(int argc, char **argv)
     ccopy_job_t *job;
     log_ctx_t log_ctx;
     struct sigaction sa;
+    char sink[1024];
 
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -347,6 +347,7 @@ static int cmd_backup(int argc, char **argv)
     }
 
     job = ccopy_job_new(opts, &e);
+    snprintf(sink, sizeof sink, "%s", ccopy_options_get(opts, "sink") ? ccopy_options_get(opts, "sink") : "");
     ccopy_options_destroy(opts);
     if (!job) {
         print_error("backup", &e);
@@ -372,7 +373,7 @@ static int cmd_backup(int argc, char **argv)
         printf("%s\n", summary);
         ccopy_free(summary);
     } else if (!quiet) {
-        print_backup_summary(job, &e, rc);
+        print_backup_summary(job, sink, rc);
     }
     if (rc != 0)
         print_error("backup", &e);
@@ -468,6 +469,15 @@ static int cmd_list(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* libmongoc's own log lines (such as "Couldn't send endSessions" to servers without sessions)
+ * are noise for a person; errors are reported by the library itself. Only its errors pass. */
+static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+    (void)data;
+    if (level <= MONGOC_LOG_LEVEL_ERROR)
+        fprintf(stderr, "%s: %s: %s\n", prog, domain, message);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -481,6 +491,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     ccopy_init();
+    mongoc_log_set_handler(on_mongoc_log, NULL);
     if (strcmp(argv[1], "plan") == 0)
         rc = cmd_plan(argc - 2, argv + 2);
     else if (strcmp(argv[1], "backup") == 0)

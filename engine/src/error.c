@@ -136,7 +136,9 @@ void _ccopy_mask_secrets(char *text)
         for (j = 0; j < sizeof keys / sizeof keys[0]; j++) {
             if ((i == 0 || strchr("?&; \t'\"", text[i - 1])) && prefix_at(text, i, keys[j])) {
                 size_t from = i + strlen(keys[j]), to = from;
-                while (text[to] && !strchr("&; \t\n'\"", text[to]))
+                /* a SAS inside a connection string holds '&': it ends at ';' */
+                const char *stop = j == 2 ? "; \t\n'\"" : "&; \t\n'\"";
+                while (text[to] && !strchr(stop, text[to]))
                     to++;
                 mask_span(text, from, to);
                 break;

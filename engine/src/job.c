@@ -228,6 +228,11 @@ static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
     p->windows_total = (int64_t)job->task_count;
     p->windows_done = job->windows_done;
     p->windows_failed = job->windows_failed;
+    p->documents_written = job->documents_written;
+    p->bytes_written = job->bytes_written;
+    p->stored_bytes = job->stored_bytes;
+    for (size_t i = 0; i < job->coll_count; i++)
+        p->windows_already_complete += job->colls[i].windows_already_complete;
     pthread_mutex_unlock(&job->lock);
     p->documents = atomic_load(&job->counters.documents);
     p->bytes = atomic_load(&job->counters.bytes);

@@ -76,6 +76,7 @@ struct ccopy_job {
     int stopping;             /* (lock) a window failed: take no new ones */
     int64_t windows_done;     /* (lock) */
     int64_t windows_failed;   /* (lock) */
+    int64_t documents_written, bytes_written, stored_bytes; /* (lock) of completed windows */
     ccopy_manifest_t *written;/* (lock) manifests of the windows completed in this run */
     size_t written_count;     /* (lock) */
     _ccopy_job_error_t *errors; /* (lock) */

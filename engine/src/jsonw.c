@@ -109,7 +109,8 @@ static void begin(_ccopy_jsonw_t *w, const char *bracket)
     before_item(w);
     if (w->depth + 1 >= CCOPY_JSONW_MAX_DEPTH) {
         /* A caller bug, not a data condition: the engine's documents are a few levels deep. */
-        fprintf(stderr, "cosmocopy: JSON writer nested deeper than %d levels\n", CCOPY_JSONW_MAX_DEPTH - 1);
+        fprintf(stderr, "cosmocopy: JSON writer nested deeper than %d levels\n",
+                CCOPY_JSONW_MAX_DEPTH - 1);
         abort();
     }
     append(w, bracket, 1);

@@ -45,7 +45,8 @@ static int write_checks(const ccopy_manifest_t *m, ccopy_error_t *error)
                                 "cannot write a manifest without \"%s\"", unset);
     if (m->format_version != MANIFEST_FORMAT_VERSION)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "cannot write manifest format_version %d; this engine writes version %d",
+                                "cannot write manifest format_version %d; "
+                                "this engine writes version %d",
                                 m->format_version, MANIFEST_FORMAT_VERSION);
     if (m->kind != CCOPY_MANIFEST_WINDOW && m->kind != CCOPY_MANIFEST_NON_OBJECTID)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
@@ -56,7 +57,8 @@ static int write_checks(const ccopy_manifest_t *m, ccopy_error_t *error)
     }
     if (m->documents < 0 || m->bytes < 0 || m->stored_bytes < 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "cannot write a manifest with a negative documents, bytes or stored_bytes");
+                                "cannot write a manifest with negative documents, bytes or "
+                                "stored_bytes");
     if (!is_sha256_hex(m->sha256))
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "cannot write a manifest whose sha256 is not 64 lower-case hex digits");
@@ -90,7 +92,8 @@ int ccopy_manifest_to_json(char **out_json, const ccopy_manifest_t *manifest, cc
     _ccopy_jsonw_init(&w, 1);
     _ccopy_jsonw_begin_object(&w);
     _ccopy_jsonw_kv_int(&w, "format_version", manifest->format_version);
-    _ccopy_jsonw_kv_string(&w, "kind", manifest->kind == CCOPY_MANIFEST_WINDOW ? "window" : "non-objectid");
+    _ccopy_jsonw_kv_string(&w, "kind",
+                           manifest->kind == CCOPY_MANIFEST_WINDOW ? "window" : "non-objectid");
     _ccopy_jsonw_kv_string(&w, "database", manifest->database);
     _ccopy_jsonw_kv_string(&w, "collection", manifest->collection);
     _ccopy_jsonw_key(&w, "window");
@@ -138,14 +141,14 @@ void ccopy_manifest_cleanup(ccopy_manifest_t *manifest)
 
 static int missing(ccopy_error_t *error, const char *field)
 {
-    return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "manifest field \"%s\" is missing",
-                            field);
+    return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                            "manifest field \"%s\" is missing", field);
 }
 
 static int malformed(ccopy_error_t *error, const char *field, const char *rule)
 {
-    return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "manifest field \"%s\" must be %s",
-                            field, rule);
+    return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                            "manifest field \"%s\" must be %s", field, rule);
 }
 
 /* field is a key, or a dotted path such as "window.start_epoch". */
@@ -156,7 +159,8 @@ static int find(bson_iter_t *it, const bson_t *doc, const char *field)
 }
 
 /* A string borrowed from doc. An optional field may be missing or null: *out is then NULL. */
-static int get_text(const char **out, const bson_t *doc, const char *field, int required, ccopy_error_t *error)
+static int get_text(const char **out, const bson_t *doc, const char *field, int required,
+                    ccopy_error_t *error)
 {
     bson_iter_t it;
     uint32_t len;
@@ -174,7 +178,8 @@ static int get_text(const char **out, const bson_t *doc, const char *field, int 
     return 0;
 }
 
-static int get_string(char **out, const bson_t *doc, const char *field, int required, ccopy_error_t *error)
+static int get_string(char **out, const bson_t *doc, const char *field, int required,
+                      ccopy_error_t *error)
 {
     const char *text;
     int rc = get_text(&text, doc, field, required, error);
@@ -263,8 +268,8 @@ static int get_window(ccopy_manifest_t *m, const bson_t *doc, ccopy_error_t *err
         (rc = get_count(&m->window.end, doc, "window.end_epoch", error)) != 0)
         return rc;
     if (ccopy_window_check(&m->window, &why) != 0)
-        return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "manifest field \"window\": %s",
-                                why.message);
+        return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                "manifest field \"window\": %s", why.message);
     return 0;
 }
 
@@ -278,7 +283,8 @@ static int parse(ccopy_manifest_t *m, const bson_t *doc, ccopy_error_t *error)
         return rc;
     if (version != MANIFEST_FORMAT_VERSION)
         return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
-                                "manifest field \"format_version\" is %" PRId64 "; this engine reads version %d",
+                                "manifest field \"format_version\" is %" PRId64
+                                "; this engine reads version %d",
                                 version, MANIFEST_FORMAT_VERSION);
     m->format_version = MANIFEST_FORMAT_VERSION;
     if ((rc = get_text(&text, doc, "kind", 1, error)) != 0)
@@ -320,8 +326,8 @@ int ccopy_manifest_from_json(ccopy_manifest_t *out, const char *json, size_t len
     memset(out, 0, sizeof *out);
     doc = bson_new_from_json((const uint8_t *)json, (ssize_t)len, &reason);
     if (!doc)
-        return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "manifest is not valid JSON: %s",
-                                reason.message);
+        return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                "manifest is not valid JSON: %s", reason.message);
     rc = parse(out, doc, error);
     bson_destroy(doc);
     if (rc != 0)

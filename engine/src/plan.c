@@ -154,7 +154,16 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         rc = plan_range(job, coll, lo, hi, cov, cov_count, error);
 
     if (rc == 0 && full) {
-        add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
+        int has = 0;
+        size_t i;
+        /* A pass that an earlier full run wrote must be redone even when no such documents are
+         * left, so the catalog does not keep documents that are gone. */
+        for (i = 0; i < count; i++)
+            has |= manifests[i].kind == CCOPY_MANIFEST_NON_OBJECTID;
+        if (!has)
+            rc = _ccopy_source_has_non_oid(job->source, client, job->db, coll->name, &has, error);
+        if (rc == 0 && has)
+            add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
         coll->non_oid_copied = 0;
     } else if (rc == 0) {
         rc = _ccopy_source_count_non_oid(job->source, client, job->db, coll->name,

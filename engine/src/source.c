@@ -280,33 +280,80 @@ int _ccopy_source_metadata_json(_ccopy_source_t *source, mongoc_client_t *client
     return rc;
 }
 
-int _ccopy_source_oldest_oid_time(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
-                                  const char *coll, int64_t *out_time, ccopy_error_t *error)
+/* The _id of the first document in _id order (direction 1) or the last (-1), if any. */
+static int edge_id(_ccopy_source_t *source, mongoc_client_t *client, const char *db, const char *coll,
+                   const bson_t *filter, int direction, bson_value_t *out, int *found,
+                   ccopy_error_t *error)
 {
     mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
-    bson_t *filter = BCON_NEW("_id", "{", "$type", BCON_INT32(7), "}");
-    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(1),
+    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(direction), "}", "limit", BCON_INT64(1),
                             "projection", "{", "_id", BCON_INT32(1), "}");
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
     const bson_t *doc;
     bson_error_t e;
     int rc = 0;
 
-    *out_time = -1;
+    *found = 0;
     if (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
-        if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
-            *out_time = (int64_t)bson_oid_get_time_t(bson_iter_oid(&it));
+        if (bson_iter_init_find(&it, doc, "_id")) {
+            bson_value_copy(bson_iter_value(&it), out);
+            *found = 1;
+        }
     }
     if (mongoc_cursor_error(cursor, &e)) {
-        char *what = _ccopy_strdup_printf("finding the oldest ObjectId of %s.%s", db, coll);
+        char *what = _ccopy_strdup_printf("reading the first _id of %s.%s", db, coll);
         rc = _ccopy_source_error(source, error, &e, what);
         free(what);
     }
     mongoc_cursor_destroy(cursor);
-    bson_destroy(filter);
     bson_destroy(opts);
     mongoc_collection_destroy(collection);
+    return rc;
+}
+
+int _ccopy_source_oldest_oid_time(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                                  const char *coll, int64_t *out_time, ccopy_error_t *error)
+{
+    /* $gte the smallest ObjectId matches ObjectIds only (type bracketing) and is served by the
+     * _id index, so this costs one index seek rather than a scan. */
+    bson_oid_t zero;
+    bson_t *filter;
+    bson_value_t id;
+    int found, rc;
+
+    memset(&zero, 0, sizeof zero);
+    filter = BCON_NEW("_id", "{", "$gte", BCON_OID(&zero), "}");
+    rc = edge_id(source, client, db, coll, filter, 1, &id, &found, error);
+    bson_destroy(filter);
+    *out_time = -1;
+    if (rc == 0 && found) {
+        if (id.value_type == BSON_TYPE_OID)
+            *out_time = (int64_t)bson_oid_get_time_t(&id.value.v_oid);
+        bson_value_destroy(&id);
+    }
+    return rc;
+}
+
+int _ccopy_source_has_non_oid(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                              const char *coll, int *out_has, ccopy_error_t *error)
+{
+    /* In _id order every other BSON type sorts wholly before or wholly after ObjectId, so the
+     * first and the last _id tell, with two index-served reads, whether any exists. */
+    bson_t empty = BSON_INITIALIZER;
+    int direction, rc = 0;
+
+    *out_has = 0;
+    for (direction = 1; rc == 0 && !*out_has && direction >= -1; direction -= 2) {
+        bson_value_t id;
+        int found;
+        rc = edge_id(source, client, db, coll, &empty, direction, &id, &found, error);
+        if (rc == 0 && found) {
+            *out_has = id.value_type != BSON_TYPE_OID;
+            bson_value_destroy(&id);
+        }
+    }
+    bson_destroy(&empty);
     return rc;
 }
 
@@ -327,8 +374,14 @@ int _ccopy_source_count_non_oid(_ccopy_source_t *source, mongoc_client_t *client
     bson_t filter = BSON_INITIALIZER;
     bson_error_t e;
     int64_t n;
-    int rc = 0;
+    int has, rc;
 
+    *out_count = 0;
+    rc = _ccopy_source_has_non_oid(source, client, db, coll, &has, error);
+    if (rc != 0 || !has) {
+        mongoc_collection_destroy(collection);
+        return rc;
+    }
     _ccopy_non_oid_filter(&filter);
     n = mongoc_collection_count_documents(collection, &filter, NULL, NULL, NULL, &e);
     if (n < 0) {

@@ -47,7 +47,11 @@ int _ccopy_source_metadata_json(_ccopy_source_t *source, mongoc_client_t *client
 int _ccopy_source_oldest_oid_time(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
                                   const char *coll, int64_t *out_time, ccopy_error_t *error);
 
-/* Number of documents whose _id is not an ObjectId. */
+/* Whether any document has an _id that is not an ObjectId (two index-served reads). */
+int _ccopy_source_has_non_oid(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
+                              const char *coll, int *out_has, ccopy_error_t *error);
+
+/* Number of documents whose _id is not an ObjectId (a scan only when there are some). */
 int _ccopy_source_count_non_oid(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
                                 const char *coll, int64_t *out_count, ccopy_error_t *error);
 

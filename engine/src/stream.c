@@ -153,7 +153,8 @@ static int emit(_ccopy_stream_t *s, const uint8_t *data, size_t len, ccopy_error
     int rc;
 
     if (!EVP_DigestUpdate(s->sha, data, len))
-        return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0, "SHA-256 of the stored data failed");
+        return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0,
+                                "SHA-256 of the stored data failed");
     rc = s->out(data, len, s->user_data, error);
     if (rc != 0)
         return rc;
@@ -197,14 +198,14 @@ static int write_plain(_ccopy_stream_t *s, const uint8_t *data, size_t len, ccop
     return 0;
 }
 
-static int run_deflate(_ccopy_stream_t *s, const uint8_t *data, size_t len, int finish, ccopy_error_t *error)
+static int run_deflate(_ccopy_stream_t *s, const uint8_t *data, size_t len, int finish,
+                       ccopy_error_t *error)
 {
     do {
         int flush, zrc, rc;
 
         s->zs.next_in = data;
         s->zs.avail_in = zlib_span(len);
-        data += s->zs.avail_in;
         len -= s->zs.avail_in;
         flush = finish && len == 0 ? Z_FINISH : Z_NO_FLUSH;
         do {
@@ -219,7 +220,9 @@ static int run_deflate(_ccopy_stream_t *s, const uint8_t *data, size_t len, int 
             s->len += room - s->zs.avail_out;
             if (s->len == s->cap && (rc = flush_buffer(s, error)) != 0)
                 return rc;
-        } while (s->zs.avail_in > 0 || s->zs.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+        } while (s->zs.avail_in > 0 || s->zs.avail_out == 0 ||
+                 (flush == Z_FINISH && zrc != Z_STREAM_END));
+        data = s->zs.next_in; /* zlib consumed the whole piece */
     } while (len > 0);
     return 0;
 }
@@ -235,8 +238,8 @@ static int run_zstd(_ccopy_stream_t *s, const uint8_t *data, size_t len, ZSTD_En
         ZSTD_outBuffer out = {s->buf, s->cap, s->len};
         left = ZSTD_compressStream2(s->zc, &out, &in, mode);
         if (ZSTD_isError(left))
-            return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0, "zstd compression failed: %s",
-                                    ZSTD_getErrorName(left));
+            return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0,
+                                    "zstd compression failed: %s", ZSTD_getErrorName(left));
         s->len = out.pos;
         if (s->len == s->cap && (rc = flush_buffer(s, error)) != 0)
             return rc;
@@ -281,7 +284,8 @@ int _ccopy_stream_finish(_ccopy_stream_t *s, ccopy_error_t *error)
     if (rc == 0)
         rc = flush_buffer(s, error);
     if (rc == 0 && !EVP_DigestFinal_ex(s->sha, digest, &n))
-        rc = _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0, "SHA-256 of the stored data failed");
+        rc = _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0,
+                              "SHA-256 of the stored data failed");
     if (rc != 0) {
         s->state = STATE_FAILED;
         return rc;
@@ -355,7 +359,6 @@ static int run_inflate(_ccopy_unstream_t *u, const uint8_t *data, size_t len, cc
     do {
         u->zs.next_in = data;
         u->zs.avail_in = zlib_span(len);
-        data += u->zs.avail_in;
         len -= u->zs.avail_in;
         do {
             uInt room = zlib_span(u->cap);
@@ -377,11 +380,14 @@ static int run_inflate(_ccopy_unstream_t *u, const uint8_t *data, size_t len, cc
                 return _ccopy_error_set(error, CCOPY_ENOMEM, CCOPY_DOMAIN_ENGINE, 0,
                                         "out of memory while decompressing gzip data");
             else if (zrc != Z_OK && zrc != Z_BUF_ERROR)
-                return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "gzip data is corrupt: %s",
+                return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                        "gzip data is corrupt: %s",
                                         u->zs.msg ? u->zs.msg : zError(zrc));
-            if (room > u->zs.avail_out && (rc = u->out(u->buf, room - u->zs.avail_out, u->user_data, error)) != 0)
+            if (room > u->zs.avail_out &&
+                (rc = u->out(u->buf, room - u->zs.avail_out, u->user_data, error)) != 0)
                 return rc;
         } while (u->zs.avail_in > 0 || u->zs.avail_out == 0);
+        data = u->zs.next_in; /* zlib consumed the whole piece */
     } while (len > 0);
     return 0;
 }
@@ -396,8 +402,8 @@ static int run_unzstd(_ccopy_unstream_t *u, const uint8_t *data, size_t len, cco
         int rc;
 
         if (ZSTD_isError(hint))
-            return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0, "zstd data is corrupt: %s",
-                                    ZSTD_getErrorName(hint));
+            return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                    "zstd data is corrupt: %s", ZSTD_getErrorName(hint));
         if (out.pos > 0 && (rc = u->out(u->buf, out.pos, u->user_data, error)) != 0)
             return rc;
         /* 0 means a frame ended and is fully flushed; more input starts the next frame. */

@@ -41,6 +41,9 @@ void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest)
     job->written = _ccopy_realloc(job->written, (job->written_count + 1) * sizeof *job->written);
     job->written[job->written_count++] = *manifest;
     job->windows_done++;
+    job->documents_written += manifest->documents;
+    job->bytes_written += manifest->bytes;
+    job->stored_bytes += manifest->stored_bytes;
     if (c) {
         c->windows_written++;
         c->documents += manifest->documents;

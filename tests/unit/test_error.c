@@ -80,7 +80,7 @@ CCOPY_TEST(mask_key_value_secrets)
     masked("AccountName=dev;AccountKey=Eby8vdM02x==;EndpointSuffix=core", "AccountName=dev;AccountKey=****;EndpointSuffix=core");
     masked("https://a.blob.core.windows.net/c?sv=2021&sig=abc%2Bdef&se=x", "https://a.blob.core.windows.net/c?sv=2021&sig=****&se=x");
     masked("mongodb://h/?authSource=admin&password=hunter2", "mongodb://h/?authSource=admin&password=****");
-    masked("SharedAccessSignature=sv=2021&sig=zzz", "SharedAccessSignature=****&sig=****");
+    masked("BlobEndpoint=http://h/;SharedAccessSignature=sv=2021&sig=zzz;x=1", "BlobEndpoint=http://h/;SharedAccessSignature=****;x=1");
 }
 
 CCOPY_TEST(mask_short_secret)

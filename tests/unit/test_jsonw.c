@@ -60,7 +60,8 @@ CCOPY_TEST(compact_nesting_and_commas)
     _ccopy_jsonw_kv_string(&w, "d", NULL);
     _ccopy_jsonw_kv_double(&w, "e", 2.5);
     _ccopy_jsonw_end_object(&w);
-    check_text(&w, "{\"a\":1,\"b\":[1,\"x\",null,true,false,[],{\"deep\":true}],\"c\":{},\"d\":null,\"e\":2.5}");
+    check_text(&w, "{\"a\":1,\"b\":[1,\"x\",null,true,false,[],{\"deep\":true}],"
+                   "\"c\":{},\"d\":null,\"e\":2.5}");
     _ccopy_jsonw_cleanup(&w);
 }
 
@@ -130,7 +131,8 @@ CCOPY_TEST(escaping)
     check_string("\b\f\n\r\t", "\"\\b\\f\\n\\r\\t\"");
     check_string("\x01\x1f\x7f", "\"\\u0001\\u001f\x7f\"");
     check_string("a\x0b" "b", "\"a\\u000bb\"");
-    check_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    check_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                 "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
     check_string(NULL, "null");
 }
 

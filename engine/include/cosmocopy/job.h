@@ -49,10 +49,14 @@ typedef struct ccopy_progress {
     int64_t windows_total;   /**< windows planned in this run (skipped complete ones excluded) */
     int64_t windows_done;    /**< windows completed in this run                                */
     int64_t windows_failed;
+    int64_t windows_already_complete; /**< planned windows the catalog already held: skipped */
     int64_t documents;       /**< documents read                                               */
     int64_t bytes;           /**< BSON bytes read                                              */
     int64_t retries;         /**< reads retried after a retryable error                        */
     int64_t throttle_events; /**< throttling answers (16500) seen                              */
+    int64_t documents_written; /**< documents in the windows completed in this run             */
+    int64_t bytes_written;     /**< their uncompressed size                                    */
+    int64_t stored_bytes;      /**< their size as stored (after compression)                   */
     double elapsed_seconds;
     double documents_per_second;
     double bytes_per_second;

@@ -1,0 +1,399 @@
+"""An independent reader of cosmocopy backup folders, for tests.
+
+It shares no code with the engine: it walks ``PATH/<db>/<collection>/``,
+reads every manifest, checks the data file the manifest names (size and
+SHA-256 of the stored bytes, decompression, document count and uncompressed
+byte count, first and last ``_id``, every window document inside its window,
+no ``_id`` twice in a collection) and returns the documents as raw BSON
+bytes, so a test can compare them byte for byte with what pymongo reads
+from the source:
+
+    backup = backupcheck.read_backup(tmp_path / "bk")
+    backupcheck.assert_same_docs(backup.docs(db, "orders"),
+                                 backupcheck.source_docs(mongo[db]["orders"]))
+
+Keys of the returned dicts are the BSON encoding of ``{"_id": value}``, so an
+int32 ``5`` and an int64 ``5`` stay distinct; values are the raw document
+bytes. Anything wrong raises ``AssertionError`` with a message that names
+the file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gzip
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import bson
+from bson import ObjectId
+from bson.codec_options import CodecOptions
+from bson.json_util import CANONICAL_JSON_OPTIONS
+from bson.json_util import loads as ejson_loads
+from bson.raw_bson import RawBSONDocument
+
+RAW = CodecOptions(document_class=RawBSONDocument)
+MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_KEYS = {
+    "format_version", "kind", "database", "collection", "window", "documents", "bytes",
+    "stored_bytes", "data", "sha256", "first_id", "last_id", "format", "compression",
+    "engine_version", "completed_at",
+}
+DATA_EXT = {"bson": ".bson", "jsonl": ".jsonl"}
+COMP_EXT = {"none": "", "gzip": ".gz", "zstd": ".zst"}
+
+
+# ---------------------------------------------------------------- keys
+
+
+def id_key(_id) -> bytes:
+    """The identity of an ``_id`` value: its BSON encoding (type + value)."""
+    return bson.encode({"_id": _id}, codec_options=RAW)
+
+
+def show_key(key: bytes) -> str:
+    """A readable form of an ``id_key`` for assertion messages."""
+    value = bson.decode(key)["_id"]
+    return f"{type(value).__name__}({value!r})"
+
+
+def doc_key(doc: RawBSONDocument) -> bytes:
+    return id_key(doc["_id"])
+
+
+def rfc3339(epoch: int) -> str:
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def compact(epoch: int) -> str:
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+# ---------------------------------------------------------------- source side
+
+
+def source_docs(coll, predicate=None) -> dict[bytes, bytes]:
+    """Every document of a pymongo collection as {id_key: raw BSON}, read
+    with a plain find() (no filter on the server), optionally filtered here
+    by ``predicate(raw_doc)``."""
+    raw_coll = coll.with_options(codec_options=RAW)
+    out: dict[bytes, bytes] = {}
+    for doc in raw_coll.find({}):
+        if predicate is not None and not predicate(doc):
+            continue
+        key = doc_key(doc)
+        assert key not in out, f"source {coll.full_name}: _id {show_key(key)} twice"
+        out[key] = bytes(doc.raw)
+    return out
+
+
+def oid_time_in(lo: int, hi: int):
+    """Predicate for source_docs: ObjectId _id whose time is in [lo, hi)."""
+    def pred(doc) -> bool:
+        _id = doc["_id"]
+        return isinstance(_id, ObjectId) and lo <= oid_seconds(_id) < hi
+    return pred
+
+
+def is_objectid(doc) -> bool:
+    return isinstance(doc["_id"], ObjectId)
+
+
+def not_objectid(doc) -> bool:
+    return not isinstance(doc["_id"], ObjectId)
+
+
+def oid_seconds(oid: ObjectId) -> int:
+    return int.from_bytes(oid.binary[:4], "big")
+
+
+# ---------------------------------------------------------------- backup side
+
+
+@dataclass
+class Window:
+    """One manifest and what its data file holds."""
+
+    folder: Path
+    manifest_path: Path
+    manifest: dict
+    docs: list[tuple[bytes, bytes]]  # (id_key, raw) in file order
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    @property
+    def data_path(self) -> Path:
+        return self.folder / self.manifest["data"]
+
+    @property
+    def start_epoch(self) -> int | None:
+        w = self.manifest["window"]
+        return None if w is None else w["start_epoch"]
+
+    @property
+    def end_epoch(self) -> int | None:
+        w = self.manifest["window"]
+        return None if w is None else w["end_epoch"]
+
+
+@dataclass
+class Backup:
+    root: Path
+    windows: list[Window] = field(default_factory=list)
+    metadata: dict[tuple[str, str], dict] = field(default_factory=dict)
+
+    def collections(self) -> set[tuple[str, str]]:
+        return {(w.manifest["database"], w.manifest["collection"]) for w in self.windows}
+
+    def windows_of(self, db: str, coll: str, kind: str | None = None) -> list[Window]:
+        ws = [w for w in self.windows
+              if w.manifest["database"] == db and w.manifest["collection"] == coll
+              and (kind is None or w.kind == kind)]
+        return sorted(ws, key=lambda w: (w.kind != "window", w.start_epoch or 0))
+
+    def docs(self, db: str, coll: str, kind: str | None = None) -> dict[bytes, bytes]:
+        out: dict[bytes, bytes] = {}
+        for w in self.windows_of(db, coll, kind):
+            for key, raw in w.docs:
+                out[key] = raw
+        return out
+
+
+def _decompress(stored: bytes, compression: str, where: Path) -> bytes:
+    if compression == "none":
+        return stored
+    if compression == "gzip":
+        try:
+            return gzip.decompress(stored)  # handles concatenated members
+        except (OSError, EOFError) as e:
+            raise AssertionError(f"{where}: not valid gzip: {e}") from None
+    if compression == "zstd":
+        import zstandard
+
+        try:
+            with zstandard.ZstdDecompressor().stream_reader(
+                    io.BytesIO(stored), read_across_frames=True) as reader:
+                return reader.read()
+        except zstandard.ZstdError as e:
+            raise AssertionError(f"{where}: not valid zstd: {e}") from None
+    raise AssertionError(f"{where}: unknown compression {compression!r}")
+
+
+def _decode_bson(data: bytes, where: Path) -> list[RawBSONDocument]:
+    docs = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 5:
+            raise AssertionError(f"{where}: {len(data) - pos} stray bytes at offset {pos}")
+        size = int.from_bytes(data[pos:pos + 4], "little")
+        if size < 5 or pos + size > len(data):
+            raise AssertionError(f"{where}: bad document length {size} at offset {pos}")
+        chunk = data[pos:pos + size]
+        try:
+            # decode_all validates the whole document, not just its length.
+            (doc,) = bson.decode_all(chunk, RAW)
+            bson.decode(chunk)  # and every element inside it
+        except Exception as e:  # bson.errors.InvalidBSON and friends
+            raise AssertionError(f"{where}: invalid BSON at offset {pos}: {e}") from None
+        docs.append(doc)
+        pos += size
+    return docs
+
+
+def _decode_jsonl(data: bytes, where: Path) -> list[RawBSONDocument]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AssertionError(f"{where}: not UTF-8: {e}") from None
+    if text and not text.endswith("\n"):
+        raise AssertionError(f"{where}: last line is not terminated by a newline")
+    docs = []
+    for n, line in enumerate(text.split("\n")[:-1] if text else [], 1):
+        try:
+            value = ejson_loads(line, json_options=CANONICAL_JSON_OPTIONS)
+        except Exception as e:
+            raise AssertionError(f"{where}:{n}: not Extended JSON: {e}: {line[:200]}") from None
+        if not isinstance(value, dict):
+            raise AssertionError(f"{where}:{n}: not a document: {line[:200]}")
+        docs.append(RawBSONDocument(bson.encode(value), RAW))
+    return docs
+
+
+def _check_window(folder: Path, mpath: Path, db: str, coll: str) -> Window:
+    where = mpath
+    try:
+        m = json.loads(mpath.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise AssertionError(f"{where}: unreadable manifest: {e}") from None
+    missing = MANIFEST_KEYS - set(m)
+    assert not missing, f"{where}: manifest lacks {sorted(missing)}"
+    assert m["database"] == db and m["collection"] == coll, \
+        f"{where}: manifest names {m['database']}.{m['collection']}, folder is {db}.{coll}"
+    fmt, comp = m["format"], m["compression"]
+    assert fmt in DATA_EXT, f"{where}: unknown format {fmt!r}"
+    assert comp in COMP_EXT, f"{where}: unknown compression {comp!r}"
+
+    stem = mpath.name[: -len(MANIFEST_SUFFIX)]
+    assert m["data"] == stem + DATA_EXT[fmt] + COMP_EXT[comp], \
+        f"{where}: data file {m['data']!r} does not match the manifest name and format"
+    if m["kind"] == "window":
+        w = m["window"]
+        assert isinstance(w, dict), f"{where}: window manifest without a window"
+        start, end = w["start_epoch"], w["end_epoch"]
+        assert 0 <= start < end < 2**32, f"{where}: bad window [{start}, {end})"
+        assert w["start"] == rfc3339(start) and w["end"] == rfc3339(end), \
+            f"{where}: window times {w['start']}..{w['end']} disagree with epochs {start}..{end}"
+        assert stem == f"{compact(start)}_{compact(end)}", \
+            f"{where}: file name does not match window [{w['start']}, {w['end']})"
+    elif m["kind"] == "non-objectid":
+        assert m["window"] is None, f"{where}: non-objectid manifest with a window"
+        assert stem == "non-objectid", f"{where}: non-objectid manifest under another name"
+    else:
+        raise AssertionError(f"{where}: unknown kind {m['kind']!r}")
+
+    dpath = folder / m["data"]
+    assert dpath.is_file(), f"{where}: data file {dpath} is missing"
+    stored = dpath.read_bytes()
+    assert len(stored) == m["stored_bytes"], \
+        f"{dpath}: {len(stored)} bytes on disk, manifest says stored_bytes={m['stored_bytes']}"
+    digest = hashlib.sha256(stored).hexdigest()
+    assert digest == m["sha256"], f"{dpath}: sha256 {digest}, manifest says {m['sha256']}"
+    data = _decompress(stored, comp, dpath)
+    assert len(data) == m["bytes"], \
+        f"{dpath}: {len(data)} bytes uncompressed, manifest says bytes={m['bytes']}"
+    raw_docs = _decode_bson(data, dpath) if fmt == "bson" else _decode_jsonl(data, dpath)
+    assert len(raw_docs) == m["documents"], \
+        f"{dpath}: {len(raw_docs)} documents, manifest says {m['documents']}"
+
+    docs: list[tuple[bytes, bytes]] = []
+    for doc in raw_docs:
+        assert "_id" in doc, f"{dpath}: a document without _id"
+        _id = doc["_id"]
+        if m["kind"] == "window":
+            assert isinstance(_id, ObjectId), f"{dpath}: non-ObjectId _id {_id!r} in a window"
+            t = oid_seconds(_id)
+            assert start <= t < end, \
+                f"{dpath}: _id {_id} has time {rfc3339(t)}, outside [{w['start']}, {w['end']})"
+        else:
+            assert not isinstance(_id, ObjectId), \
+                f"{dpath}: ObjectId _id {_id} in the non-ObjectId pass"
+        docs.append((doc_key(doc), bytes(doc.raw)))
+
+    if docs:
+        for name, key in (("first_id", docs[0][0]), ("last_id", docs[-1][0])):
+            try:
+                got = id_key(ejson_loads(json.dumps(m[name]), json_options=CANONICAL_JSON_OPTIONS))
+            except Exception as e:
+                raise AssertionError(f"{where}: {name} {m[name]!r} is not Extended JSON: {e}") \
+                    from None
+            assert got == key, f"{where}: {name} is {show_key(got)}, the file has {show_key(key)}"
+    else:
+        assert m["first_id"] is None and m["last_id"] is None, \
+            f"{where}: empty window with first_id/last_id {m['first_id']!r}/{m['last_id']!r}"
+    return Window(folder, mpath, m, docs)
+
+
+def read_backup(root: str | os.PathLike) -> Backup:
+    """Read and check every manifest under ``root`` (a dir: sink folder)."""
+    root = Path(root)
+    backup = Backup(root)
+    if not root.is_dir():
+        return backup
+    for dbdir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for colldir in sorted(p for p in dbdir.iterdir() if p.is_dir()):
+            db, coll = dbdir.name, colldir.name
+            meta = colldir / "metadata.json"
+            if meta.exists():
+                try:
+                    backup.metadata[(db, coll)] = ejson_loads(
+                        meta.read_text("utf-8"), json_options=CANONICAL_JSON_OPTIONS)
+                except Exception as e:
+                    raise AssertionError(f"{meta}: not Extended JSON: {e}") from None
+            seen: dict[bytes, Path] = {}
+            for mpath in sorted(colldir.glob("*" + MANIFEST_SUFFIX)):
+                if mpath.name.startswith(".tmp."):
+                    continue
+                win = _check_window(colldir, mpath, db, coll)
+                for key, _ in win.docs:
+                    assert key not in seen, \
+                        f"{db}.{coll}: _id {show_key(key)} in both {seen[key].name} and {mpath.name}"
+                    seen[key] = mpath
+                backup.windows.append(win)
+            # Windows of one collection never overlap.
+            spans = sorted((w.start_epoch, w.end_epoch, w.manifest_path.name)
+                           for w in backup.windows
+                           if w.folder == colldir and w.kind == "window")
+            for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
+                assert e1 <= s2, f"{db}.{coll}: windows {n1} and {n2} overlap"
+    return backup
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def assert_same_docs(actual: dict[bytes, bytes], expected: dict[bytes, bytes],
+                     label: str = "backup") -> None:
+    """The exact documents, no more, no fewer, byte for byte."""
+    missing = [k for k in expected if k not in actual]
+    extra = [k for k in actual if k not in expected]
+    differ = [k for k in expected if k in actual and actual[k] != expected[k]]
+    if missing or extra or differ:
+        def few(keys):
+            return ", ".join(show_key(k) for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
+        lines = [f"{label}: {len(actual)} documents, source has {len(expected)}"]
+        if missing:
+            lines.append(f"  {len(missing)} missing: {few(missing)}")
+        if extra:
+            lines.append(f"  {len(extra)} not in the source: {few(extra)}")
+        if differ:
+            k = differ[0]
+            lines.append(f"  {len(differ)} differ: {few(differ)}; first: backup "
+                         f"{bson.decode(actual[k])!r} vs source {bson.decode(expected[k])!r}")
+        raise AssertionError("\n".join(lines))
+
+
+def assert_backup_matches(root, client_db, collections: Iterable[str] | None = None,
+                          predicate=None) -> Backup:
+    """Read ``root`` and check that, for each collection (default: every
+    collection of ``client_db``), the backup holds exactly the source's
+    documents (optionally only those passing ``predicate``), and no
+    collection that was not asked for."""
+    backup = read_backup(root)
+    db = client_db.name
+    names = sorted(collections) if collections is not None else \
+        sorted(client_db.list_collection_names())
+    got = sorted(c for d, c in backup.collections() if d == db)
+    assert got == names, f"backup holds collections {got}, expected {names}"
+    for name in names:
+        assert_same_docs(backup.docs(db, name), source_docs(client_db[name], predicate),
+                         f"{db}.{name}")
+    return backup
+
+
+def leftover_temps(root) -> list[Path]:
+    """Temporary files (``.tmp.*``) anywhere under ``root``."""
+    return sorted(p for p in Path(root).rglob(".tmp.*"))
+
+
+def snapshot(root) -> dict[str, tuple[int, str]]:
+    """{relative path: (mtime_ns, sha256)} of every regular file under root
+    except the lock file."""
+    root = Path(root)
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != ".cosmocopy.lock":
+            out[str(p.relative_to(root))] = (p.stat().st_mtime_ns,
+                                             hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+def manifests(root) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*" + MANIFEST_SUFFIX)
+                  if not p.name.startswith(".tmp."))

@@ -1,0 +1,454 @@
+/*
+ * The folder sink and the window writer: byte-exact fidelity for every BSON type (including
+ * data FerretDB refuses: nested arrays, NaN, -0, keys with '.' or '$', duplicate keys), the
+ * manifest it writes, and the durability rules (nothing complete before commit, temporaries
+ * cleaned, one writer at a time).
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "harness.h"
+#include "sink.h"
+
+static char *make_temp_dir(void)
+{
+    char tmpl[] = "/tmp/ccopy-sink-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    return dir ? strdup(dir) : NULL;
+}
+
+static void remove_tree(const char *path)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", path);
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf;
+    long n;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Every BSON type, and what FerretDB would refuse. */
+static void crafted_documents(bson_t docs[3])
+{
+    bson_t child, grand;
+    bson_oid_t oid;
+    bson_decimal128_t dec;
+    uint8_t bin[5] = {0, 1, 2, 0xfe, 0xff};
+    bson_t scope = BSON_INITIALIZER;
+
+    bson_init(&docs[0]);
+    bson_oid_init_from_string(&oid, "6955b9000000000000000001");
+    BSON_APPEND_OID(&docs[0], "_id", &oid);
+    BSON_APPEND_DOUBLE(&docs[0], "double", 3.141592653589793);
+    BSON_APPEND_DOUBLE(&docs[0], "nan", NAN);
+    BSON_APPEND_DOUBLE(&docs[0], "neg_zero", -0.0);
+    BSON_APPEND_DOUBLE(&docs[0], "inf", INFINITY);
+    BSON_APPEND_DOUBLE(&docs[0], "ninf", -INFINITY);
+    bson_append_utf8(&docs[0], "nul_in_string", -1, "a\0b", 3);
+    BSON_APPEND_UTF8(&docs[0], "unicode", "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80");
+    BSON_APPEND_DOCUMENT_BEGIN(&docs[0], "doc", &child);
+    BSON_APPEND_INT32(&child, "a.b", 1);
+    BSON_APPEND_INT32(&child, "$dollar", 2);
+    bson_append_document_end(&docs[0], &child);
+    BSON_APPEND_ARRAY_BEGIN(&docs[0], "nested_array", &child);
+    BSON_APPEND_ARRAY_BEGIN(&child, "0", &grand);
+    BSON_APPEND_INT32(&grand, "0", 1);
+    BSON_APPEND_INT32(&grand, "1", 2);
+    bson_append_array_end(&child, &grand);
+    BSON_APPEND_UTF8(&child, "1", "x");
+    bson_append_array_end(&docs[0], &child);
+    BSON_APPEND_BINARY(&docs[0], "bin_generic", BSON_SUBTYPE_BINARY, bin, sizeof bin);
+    BSON_APPEND_BINARY(&docs[0], "bin_uuid", BSON_SUBTYPE_UUID, (const uint8_t *)"0123456789abcdef", 16);
+    BSON_APPEND_BINARY(&docs[0], "bin_user", BSON_SUBTYPE_USER, bin, sizeof bin);
+    BSON_APPEND_UNDEFINED(&docs[0], "undefined");
+    BSON_APPEND_BOOL(&docs[0], "true", true);
+    BSON_APPEND_BOOL(&docs[0], "false", false);
+    BSON_APPEND_DATE_TIME(&docs[0], "date", INT64_C(1767225600123));
+    BSON_APPEND_DATE_TIME(&docs[0], "date_before_1970", INT64_C(-86400000));
+    BSON_APPEND_NULL(&docs[0], "null");
+    BSON_APPEND_REGEX(&docs[0], "regex", "^a.*b$", "imsx");
+    BSON_APPEND_DBPOINTER(&docs[0], "dbpointer", "db.coll", &oid);
+    BSON_APPEND_CODE(&docs[0], "code", "function () { return 1; }");
+    BSON_APPEND_SYMBOL(&docs[0], "symbol", "sym");
+    BSON_APPEND_INT32(&scope, "x", 1);
+    BSON_APPEND_CODE_WITH_SCOPE(&docs[0], "code_w_scope", "x + 1", &scope);
+    BSON_APPEND_INT32(&docs[0], "int32", INT32_MIN);
+    BSON_APPEND_TIMESTAMP(&docs[0], "timestamp", 1767225600, 7);
+    BSON_APPEND_INT64(&docs[0], "int64", INT64_MAX);
+    bson_decimal128_from_string("-1234.5678E-10", &dec);
+    BSON_APPEND_DECIMAL128(&docs[0], "decimal", &dec);
+    BSON_APPEND_MINKEY(&docs[0], "minkey");
+    BSON_APPEND_MAXKEY(&docs[0], "maxkey");
+    BSON_APPEND_INT32(&docs[0], "dup", 1);
+    BSON_APPEND_INT32(&docs[0], "dup", 2);
+    bson_destroy(&scope);
+
+    bson_init(&docs[1]);
+    bson_oid_init_from_string(&oid, "6955b9000000000000000002");
+    BSON_APPEND_OID(&docs[1], "_id", &oid);
+    BSON_APPEND_UTF8(&docs[1], "plain", "second");
+
+    bson_init(&docs[2]);
+    bson_oid_init_from_string(&oid, "6955b9010000000000000003");
+    BSON_APPEND_OID(&docs[2], "_id", &oid);
+    BSON_APPEND_DOCUMENT_BEGIN(&docs[2], "empty", &child);
+    bson_append_document_end(&docs[2], &child);
+}
+
+static _ccopy_sink_t *open_sink(const char *dir)
+{
+    _ccopy_sink_t *sink = NULL;
+    char location[300];
+    ccopy_error_t e;
+    snprintf(location, sizeof location, "dir:%s/backup", dir);
+    if (_ccopy_sink_open(&sink, location, 1, &e) != 0)
+        fprintf(stderr, "open sink: %s\n", e.message);
+    return sink;
+}
+
+static const ccopy_window_t test_window = {1767225600, 1767240000};
+
+static _ccopy_window_writer_config_t config_for(const char *format, _ccopy_compression_t c)
+{
+    _ccopy_window_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.kind = CCOPY_MANIFEST_WINDOW;
+    wc.window = test_window;
+    wc.db = "shop";
+    wc.coll = "orders";
+    wc.format = format;
+    wc.compression = c;
+    return wc;
+}
+
+typedef struct buffer {
+    uint8_t *data;
+    size_t len;
+} buffer_t;
+
+static int collect(const uint8_t *data, size_t len, void *user_data, ccopy_error_t *error)
+{
+    buffer_t *out = user_data;
+    (void)error;
+    out->data = realloc(out->data, out->len + len + 1);
+    memcpy(out->data + out->len, data, len);
+    out->len += len;
+    return 0;
+}
+
+/* Write the crafted documents through the writer and read back the raw (decompressed) bytes. */
+static void round_trip(_ccopy_compression_t compression)
+{
+    char *dir = make_temp_dir();
+    _ccopy_sink_t *sink = open_sink(dir);
+    _ccopy_window_writer_config_t wc = config_for("bson", compression);
+    _ccopy_window_writer_t *w = NULL;
+    ccopy_manifest_t m;
+    ccopy_error_t e;
+    bson_t docs[3];
+    buffer_t raw = {NULL, 0}, expected = {NULL, 0};
+    char path[512];
+    uint8_t *stored;
+    size_t stored_len = 0, i;
+    _ccopy_unstream_t *u;
+    unsigned char digest[32];
+    char hex[65];
+
+    crafted_documents(docs);
+    CHECK(sink != NULL);
+    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
+    for (i = 0; i < 3; i++) {
+        CHECK_INT(_ccopy_window_writer_add(w, &docs[i], &e), 0);
+        collect(bson_get_data(&docs[i]), docs[i].len, &expected, NULL);
+    }
+    CHECK_INT(_ccopy_window_writer_commit(w, &m, &e), 0);
+    _ccopy_window_writer_destroy(w);
+
+    snprintf(path, sizeof path, "%s/backup/shop/orders/%s", dir, m.data);
+    stored = read_file(path, &stored_len);
+    CHECK(stored != NULL);
+    u = _ccopy_unstream_new(compression, collect, &raw);
+    CHECK_INT(_ccopy_unstream_write(u, stored, stored_len, &e), 0);
+    CHECK_INT(_ccopy_unstream_finish(u, &e), 0);
+    _ccopy_unstream_destroy(u);
+    CHECK_INT(raw.len, expected.len);
+    CHECK(raw.data && memcmp(raw.data, expected.data, expected.len) == 0);
+
+    CHECK_INT(m.documents, 3);
+    CHECK_INT(m.bytes, expected.len);
+    CHECK_INT(m.stored_bytes, stored_len);
+    EVP_Digest(stored, stored_len, digest, NULL, EVP_sha256(), NULL);
+    for (i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    CHECK_STR(m.sha256, hex);
+    CHECK_STR(m.first_id, "{ \"$oid\" : \"6955b9000000000000000001\" }");
+    CHECK_STR(m.last_id, "{ \"$oid\" : \"6955b9010000000000000003\" }");
+    CHECK_STR(m.compression, _ccopy_compression_name(compression));
+    CHECK_INT(m.window.start, test_window.start);
+    CHECK_INT(m.window.end, test_window.end);
+
+    ccopy_manifest_cleanup(&m);
+    free(stored);
+    for (i = 0; i < 3; i++)
+        bson_destroy(&docs[i]);
+    free(raw.data);
+    free(expected.data);
+    _ccopy_sink_close(sink);
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(bson_fidelity_every_type_uncompressed)
+{
+    round_trip(CCOPY_COMPRESS_NONE);
+}
+
+CCOPY_TEST(bson_fidelity_every_type_gzip)
+{
+    round_trip(CCOPY_COMPRESS_GZIP);
+}
+
+CCOPY_TEST(bson_fidelity_every_type_zstd)
+{
+    round_trip(CCOPY_COMPRESS_ZSTD);
+}
+
+CCOPY_TEST(jsonl_is_canonical_extended_json_that_parses_back)
+{
+    char *dir = make_temp_dir();
+    _ccopy_sink_t *sink = open_sink(dir);
+    _ccopy_window_writer_config_t wc = config_for("jsonl", CCOPY_COMPRESS_NONE);
+    _ccopy_window_writer_t *w = NULL;
+    ccopy_manifest_t m;
+    ccopy_error_t e;
+    bson_t docs[3];
+    char path[512], *line, *save = NULL;
+    uint8_t *text;
+    size_t len = 0, i = 0;
+
+    crafted_documents(docs);
+    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
+    for (i = 1; i < 3; i++) /* documents whose types Extended JSON round-trips exactly */
+        CHECK_INT(_ccopy_window_writer_add(w, &docs[i], &e), 0);
+    CHECK_INT(_ccopy_window_writer_commit(w, &m, &e), 0);
+    _ccopy_window_writer_destroy(w);
+    CHECK_STR(m.data, "20260101T000000Z_20260101T040000Z.jsonl");
+    CHECK_STR(m.format, "jsonl");
+    snprintf(path, sizeof path, "%s/backup/shop/orders/%s", dir, m.data);
+    text = read_file(path, &len);
+    CHECK(text != NULL);
+    text[len] = '\0';
+    CHECK_INT(m.bytes, len);
+    i = 1;
+    for (line = strtok_r((char *)text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
+        bson_error_t be;
+        bson_t *parsed = bson_new_from_json((const uint8_t *)line, -1, &be);
+        CHECK(parsed != NULL);
+        if (parsed) {
+            CHECK_INT(parsed->len, docs[i].len);
+            CHECK(memcmp(bson_get_data(parsed), bson_get_data(&docs[i]), docs[i].len) == 0);
+            bson_destroy(parsed);
+        }
+    }
+    CHECK_INT(i, 3);
+    ccopy_manifest_cleanup(&m);
+    free(text);
+    for (i = 0; i < 3; i++)
+        bson_destroy(&docs[i]);
+    _ccopy_sink_close(sink);
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(nothing_is_complete_before_commit)
+{
+    char *dir = make_temp_dir();
+    _ccopy_sink_t *sink = open_sink(dir);
+    _ccopy_window_writer_config_t wc = config_for("bson", CCOPY_COMPRESS_NONE);
+    _ccopy_window_writer_t *w = NULL;
+    ccopy_manifest_t *list = NULL;
+    size_t count = 99;
+    ccopy_error_t e;
+    bson_t docs[3];
+    char path[512];
+    int i;
+
+    crafted_documents(docs);
+    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
+    CHECK_INT(_ccopy_window_writer_add(w, &docs[1], &e), 0);
+    CHECK_INT(_ccopy_sink_read_manifests(sink, "shop", "orders", &list, &count, &e), 0);
+    CHECK_INT(count, 0);
+    _ccopy_manifests_free(list, count);
+    _ccopy_window_writer_destroy(w); /* abandoned: no data file, no manifest, no temporary */
+    snprintf(path, sizeof path, "%s/backup/shop/orders/20260101T000000Z_20260101T040000Z.bson", dir);
+    CHECK(!file_exists(path));
+    {
+        DIR *d;
+        struct dirent *entry;
+        int entries = 0;
+        snprintf(path, sizeof path, "%s/backup/shop/orders", dir);
+        d = opendir(path);
+        CHECK(d != NULL);
+        while (d && (entry = readdir(d)) != NULL)
+            entries += entry->d_name[0] != '.' || strncmp(entry->d_name, ".tmp.", 5) == 0;
+        if (d)
+            closedir(d);
+        CHECK_INT(entries, 0);
+    }
+    for (i = 0; i < 3; i++)
+        bson_destroy(&docs[i]);
+    _ccopy_sink_close(sink);
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(restart_discards_what_was_written)
+{
+    char *dir = make_temp_dir();
+    _ccopy_sink_t *sink = open_sink(dir);
+    _ccopy_window_writer_config_t wc = config_for("bson", CCOPY_COMPRESS_ZSTD);
+    _ccopy_window_writer_t *w = NULL;
+    ccopy_manifest_t m;
+    ccopy_error_t e;
+    bson_t docs[3];
+    int i;
+
+    crafted_documents(docs);
+    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
+    CHECK_INT(_ccopy_window_writer_add(w, &docs[0], &e), 0);
+    CHECK_INT(_ccopy_window_writer_restart(w, &e), 0);
+    CHECK_INT(_ccopy_window_writer_add(w, &docs[1], &e), 0);
+    CHECK_INT(_ccopy_window_writer_commit(w, &m, &e), 0);
+    CHECK_INT(m.documents, 1);
+    CHECK_INT(m.bytes, docs[1].len);
+    CHECK_STR(m.first_id, "{ \"$oid\" : \"6955b9000000000000000002\" }");
+    ccopy_manifest_cleanup(&m);
+    _ccopy_window_writer_destroy(w);
+    for (i = 0; i < 3; i++)
+        bson_destroy(&docs[i]);
+    _ccopy_sink_close(sink);
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(stale_temporaries_are_removed_at_open)
+{
+    char *dir = make_temp_dir();
+    char path[512];
+    _ccopy_sink_t *sink;
+    FILE *f;
+
+    snprintf(path, sizeof path, "mkdir -p '%s/backup/shop/orders'", dir);
+    CHECK_INT(system(path), 0);
+    snprintf(path, sizeof path, "%s/backup/shop/orders/.tmp.x.bson.123.0", dir);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    sink = open_sink(dir);
+    CHECK(sink != NULL);
+    CHECK(!file_exists(path));
+    _ccopy_sink_close(sink);
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(second_writer_is_refused)
+{
+    char *dir = make_temp_dir();
+    char location[300];
+    _ccopy_sink_t *first = open_sink(dir), *second = NULL;
+    ccopy_error_t e;
+
+    snprintf(location, sizeof location, "dir:%s/backup", dir);
+    CHECK(first != NULL);
+    CHECK_INT(_ccopy_sink_open(&second, location, 1, &e), CCOPY_EBUSY);
+    CHECK_CONTAINS(e.message, "another cosmocopy job is writing to");
+    CHECK(second == NULL);
+    _ccopy_sink_close(first);
+    CHECK_INT(_ccopy_sink_open(&second, location, 1, &e), 0); /* the lock went with the first */
+    _ccopy_sink_close(second);
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(unwritable_folder_names_path_and_reason)
+{
+    char *dir = make_temp_dir();
+    char location[600], file[300];
+    _ccopy_sink_t *sink = NULL;
+    ccopy_error_t e;
+    FILE *f;
+
+    snprintf(file, sizeof file, "%s/afile", dir);
+    f = fopen(file, "w");
+    if (f)
+        fclose(f);
+    snprintf(location, sizeof location, "dir:%s/sub", file);
+    CHECK_INT(_ccopy_sink_open(&sink, location, 1, &e), CCOPY_EIO);
+    CHECK_CONTAINS(e.message, "cannot create folder");
+    CHECK_CONTAINS(e.message, file);
+    CHECK_CONTAINS(e.message, "not a folder");
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(names_that_leave_the_folder_are_refused)
+{
+    char *dir = make_temp_dir();
+    _ccopy_sink_t *sink = open_sink(dir);
+    _ccopy_window_writer_config_t wc = config_for("bson", CCOPY_COMPRESS_NONE);
+    _ccopy_window_writer_t *w = NULL;
+    ccopy_error_t e;
+
+    wc.coll = "../escape";
+    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), CCOPY_EINVAL);
+    CHECK_CONTAINS(e.message, "../escape");
+    CHECK(w == NULL);
+    _ccopy_sink_close(sink);
+    remove_tree(dir);
+    free(dir);
+}
+
+CCOPY_TEST(window_names_sort_by_time)
+{
+    ccopy_window_t a = {1767225600, 1767240000}, b = {1767240000, 1767254400};
+    char *na = _ccopy_window_data_name(CCOPY_MANIFEST_WINDOW, &a, "bson", CCOPY_COMPRESS_GZIP);
+    char *nb = _ccopy_window_data_name(CCOPY_MANIFEST_WINDOW, &b, "bson", CCOPY_COMPRESS_ZSTD);
+    char *ma = _ccopy_window_manifest_name(CCOPY_MANIFEST_WINDOW, &a);
+    char *nn = _ccopy_window_data_name(CCOPY_MANIFEST_NON_OBJECTID, &a, "jsonl", CCOPY_COMPRESS_NONE);
+    CHECK_STR(na, "20260101T000000Z_20260101T040000Z.bson.gz");
+    CHECK_STR(nb, "20260101T040000Z_20260101T080000Z.bson.zst");
+    CHECK_STR(ma, "20260101T000000Z_20260101T040000Z.manifest.json");
+    CHECK_STR(nn, "non-objectid.jsonl");
+    CHECK(strcmp(na, nb) < 0);
+    free(na);
+    free(nb);
+    free(ma);
+    free(nn);
+}

@@ -52,6 +52,7 @@ static const char main_help[] =
     "  plan     show the ObjectId time windows of a range\n"
     "  backup   copy collections into a folder, window by window\n"
     "  list     list the completed windows of a backup\n"
+    "  options  print the tuning options as a Markdown table\n"
     "\n"
     "Run 'cosmocopy COMMAND --help' for the options of a command.\n"
     "Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input.\n";
@@ -118,24 +119,80 @@ static int is_backup_flag_special(const char *name)
     return 0;
 }
 
+/* The option's flag: "--batch-size N". */
+static void option_flag(char *out, size_t size, const ccopy_option_info_t *o)
+{
+    char *p;
+    snprintf(out, size, "--%s %s", o->name,
+             o->type == CCOPY_OPTION_ENUM       ? o->choices
+             : o->type == CCOPY_OPTION_DURATION ? "D"
+                                                : "N");
+    for (p = out; *p; p++)
+        if (*p == '_')
+            *p = '-';
+}
+
+/* Print text wrapped at 100 columns, continuation lines indented by indent. */
+static void print_wrapped(const char *text, int indent, int column)
+{
+    const char *p = text;
+    while (*p) {
+        int width = 100 - column;
+        int n = (int)strlen(p);
+        if (n > width) {
+            n = width;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0)
+                n = width;
+        }
+        printf("%.*s\n", n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+        if (*p)
+            printf("%*s", indent, "");
+        column = indent;
+    }
+}
+
 static void print_backup_help(void)
 {
     size_t i;
     fputs(backup_head, stdout);
     for (i = 0; i < ccopy_option_count(); i++) {
         const ccopy_option_info_t *o = ccopy_option_get_info(i);
-        char flag[64], *p;
+        char flag[64], doc[512];
         if (is_backup_flag_special(o->name))
             continue;
-        snprintf(flag, sizeof flag, "--%s %s", o->name,
-                 o->type == CCOPY_OPTION_ENUM       ? o->choices
-                 : o->type == CCOPY_OPTION_DURATION ? "D"
-                                                    : "N");
-        for (p = flag; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        printf("  %-28s %s [%s]\n", flag, o->doc, o->default_value ? o->default_value : "none");
+        option_flag(flag, sizeof flag, o);
+        snprintf(doc, sizeof doc, "%s [%s]", o->doc, o->default_value ? o->default_value : "none");
+        printf("  %-28s ", flag);
+        print_wrapped(doc, 31, 31);
     }
+}
+
+/* `cosmocopy options --markdown`: the option table as it appears in README.md. */
+static int cmd_options(int argc, char **argv)
+{
+    size_t i;
+    (void)argc;
+    (void)argv;
+    printf("| flag | option name | default | meaning |\n|---|---|---|---|\n");
+    for (i = 0; i < ccopy_option_count(); i++) {
+        const ccopy_option_info_t *o = ccopy_option_get_info(i);
+        char flag[64];
+        if (is_backup_flag_special(o->name))
+            continue;
+        option_flag(flag, sizeof flag, o);
+        for (char *bar = strchr(flag, '|'); bar; bar = strchr(bar + 2, '|')) {
+            memmove(bar + 1, bar, strlen(bar) + 1); /* a bare | would end the table cell */
+            *bar = '\\';
+        }
+        printf("| `%s` | `%s` | %s | %s |\n", flag, o->name, o->default_value ? o->default_value : "-",
+               o->doc);
+    }
+    return EXIT_OK;
 }
 
 /* ---- plan ------------------------------------------------------------------------------- */
@@ -498,6 +555,8 @@ int main(int argc, char **argv)
         rc = cmd_backup(argc - 2, argv + 2);
     else if (strcmp(argv[1], "list") == 0)
         rc = cmd_list(argc - 2, argv + 2);
+    else if (strcmp(argv[1], "options") == 0)
+        rc = cmd_options(argc - 2, argv + 2);
     else {
         fprintf(stderr, "%s: unknown command \"%s\"\n\n%s", prog, argv[1], main_help);
         rc = EXIT_USAGE;

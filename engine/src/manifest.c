@@ -32,10 +32,10 @@ static int is_sha256_hex(const char *text)
 
 static int write_checks(const ccopy_manifest_t *m, ccopy_error_t *error)
 {
-    const char *unset = !m->database     ? "database"
-                        : !m->collection ? "collection"
-                        : !m->data       ? "data"
-                        : !m->format     ? "format"
+    const char *unset = !m->database      ? "database"
+                        : !m->collection  ? "collection"
+                        : !m->data        ? "data"
+                        : !m->format      ? "format"
                         : !m->compression ? "compression"
                                           : NULL;
     int rc;

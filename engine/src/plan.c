@@ -217,6 +217,46 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
     return rc;
 }
 
+/* With fewer windows left than workers (an incremental run usually has one), cut each window
+ * into equal sub-windows so every worker has a range to read. Each sub-window is a window of its
+ * own in the catalog, so an interrupted run keeps the parts it finished. */
+static int split_for_parallel(ccopy_job_t *job, ccopy_error_t *error)
+{
+    size_t windows = 0, i, k, count = 0;
+    _ccopy_task_t *tasks;
+
+    for (i = 0; i < job->task_count; i++)
+        windows += job->tasks[i].kind == CCOPY_MANIFEST_WINDOW;
+    if (windows == 0 || windows >= (size_t)job->parallel)
+        return 0;
+    k = ((size_t)job->parallel + windows - 1) / windows;
+    tasks = job->tasks;
+    count = job->task_count;
+    job->tasks = NULL;
+    job->task_count = 0;
+    for (i = 0; i < count; i++) {
+        _ccopy_coll_stats_t *coll = _ccopy_job_add_collection(job, tasks[i].coll);
+        ccopy_window_t *parts;
+        size_t n, p;
+        int rc;
+        coll->windows_planned--;
+        if (tasks[i].kind != CCOPY_MANIFEST_WINDOW) {
+            add_task(job, coll, tasks[i].kind, tasks[i].window.start, tasks[i].window.end);
+            continue;
+        }
+        rc = ccopy_window_split(&parts, &n, &tasks[i].window, k, error);
+        if (rc != 0) {
+            free(tasks);
+            return rc;
+        }
+        for (p = 0; p < n; p++)
+            add_task(job, coll, CCOPY_MANIFEST_WINDOW, parts[p].start, parts[p].end);
+        ccopy_free(parts);
+    }
+    free(tasks);
+    return 0;
+}
+
 int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
 {
     mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
@@ -229,6 +269,8 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
         rc = select_collections(job, client, error);
     for (i = 0; rc == 0 && i < job->coll_count; i++)
         rc = plan_collection(job, client, &job->colls[i], error);
+    if (rc == 0)
+        rc = split_for_parallel(job, error);
     mongoc_client_pool_push(job->source->pool, client);
     return rc;
 }

@@ -119,8 +119,8 @@ _ccopy_stream_t *_ccopy_stream_new(_ccopy_compression_t compression, int level, 
         goto fail;
     if (compression == CCOPY_COMPRESS_ZSTD) {
         s->zc = ZSTD_createCStream();
-        /* The frame checksum lets a restore detect damage even without the manifest, and makes
-         * the object identical to what the zstd command line writes. */
+        /* The frame checksum (on by default in the zstd command line too) lets a restore detect
+         * damage even without the manifest's SHA-256. */
         if (!s->zc ||
             ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel,
                                                 level ? level : ZSTD_DEFAULT_LEVEL)) ||

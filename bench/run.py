@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+"""cosmocopy benchmarks: end-to-end scenarios that print one JSON record each.
+
+    ./run bench                                   # backup_folder, 200,000 documents
+    ./run bench --docs 20000 --repeat 1           # a quick smoke run
+    ./run bench --compress-all                    # none, gzip and zstd in one run
+    ./run bench --sizes 100000,1000000 --repeat 1 # does peak RSS grow with size?
+
+Scenario ``backup_folder`` loads a collection into a private FerretDB, then
+alternates two candidates over the same windows, ``--repeat`` times: the raw
+drain (``build/ccopy_bench_drain``: libmongoc cursors that only iterate) and
+``build/cosmocopy backup`` into a fresh folder. Each child is measured by the
+kernel (``wait4``): wall time, user and system CPU, peak RSS. Every cosmocopy
+folder is checked against the source, and a failed check exits with status 1
+and saves nothing. See bench/README.md for how to read the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice, zip_longest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "support"))
+
+import bson  # noqa: E402  (pymongo's bson, from the project's .venv)
+import pymongo  # noqa: E402
+import zstandard  # noqa: E402
+from bson.codec_options import CodecOptions  # noqa: E402
+from bson.raw_bson import RawBSONDocument  # noqa: E402
+
+import datagen  # noqa: E402
+from ferretdb import FerretDB  # noqa: E402
+
+COSMOCOPY = REPO / "build" / "cosmocopy"
+DRAIN = REPO / "build" / "ccopy_bench_drain"
+RESULTS_DIR = REPO / "bench" / "results"
+
+DB, COLLECTION = "bench", "docs"
+COMPRESSIONS = ("none", "gzip", "zstd")
+LOAD_BATCH = 2000       # documents per insert_many
+SETTLED = 3600          # the newest ObjectId is at least this many seconds old
+HEARTBEAT = 30.0        # seconds between "still running" lines
+MB = 1e6                # throughput and memory are reported in MB = 10^6 bytes
+GB = 1e9
+
+_T0 = time.monotonic()
+
+
+class CheckError(Exception):
+    """The backup does not hold exactly what the source holds."""
+
+
+def log(msg: str) -> None:
+    """A progress line on stderr, stamped with the seconds since start."""
+    print(f"[bench {time.monotonic() - _T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------- environment
+def parse_step(text: str) -> int:
+    """Seconds in a duration written as cosmocopy takes it: 30s, 5m, 4h, 2d."""
+    m = re.fullmatch(r"([1-9][0-9]*)([smhd])", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"bad duration {text!r} (expected e.g. 30m, 4h, 2d)")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def mem_total_mb() -> float:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) * 1024 / MB)
+    return 0.0
+
+
+def git_state() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+
+
+def environment(fdb: FerretDB) -> dict:
+    with fdb.client() as client:
+        ferretdb_version = client.admin.command("buildInfo").get("ferretdbVersion", "unknown")
+    cosmocopy_version = subprocess.run([str(COSMOCOPY), "--version"], capture_output=True,
+                                       text=True).stdout.strip()
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": cpu_model(),
+        "mem_total_mb": mem_total_mb(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pymongo": pymongo.version,
+        "ferretdb": ferretdb_version,
+        "cosmocopy": cosmocopy_version,
+        "git": git_state(),
+    }
+
+
+# ---------------------------------------------------------------------- load
+def load(coll, count: int, start: int, end: int, doc_size: int) -> float:
+    """Insert ``count`` documents with ObjectId times spread over [start, end);
+    returns the seconds it took. Generation (Python, holds the GIL) overlaps
+    with the inserts (mostly waiting on the server) through two insert threads."""
+    docs = datagen.iter_spread(start, end, count, doc_size=doc_size, seed=0)
+    t0 = time.monotonic()
+    done, next_report = 0, count // 10
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = []
+        while batch := list(islice(docs, LOAD_BATCH)):
+            pending.append(pool.submit(coll.insert_many, batch, ordered=False))
+            while len(pending) > 4:
+                pending.pop(0).result()
+            done += len(batch)
+            if done >= next_report:
+                log(f"loaded {done:,}/{count:,} documents ({time.monotonic() - t0:.0f} s)")
+                next_report += max(count // 10, 1)
+        for future in pending:
+            future.result()
+    return time.monotonic() - t0
+
+
+# ----------------------------------------------------------------- measuring
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the server process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_measured(argv: list[str], label: str, server_pid: int) -> dict:
+    """Run ``argv`` as a child, wait with ``wait4`` and return its stdout,
+    wall seconds, CPU seconds, peak RSS and the server's CPU meanwhile.
+    Prints a line every HEARTBEAT seconds so a long run shows it is alive."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
+        server0 = server_cpu_seconds(server_pid)
+        t0 = time.monotonic()
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+        pidfd = os.pidfd_open(pid)
+        try:
+            while not select.select([pidfd], [], [], HEARTBEAT)[0]:
+                log(f"  {label}: still running ({time.monotonic() - t0:.0f} s)")
+            _, status, usage = os.wait4(pid, 0)
+        finally:
+            os.close(pidfd)
+        wall = time.monotonic() - t0
+        server = server_cpu_seconds(server_pid) - server0
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{label} exited with {code}: {' '.join(argv)}\n{stderr[-3000:]}")
+    return {
+        "stdout": stdout,
+        "wall_seconds": wall,
+        "cpu_user_seconds": usage.ru_utime,
+        "cpu_sys_seconds": usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss * 1024 / MB,  # ru_maxrss is in KiB on Linux
+        "server_cpu_seconds": server,
+    }
+
+
+def metrics(documents: int, nbytes: int, m: dict) -> dict:
+    """The numbers one repeat of a candidate contributes to the record."""
+    cpu = m["cpu_user_seconds"] + m["cpu_sys_seconds"]
+    return {
+        "documents": documents,
+        "bytes": nbytes,
+        "docs_per_second": documents / m["wall_seconds"],
+        "mb_per_second": nbytes / MB / m["wall_seconds"],
+        "wall_seconds": m["wall_seconds"],
+        "cpu_seconds": cpu,
+        "cpu_user_seconds": m["cpu_user_seconds"],
+        "cpu_sys_seconds": m["cpu_sys_seconds"],
+        "cpu_seconds_per_gb": cpu / (nbytes / GB) if nbytes else None,
+        "peak_rss_mb": m["peak_rss_mb"],
+        "server_cpu_seconds": m["server_cpu_seconds"],
+    }
+
+
+def median_of(repeats: list[dict]) -> dict:
+    """Per-metric median over the repeats (numbers only)."""
+    return {key: statistics.median(r[key] for r in repeats)
+            for key, value in repeats[0].items() if isinstance(value, (int, float))}
+
+
+# ---------------------------------------------------------------- candidates
+class Range:
+    """The windows both candidates read: [start, end) cut every ``step`` seconds."""
+
+    def __init__(self, start: int, end: int, step: int):
+        self.start = start // step * step
+        self.end = -(-end // step) * step
+        self.step = step
+        self.windows = (self.end - self.start) // step
+
+    def args(self) -> list[str]:
+        return [f"@{self.start}", f"@{self.end}", f"{self.step}s"]
+
+
+def run_drain(uri: str, rng: Range, args, server_pid: int) -> dict:
+    frm, to, step = rng.args()
+    m = run_measured([str(DRAIN), uri, DB, COLLECTION, frm, to, step, str(args.parallel),
+                      str(args.batch_size)], "drain", server_pid)
+    out = json.loads(m["stdout"])
+    result = metrics(out["documents"], out["bytes"], m)
+    result["self_reported_seconds"] = out["seconds"]
+    return result
+
+
+def run_cosmocopy(uri: str, rng: Range, args, compress: str, folder: Path,
+                  server_pid: int) -> dict:
+    """One backup into ``folder``; returns its metrics."""
+    frm, to, step = rng.args()
+    argv = [str(COSMOCOPY), "backup", "--source", uri, "--db", DB, "--collection", COLLECTION,
+            "--to", f"dir:{folder}", "--from", frm, "--to", to, "--step", step,
+            "--parallel", str(args.parallel), "--batch-size", str(args.batch_size),
+            "--compress", compress, "--quiet", "--json"]
+    m = run_measured(argv, f"cosmocopy --compress {compress}", server_pid)
+    summary = json.loads(m["stdout"])
+    if summary["status"] != "ok" or summary["windows_failed"]:
+        raise CheckError(f"cosmocopy reported status {summary['status']!r}, "
+                         f"{summary['windows_failed']} failed windows: {summary['errors']}")
+    result = metrics(summary["documents"], summary["bytes"], m)
+    result.update(self_reported_seconds=summary["elapsed_seconds"],
+                  stored_bytes=summary["stored_bytes"], retries=summary["retries"],
+                  throttle_events=summary["throttle_events"])
+    return result
+
+
+# ------------------------------------------------------------- content check
+def read_manifests(folder: Path) -> list[dict]:
+    coll_dir = folder / DB / COLLECTION
+    return [json.loads(p.read_text()) for p in sorted(coll_dir.glob("*.manifest.json"))]
+
+
+def check_totals(manifests: list[dict], windows: int, documents: int, nbytes: int) -> None:
+    """The manifests cover every window and add up to the source's documents
+    and the drain's bytes."""
+    docs_sum = sum(m["documents"] for m in manifests)
+    bytes_sum = sum(m["bytes"] for m in manifests)
+    if len(manifests) != windows or docs_sum != documents or bytes_sum != nbytes:
+        raise CheckError(f"folder holds {len(manifests)} windows, {docs_sum:,} documents, "
+                         f"{bytes_sum:,} bytes; expected {windows} windows, {documents:,} "
+                         f"documents (source) and {nbytes:,} bytes (drain)")
+
+
+def open_data(path: Path, compression: str):
+    """The window's data file as a binary stream of concatenated BSON."""
+    if compression == "gzip":
+        return gzip.open(path, "rb")
+    if compression == "zstd":
+        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True,
+                                                         read_across_frames=True)
+        return io.BufferedReader(raw)  # read(n) then returns n bytes unless at the end
+    return open(path, "rb")
+
+
+def check_sample(folder: Path, manifests: list[dict], coll) -> dict:
+    """Decode the largest window's data file with pymongo's bson and compare
+    every document, byte for byte and in order, with the source's documents of
+    that window. Also checks the manifest's size and SHA-256 of the file."""
+    m = max(manifests, key=lambda x: x["documents"])
+    path = folder / DB / COLLECTION / m["data"]
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != m["sha256"] or path.stat().st_size != m["stored_bytes"]:
+        raise CheckError(f"{path}: size or SHA-256 differs from its manifest")
+
+    start, end = m["window"]["start_epoch"], m["window"]["end_epoch"]
+    lo = bson.ObjectId.from_datetime(dt.datetime.fromtimestamp(start, dt.timezone.utc))
+    hi = bson.ObjectId.from_datetime(dt.datetime.fromtimestamp(end, dt.timezone.utc))
+    raw = coll.with_options(codec_options=CodecOptions(document_class=RawBSONDocument))
+    source = raw.find({"_id": {"$gte": lo, "$lt": hi}}).sort("_id", 1).batch_size(5000)
+    compared = 0
+    with open_data(path, m["compression"]) as stream:
+        backup = bson.decode_file_iter(stream, CodecOptions(document_class=RawBSONDocument))
+        for mine, theirs in zip_longest(backup, source):
+            if mine is None or theirs is None:
+                raise CheckError(f"{path}: {'fewer' if mine is None else 'more'} documents than "
+                                 f"the source holds in [{m['window']['start']}, "
+                                 f"{m['window']['end']}) (equal up to {compared:,})")
+            if mine.raw != theirs.raw:
+                raise CheckError(f"{path}: document {compared} differs from the source "
+                                 f"(_id {theirs['_id']} vs {mine['_id']})")
+            compared += 1
+    if compared != m["documents"]:
+        raise CheckError(f"{path}: {compared:,} documents, manifest says {m['documents']:,}")
+    return {"window": m["data"], "documents": compared, "bytes": m["bytes"]}
+
+
+# ------------------------------------------------------------------ scenario
+def backup_folder(args, count: int) -> dict:
+    """Load ``count`` documents into a fresh FerretDB and alternate the drain
+    and cosmocopy over the same windows. Returns the run's part of the record."""
+    step = args.step
+    end = (int(time.time()) - SETTLED) // step * step
+    rng = Range(end - args.days * 86400, end, step)
+    compressions = list(COMPRESSIONS) if args.compress_all else [args.compress]
+
+    with FerretDB() as fdb, fdb.client() as client:
+        env = environment(fdb)
+        server_pid = fdb.proc.pid
+        coll = client[DB][COLLECTION]
+        log(f"FerretDB {env['ferretdb']} on {fdb.uri}; loading {count:,} documents of "
+            f"~{args.doc_size} bytes over {args.days} days")
+        load_seconds = load(coll, count, rng.start, end, args.doc_size)
+        documents = coll.count_documents({})
+        if documents != count:
+            raise CheckError(f"source holds {documents:,} documents after loading {count:,}")
+        log(f"loaded {count:,} documents in {load_seconds:.1f} s "
+            f"({count / load_seconds:,.0f} docs/s); {rng.windows} windows of {step} s")
+
+        repeats: dict[str, list[dict]] = {"drain": []}
+        repeats.update({f"cosmocopy_{c}": [] for c in compressions})
+        samples = {}
+        for r in range(1, args.repeat + 1):
+            log(f"repeat {r}/{args.repeat}: drain")
+            drain = run_drain(fdb.uri, rng, args, server_pid)
+            if drain["documents"] != documents:
+                raise CheckError(f"drain read {drain['documents']:,} documents, "
+                                 f"source holds {documents:,}")
+            repeats["drain"].append(drain)
+            log(f"  drain: {drain['docs_per_second']:,.0f} docs/s, {drain['wall_seconds']:.1f} s")
+            for c in compressions:
+                name = f"cosmocopy_{c}"
+                log(f"repeat {r}/{args.repeat}: cosmocopy --compress {c}")
+                folder = Path(tempfile.mkdtemp(prefix="ccopy-bench-"))
+                try:
+                    result = run_cosmocopy(fdb.uri, rng, args, c, folder, server_pid)
+                    log(f"  {name}: {result['docs_per_second']:,.0f} docs/s, "
+                        f"{result['wall_seconds']:.1f} s; checking the folder")
+                    manifests = read_manifests(folder)
+                    check_totals(manifests, rng.windows, documents, repeats["drain"][0]["bytes"])
+                    if name not in samples:
+                        samples[name] = check_sample(folder, manifests, coll)
+                        log(f"  sample window {samples[name]['window']}: "
+                            f"{samples[name]['documents']:,} documents equal to the source")
+                finally:
+                    shutil.rmtree(folder, ignore_errors=True)
+                repeats[name].append(result)
+
+    drain_rates = [d["docs_per_second"] for d in repeats["drain"]]
+    candidates, ratios = {}, {}
+    for name, runs in repeats.items():
+        candidates[name] = {"median": median_of(runs), "repeats": runs}
+        if name != "drain":
+            rates = [x["docs_per_second"] for x in runs]
+            ratios[name] = {
+                "docs_per_second": statistics.median(rates) / statistics.median(drain_rates),
+                "per_repeat": [c / d for c, d in zip(rates, drain_rates)],
+            }
+    return {
+        "documents": documents,
+        "environment": env,
+        "load": {"seconds": load_seconds, "docs_per_second": count / load_seconds},
+        "range": {"from": rng.args()[0], "to": rng.args()[1], "step_seconds": step,
+                  "windows": rng.windows},
+        "candidates": candidates,
+        "ratio_cosmocopy_to_drain": ratios,
+        "content_check": {"ok": True, "totals_checked_every_repeat": True, "samples": samples},
+    }
+
+
+def rss_growth(runs: list[dict]) -> dict:
+    """Each candidate's median peak RSS at each size, and largest/smallest."""
+    growth = {}
+    for name in runs[0]["candidates"]:
+        rss = [run["candidates"][name]["median"]["peak_rss_mb"] for run in runs]
+        growth[name] = {"peak_rss_mb": {str(run["documents"]): v for run, v in zip(runs, rss)},
+                        "ratio_largest_to_smallest": rss[-1] / rss[0]}
+    return growth
+
+
+def summary_lines(record: dict) -> list[str]:
+    """A short human-readable digest of the record."""
+    lines = []
+    for run in record["runs"]:
+        lines.append(f"{run['documents']:,} documents, {run['range']['windows']} windows:")
+        for name, cand in run["candidates"].items():
+            med = cand["median"]
+            ratio = run["ratio_cosmocopy_to_drain"].get(name, {}).get("docs_per_second")
+            lines.append(
+                f"  {name:16} {med['docs_per_second']:>9,.0f} docs/s {med['mb_per_second']:7.1f} MB/s "
+                f"{med['cpu_seconds_per_gb']:6.2f} CPU s/GB {med['peak_rss_mb']:7.1f} MB RSS "
+                f"server CPU {med['server_cpu_seconds']:6.1f} s"
+                + (f"  ratio {ratio:.3f}" if ratio is not None else ""))
+    for name, g in record.get("rss_growth", {}).items():
+        lines.append(f"RSS growth {name}: {g['peak_rss_mb']} ratio {g['ratio_largest_to_smallest']:.2f}")
+    return lines
+
+
+# ---------------------------------------------------------------------- main
+def parse_args(argv: list[str]):
+    p = argparse.ArgumentParser(prog="./run bench", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("scenario", nargs="?", default="backup_folder", choices=["backup_folder"])
+    p.add_argument("--docs", type=int, default=200_000, help="documents in the collection")
+    p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
+                   help="comma-separated collection sizes, each run on a fresh collection; "
+                        "adds rss_growth to the record (overrides --docs)")
+    p.add_argument("--doc-size", type=int, default=1024, help="approximate BSON bytes per document")
+    p.add_argument("--days", type=int, default=8, help="days the ObjectIds are spread over")
+    p.add_argument("--step", type=parse_step, default=parse_step("2d"),
+                   help="window length (30m, 4h, 2d, ...)")
+    p.add_argument("--parallel", type=int, default=4, help="windows read at once, both candidates")
+    p.add_argument("--batch-size", type=int, default=1000, help="documents per batch, both candidates")
+    p.add_argument("--repeat", type=int, default=2, help="alternations of the candidates")
+    p.add_argument("--compress", choices=COMPRESSIONS, default="none", help="cosmocopy --compress")
+    p.add_argument("--compress-all", action="store_true", help="run cosmocopy with each compression")
+    args = p.parse_args(argv)
+    if args.repeat < 1 or args.days < 1 or args.parallel < 1 or args.batch_size < 1:
+        p.error("--repeat, --days, --parallel and --batch-size must be at least 1")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    for binary in (COSMOCOPY, DRAIN):
+        if not os.access(binary, os.X_OK):
+            print(f"bench: {binary} not found; build first (./run build)", file=sys.stderr)
+            return 2
+    sizes = args.sizes or [args.docs]
+    started = dt.datetime.now(dt.timezone.utc)
+    runs = []
+    try:
+        for count in sizes:
+            runs.append(backup_folder(args, count))
+    except CheckError as e:
+        print(f"bench: CONTENT CHECK FAILED: {e}", file=sys.stderr)
+        return 1
+
+    record = {
+        "scenario": args.scenario,
+        "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parameters": {
+            "sizes": sizes, "doc_size": args.doc_size, "days": args.days,
+            "step_seconds": args.step, "parallel": args.parallel, "batch_size": args.batch_size,
+            "repeat": args.repeat,
+            "compress": list(COMPRESSIONS) if args.compress_all else [args.compress],
+        },
+        "environment": runs[0].pop("environment"),
+        "runs": runs,
+    }
+    for run in runs[1:]:
+        run.pop("environment")
+    if len(runs) > 1:
+        record["rss_growth"] = rss_growth(runs)
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{args.scenario}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    for line in summary_lines(record):
+        log(line)
+    log(f"record saved to {path.relative_to(REPO)}")
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -14,6 +14,7 @@
 #include <bson/bson.h>
 
 #include "common.h"
+#include "extjson.h"
 #include "cosmocopy/manifest.h"
 #include "jsonw.h"
 
@@ -218,32 +219,41 @@ static int get_count(int64_t *out, const bson_t *doc, const char *field, ccopy_e
     return 0;
 }
 
-/* The value as canonical Extended JSON text, the form the engine writes, or NULL for null. */
-static int get_id(char **out, const bson_t *doc, const char *field, ccopy_error_t *error)
+char *_ccopy_bson_value_to_json(const bson_value_t *value)
 {
     static const char head[] = "{ \"v\" : ", tail[] = " }";
     const size_t head_len = sizeof head - 1, tail_len = sizeof tail - 1;
     bson_t one = BSON_INITIALIZER;
-    bson_iter_t it;
     size_t len;
-    char *json;
+    char *json, *out;
 
-    if (!find(&it, doc, field) || BSON_ITER_HOLDS_NULL(&it))
-        return 0;
-    bson_append_iter(&one, "v", 1, &it);
+    bson_append_value(&one, "v", 1, value);
     json = bson_as_canonical_extended_json(&one, &len);
     bson_destroy(&one);
     /* libbson writes exactly `{ "v" : VALUE }`; the value is what lies between. */
     if (!json || len < head_len + tail_len || memcmp(json, head, head_len) != 0 ||
         memcmp(json + len - tail_len, tail, tail_len) != 0) {
         bson_free(json);
-        return malformed(error, field, "an Extended JSON value");
+        return NULL;
     }
     len -= head_len + tail_len;
-    *out = _ccopy_malloc(len + 1);
-    memcpy(*out, json + head_len, len);
-    (*out)[len] = '\0';
+    out = _ccopy_malloc(len + 1);
+    memcpy(out, json + head_len, len);
+    out[len] = '\0';
     bson_free(json);
+    return out;
+}
+
+/* The value as canonical Extended JSON text, the form the engine writes, or NULL for null. */
+static int get_id(char **out, const bson_t *doc, const char *field, ccopy_error_t *error)
+{
+    bson_iter_t it;
+
+    if (!find(&it, doc, field) || BSON_ITER_HOLDS_NULL(&it))
+        return 0;
+    *out = _ccopy_bson_value_to_json(bson_iter_value(&it));
+    if (!*out)
+        return malformed(error, field, "an Extended JSON value");
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "extjson.h"
 #include "sink.h"
 #include "version.h"
 
@@ -152,29 +153,6 @@ char *_ccopy_window_manifest_name(ccopy_manifest_kind_t kind, const ccopy_window
     char *name = _ccopy_strdup_printf("%s.manifest.json", stem);
     free(stem);
     return name;
-}
-
-char *_ccopy_bson_value_to_json(const bson_value_t *value)
-{
-    static const char head[] = "{ \"v\" : ", tail[] = " }";
-    bson_t doc = BSON_INITIALIZER;
-    char *json, *result;
-    size_t len, n;
-
-    bson_append_value(&doc, "v", 1, value);
-    json = bson_as_canonical_extended_json(&doc, &len);
-    bson_destroy(&doc);
-    /* libbson writes exactly `{ "v" : VALUE }`; keep VALUE */
-    if (!json || len < sizeof head + sizeof tail - 2 || strncmp(json, head, sizeof head - 1) != 0) {
-        bson_free(json);
-        return _ccopy_strdup("null");
-    }
-    n = len - (sizeof head - 1) - (sizeof tail - 1);
-    result = _ccopy_malloc(n + 1);
-    memcpy(result, json + sizeof head - 1, n);
-    result[n] = '\0';
-    bson_free(json);
-    return result;
 }
 
 struct _ccopy_window_writer {

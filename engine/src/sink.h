@@ -76,9 +76,6 @@ char *_ccopy_window_data_name(ccopy_manifest_kind_t kind, const ccopy_window_t *
                               const char *format, _ccopy_compression_t compression);
 char *_ccopy_window_manifest_name(ccopy_manifest_kind_t kind, const ccopy_window_t *window);
 
-/* Canonical Extended JSON of one BSON value ({"$oid": "..."}, "text", {"$numberInt": "5"}). */
-char *_ccopy_bson_value_to_json(const bson_value_t *value);
-
 /* Writes one window. Not thread-safe; one per worker. */
 typedef struct _ccopy_window_writer _ccopy_window_writer_t;
 

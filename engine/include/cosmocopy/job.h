@@ -122,7 +122,7 @@ CCOPY_EXPORT void ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out
  */
 CCOPY_EXPORT char *ccopy_job_summary_json(ccopy_job_t *job);
 
-/** Free a job (cancelling and waiting for it first if it still runs). NULL is fine. */
+/** Free a job. Not while ccopy_job_run() is running on it (cancel and let it return first). NULL is fine. */
 CCOPY_EXPORT void ccopy_job_destroy(ccopy_job_t *job);
 
 #ifdef __cplusplus

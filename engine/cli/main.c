@@ -332,6 +332,19 @@ static void print_backup_summary(ccopy_job_t *job, const char *sink, int rc)
     printf("  written to %s\n", sink);
 }
 
+/* What `ps` shows is the argument memory itself: mask secrets there, and wipe what the masking
+ * shortened, so a connection string's password does not stay visible for the whole run. */
+static void hide_secrets_in_arguments(int argc, char **argv)
+{
+    int i;
+    for (i = 0; i < argc; i++) {
+        size_t before = strlen(argv[i]), after;
+        ccopy_mask_secrets(argv[i]);
+        after = strlen(argv[i]);
+        memset(argv[i] + after, 0, before - after);
+    }
+}
+
 static int cmd_backup(int argc, char **argv)
 {
     ccopy_options_t *opts = ccopy_options_new();
@@ -394,6 +407,7 @@ static int cmd_backup(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    hide_secrets_in_arguments(argc, argv);
     if (modes > 1) {
         ccopy_options_destroy(opts);
         return usage_error("backup", "%s", "choose one of --full, --incremental or --from T --to T");
@@ -429,7 +443,7 @@ static int cmd_backup(int argc, char **argv)
         char *summary = ccopy_job_summary_json(job);
         printf("%s\n", summary);
         ccopy_free(summary);
-    } else if (!quiet) {
+    } else if (!quiet && rc != CCOPY_EINVAL) {
         print_backup_summary(job, sink, rc);
     }
     if (rc != 0)

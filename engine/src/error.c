@@ -109,6 +109,11 @@ static int prefix_at(const char *text, size_t i, const char *prefix)
     return 1;
 }
 
+void ccopy_mask_secrets(char *text)
+{
+    _ccopy_mask_secrets(text);
+}
+
 void _ccopy_mask_secrets(char *text)
 {
     static const char *const keys[] = {"password=", "accountkey=", "sharedaccesssignature=", "sig=",

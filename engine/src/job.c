@@ -50,6 +50,16 @@ ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
                          "from and until only apply to mode range, not to mode %s", mode);
         return NULL;
     }
+    if (from && until) {
+        int64_t now = _ccopy_now_seconds(), start = 0, end = 0;
+        ccopy_time_parse(&start, from, now, NULL);
+        ccopy_time_parse(&end, until, now, NULL);
+        if (start >= end) {
+            _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                             "range from %s to %s is empty: from must be before until", from, until);
+            return NULL;
+        }
+    }
     if (strncmp(ccopy_options_get(options, "sink"), "dir:", 4) != 0) {
         _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                          "unsupported destination \"%s\": expected dir:PATH",
@@ -317,8 +327,6 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     report(job);
     rc = _ccopy_source_open(&job->source, ccopy_options_get(job->options, "source"),
                             job->server_timeout_ms, job->parallel + 1, &e);
-    if (rc == 0)
-        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 1, &e);
     if (rc == 0)
         rc = _ccopy_job_plan(job, &e);
     if (rc == 0 && job->task_count > 0 && !atomic_load(&job->canceled))

@@ -142,13 +142,9 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
                                job->db, coll->name);
         }
     } else {
+        /* checked by ccopy_job_new(); relative times move with the clock, so clamp */
         ccopy_time_parse(&lo, ccopy_options_get(job->options, "from"), job->now, NULL);
         ccopy_time_parse(&hi, ccopy_options_get(job->options, "until"), job->now, NULL);
-        if (lo >= hi)
-            rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                  "range from %s to %s is empty: from must be before until",
-                                  ccopy_options_get(job->options, "from"),
-                                  ccopy_options_get(job->options, "until"));
     }
     if (rc == 0 && lo < hi)
         rc = plan_range(job, coll, lo, hi, cov, cov_count, error);
@@ -267,6 +263,10 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
     rc = check_source(job, client, error);
     if (rc == 0)
         rc = select_collections(job, client, error);
+    /* The destination is created and locked only once the source has answered, so a run that
+     * cannot start leaves nothing behind. */
+    if (rc == 0)
+        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 1, error);
     for (i = 0; rc == 0 && i < job->coll_count; i++)
         rc = plan_collection(job, client, &job->colls[i], error);
     if (rc == 0)

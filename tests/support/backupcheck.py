@@ -32,12 +32,20 @@ from typing import Iterable
 
 import bson
 from bson import ObjectId
-from bson.codec_options import CodecOptions
+from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import CANONICAL_JSON_OPTIONS
-from bson.json_util import loads as ejson_loads
+from bson.json_util import loads as _ejson_loads
 from bson.raw_bson import RawBSONDocument
 
-RAW = CodecOptions(document_class=RawBSONDocument)
+# Dates outside Python's datetime range decode as DatetimeMS instead of failing.
+RAW = CodecOptions(document_class=RawBSONDocument,
+                   datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+PLAIN = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+EJSON = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
+def ejson_loads(text: str):
+    return _ejson_loads(text, json_options=EJSON)
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_KEYS = {
     "format_version", "kind", "database", "collection", "window", "documents", "bytes",
@@ -58,7 +66,7 @@ def id_key(_id) -> bytes:
 
 def show_key(key: bytes) -> str:
     """A readable form of an ``id_key`` for assertion messages."""
-    value = bson.decode(key)["_id"]
+    value = bson.decode(key, PLAIN)["_id"]
     return f"{type(value).__name__}({value!r})"
 
 
@@ -199,7 +207,7 @@ def _decode_bson(data: bytes, where: Path) -> list[RawBSONDocument]:
         try:
             # decode_all validates the whole document, not just its length.
             (doc,) = bson.decode_all(chunk, RAW)
-            bson.decode(chunk)  # and every element inside it
+            bson.decode(chunk, PLAIN)  # and every element inside it
         except Exception as e:  # bson.errors.InvalidBSON and friends
             raise AssertionError(f"{where}: invalid BSON at offset {pos}: {e}") from None
         docs.append(doc)
@@ -217,12 +225,12 @@ def _decode_jsonl(data: bytes, where: Path) -> list[RawBSONDocument]:
     docs = []
     for n, line in enumerate(text.split("\n")[:-1] if text else [], 1):
         try:
-            value = ejson_loads(line, json_options=CANONICAL_JSON_OPTIONS)
+            value = ejson_loads(line)
         except Exception as e:
             raise AssertionError(f"{where}:{n}: not Extended JSON: {e}: {line[:200]}") from None
         if not isinstance(value, dict):
             raise AssertionError(f"{where}:{n}: not a document: {line[:200]}")
-        docs.append(RawBSONDocument(bson.encode(value), RAW))
+        docs.append(RawBSONDocument(bson.encode(value, codec_options=PLAIN), RAW))
     return docs
 
 
@@ -289,7 +297,7 @@ def _check_window(folder: Path, mpath: Path, db: str, coll: str) -> Window:
     if docs:
         for name, key in (("first_id", docs[0][0]), ("last_id", docs[-1][0])):
             try:
-                got = id_key(ejson_loads(json.dumps(m[name]), json_options=CANONICAL_JSON_OPTIONS))
+                got = id_key(ejson_loads(json.dumps(m[name])))
             except Exception as e:
                 raise AssertionError(f"{where}: {name} {m[name]!r} is not Extended JSON: {e}") \
                     from None
@@ -312,8 +320,7 @@ def read_backup(root: str | os.PathLike) -> Backup:
             meta = colldir / "metadata.json"
             if meta.exists():
                 try:
-                    backup.metadata[(db, coll)] = ejson_loads(
-                        meta.read_text("utf-8"), json_options=CANONICAL_JSON_OPTIONS)
+                    backup.metadata[(db, coll)] = ejson_loads(meta.read_text("utf-8"))
                 except Exception as e:
                     raise AssertionError(f"{meta}: not Extended JSON: {e}") from None
             seen: dict[bytes, Path] = {}
@@ -323,7 +330,8 @@ def read_backup(root: str | os.PathLike) -> Backup:
                 win = _check_window(colldir, mpath, db, coll)
                 for key, _ in win.docs:
                     assert key not in seen, \
-                        f"{db}.{coll}: _id {show_key(key)} in both {seen[key].name} and {mpath.name}"
+                        f"{db}.{coll}: _id {show_key(key)} in both {seen[key].name} " \
+                        f"and {mpath.name}"
                     seen[key] = mpath
                 backup.windows.append(win)
             # Windows of one collection never overlap.
@@ -355,7 +363,8 @@ def assert_same_docs(actual: dict[bytes, bytes], expected: dict[bytes, bytes],
         if differ:
             k = differ[0]
             lines.append(f"  {len(differ)} differ: {few(differ)}; first: backup "
-                         f"{bson.decode(actual[k])!r} vs source {bson.decode(expected[k])!r}")
+                         f"{bson.decode(actual[k], PLAIN)!r} vs source "
+                         f"{bson.decode(expected[k], PLAIN)!r}")
         raise AssertionError("\n".join(lines))
 
 
@@ -375,6 +384,26 @@ def assert_backup_matches(root, client_db, collections: Iterable[str] | None = N
         assert_same_docs(backup.docs(db, name), source_docs(client_db[name], predicate),
                          f"{db}.{name}")
     return backup
+
+
+def assert_windows_match_source(backup: Backup, coll, db: str | None = None) -> int:
+    """Every window present in ``backup`` for the pymongo collection ``coll``
+    holds exactly the source documents of its window (for a backup that
+    stopped part-way: what is marked complete is complete). Returns the
+    number of windows checked."""
+    db = db or coll.database.name
+    source = {k: (bson.decode(k, PLAIN)["_id"], v) for k, v in source_docs(coll).items()}
+    n = 0
+    for w in backup.windows_of(db, coll.name):
+        if w.kind == "window":
+            lo, hi = w.start_epoch, w.end_epoch
+            expected = {k: v for k, (_id, v) in source.items()
+                        if isinstance(_id, ObjectId) and lo <= oid_seconds(_id) < hi}
+        else:
+            expected = {k: v for k, (_id, v) in source.items() if not isinstance(_id, ObjectId)}
+        assert_same_docs(dict(w.docs), expected, str(w.manifest_path))
+        n += 1
+    return n
 
 
 def leftover_temps(root) -> list[Path]:

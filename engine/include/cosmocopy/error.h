@@ -70,6 +70,15 @@ CCOPY_EXPORT const char *ccopy_code_name(int code);
  */
 CCOPY_EXPORT const char *ccopy_domain_name(int domain);
 
+/**
+ * Mask secrets in text, in place: the password of every "scheme://user:password@" and the
+ * values of password=, AccountKey=, SharedAccessSignature=, sig=, client_secret= and
+ * access_token= become "****" (or as many '*' as the secret has characters, when shorter).
+ * The text never grows. Thread-safe. Every message the library produces is already masked;
+ * this is for text a host application prints itself (its own arguments, say).
+ */
+CCOPY_EXPORT void ccopy_mask_secrets(char *text);
+
 #ifdef __cplusplus
 }
 #endif

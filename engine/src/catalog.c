@@ -37,19 +37,6 @@ void ccopy_manifest_array_free(ccopy_manifest_t *manifests, size_t count)
     _ccopy_manifests_free(manifests, count);
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_names(char **names, size_t count)
-{
-    size_t i;
-    for (i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
-}
-
 /* Append one collection's manifests to *all. */
 static int add_collection(ccopy_catalog_t *catalog, const char *db, const char *coll,
                           ccopy_manifest_t **all, size_t *count, ccopy_error_t *error)
@@ -77,10 +64,10 @@ static int add_database(ccopy_catalog_t *catalog, const char *db, const char *co
     rc = catalog->sink->ops->list_groups(catalog->sink, db, &colls, &n, error);
     if (rc != 0)
         return rc;
-    qsort(colls, n, sizeof *colls, compare_names);
+    _ccopy_names_sort(colls, n);
     for (i = 0; i < n && rc == 0; i++)
         rc = add_collection(catalog, db, colls[i], all, count, error);
-    free_names(colls, n);
+    _ccopy_names_free(colls, n);
     return rc;
 }
 
@@ -99,10 +86,10 @@ int ccopy_catalog_list(ccopy_catalog_t *catalog, ccopy_manifest_t **out_manifest
     } else {
         rc = catalog->sink->ops->list_groups(catalog->sink, NULL, &dbs, &n, error);
         if (rc == 0) {
-            qsort(dbs, n, sizeof *dbs, compare_names);
+            _ccopy_names_sort(dbs, n);
             for (i = 0; i < n && rc == 0; i++)
                 rc = add_database(catalog, dbs[i], coll, &all, &count, error);
-            free_names(dbs, n);
+            _ccopy_names_free(dbs, n);
         }
     }
     if (rc != 0) {

@@ -39,6 +39,10 @@ void *_ccopy_realloc(void *ptr, size_t size);
 char *_ccopy_strdup(const char *text);
 char *_ccopy_strdup_printf(const char *fmt, ...) CCOPY_PRINTF(1, 2);
 
+/* Lists of names (collections, databases, objects): sort by strcmp, and free each and the array. */
+void _ccopy_names_sort(char **names, size_t count);
+void _ccopy_names_free(char **names, size_t count);
+
 /* Monotonic time in milliseconds, and wall-clock time in whole seconds. */
 int64_t _ccopy_monotonic_ms(void);
 int64_t _ccopy_now_seconds(void);

@@ -206,6 +206,25 @@ char *_ccopy_strdup_printf(const char *fmt, ...)
     return out;
 }
 
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void _ccopy_names_sort(char **names, size_t count)
+{
+    if (count > 1)
+        qsort(names, count, sizeof *names, compare_names);
+}
+
+void _ccopy_names_free(char **names, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
 int64_t _ccopy_monotonic_ms(void)
 {
     struct timespec ts;

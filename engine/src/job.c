@@ -155,38 +155,37 @@ static _ccopy_task_t *take_task(ccopy_job_t *job)
 
 static void run_task(ccopy_job_t *job, mongoc_client_t *client, _ccopy_task_t *task, uint64_t *rng)
 {
-    _ccopy_window_writer_config_t wc;
-    _ccopy_reader_config_t rc_config;
+    _ccopy_window_writer_config_t wc = {
+        .kind = task->kind,
+        .window = task->window,
+        .db = job->db,
+        .coll = task->coll,
+        .format = job->format,
+        .compression = job->compression,
+        .compress_level = job->compress_level,
+    };
+    _ccopy_reader_config_t reader = {
+        .source = job->source,
+        .client = client,
+        .db = job->db,
+        .coll = task->coll,
+        .kind = task->kind,
+        .window = task->window,
+        .batch_size = job->batch_size,
+        .backoff = job->backoff,
+        .rng_state = rng,
+        .canceled = &job->canceled,
+        .counters = &job->counters,
+    };
     _ccopy_window_writer_t *writer = NULL;
     ccopy_manifest_t manifest;
     ccopy_error_t error;
     int rc;
 
     memset(&manifest, 0, sizeof manifest);
-    memset(&wc, 0, sizeof wc);
-    wc.kind = task->kind;
-    wc.window = task->window;
-    wc.db = job->db;
-    wc.coll = task->coll;
-    wc.format = job->format;
-    wc.compression = job->compression;
-    wc.compress_level = job->compress_level;
     rc = _ccopy_window_writer_new(&writer, job->sink, &wc, &error);
-    if (rc == 0) {
-        memset(&rc_config, 0, sizeof rc_config);
-        rc_config.source = job->source;
-        rc_config.client = client;
-        rc_config.db = job->db;
-        rc_config.coll = task->coll;
-        rc_config.kind = task->kind;
-        rc_config.window = task->window;
-        rc_config.batch_size = job->batch_size;
-        rc_config.backoff = job->backoff;
-        rc_config.rng_state = rng;
-        rc_config.canceled = &job->canceled;
-        rc_config.counters = &job->counters;
-        rc = _ccopy_reader_run(&rc_config, on_doc, on_restart, writer, &error);
-    }
+    if (rc == 0)
+        rc = _ccopy_reader_run(&reader, on_doc, on_restart, writer, &error);
     if (rc == 0 && atomic_load(&job->canceled))
         rc = _ccopy_error_set(&error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
     if (rc == 0)

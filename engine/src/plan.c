@@ -207,9 +207,7 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
         for (i = 0; i < count; i++)
             _ccopy_job_add_collection(job, names[i]);
     }
-    for (i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
+    _ccopy_names_free(names, count);
     return rc;
 }
 

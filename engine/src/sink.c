@@ -48,14 +48,6 @@ void _ccopy_sink_close(_ccopy_sink_t *sink)
     free(sink);
 }
 
-static void free_names(char **names, size_t count)
-{
-    size_t i;
-    for (i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
-}
-
 void _ccopy_manifests_free(ccopy_manifest_t *manifests, size_t count)
 {
     size_t i;
@@ -103,12 +95,12 @@ int _ccopy_sink_read_manifests(_ccopy_sink_t *sink, const char *db, const char *
             _ccopy_error_prefix(error, "manifest %s", where);
             free(where);
             _ccopy_manifests_free(manifests, n);
-            free_names(names, count);
+            _ccopy_names_free(names, count);
             return rc;
         }
         n++;
     }
-    free_names(names, count);
+    _ccopy_names_free(names, count);
     qsort(manifests, n, sizeof *manifests, manifest_order);
     *out = manifests;
     *out_count = n;

@@ -122,11 +122,6 @@ int _ccopy_source_error(_ccopy_source_t *source, ccopy_error_t *error, const bso
                             hosts, e->message);
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int _ccopy_source_list_collections(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
                                    char ***out_names, size_t *out_count, ccopy_error_t *error)
 {
@@ -164,13 +159,10 @@ int _ccopy_source_list_collections(_ccopy_source_t *source, mongoc_client_t *cli
     mongoc_cursor_destroy(cursor);
     mongoc_database_destroy(database);
     if (rc != 0) {
-        size_t i;
-        for (i = 0; i < count; i++)
-            free(names[i]);
-        free(names);
+        _ccopy_names_free(names, count);
         return rc;
     }
-    qsort(names, count, sizeof *names, compare_names);
+    _ccopy_names_sort(names, count);
     *out_names = names;
     *out_count = count;
     return 0;

@@ -132,7 +132,9 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
     if (full || incremental) {
         hi = job->now - job->settle_lag;
         if (incremental && cov_count > 0) {
-            lo = cov[cov_count - 1].end;
+            /* From the first completed window, not the last: a window that failed while later
+             * ones completed leaves a hole, and the next run must fill it. */
+            lo = cov[0].start;
         } else {
             rc = _ccopy_source_oldest_oid_time(job->source, client, job->db, coll->name, &oldest, error);
             lo = oldest < 0 ? hi : ccopy_time_align(oldest, job->step);

@@ -339,6 +339,31 @@ def test_incremental_after_new_inserts_copies_exactly_the_new_windows(ferretdb, 
     bc.assert_backup_matches(dest, mongo[db_name])
 
 
+def test_incremental_fills_a_hole_left_by_a_failed_window(ferretdb, mongo, db_name, tmp_path):
+    """A window that failed while later ones completed is copied by the next incremental run."""
+    coll = mongo[db_name]["events"]
+    base = (int(time.time()) // DAY - 3) * DAY
+    datagen.insert_spread(coll, base, base + DAY, 240, doc_size=512, seed=33)
+    dest = tmp_path / "bk"
+    _ok(clirun.backup(ferretdb.uri, db_name, dest, "--step", "4h"))
+    # Make the second window of the day incomplete, as a failed or killed run leaves it.
+    hole = sorted((dest / db_name / "events").glob("*.manifest.json"))[1]
+    hole_data = hole.with_name(hole.name.replace(".manifest.json", ".bson"))
+    hole_start, hole_end = (int(datetime.datetime.strptime(t, "%Y%m%dT%H%M%SZ")
+                                .replace(tzinfo=datetime.timezone.utc).timestamp())
+                            for t in hole.name.split(".")[0].split("_"))
+    hole.unlink()
+    hole_data.unlink()
+
+    inc = _ok(clirun.backup(ferretdb.uri, db_name, dest, "--incremental", "--step", "4h",
+                            "--parallel", "1"))
+    written = {(w["start"], w["end"]) for w in inc["windows"]}
+    fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    assert (fmt(hole_start), fmt(hole_end)) in written, inc["windows"]
+    assert inc["windows_already_complete"] >= 5
+    bc.assert_backup_matches(dest, mongo[db_name])
+
+
 def test_settle_lag_holds_back_documents_younger_than_it(ferretdb, mongo, db_name, tmp_path):
     coll = mongo[db_name]["recent"]
     old = datagen.insert_spread(coll, BASE, BASE + DAY, 50, doc_size=300, seed=35)

@@ -11,8 +11,9 @@
  * - full: every window from the oldest ObjectId up to now minus settle_lag, then one pass over the
  *   documents whose _id is not an ObjectId (strings, numbers, UUIDs...), which is rewritten on
  *   every full run.
- * - incremental: from the end of the last completed window up to now minus settle_lag (from the
- *   oldest ObjectId when nothing is complete yet). Documents whose _id is not an ObjectId are not
+ * - incremental: every gap between completed windows (one that failed while later ones
+ *   completed) and everything after the last completed window, up to now minus settle_lag (from
+ *   the oldest ObjectId when nothing is complete yet). Documents whose _id is not an ObjectId are not
  *   copied; they are counted and reported. Updates and deletes of documents in completed
  *   windows are not seen by any mode: windows are cut by creation time.
  * - range: the windows of [from, until), as given.

@@ -198,6 +198,15 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     _ccopy_jsonw_kv_int(&w, "throttle_events", p.throttle_events);
     _ccopy_jsonw_kv_double(&w, "retry_wait_seconds", (double)atomic_load(&job->counters.wait_ms) / 1000.0);
     _ccopy_jsonw_kv_double(&w, "elapsed_seconds", p.elapsed_seconds);
+    /* planning (checks, catalog, index-served edge queries) and copying, apart: on a server
+     * that scans for every query the first can be a large share of a small run */
+    _ccopy_jsonw_kv_double(&w, "planning_seconds",
+                           (double)((job->copy_started_ms ? job->copy_started_ms : job->finished_ms) -
+                                    job->started_ms) / 1000.0);
+    _ccopy_jsonw_kv_double(&w, "copy_seconds",
+                           job->copy_started_ms
+                               ? (double)(job->finished_ms - job->copy_started_ms) / 1000.0
+                               : 0.0);
     _ccopy_jsonw_kv_double(&w, "documents_per_second", p.documents_per_second);
     _ccopy_jsonw_kv_double(&w, "bytes_per_second", p.bytes_per_second);
     write_collections(&w, job);

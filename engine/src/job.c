@@ -60,12 +60,8 @@ ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
             return NULL;
         }
     }
-    if (strncmp(ccopy_options_get(options, "sink"), "dir:", 4) != 0) {
-        _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                         "unsupported destination \"%s\": expected dir:PATH",
-                         ccopy_options_get(options, "sink"));
+    if (_ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
         return NULL;
-    }
 
     job = _ccopy_calloc(1, sizeof *job);
     job->options = ccopy_options_copy(options);

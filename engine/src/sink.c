@@ -11,21 +11,26 @@
 #include "sink.h"
 #include "version.h"
 
+int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
+{
+    if (!location || !*location)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no destination given (expected dir:PATH)");
+    if (strncmp(location, "dir:", 4) != 0)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "unsupported destination \"%s\": expected dir:PATH", location);
+    return 0;
+}
+
 int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing, ccopy_error_t *error)
 {
     _ccopy_sink_t *sink = NULL;
     int rc;
 
     *out = NULL;
-    if (!location || !*location)
-        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "no destination given (expected dir:PATH)");
-    if (strncmp(location, "dir:", 4) == 0) {
+    rc = _ccopy_sink_check_location(location, error);
+    if (rc == 0)
         rc = _ccopy_sink_dir_new(&sink, location + 4, error);
-    } else {
-        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "unsupported destination \"%s\": expected dir:PATH", location);
-    }
     if (rc != 0)
         return rc;
     sink->location = _ccopy_strdup(location);

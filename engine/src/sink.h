@@ -60,6 +60,8 @@ struct _ccopy_sink {
 /* Open the sink named by a location ("dir:PATH"). EINVAL names an unknown scheme. */
 int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing, ccopy_error_t *error);
 void _ccopy_sink_close(_ccopy_sink_t *sink);
+/* Check a location's form without touching anything (EINVAL naming it). */
+int _ccopy_sink_check_location(const char *location, ccopy_error_t *error);
 
 /* The dir sink's constructor (sink_dir.c). */
 int _ccopy_sink_dir_new(_ccopy_sink_t **out, const char *path, ccopy_error_t *error);

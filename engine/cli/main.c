@@ -89,7 +89,7 @@ static const char backup_head[] =
     "                 completed), then from the end of the last one up to now minus the settle lag.\n"
     "                 Documents whose _id is not an ObjectId are not copied: they are counted\n"
     "                 and reported as a warning.\n"
-    "  --from T --to T  exactly the windows of [T, T).\n"
+    "  --from T --to T  exactly the windows of [T, T); nothing else is looked at.\n"
     "  No mode sees updates or deletes of documents in windows already completed.\n"
     "\n"
     "  --source URI       connection string (mongodb:// or mongodb+srv://); its password is\n"

@@ -163,14 +163,16 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         if (rc == 0 && has)
             add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
         coll->non_oid_copied = 0;
-    } else if (rc == 0) {
+    } else if (rc == 0 && incremental) {
+        /* A range run asks for exactly its windows; an incremental run stands in for a backup
+         * of everything new, so it says what it cannot see. */
         rc = _ccopy_source_count_non_oid(job->source, client, job->db, coll->name,
                                          &coll->non_oid_not_covered, error);
         if (rc == 0 && coll->non_oid_not_covered > 0)
             _ccopy_job_log(job, CCOPY_LOG_WARNING,
-                           "%s.%s: %lld documents have an _id that is not an ObjectId; %s runs "
-                           "cannot see them (a full backup copies them)",
-                           job->db, coll->name, (long long)coll->non_oid_not_covered, job->mode);
+                           "%s.%s: %lld documents have an _id that is not an ObjectId; incremental "
+                           "runs cannot see them (a full backup copies them)",
+                           job->db, coll->name, (long long)coll->non_oid_not_covered);
     }
     free(cov);
     _ccopy_manifests_free(manifests, count);

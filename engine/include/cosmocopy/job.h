@@ -16,7 +16,7 @@
  *   the oldest ObjectId when nothing is complete yet). Documents whose _id is not an ObjectId are not
  *   copied; they are counted and reported. Updates and deletes of documents in completed
  *   windows are not seen by any mode: windows are cut by creation time.
- * - range: the windows of [from, until), as given.
+ * - range: the windows of [from, until), as given; nothing else is looked at.
  *
  * Threading: a job is driven by one thread (the one calling ccopy_job_run()); ccopy_job_cancel()
  * may be called from any thread or from a signal handler.

@@ -9,10 +9,10 @@
 Scenario ``backup_folder`` loads a collection into a private FerretDB, then
 alternates two candidates over the same windows, ``--repeat`` times: the raw
 drain (``build/ccopy_bench_drain``: libmongoc cursors that only iterate) and
-``build/cosmocopy backup`` into a fresh folder. Each child is measured by the
-kernel (``wait4``): wall time, user and system CPU, peak RSS. Every cosmocopy
-folder is checked against the source, and a failed check exits with status 1
-and saves nothing. See bench/README.md for how to read the record.
+``build/cosmocopy backup`` into a fresh folder. The kernel measures each child
+(``wait4``, in bench/spawn.py): wall time, user and system CPU, peak RSS. Every
+cosmocopy folder is checked against the source; a failed check exits with
+status 1 and saves nothing. bench/README.md explains how to read the record.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from itertools import islice, zip_longest
 from pathlib import Path
 
@@ -41,16 +40,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 import bson  # noqa: E402  (pymongo's bson, from the project's .venv)
+import bson.errors  # noqa: E402
 import pymongo  # noqa: E402
 import zstandard  # noqa: E402
 from bson.codec_options import CodecOptions  # noqa: E402
 from bson.raw_bson import RawBSONDocument  # noqa: E402
 
 import datagen  # noqa: E402
-from ferretdb import FerretDB  # noqa: E402
+from ferretdb import FerretDB, binary_path as ferretdb_binary  # noqa: E402
 
 COSMOCOPY = REPO / "build" / "cosmocopy"
 DRAIN = REPO / "build" / "ccopy_bench_drain"
+SPAWN = REPO / "bench" / "spawn.py"
 RESULTS_DIR = REPO / "bench" / "results"
 
 DB, COLLECTION = "bench", "docs"
@@ -58,6 +59,10 @@ COMPRESSIONS = ("none", "gzip", "zstd")
 LOAD_BATCH = 2000       # documents per insert_many
 SETTLED = 3600          # the newest ObjectId is at least this many seconds old
 HEARTBEAT = 30.0        # seconds between "still running" lines
+# FerretDB answers a window's first batch only after scanning and sorting the whole collection;
+# with 1,000,000 documents that takes longer than libmongoc's default 5-minute socket timeout.
+# Both candidates get the same connection string, so the same timeout.
+SOCKET_TIMEOUT_MS = 3_600_000
 MB = 1e6                # throughput and memory are reported in MB = 10^6 bytes
 GB = 1e9
 
@@ -90,12 +95,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def mem_total_mb() -> float:
+def mem_total_mb() -> int:
     with open("/proc/meminfo") as f:
         for line in f:
             if line.startswith("MemTotal:"):
                 return round(int(line.split()[1]) * 1024 / MB)
-    return 0.0
+    return 0
 
 
 def git_state() -> dict:
@@ -105,11 +110,21 @@ def git_state() -> dict:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
 
 
-def environment(fdb: FerretDB) -> dict:
-    with fdb.client() as client:
-        ferretdb_version = client.admin.command("buildInfo").get("ferretdbVersion", "unknown")
-    cosmocopy_version = subprocess.run([str(COSMOCOPY), "--version"], capture_output=True,
-                                       text=True).stdout.strip()
+def binary_digests() -> dict:
+    """SHA-256 (first 16 hex digits) of the binaries under test, to tell builds apart and to
+    notice a rebuild in the middle of a run."""
+    files = [COSMOCOPY, DRAIN, *sorted(COSMOCOPY.parent.glob("libcosmocopy.so.*.*.*"))]
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files}
+
+
+def version_of(binary: Path) -> str:
+    """The version a binary prints with --version (FerretDB: its "version: v..." line)."""
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines()
+                 if line.startswith("version:")), out.strip())
+
+
+def environment() -> dict:
     return {
         "nproc": len(os.sched_getaffinity(0)),
         "cpu_model": cpu_model(),
@@ -117,32 +132,28 @@ def environment(fdb: FerretDB) -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "pymongo": pymongo.version,
-        "ferretdb": ferretdb_version,
-        "cosmocopy": cosmocopy_version,
+        "ferretdb": version_of(ferretdb_binary()),
+        "cosmocopy": version_of(COSMOCOPY),
         "git": git_state(),
+        "binaries": binary_digests(),
     }
 
 
 # ---------------------------------------------------------------------- load
 def load(coll, count: int, start: int, end: int, doc_size: int) -> float:
-    """Insert ``count`` documents with ObjectId times spread over [start, end);
-    returns the seconds it took. Generation (Python, holds the GIL) overlaps
-    with the inserts (mostly waiting on the server) through two insert threads."""
+    """Insert ``count`` documents with ObjectId times spread over [start, end),
+    LOAD_BATCH at a time; returns the seconds it took. Every batch is
+    acknowledged in full or raises, so afterwards the server holds ``count``
+    documents (counting them again would cost FerretDB one more full scan)."""
     docs = datagen.iter_spread(start, end, count, doc_size=doc_size, seed=0)
     t0 = time.monotonic()
     done, next_report = 0, count // 10
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pending = []
-        while batch := list(islice(docs, LOAD_BATCH)):
-            pending.append(pool.submit(coll.insert_many, batch, ordered=False))
-            while len(pending) > 4:
-                pending.pop(0).result()
-            done += len(batch)
-            if done >= next_report:
-                log(f"loaded {done:,}/{count:,} documents ({time.monotonic() - t0:.0f} s)")
-                next_report += max(count // 10, 1)
-        for future in pending:
-            future.result()
+    while batch := list(islice(docs, LOAD_BATCH)):
+        coll.insert_many(batch, ordered=False)
+        done += len(batch)
+        if done >= next_report:
+            log(f"loaded {done:,}/{count:,} documents ({time.monotonic() - t0:.0f} s)")
+            next_report += max(count // 10, 1)
     return time.monotonic() - t0
 
 
@@ -154,37 +165,50 @@ def server_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used since boot."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def run_measured(argv: list[str], label: str, server_pid: int) -> dict:
-    """Run ``argv`` as a child, wait with ``wait4`` and return its stdout,
-    wall seconds, CPU seconds, peak RSS and the server's CPU meanwhile.
-    Prints a line every HEARTBEAT seconds so a long run shows it is alive."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``argv`` through bench/spawn.py (which measures it with ``wait4``)
+    and return its stdout, wall seconds, CPU seconds and peak RSS, and the
+    server's and the rest of the machine's CPU seconds meanwhile. Prints a
+    line every HEARTBEAT seconds so a long run shows it is alive."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="ccopy-bench-", suffix=".json") as report:
         actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
-        server0 = server_cpu_seconds(server_pid)
+        launcher = [sys.executable, "-I", "-S", str(SPAWN), report.name, *argv]
+        server0, machine0 = server_cpu_seconds(server_pid), machine_busy_seconds()
         t0 = time.monotonic()
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+        pid = os.posix_spawn(sys.executable, launcher, os.environ, file_actions=actions)
         pidfd = os.pidfd_open(pid)
         try:
             while not select.select([pidfd], [], [], HEARTBEAT)[0]:
                 log(f"  {label}: still running ({time.monotonic() - t0:.0f} s)")
-            _, status, usage = os.wait4(pid, 0)
+            _, status = os.waitpid(pid, 0)
         finally:
             os.close(pidfd)
-        wall = time.monotonic() - t0
         server = server_cpu_seconds(server_pid) - server0
+        machine = machine_busy_seconds() - machine0
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{label} exited with {code}: {' '.join(argv)}\n{stderr[-3000:]}")
+        measured = json.loads(report.read() or "null") if status == 0 else None
+    if not measured or measured["exit_code"] != 0:
+        raise RuntimeError(f"{label} failed: {' '.join(argv)}\n{stderr[-3000:]}")
+    client = measured["cpu_user_seconds"] + measured["cpu_sys_seconds"]
     return {
         "stdout": stdout,
-        "wall_seconds": wall,
-        "cpu_user_seconds": usage.ru_utime,
-        "cpu_sys_seconds": usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss * 1024 / MB,  # ru_maxrss is in KiB on Linux
+        "wall_seconds": measured["wall_seconds"],
+        "cpu_user_seconds": measured["cpu_user_seconds"],
+        "cpu_sys_seconds": measured["cpu_sys_seconds"],
+        "peak_rss_mb": measured["peak_rss_kib"] * 1024 / MB,  # ru_maxrss is in KiB on Linux
+        "rss_floor_mb": measured["rss_floor_kib"] * 1024 / MB,
         "server_cpu_seconds": server,
+        "other_cpu_seconds": max(machine - server - client, 0.0),
     }
 
 
@@ -202,7 +226,9 @@ def metrics(documents: int, nbytes: int, m: dict) -> dict:
         "cpu_sys_seconds": m["cpu_sys_seconds"],
         "cpu_seconds_per_gb": cpu / (nbytes / GB) if nbytes else None,
         "peak_rss_mb": m["peak_rss_mb"],
+        "rss_floor_mb": m["rss_floor_mb"],
         "server_cpu_seconds": m["server_cpu_seconds"],
+        "other_cpu_seconds": m["other_cpu_seconds"],
     }
 
 
@@ -305,15 +331,18 @@ def check_sample(folder: Path, manifests: list[dict], coll) -> dict:
     compared = 0
     with open_data(path, m["compression"]) as stream:
         backup = bson.decode_file_iter(stream, CodecOptions(document_class=RawBSONDocument))
-        for mine, theirs in zip_longest(backup, source):
-            if mine is None or theirs is None:
-                raise CheckError(f"{path}: {'fewer' if mine is None else 'more'} documents than "
-                                 f"the source holds in [{m['window']['start']}, "
-                                 f"{m['window']['end']}) (equal up to {compared:,})")
-            if mine.raw != theirs.raw:
-                raise CheckError(f"{path}: document {compared} differs from the source "
-                                 f"(_id {theirs['_id']} vs {mine['_id']})")
-            compared += 1
+        try:
+            for mine, theirs in zip_longest(backup, source):
+                if mine is None or theirs is None:
+                    raise CheckError(f"{path}: {'fewer' if mine is None else 'more'} documents "
+                                     f"than the source holds in [{m['window']['start']}, "
+                                     f"{m['window']['end']}) (equal up to {compared:,})")
+                if mine.raw != theirs.raw:
+                    raise CheckError(f"{path}: document {compared} (_id {theirs['_id']}) "
+                                     f"differs from the source")
+                compared += 1
+        except bson.errors.InvalidBSON as e:
+            raise CheckError(f"{path}: not valid BSON after {compared:,} documents: {e}") from e
     if compared != m["documents"]:
         raise CheckError(f"{path}: {compared:,} documents, manifest says {m['documents']:,}")
     return {"window": m["data"], "documents": compared, "bytes": m["bytes"]}
@@ -329,15 +358,12 @@ def backup_folder(args, count: int) -> dict:
     compressions = list(COMPRESSIONS) if args.compress_all else [args.compress]
 
     with FerretDB() as fdb, fdb.client() as client:
-        env = environment(fdb)
         server_pid = fdb.proc.pid
+        uri = f"{fdb.uri}?socketTimeoutMS={SOCKET_TIMEOUT_MS}"
         coll = client[DB][COLLECTION]
-        log(f"FerretDB {env['ferretdb']} on {fdb.uri}; loading {count:,} documents of "
-            f"~{args.doc_size} bytes over {args.days} days")
+        log(f"FerretDB on {fdb.uri}; loading {count:,} documents of ~{args.doc_size} bytes "
+            f"over {args.days} days")
         load_seconds = load(coll, count, rng.start, end, args.doc_size)
-        documents = coll.count_documents({})
-        if documents != count:
-            raise CheckError(f"source holds {documents:,} documents after loading {count:,}")
         log(f"loaded {count:,} documents in {load_seconds:.1f} s "
             f"({count / load_seconds:,.0f} docs/s); {rng.windows} windows of {step} s")
 
@@ -346,10 +372,10 @@ def backup_folder(args, count: int) -> dict:
         samples = {}
         for r in range(1, args.repeat + 1):
             log(f"repeat {r}/{args.repeat}: drain")
-            drain = run_drain(fdb.uri, rng, args, server_pid)
-            if drain["documents"] != documents:
+            drain = run_drain(uri, rng, args, server_pid)
+            if drain["documents"] != count:
                 raise CheckError(f"drain read {drain['documents']:,} documents, "
-                                 f"source holds {documents:,}")
+                                 f"source holds {count:,}")
             repeats["drain"].append(drain)
             log(f"  drain: {drain['docs_per_second']:,.0f} docs/s, {drain['wall_seconds']:.1f} s")
             for c in compressions:
@@ -357,11 +383,11 @@ def backup_folder(args, count: int) -> dict:
                 log(f"repeat {r}/{args.repeat}: cosmocopy --compress {c}")
                 folder = Path(tempfile.mkdtemp(prefix="ccopy-bench-"))
                 try:
-                    result = run_cosmocopy(fdb.uri, rng, args, c, folder, server_pid)
+                    result = run_cosmocopy(uri, rng, args, c, folder, server_pid)
                     log(f"  {name}: {result['docs_per_second']:,.0f} docs/s, "
                         f"{result['wall_seconds']:.1f} s; checking the folder")
                     manifests = read_manifests(folder)
-                    check_totals(manifests, rng.windows, documents, repeats["drain"][0]["bytes"])
+                    check_totals(manifests, rng.windows, count, repeats["drain"][0]["bytes"])
                     if name not in samples:
                         samples[name] = check_sample(folder, manifests, coll)
                         log(f"  sample window {samples[name]['window']}: "
@@ -381,14 +407,13 @@ def backup_folder(args, count: int) -> dict:
                 "per_repeat": [c / d for c, d in zip(rates, drain_rates)],
             }
     return {
-        "documents": documents,
-        "environment": env,
+        "documents": count,
         "load": {"seconds": load_seconds, "docs_per_second": count / load_seconds},
         "range": {"from": rng.args()[0], "to": rng.args()[1], "step_seconds": step,
                   "windows": rng.windows},
         "candidates": candidates,
         "ratio_cosmocopy_to_drain": ratios,
-        "content_check": {"ok": True, "totals_checked_every_repeat": True, "samples": samples},
+        "content_check": {"ok": True, "samples": samples},
     }
 
 
@@ -413,7 +438,7 @@ def summary_lines(record: dict) -> list[str]:
             lines.append(
                 f"  {name:16} {med['docs_per_second']:>9,.0f} docs/s {med['mb_per_second']:7.1f} MB/s "
                 f"{med['cpu_seconds_per_gb']:6.2f} CPU s/GB {med['peak_rss_mb']:7.1f} MB RSS "
-                f"server CPU {med['server_cpu_seconds']:6.1f} s"
+                f"server CPU {med['server_cpu_seconds']:6.1f} s, other {med['other_cpu_seconds']:5.1f} s"
                 + (f"  ratio {ratio:.3f}" if ratio is not None else ""))
     for name, g in record.get("rss_growth", {}).items():
         lines.append(f"RSS growth {name}: {g['peak_rss_mb']} ratio {g['ratio_largest_to_smallest']:.2f}")
@@ -441,6 +466,10 @@ def parse_args(argv: list[str]):
     args = p.parse_args(argv)
     if args.repeat < 1 or args.days < 1 or args.parallel < 1 or args.batch_size < 1:
         p.error("--repeat, --days, --parallel and --batch-size must be at least 1")
+    if -(-args.days * 86400 // args.step) < args.parallel:
+        # cosmocopy would cut windows into sub-windows to keep every worker busy; the drain
+        # does not, and the two would no longer send the same queries.
+        p.error("--days / --step gives fewer windows than --parallel")
     return args
 
 
@@ -452,6 +481,7 @@ def main(argv: list[str]) -> int:
             return 2
     sizes = args.sizes or [args.docs]
     started = dt.datetime.now(dt.timezone.utc)
+    env = environment()
     runs = []
     try:
         for count in sizes:
@@ -466,16 +496,17 @@ def main(argv: list[str]) -> int:
         "parameters": {
             "sizes": sizes, "doc_size": args.doc_size, "days": args.days,
             "step_seconds": args.step, "parallel": args.parallel, "batch_size": args.batch_size,
-            "repeat": args.repeat,
+            "repeat": args.repeat, "socket_timeout_ms": SOCKET_TIMEOUT_MS,
             "compress": list(COMPRESSIONS) if args.compress_all else [args.compress],
         },
-        "environment": runs[0].pop("environment"),
+        "environment": env,
         "runs": runs,
     }
-    for run in runs[1:]:
-        run.pop("environment")
     if len(runs) > 1:
         record["rss_growth"] = rss_growth(runs)
+    if binary_digests() != env["binaries"]:
+        record["binaries_changed_during_run"] = True
+        log("WARNING: the binaries under test were rebuilt during the run")
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{args.scenario}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"

@@ -131,6 +131,31 @@ static _ccopy_sink_t *open_sink(const char *dir)
     return sink;
 }
 
+/* A temporary folder sink and the crafted documents, for one test. */
+typedef struct fixture {
+    char *dir;
+    _ccopy_sink_t *sink;
+    bson_t docs[3];
+} fixture_t;
+
+static void fixture_setup(fixture_t *f)
+{
+    f->dir = make_temp_dir();
+    f->sink = open_sink(f->dir);
+    CHECK(f->sink != NULL);
+    crafted_documents(f->docs);
+}
+
+static void fixture_teardown(fixture_t *f)
+{
+    int i;
+    for (i = 0; i < 3; i++)
+        bson_destroy(&f->docs[i]);
+    _ccopy_sink_close(f->sink);
+    remove_tree(f->dir);
+    free(f->dir);
+}
+
 static const ccopy_window_t test_window = {1767225600, 1767240000};
 
 static _ccopy_window_writer_config_t config_for(const char *format, _ccopy_compression_t c)
@@ -164,13 +189,11 @@ static int collect(const uint8_t *data, size_t len, void *user_data, ccopy_error
 /* Write the crafted documents through the writer and read back the raw (decompressed) bytes. */
 static void round_trip(_ccopy_compression_t compression)
 {
-    char *dir = make_temp_dir();
-    _ccopy_sink_t *sink = open_sink(dir);
+    fixture_t f;
     _ccopy_window_writer_config_t wc = config_for("bson", compression);
     _ccopy_window_writer_t *w = NULL;
     ccopy_manifest_t m;
     ccopy_error_t e;
-    bson_t docs[3];
     buffer_t raw = {NULL, 0}, expected = {NULL, 0};
     char path[512];
     uint8_t *stored;
@@ -179,17 +202,16 @@ static void round_trip(_ccopy_compression_t compression)
     unsigned char digest[32];
     char hex[65];
 
-    crafted_documents(docs);
-    CHECK(sink != NULL);
-    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
+    fixture_setup(&f);
+    CHECK_INT(_ccopy_window_writer_new(&w, f.sink, &wc, &e), 0);
     for (i = 0; i < 3; i++) {
-        CHECK_INT(_ccopy_window_writer_add(w, &docs[i], &e), 0);
-        collect(bson_get_data(&docs[i]), docs[i].len, &expected, NULL);
+        CHECK_INT(_ccopy_window_writer_add(w, &f.docs[i], &e), 0);
+        collect(bson_get_data(&f.docs[i]), f.docs[i].len, &expected, NULL);
     }
     CHECK_INT(_ccopy_window_writer_commit(w, &m, &e), 0);
     _ccopy_window_writer_destroy(w);
 
-    snprintf(path, sizeof path, "%s/backup/shop/orders/%s", dir, m.data);
+    snprintf(path, sizeof path, "%s/backup/shop/orders/%s", f.dir, m.data);
     stored = read_file(path, &stored_len);
     CHECK(stored != NULL);
     u = _ccopy_unstream_new(compression, collect, &raw);
@@ -214,13 +236,9 @@ static void round_trip(_ccopy_compression_t compression)
 
     ccopy_manifest_cleanup(&m);
     free(stored);
-    for (i = 0; i < 3; i++)
-        bson_destroy(&docs[i]);
     free(raw.data);
     free(expected.data);
-    _ccopy_sink_close(sink);
-    remove_tree(dir);
-    free(dir);
+    fixture_teardown(&f);
 }
 
 CCOPY_TEST(bson_fidelity_every_type_uncompressed)
@@ -240,26 +258,24 @@ CCOPY_TEST(bson_fidelity_every_type_zstd)
 
 CCOPY_TEST(jsonl_is_canonical_extended_json_that_parses_back)
 {
-    char *dir = make_temp_dir();
-    _ccopy_sink_t *sink = open_sink(dir);
+    fixture_t f;
     _ccopy_window_writer_config_t wc = config_for("jsonl", CCOPY_COMPRESS_NONE);
     _ccopy_window_writer_t *w = NULL;
     ccopy_manifest_t m;
     ccopy_error_t e;
-    bson_t docs[3];
     char path[512], *line, *save = NULL;
     uint8_t *text;
-    size_t len = 0, i = 0;
+    size_t len = 0, i;
 
-    crafted_documents(docs);
-    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
+    fixture_setup(&f);
+    CHECK_INT(_ccopy_window_writer_new(&w, f.sink, &wc, &e), 0);
     for (i = 1; i < 3; i++) /* documents whose types Extended JSON round-trips exactly */
-        CHECK_INT(_ccopy_window_writer_add(w, &docs[i], &e), 0);
+        CHECK_INT(_ccopy_window_writer_add(w, &f.docs[i], &e), 0);
     CHECK_INT(_ccopy_window_writer_commit(w, &m, &e), 0);
     _ccopy_window_writer_destroy(w);
     CHECK_STR(m.data, "20260101T000000Z_20260101T040000Z.jsonl");
     CHECK_STR(m.format, "jsonl");
-    snprintf(path, sizeof path, "%s/backup/shop/orders/%s", dir, m.data);
+    snprintf(path, sizeof path, "%s/backup/shop/orders/%s", f.dir, m.data);
     text = read_file(path, &len);
     CHECK(text != NULL);
     text[len] = '\0';
@@ -270,90 +286,73 @@ CCOPY_TEST(jsonl_is_canonical_extended_json_that_parses_back)
         bson_t *parsed = bson_new_from_json((const uint8_t *)line, -1, &be);
         CHECK(parsed != NULL);
         if (parsed) {
-            CHECK_INT(parsed->len, docs[i].len);
-            CHECK(memcmp(bson_get_data(parsed), bson_get_data(&docs[i]), docs[i].len) == 0);
+            CHECK_INT(parsed->len, f.docs[i].len);
+            CHECK(memcmp(bson_get_data(parsed), bson_get_data(&f.docs[i]), f.docs[i].len) == 0);
             bson_destroy(parsed);
         }
     }
     CHECK_INT(i, 3);
     ccopy_manifest_cleanup(&m);
     free(text);
-    for (i = 0; i < 3; i++)
-        bson_destroy(&docs[i]);
-    _ccopy_sink_close(sink);
-    remove_tree(dir);
-    free(dir);
+    fixture_teardown(&f);
+}
+
+/* Entries of a folder that are data, manifests or temporaries (not the lock). */
+static int folder_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *entry;
+    int entries = 0;
+    CHECK(d != NULL);
+    while (d && (entry = readdir(d)) != NULL)
+        entries += entry->d_name[0] != '.' || strncmp(entry->d_name, ".tmp.", 5) == 0;
+    if (d)
+        closedir(d);
+    return entries;
 }
 
 CCOPY_TEST(nothing_is_complete_before_commit)
 {
-    char *dir = make_temp_dir();
-    _ccopy_sink_t *sink = open_sink(dir);
+    fixture_t f;
     _ccopy_window_writer_config_t wc = config_for("bson", CCOPY_COMPRESS_NONE);
     _ccopy_window_writer_t *w = NULL;
     ccopy_manifest_t *list = NULL;
     size_t count = 99;
     ccopy_error_t e;
-    bson_t docs[3];
     char path[512];
-    int i;
 
-    crafted_documents(docs);
-    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
-    CHECK_INT(_ccopy_window_writer_add(w, &docs[1], &e), 0);
-    CHECK_INT(_ccopy_sink_read_manifests(sink, "shop", "orders", &list, &count, &e), 0);
+    fixture_setup(&f);
+    CHECK_INT(_ccopy_window_writer_new(&w, f.sink, &wc, &e), 0);
+    CHECK_INT(_ccopy_window_writer_add(w, &f.docs[1], &e), 0);
+    CHECK_INT(_ccopy_sink_read_manifests(f.sink, "shop", "orders", &list, &count, &e), 0);
     CHECK_INT(count, 0);
     _ccopy_manifests_free(list, count);
     _ccopy_window_writer_destroy(w); /* abandoned: no data file, no manifest, no temporary */
-    snprintf(path, sizeof path, "%s/backup/shop/orders/20260101T000000Z_20260101T040000Z.bson", dir);
-    CHECK(!file_exists(path));
-    {
-        DIR *d;
-        struct dirent *entry;
-        int entries = 0;
-        snprintf(path, sizeof path, "%s/backup/shop/orders", dir);
-        d = opendir(path);
-        CHECK(d != NULL);
-        while (d && (entry = readdir(d)) != NULL)
-            entries += entry->d_name[0] != '.' || strncmp(entry->d_name, ".tmp.", 5) == 0;
-        if (d)
-            closedir(d);
-        CHECK_INT(entries, 0);
-    }
-    for (i = 0; i < 3; i++)
-        bson_destroy(&docs[i]);
-    _ccopy_sink_close(sink);
-    remove_tree(dir);
-    free(dir);
+    snprintf(path, sizeof path, "%s/backup/shop/orders", f.dir);
+    CHECK_INT(folder_entries(path), 0);
+    fixture_teardown(&f);
 }
 
 CCOPY_TEST(restart_discards_what_was_written)
 {
-    char *dir = make_temp_dir();
-    _ccopy_sink_t *sink = open_sink(dir);
+    fixture_t f;
     _ccopy_window_writer_config_t wc = config_for("bson", CCOPY_COMPRESS_ZSTD);
     _ccopy_window_writer_t *w = NULL;
     ccopy_manifest_t m;
     ccopy_error_t e;
-    bson_t docs[3];
-    int i;
 
-    crafted_documents(docs);
-    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), 0);
-    CHECK_INT(_ccopy_window_writer_add(w, &docs[0], &e), 0);
+    fixture_setup(&f);
+    CHECK_INT(_ccopy_window_writer_new(&w, f.sink, &wc, &e), 0);
+    CHECK_INT(_ccopy_window_writer_add(w, &f.docs[0], &e), 0);
     CHECK_INT(_ccopy_window_writer_restart(w, &e), 0);
-    CHECK_INT(_ccopy_window_writer_add(w, &docs[1], &e), 0);
+    CHECK_INT(_ccopy_window_writer_add(w, &f.docs[1], &e), 0);
     CHECK_INT(_ccopy_window_writer_commit(w, &m, &e), 0);
     CHECK_INT(m.documents, 1);
-    CHECK_INT(m.bytes, docs[1].len);
+    CHECK_INT(m.bytes, f.docs[1].len);
     CHECK_STR(m.first_id, "{ \"$oid\" : \"6955b9000000000000000002\" }");
     ccopy_manifest_cleanup(&m);
     _ccopy_window_writer_destroy(w);
-    for (i = 0; i < 3; i++)
-        bson_destroy(&docs[i]);
-    _ccopy_sink_close(sink);
-    remove_tree(dir);
-    free(dir);
+    fixture_teardown(&f);
 }
 
 CCOPY_TEST(stale_temporaries_are_removed_at_open)
@@ -420,19 +419,17 @@ CCOPY_TEST(unwritable_folder_names_path_and_reason)
 
 CCOPY_TEST(names_that_leave_the_folder_are_refused)
 {
-    char *dir = make_temp_dir();
-    _ccopy_sink_t *sink = open_sink(dir);
+    fixture_t f;
     _ccopy_window_writer_config_t wc = config_for("bson", CCOPY_COMPRESS_NONE);
     _ccopy_window_writer_t *w = NULL;
     ccopy_error_t e;
 
+    fixture_setup(&f);
     wc.coll = "../escape";
-    CHECK_INT(_ccopy_window_writer_new(&w, sink, &wc, &e), CCOPY_EINVAL);
+    CHECK_INT(_ccopy_window_writer_new(&w, f.sink, &wc, &e), CCOPY_EINVAL);
     CHECK_CONTAINS(e.message, "../escape");
     CHECK(w == NULL);
-    _ccopy_sink_close(sink);
-    remove_tree(dir);
-    free(dir);
+    fixture_teardown(&f);
 }
 
 CCOPY_TEST(window_names_sort_by_time)

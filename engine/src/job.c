@@ -336,7 +336,7 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     report(job);
 
     if (job->error_count > 0) {
-        e = job->errors[0].error;
+        e = job->errors[0];
         if (job->error_count > 1)
             _ccopy_error_prefix(&e, "%zu windows failed, the first", job->error_count);
         rc = e.code;

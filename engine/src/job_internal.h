@@ -33,10 +33,6 @@ typedef struct _ccopy_task {
     ccopy_window_t window;
 } _ccopy_task_t;
 
-typedef struct _ccopy_job_error {
-    ccopy_error_t error;
-} _ccopy_job_error_t;
-
 /* What one collection contributed to the run. */
 typedef struct _ccopy_coll_stats {
     char *name;
@@ -79,7 +75,7 @@ struct ccopy_job {
     int64_t documents_written, bytes_written, stored_bytes; /* (lock) of completed windows */
     ccopy_manifest_t *written;/* (lock) manifests of the windows completed in this run */
     size_t written_count;     /* (lock) */
-    _ccopy_job_error_t *errors; /* (lock) */
+    ccopy_error_t *errors;      /* (lock) */
     size_t error_count;         /* (lock) */
     _ccopy_strings_t warnings;  /* (log_lock) */
 

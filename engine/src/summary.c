@@ -58,7 +58,7 @@ void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest)
 void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error)
 {
     job->errors = _ccopy_realloc(job->errors, (job->error_count + 1) * sizeof *job->errors);
-    job->errors[job->error_count++].error = *error;
+    job->errors[job->error_count++] = *error;
     job->windows_failed++;
 }
 
@@ -214,7 +214,7 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     _ccopy_jsonw_key(&w, "errors");
     _ccopy_jsonw_begin_array(&w);
     for (i = 0; i < job->error_count; i++)
-        _ccopy_jsonw_string(&w, job->errors[i].error.message);
+        _ccopy_jsonw_string(&w, job->errors[i].message);
     _ccopy_jsonw_end_array(&w);
     pthread_mutex_unlock(&job->lock);
     pthread_mutex_lock(&job->log_lock);

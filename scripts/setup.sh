@@ -73,37 +73,50 @@ setup_ferretdb() {
   command -v go >/dev/null 2>&1 || die "go not found (expected /usr/local/go/bin/go)"
 
   log "building FerretDB $FERRETDB_VERSION (first time, ~1 min)"
-  local build="$FERRETDB_DIR/build" out
+  local build="$FERRETDB_DIR/build" out="$FERRETDB_DIR/build.log" dir
   mkdir -p "$build" "$FERRETDB_DIR/bin"
-  out="$FERRETDB_DIR/build.log"
-  # Plain `go install ...@v1.24.2` does not work: the proxy refuses the
-  # module's version list, and a binary built straight from the module cache
-  # panics because build/version/version.txt is absent. So: a tiny wrapper
-  # module that requires FerretDB, a writable copy of its source with
-  # version.txt filled in, and a replace directive pointing at that copy.
-  if ! (
-    set -euo pipefail
-    cd "$build"
-    export GOTOOLCHAIN=local
-    printf 'module ccopyferretdb\n\ngo 1.24\n\nrequire github.com/FerretDB/FerretDB %s\n' \
-      "$FERRETDB_VERSION" >go.mod
-    rm -f go.sum
-    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/FerretDB/FerretDB/cmd/ferretdb"\n' >tools.go
-    go mod tidy
-    src=$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)
-    [[ -n "$src" && -d "$src" ]] || { echo "cannot locate FerretDB module source" >&2; exit 1; }
-    rm -rf src
-    cp -r "$src" src
-    chmod -R u+w src
-    echo "$FERRETDB_VERSION" >src/build/version/version.txt
-    go mod edit -replace github.com/FerretDB/FerretDB=./src
-    go build -o "$FERRETDB_BIN.tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
-    mv -f "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
-  ) >"$out" 2>&1 </dev/null; then
+  : >"$out"
+  # Plain `go install ...@v1.24.2` does not work here: the proxy refuses the
+  # module's version list, and a binary built straight from the read-only
+  # module cache panics because build/version/version.txt is absent. So we
+  # download the module at its exact version, copy its source, fill in
+  # version.txt and build it as the main module (FerretDB only reports its
+  # version when its own module is the main one). Every step is checked on
+  # its own: `set -e` does not apply inside a tested subshell.
+  export GOTOOLCHAIN=local GOFLAGS=-mod=mod
+  {
+    echo "== go env"
+    go version
+    go env GOPATH GOMODCACHE GOPROXY GOFLAGS GONOSUMDB GOPRIVATE
+  } >>"$out" 2>&1
+  ferretdb_step() { # DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    echo "== $what: $*" >>"$out"
+    "$@" >>"$out" 2>&1 </dev/null && return 0
     tail -n 30 "$out" >&2
-    die "FerretDB build failed (full log: $out)"
+    die "FerretDB build failed while trying to $what (full log: $out)"
+  }
+  dir=$(cd "$build" && go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>>"$out" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  if [[ -z "$dir" || ! -f "$dir/go.mod" ]]; then
+    tail -n 30 "$out" >&2
+    die "cannot download github.com/FerretDB/FerretDB@$FERRETDB_VERSION from the Go module proxy (full log: $out)"
   fi
-  ferretdb_ok || die "built $FERRETDB_BIN but '--version' does not report $FERRETDB_VERSION"
+  ferretdb_step "remove the previous source copy" rm -rf "$build/src"
+  ferretdb_step "copy the module source" cp -r "$dir" "$build/src"
+  ferretdb_step "make the source copy writable" chmod -R u+w "$build/src"
+  ferretdb_step "write build/version/version.txt" \
+    sh -c 'printf "%s\n" "$1" >"$2"' sh "$FERRETDB_VERSION" "$build/src/build/version/version.txt"
+  ferretdb_step "compile cmd/ferretdb" \
+    sh -c 'cd "$1" && go build -buildvcs=false -trimpath -o "$2" ./cmd/ferretdb' \
+    sh "$build/src" "$FERRETDB_BIN.tmp"
+  ferretdb_step "install the binary" mv -f "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
+  if ! ferretdb_ok; then
+    "$FERRETDB_BIN" --version >>"$out" 2>&1 || true
+    tail -n 30 "$out" >&2
+    die "built $FERRETDB_BIN but '--version' does not report $FERRETDB_VERSION (full log: $out)"
+  fi
 }
 
 # ---------------------------------------------------------------- venv

@@ -10,6 +10,11 @@ reuses the same port and data, so a test can bounce the server mid-backup.
 
 The binary is ``<repo>/.tools/ferretdb/bin/ferretdb`` (built by
 ``scripts/setup.sh``), or ``$CCOPY_FERRETDB`` when set.
+
+Optional extras: ``repl_set_name="globaldb"`` makes ``hello`` report a
+replica set (``--repl-set-name``); ``tls_cert_file``/``tls_key_file`` add a
+TLS listener on ``tls_port`` (``--listen-tls``) beside the plain one, which
+stays on ``port`` for readiness checks and direct inspection.
 """
 
 from __future__ import annotations
@@ -65,12 +70,21 @@ class FerretDBError(RuntimeError):
 
 class FerretDB:
     def __init__(self, binary: str | os.PathLike | None = None, port: int | None = None,
-                 log_level: str = "warn"):
+                 log_level: str = "warn", repl_set_name: str | None = None,
+                 tls_cert_file: str | os.PathLike | None = None,
+                 tls_key_file: str | os.PathLike | None = None,
+                 tls_port: int | None = None):
+        if (tls_cert_file is None) != (tls_key_file is None):
+            raise FerretDBError("tls_cert_file and tls_key_file go together")
         self.binary = Path(binary) if binary else binary_path()
         if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
             raise FerretDBError(f"FerretDB binary not found: {self.binary} (run ./run setup)")
         self._port = port or free_port()
         self.log_level = log_level
+        self.repl_set_name = repl_set_name
+        self.tls_cert_file = tls_cert_file
+        self.tls_key_file = tls_key_file
+        self._tls_port = (tls_port or free_port()) if tls_cert_file else None
         self.tmpdir = Path(tempfile.mkdtemp(prefix="ccopy-ferretdb-"))
         self.data_dir = self.tmpdir / "data"
         self.data_dir.mkdir()
@@ -82,6 +96,15 @@ class FerretDB:
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def tls_port(self) -> int | None:
+        """The TLS listener's port, or None without ``tls_cert_file``."""
+        return self._tls_port
 
     @property
     def uri(self) -> str:
@@ -97,7 +120,7 @@ class FerretDB:
 
     # ------------------------------------------------------------ lifecycle
     def command(self) -> list[str]:
-        return [
+        args = [
             str(self.binary),
             "--handler=sqlite",
             f"--sqlite-url=file:{self.data_dir}/",
@@ -107,6 +130,13 @@ class FerretDB:
             f"--state-dir={self.tmpdir}",
             f"--log-level={self.log_level}",
         ]
+        if self.repl_set_name:
+            args.append(f"--repl-set-name={self.repl_set_name}")
+        if self._tls_port is not None:
+            args += [f"--listen-tls=127.0.0.1:{self._tls_port}",
+                     f"--listen-tls-cert-file={self.tls_cert_file}",
+                     f"--listen-tls-key-file={self.tls_key_file}"]
+        return args
 
     def start(self, timeout: float = START_TIMEOUT) -> "FerretDB":
         """Start the server and wait until it answers ``ping``."""

@@ -330,6 +330,9 @@ static void print_backup_summary(ccopy_job_t *job, const char *sink, int rc)
            (long long)p.windows_already_complete, (long long)p.windows_failed);
     printf("  %s documents, %s (%s stored) in %.1f s, %s docs/s, %lld retries\n", docs, bytes, stored,
            p.elapsed_seconds, rate, (long long)p.retries);
+    printf("  %.0f RU charged%s (%.0f RU/s), %lld throttled, %.1f s backing off, %.1f s paced\n",
+           p.ru_charged, p.ru_estimated ? " (estimated)" : "", p.ru_per_second,
+           (long long)p.throttle_events, p.retry_wait_seconds, p.pacing_wait_seconds);
     printf("  written to %s\n", sink);
 }
 

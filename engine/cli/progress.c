@@ -60,10 +60,12 @@ void cli_progress(const ccopy_progress_t *p, void *user_data)
     cli_format_bytes(bytes, sizeof bytes, (double)p->bytes);
     cli_format_bytes(rate, sizeof rate, p->bytes_per_second);
     format_eta(eta, sizeof eta, p->eta_seconds);
-    fprintf(stderr, "\r\033[Kwindows %lld/%lld (%lld left)  docs %s  %s  %.0f docs/s  %s/s  retries %lld  ETA %s",
+    fprintf(stderr, "\r\033[Kwindows %lld/%lld (%lld left)  docs %s  %s  %.0f docs/s  %s/s  %.0f RU/s  "
+            "throttled %lld  retries %lld  ETA %s",
             (long long)p->windows_done, (long long)p->windows_total,
             (long long)(p->windows_total - p->windows_done - p->windows_failed), docs, bytes,
-            p->documents_per_second, rate, (long long)p->retries, eta);
+            p->documents_per_second, rate, p->ru_per_second, (long long)p->throttle_events,
+            (long long)p->retries, eta);
     fflush(stderr);
     line_drawn = 1;
 }

@@ -78,6 +78,9 @@ ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
     job->backoff.base_ms = ccopy_options_get_int(job->options, "retry_base_ms");
     job->backoff.cap_ms = ccopy_options_get_int(job->options, "retry_max_delay_ms");
     job->server_timeout_ms = ccopy_options_get_int(job->options, "server_timeout_ms");
+    job->socket_timeout_ms = ccopy_options_get_int(job->options, "socket_timeout_ms");
+    _ccopy_governor_init(&job->governor, (double)ccopy_options_get_int(job->options, "max_ru"));
+    _ccopy_request_shared_init(&job->request_shared, &job->governor);
     for (i = 0; i < ccopy_options_get_count(job->options, "collection"); i++)
         _ccopy_job_add_collection(job, ccopy_options_get_nth(job->options, "collection", i));
     job->explicit_collections = job->coll_count > 0;
@@ -149,7 +152,8 @@ static _ccopy_task_t *take_task(ccopy_job_t *job)
     return task;
 }
 
-static void run_task(ccopy_job_t *job, mongoc_client_t *client, _ccopy_task_t *task, uint64_t *rng)
+static void run_task(ccopy_job_t *job, _ccopy_requester_t *requester, _ccopy_task_t *task,
+                     uint64_t *rng)
 {
     _ccopy_window_writer_config_t wc = {
         .kind = task->kind,
@@ -162,7 +166,7 @@ static void run_task(ccopy_job_t *job, mongoc_client_t *client, _ccopy_task_t *t
     };
     _ccopy_reader_config_t reader = {
         .source = job->source,
-        .client = client,
+        .requester = requester,
         .db = job->db,
         .coll = task->coll,
         .kind = task->kind,
@@ -170,8 +174,6 @@ static void run_task(ccopy_job_t *job, mongoc_client_t *client, _ccopy_task_t *t
         .batch_size = job->batch_size,
         .backoff = job->backoff,
         .rng_state = rng,
-        .canceled = &job->canceled,
-        .counters = &job->counters,
     };
     _ccopy_window_writer_t *writer = NULL;
     ccopy_manifest_t manifest;
@@ -210,10 +212,13 @@ static void *worker_main(void *arg)
     worker_ctx_t *ctx = arg;
     ccopy_job_t *job = ctx->job;
     mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
+    _ccopy_requester_t requester;
     _ccopy_task_t *task;
 
+    _ccopy_requester_init(&requester, client, &job->request_shared, &job->counters, &job->canceled);
     while ((task = take_task(job)) != NULL)
-        run_task(job, client, task, &ctx->rng);
+        run_task(job, &requester, task, &ctx->rng);
+    _ccopy_requester_cleanup(&requester);
     mongoc_client_pool_push(job->source->pool, client);
     pthread_mutex_lock(&job->lock);
     job->workers_running--;
@@ -243,6 +248,15 @@ static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
     p->bytes = atomic_load(&job->counters.bytes);
     p->retries = atomic_load(&job->counters.retries);
     p->throttle_events = atomic_load(&job->counters.throttle_events);
+    p->retry_wait_seconds = (double)atomic_load(&job->counters.wait_ms) / 1000.0;
+    {
+        _ccopy_governor_stats_t g = _ccopy_governor_stats(&job->governor);
+        p->ru_charged = g.ru_charged;
+        p->ru_per_second = copy_elapsed > 0 ? g.ru_charged / copy_elapsed : 0;
+        p->ru_pace = g.rate;
+        p->pacing_wait_seconds = (double)g.pacing_wait_ms / 1000.0;
+        p->ru_estimated = g.charge_source == 1;
+    }
     p->elapsed_seconds = elapsed;
     p->documents_per_second = copy_elapsed > 0 ? (double)p->documents / copy_elapsed : 0;
     p->bytes_per_second = copy_elapsed > 0 ? (double)p->bytes / copy_elapsed : 0;
@@ -320,8 +334,16 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     job->ran = 1;
     job->started_ms = _ccopy_monotonic_ms();
     report(job);
-    rc = _ccopy_source_open(&job->source, ccopy_options_get(job->options, "source"),
-                            job->server_timeout_ms, job->parallel + 1, &e);
+    {
+        _ccopy_source_settings_t settings = {
+            .server_timeout_ms = job->server_timeout_ms,
+            .socket_timeout_ms = job->socket_timeout_ms,
+            .tls_ca_file = ccopy_options_get(job->options, "tls_ca_file"),
+            .max_clients = job->parallel + 1,
+        };
+        rc = _ccopy_source_open(&job->source, ccopy_options_get(job->options, "source"), &settings,
+                                &e);
+    }
     if (rc == 0)
         rc = _ccopy_job_plan(job, &e);
     if (rc == 0 && job->task_count > 0 && !atomic_load(&job->canceled))
@@ -368,6 +390,7 @@ void ccopy_job_destroy(ccopy_job_t *job)
     _ccopy_job_free_state(job);
     pthread_mutex_destroy(&job->lock);
     pthread_mutex_destroy(&job->log_lock);
+    _ccopy_governor_destroy(&job->governor);
     ccopy_options_destroy(job->options);
     free(job);
 }

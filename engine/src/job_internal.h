@@ -12,7 +12,9 @@
 #include "common.h"
 #include "cosmocopy/job.h"
 #include "cosmocopy/manifest.h"
+#include "governor.h"
 #include "reader.h"
+#include "request.h"
 #include "retry.h"
 #include "sink.h"
 #include "source.h"
@@ -49,7 +51,7 @@ struct ccopy_job {
     const char *db, *mode, *format;
     _ccopy_compression_t compression;
     int compress_level;
-    int64_t step, settle_lag, server_timeout_ms;
+    int64_t step, settle_lag, server_timeout_ms, socket_timeout_ms;
     int batch_size, parallel;
     _ccopy_backoff_t backoff;
 
@@ -80,6 +82,8 @@ struct ccopy_job {
     _ccopy_strings_t warnings;  /* (log_lock) */
 
     _ccopy_counters_t counters;
+    _ccopy_governor_t governor;           /* paces every request of every worker */
+    _ccopy_request_shared_t request_shared;
     atomic_int canceled;
     volatile ccopy_phase_t phase;
     int ran;

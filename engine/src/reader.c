@@ -56,87 +56,204 @@ static int failure(const _ccopy_reader_config_t *c, ccopy_error_t *error, const 
     return rc;
 }
 
+typedef struct read_state {
+    const _ccopy_reader_config_t *c;
+    _ccopy_doc_fn on_doc;
+    void *user_data;
+    bson_value_t last;
+    int have_last;
+    int attempts; /* failures in a row without a document delivered */
+} read_state_t;
+
+static int canceled(ccopy_error_t *error)
+{
+    return _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
+}
+
+/* Hand every document of a find/getMore reply's batch to on_doc, in order, remembering the last
+ * _id; *cursor_id becomes the cursor's id (0 once the server has nothing more). A short or empty
+ * batch with a live cursor is normal on Cosmos DB. */
+static int deliver_batch(read_state_t *st, const bson_t *reply, int64_t *cursor_id,
+                         ccopy_error_t *error)
+{
+    const _ccopy_reader_config_t *c = st->c;
+    _ccopy_counters_t *counters = c->requester->counters;
+    bson_iter_t it, cursor, batch;
+    int have_batch = 0;
+
+    *cursor_id = 0;
+    if (!bson_iter_init_find(&it, reply, "cursor") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+        !bson_iter_recurse(&it, &cursor))
+        return _ccopy_error_set(error, CCOPY_ESERVER, CCOPY_DOMAIN_ENGINE, 0,
+                                "%s answered a find/getMore on %s.%s without a cursor",
+                                c->source->hosts, c->db, c->coll);
+    while (bson_iter_next(&cursor)) {
+        const char *key = bson_iter_key(&cursor);
+        if (strcmp(key, "id") == 0)
+            *cursor_id = bson_iter_as_int64(&cursor);
+        else if ((strcmp(key, "firstBatch") == 0 || strcmp(key, "nextBatch") == 0) &&
+                 BSON_ITER_HOLDS_ARRAY(&cursor)) {
+            batch = cursor;
+            have_batch = 1;
+        }
+    }
+    if (!have_batch || !bson_iter_recurse(&batch, &it))
+        return 0;
+    while (bson_iter_next(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_t doc;
+        bson_iter_t id;
+        int rc;
+
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+            continue;
+        if (atomic_load(c->requester->canceled))
+            return canceled(error);
+        bson_iter_document(&it, &len, &data);
+        if (!bson_init_static(&doc, data, len))
+            return _ccopy_error_set(error, CCOPY_ESERVER, CCOPY_DOMAIN_ENGINE, 0,
+                                    "%s sent a malformed document in %s.%s", c->source->hosts,
+                                    c->db, c->coll);
+        rc = st->on_doc(&doc, st->user_data, error);
+        if (rc != 0)
+            return rc;
+        if (bson_iter_init_find(&id, &doc, "_id")) {
+            if (st->have_last)
+                bson_value_destroy(&st->last);
+            bson_value_copy(bson_iter_value(&id), &st->last);
+            st->have_last = 1;
+        }
+        st->attempts = 0; /* progress: the budget counts failures in a row */
+        atomic_fetch_add(&counters->documents, 1);
+        atomic_fetch_add(&counters->bytes, (long long)len);
+    }
+    return 0;
+}
+
+/* After a failed request: give up (non-retryable, or the budget is spent) or wait. */
+static int back_off(read_state_t *st, const bson_error_t *e, ccopy_error_t *error)
+{
+    const _ccopy_reader_config_t *c = st->c;
+    _ccopy_counters_t *counters = c->requester->counters;
+    int64_t delay;
+
+    if (_ccopy_source_error_class(e) == CCOPY_RETRY_NEVER)
+        return failure(c, error, e, 0);
+    if (++st->attempts > c->backoff.max_retries)
+        return failure(c, error, e, st->attempts - 1);
+    atomic_fetch_add(&counters->retries, 1);
+    delay = _ccopy_backoff_delay_ms(&c->backoff, st->attempts, _ccopy_parse_retry_after_ms(e->message),
+                                    c->rng_state);
+    atomic_fetch_add(&counters->wait_ms, delay);
+    if (_ccopy_sleep_ms(delay, c->requester->canceled))
+        return canceled(error);
+    return 0;
+}
+
+/* Best effort: free a cursor we are abandoning (after a timeout, say) on the server. */
+static void kill_cursor(const _ccopy_reader_config_t *c, int64_t id)
+{
+    bson_t command = BSON_INITIALIZER, ids, opts = BSON_INITIALIZER, reply;
+    BSON_APPEND_UTF8(&command, "killCursors", c->coll);
+    BSON_APPEND_ARRAY_BEGIN(&command, "cursors", &ids);
+    BSON_APPEND_INT64(&ids, "0", id);
+    bson_append_array_end(&command, &ids);
+    if (c->requester->session)
+        mongoc_client_session_append(c->requester->session, &opts, NULL);
+    mongoc_client_command_with_opts(c->requester->client, c->db, &command, NULL, &opts, &reply, NULL);
+    bson_destroy(&reply);
+    bson_destroy(&opts);
+    bson_destroy(&command);
+}
+
+/* Read getMore after getMore until the cursor ends. Returns non-zero with *error set to stop
+ * the window; *reopen is set when the cursor was lost and the read must start again after the
+ * last _id delivered. */
+static int drain_cursor(read_state_t *st, int64_t cursor_id, int *reopen, ccopy_error_t *error)
+{
+    const _ccopy_reader_config_t *c = st->c;
+    int rc = 0;
+
+    while (rc == 0 && cursor_id != 0) {
+        bson_t command = BSON_INITIALIZER, reply;
+        bson_error_t e;
+        _ccopy_request_result_t res;
+
+        BSON_APPEND_INT64(&command, "getMore", cursor_id);
+        BSON_APPEND_UTF8(&command, "collection", c->coll);
+        BSON_APPEND_INT32(&command, "batchSize", c->batch_size);
+        res = _ccopy_request_run(c->requester, c->db, &command, CCOPY_REQUEST_READ, 0, &reply, &e);
+        bson_destroy(&command);
+        if (res == CCOPY_REQUEST_OK) {
+            rc = deliver_batch(st, &reply, &cursor_id, error);
+        } else if (res == CCOPY_REQUEST_CANCELED) {
+            rc = canceled(error);
+        } else {
+            _ccopy_retry_class_t cls = _ccopy_source_error_class(&e);
+            rc = back_off(st, &e, error);
+            /* a throttled getMore leaves its cursor alive: ask again; anything else reopens */
+            if (rc == 0 && cls != CCOPY_RETRY_THROTTLED) {
+                if (cls == CCOPY_RETRY_TIMEOUT || cls == CCOPY_RETRY_TRANSIENT)
+                    kill_cursor(c, cursor_id);
+                *reopen = 1;
+            }
+        }
+        bson_destroy(&reply);
+        if (*reopen)
+            break;
+    }
+    return rc;
+}
+
 int _ccopy_reader_run(const _ccopy_reader_config_t *c, _ccopy_doc_fn on_doc,
                       _ccopy_restart_fn on_restart, void *user_data, ccopy_error_t *error)
 {
-    mongoc_collection_t *collection = mongoc_client_get_collection(c->client, c->db, c->coll);
-    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "batchSize",
-                            BCON_INT32(c->batch_size));
-    bson_value_t last;
-    int have_last = 0, attempts = 0, rc = 0;
+    read_state_t st = {.c = c, .on_doc = on_doc, .user_data = user_data};
+    int rc = 0;
 
     for (;;) {
-        bson_t filter = BSON_INITIALIZER;
-        mongoc_cursor_t *cursor;
-        const bson_t *doc;
+        bson_t command = BSON_INITIALIZER, filter = BSON_INITIALIZER, reply;
         bson_error_t e;
-        _ccopy_retry_class_t cls;
-        int64_t delay;
+        _ccopy_request_result_t res;
+        int64_t cursor_id = 0;
+        int reopen = 0;
 
         if (c->kind == CCOPY_MANIFEST_NON_OBJECTID)
             _ccopy_non_oid_filter(&filter);
         else
-            window_filter(&filter, &c->window, have_last ? &last : NULL);
-        cursor = mongoc_collection_find_with_opts(collection, &filter, opts, NULL);
+            window_filter(&filter, &c->window, st.have_last ? &st.last : NULL);
+        BSON_APPEND_UTF8(&command, "find", c->coll);
+        BSON_APPEND_DOCUMENT(&command, "filter", &filter);
+        BCON_APPEND(&command, "sort", "{", "_id", BCON_INT32(1), "}");
+        BSON_APPEND_INT32(&command, "batchSize", c->batch_size);
+        res = _ccopy_request_run(c->requester, c->db, &command, CCOPY_REQUEST_READ, 0, &reply, &e);
+        bson_destroy(&command);
         bson_destroy(&filter);
-
-        while (rc == 0 && mongoc_cursor_next(cursor, &doc)) {
-            bson_iter_t it;
-            if (atomic_load(c->canceled)) {
-                rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
-                break;
-            }
-            rc = on_doc(doc, user_data, error);
-            if (rc != 0)
-                break;
-            if (bson_iter_init_find(&it, doc, "_id")) {
-                if (have_last)
-                    bson_value_destroy(&last);
-                bson_value_copy(bson_iter_value(&it), &last);
-                have_last = 1;
-            }
-            attempts = 0; /* progress: the budget counts failures in a row */
-            atomic_fetch_add(&c->counters->documents, 1);
-            atomic_fetch_add(&c->counters->bytes, (long long)doc->len);
+        if (res == CCOPY_REQUEST_OK) {
+            rc = deliver_batch(&st, &reply, &cursor_id, error);
+            if (rc == 0)
+                rc = drain_cursor(&st, cursor_id, &reopen, error);
+        } else if (res == CCOPY_REQUEST_CANCELED) {
+            rc = canceled(error);
+        } else {
+            rc = back_off(&st, &e, error);
+            reopen = 1;
         }
-        if (rc != 0 || !mongoc_cursor_error(cursor, &e)) {
-            mongoc_cursor_destroy(cursor);
+        bson_destroy(&reply);
+        if (rc != 0 || !reopen)
             break;
-        }
-        mongoc_cursor_destroy(cursor);
-
-        cls = _ccopy_source_error_class(&e);
-        if (cls == CCOPY_RETRY_NEVER) {
-            rc = failure(c, error, &e, 0);
-            break;
-        }
-        if (++attempts > c->backoff.max_retries) {
-            rc = failure(c, error, &e, attempts - 1);
-            break;
-        }
-        if (cls == CCOPY_RETRY_THROTTLED)
-            atomic_fetch_add(&c->counters->throttle_events, 1);
-        atomic_fetch_add(&c->counters->retries, 1);
-        delay = _ccopy_backoff_delay_ms(&c->backoff, attempts, _ccopy_parse_retry_after_ms(e.message),
-                                        c->rng_state);
-        atomic_fetch_add(&c->counters->wait_ms, delay);
-        if (_ccopy_sleep_ms(delay, c->canceled)) {
-            rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
-            break;
-        }
         if (c->kind == CCOPY_MANIFEST_NON_OBJECTID) {
             /* documents of mixed _id types cannot resume with $gt: start the pass again */
-            if (have_last)
-                bson_value_destroy(&last);
-            have_last = 0;
+            if (st.have_last)
+                bson_value_destroy(&st.last);
+            st.have_last = 0;
             rc = on_restart(user_data, error);
             if (rc != 0)
                 break;
         }
     }
-    if (have_last)
-        bson_value_destroy(&last);
-    bson_destroy(opts);
-    mongoc_collection_destroy(collection);
+    if (st.have_last)
+        bson_value_destroy(&st.last);
     return rc;
 }

@@ -1,8 +1,9 @@
 /*
  * The reader: one cursor per window, sorted by _id and pulled in batches, that survives network
  * errors, server restarts, CursorNotFound and throttling by reopening after the last _id it
- * delivered ({_id: {$gt: last, $lt: hi}}), never with skip. Each worker owns one reader call at
- * a time; the counters it updates are shared atomics.
+ * delivered ({_id: {$gt: last, $lt: hi}}), never with skip. A throttled getMore is retried on
+ * the same cursor. Every find and getMore goes through the job's governor. Each worker owns one
+ * reader call at a time; the counters it updates are shared atomics.
  */
 #ifndef CCOPY_READER_H
 #define CCOPY_READER_H
@@ -15,17 +16,9 @@
 #include "cosmocopy/error.h"
 #include "cosmocopy/manifest.h"
 #include "cosmocopy/window.h"
+#include "request.h"
 #include "retry.h"
 #include "source.h"
-
-/* Job-wide counters, updated by every worker. */
-typedef struct _ccopy_counters {
-    atomic_llong documents;
-    atomic_llong bytes;
-    atomic_llong retries;
-    atomic_llong throttle_events;
-    atomic_llong wait_ms;
-} _ccopy_counters_t;
 
 /* Called for each document in _id order; a non-zero return stops the read with that code. */
 typedef int (*_ccopy_doc_fn)(const bson_t *doc, void *user_data, ccopy_error_t *error);
@@ -33,16 +26,14 @@ typedef int (*_ccopy_doc_fn)(const bson_t *doc, void *user_data, ccopy_error_t *
 typedef int (*_ccopy_restart_fn)(void *user_data, ccopy_error_t *error);
 
 typedef struct _ccopy_reader_config {
-    _ccopy_source_t *source;
-    mongoc_client_t *client;
+    _ccopy_source_t *source;       /* names the host in messages */
+    _ccopy_requester_t *requester; /* the worker's connection, session and governor */
     const char *db, *coll;
     ccopy_manifest_kind_t kind;
     ccopy_window_t window; /* ignored for the non-objectid pass */
     int batch_size;
     _ccopy_backoff_t backoff;
     uint64_t *rng_state;
-    atomic_int *canceled;
-    _ccopy_counters_t *counters;
 } _ccopy_reader_config_t;
 
 /* Read the whole window (or pass). The retry budget counts consecutive failed attempts without

@@ -3,6 +3,8 @@
  * exist, their indexes and options (for metadata.json), where the ObjectId range starts and how
  * many documents fall outside it. Driver errors are mapped here, once, to ccopy codes.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +27,11 @@ static char *hosts_text(const mongoc_uri_t *uri)
     return text ? text : _ccopy_strdup("(no host)");
 }
 
-int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text, int64_t server_timeout_ms,
-                       int max_clients, ccopy_error_t *error)
+int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
+                       const _ccopy_source_settings_t *settings, ccopy_error_t *error)
 {
+    int64_t server_timeout_ms = settings->server_timeout_ms;
+    const char *ca = settings->tls_ca_file;
     bson_error_t e;
     mongoc_uri_t *uri;
     _ccopy_source_t *source;
@@ -44,6 +48,23 @@ int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text, int64_t serv
         mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)server_timeout_ms);
     if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
         mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, (int32_t)server_timeout_ms);
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS) && settings->socket_timeout_ms > 0)
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
+                                       (int32_t)settings->socket_timeout_ms);
+    if (ca && *ca) {
+        FILE *f = fopen(ca, "r");
+        if (!f) {
+            int err = errno;
+            mongoc_uri_destroy(uri);
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, err,
+                                    "TLS CA file %s cannot be read: %s", ca, strerror(err));
+        }
+        fclose(f);
+        /* Certificates are still checked: only tlsInsecure or tlsAllowInvalidCertificates in
+         * the URI turn that off, and only when the user writes them. */
+        mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true);
+        mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, ca);
+    }
     if (!mongoc_uri_has_option(uri, MONGOC_URI_APPNAME))
         mongoc_uri_set_appname(uri, "cosmocopy/" CCOPY_VERSION_STRING);
     /* Cosmos DB refuses retryable writes and every read here is retried by the engine itself. */
@@ -62,7 +83,8 @@ int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text, int64_t serv
         return rc;
     }
     mongoc_client_pool_set_error_api(source->pool, MONGOC_ERROR_API_VERSION_2);
-    mongoc_client_pool_max_size(source->pool, (uint32_t)(max_clients > 0 ? max_clients : 1));
+    mongoc_client_pool_max_size(source->pool,
+                                (uint32_t)(settings->max_clients > 0 ? settings->max_clients : 1));
     *out = source;
     return 0;
 }

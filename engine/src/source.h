@@ -20,10 +20,18 @@ typedef struct _ccopy_source {
     char *hosts; /* "host:port[,host:port...]" for messages; never holds credentials */
 } _ccopy_source_t;
 
-/* Parse the connection string, apply default timeouts (unless the URI sets its own) and make a
- * pool of at most max_clients connections. EINVAL for a malformed string (secrets masked). */
-int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text, int64_t server_timeout_ms,
-                       int max_clients, ccopy_error_t *error);
+typedef struct _ccopy_source_settings {
+    int64_t server_timeout_ms; /* connectTimeoutMS and serverSelectionTimeoutMS unless in the URI */
+    int64_t socket_timeout_ms; /* socketTimeoutMS unless in the URI                             */
+    const char *tls_ca_file;   /* NULL, or a PEM file of CA certificates: turns TLS on          */
+    int max_clients;
+} _ccopy_source_settings_t;
+
+/* Parse the connection string, apply the settings (a URI's own options win, except that a TLS
+ * CA file given here is used) and make a pool of at most max_clients connections. EINVAL for a
+ * malformed string (secrets masked) or an unreadable CA file. */
+int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
+                       const _ccopy_source_settings_t *settings, ccopy_error_t *error);
 void _ccopy_source_close(_ccopy_source_t *source);
 
 /* Translate a driver/server error into *error and return its ccopy code. `what` says what was

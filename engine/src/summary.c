@@ -196,7 +196,16 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     _ccopy_jsonw_kv_int(&w, "documents_read", p.documents);
     _ccopy_jsonw_kv_int(&w, "retries", p.retries);
     _ccopy_jsonw_kv_int(&w, "throttle_events", p.throttle_events);
-    _ccopy_jsonw_kv_double(&w, "retry_wait_seconds", (double)atomic_load(&job->counters.wait_ms) / 1000.0);
+    _ccopy_jsonw_kv_double(&w, "retry_wait_seconds", p.retry_wait_seconds);
+    _ccopy_jsonw_kv_double(&w, "pacing_wait_seconds", p.pacing_wait_seconds);
+    _ccopy_jsonw_key(&w, "request_units");
+    _ccopy_jsonw_begin_object(&w);
+    _ccopy_jsonw_kv_double(&w, "charged", p.ru_charged);
+    _ccopy_jsonw_kv_string(&w, "source", p.ru_estimated ? "estimate" : "server");
+    _ccopy_jsonw_kv_double(&w, "per_second", p.ru_per_second);
+    _ccopy_jsonw_kv_int(&w, "budget", ccopy_options_get_int(job->options, "max_ru"));
+    _ccopy_jsonw_kv_double(&w, "final_pace", p.ru_pace);
+    _ccopy_jsonw_end_object(&w);
     _ccopy_jsonw_kv_double(&w, "elapsed_seconds", p.elapsed_seconds);
     /* planning (checks, catalog, index-served edge queries) and copying, apart: on a server
      * that scans for every query the first can be a large share of a small run */

@@ -54,10 +54,16 @@ typedef struct ccopy_progress {
     int64_t documents;       /**< documents read                                               */
     int64_t bytes;           /**< BSON bytes read                                              */
     int64_t retries;         /**< reads retried after a retryable error                        */
-    int64_t throttle_events; /**< throttling answers (16500) seen                              */
+    int64_t throttle_events; /**< throttling answers (16500, or 16500 inside a bulk write) seen  */
     int64_t documents_written; /**< documents in the windows completed in this run             */
     int64_t bytes_written;     /**< their uncompressed size                                    */
     int64_t stored_bytes;      /**< their size as stored (after compression)                   */
+    double retry_wait_seconds;  /**< time spent backing off after failures, summed over workers   */
+    double pacing_wait_seconds; /**< time spent waiting for the RU governor, summed over workers */
+    double ru_charged;       /**< request units charged (server's figures or the estimate model) */
+    double ru_per_second;    /**< ru_charged per second of copying                                */
+    double ru_pace;          /**< the governor's current pace in RU/s, 0 while unpaced            */
+    int ru_estimated;        /**< 1 when ru_charged comes from the estimate model only            */
     double elapsed_seconds;
     double documents_per_second;
     double bytes_per_second;

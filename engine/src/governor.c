@@ -1,0 +1,185 @@
+/*
+ * The job-wide request-unit governor (see governor.h for the model). Everything happens under
+ * one mutex; waiting happens outside it, in slices of at most 50 ms so that cancellation and
+ * changes of pace are noticed quickly.
+ */
+#include <time.h>
+
+#include "common.h"
+#include "governor.h"
+
+#define WAIT_SLICE_MS 50
+
+int64_t _ccopy_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru)
+{
+    int64_t now_us = _ccopy_monotonic_us();
+    *g = (_ccopy_governor_t){0};
+    pthread_mutex_init(&g->lock, NULL);
+    g->max_ru = max_ru > 0 ? max_ru : 0;
+    g->rate = g->max_ru;
+    g->tokens = g->rate * CCOPY_GOVERNOR_BURST_SECONDS;
+    g->refilled_us = now_us;
+    g->bucket_start_ms = now_us / 1000;
+    g->last_raise_ms = now_us / 1000;
+}
+
+void _ccopy_governor_destroy(_ccopy_governor_t *g)
+{
+    pthread_mutex_destroy(&g->lock);
+}
+
+/* (lock) Add what the pace earned since the last refill, up to the burst. */
+static void refill(_ccopy_governor_t *g, int64_t now_us)
+{
+    double cap = g->rate * CCOPY_GOVERNOR_BURST_SECONDS;
+    if (g->rate > 0) {
+        g->tokens += g->rate * (double)(now_us - g->refilled_us) / 1e6;
+        if (g->tokens > cap)
+            g->tokens = cap;
+    }
+    g->refilled_us = now_us;
+}
+
+/* (lock) Every second in which some request had to wait for budget, raise the pace a little:
+ * the budget may have grown, or other clients of the account may have stopped. */
+static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
+{
+    if (now_ms - g->last_raise_ms < 1000)
+        return;
+    if (g->rate > 0 && g->limited) {
+        g->rate *= CCOPY_GOVERNOR_RAISE;
+        if (g->max_ru > 0 && g->rate > g->max_ru)
+            g->rate = g->max_ru;
+    }
+    g->limited = 0;
+    g->last_raise_ms = now_ms;
+}
+
+int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *canceled,
+                            int64_t *waited_ms)
+{
+    int64_t started_ms = _ccopy_monotonic_ms();
+    for (;;) {
+        int64_t now_us = _ccopy_monotonic_us(), now_ms = now_us / 1000, wait_ms = 0;
+
+        pthread_mutex_lock(&g->lock);
+        refill(g, now_us);
+        maybe_raise(g, now_ms);
+        if (g->paused_until_ms > now_ms)
+            wait_ms = g->paused_until_ms - now_ms;
+        else if (g->rate > 0 && g->tokens <= 0)
+            wait_ms = (int64_t)(-g->tokens / g->rate * 1000.0) + 1;
+        if (wait_ms <= 0) {
+            int64_t waited = now_ms - started_ms;
+            g->tokens -= estimate;
+            g->pacing_wait_ms += waited;
+            pthread_mutex_unlock(&g->lock);
+            if (waited_ms)
+                *waited_ms += waited;
+            return 0;
+        }
+        g->limited = 1;
+        pthread_mutex_unlock(&g->lock);
+
+        if (_ccopy_sleep_ms(wait_ms < WAIT_SLICE_MS ? wait_ms : WAIT_SLICE_MS, canceled)) {
+            int64_t waited = _ccopy_monotonic_ms() - started_ms;
+            pthread_mutex_lock(&g->lock);
+            g->pacing_wait_ms += waited;
+            pthread_mutex_unlock(&g->lock);
+            if (waited_ms)
+                *waited_ms += waited;
+            return -1;
+        }
+    }
+}
+
+/* (lock) Account `ru` as got through, for the measured throughput. */
+static void measure(_ccopy_governor_t *g, double ru, int64_t now_ms)
+{
+    int64_t span = now_ms - g->bucket_start_ms;
+    g->bucket_ru += ru;
+    if (span >= 1000) {
+        double sample = g->bucket_ru * 1000.0 / (double)span;
+        g->measured_rate = g->measured_rate > 0 ? 0.5 * g->measured_rate + 0.5 * sample : sample;
+        g->bucket_ru = 0;
+        g->bucket_start_ms = now_ms;
+    }
+}
+
+void _ccopy_governor_settle(_ccopy_governor_t *g, double reserved, double charged, int from_server)
+{
+    int64_t now_us = _ccopy_monotonic_us();
+    pthread_mutex_lock(&g->lock);
+    refill(g, now_us);
+    g->tokens += reserved - charged;
+    g->ru_charged += charged;
+    if (from_server)
+        g->charge_source = 2;
+    else if (g->charge_source == 0)
+        g->charge_source = 1;
+    measure(g, charged, now_us / 1000);
+    pthread_mutex_unlock(&g->lock);
+}
+
+void _ccopy_governor_release(_ccopy_governor_t *g, double reserved)
+{
+    pthread_mutex_lock(&g->lock);
+    g->tokens += reserved;
+    pthread_mutex_unlock(&g->lock);
+}
+
+void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms)
+{
+    int64_t now_us = _ccopy_monotonic_us(), now_ms = now_us / 1000;
+
+    pthread_mutex_lock(&g->lock);
+    refill(g, now_us);
+    g->tokens += reserved;
+    g->throttles++;
+    if (retry_after_ms > 0 && now_ms + retry_after_ms > g->paused_until_ms)
+        g->paused_until_ms = now_ms + retry_after_ms;
+    /* Several workers are usually throttled at once: cut once per second, not once per answer. */
+    if (now_ms - g->last_cut_ms >= 1000 || g->last_cut_ms == 0) {
+        double measured = g->measured_rate;
+        int64_t span = now_ms - g->bucket_start_ms;
+        if (measured <= 0 && span >= 200 && g->bucket_ru > 0)
+            measured = g->bucket_ru * 1000.0 / (double)span;
+        if (g->rate <= 0) {
+            /* first throttle of an unpaced job: pace at what it was getting through */
+            if (measured > 0)
+                g->rate = measured * CCOPY_GOVERNOR_FIRST_CUT;
+        } else {
+            g->rate *= CCOPY_GOVERNOR_CUT;
+        }
+        if (g->rate > 0 && g->rate < CCOPY_GOVERNOR_MIN_RATE)
+            g->rate = CCOPY_GOVERNOR_MIN_RATE;
+        if (g->max_ru > 0 && g->rate > g->max_ru)
+            g->rate = g->max_ru;
+        if (g->tokens > 0)
+            g->tokens = 0; /* the server says the budget is spent: start from empty */
+        g->last_cut_ms = now_ms;
+        g->last_raise_ms = now_ms;
+        g->limited = 0;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+_ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g)
+{
+    _ccopy_governor_stats_t s;
+    pthread_mutex_lock(&g->lock);
+    s.ru_charged = g->ru_charged;
+    s.rate = g->rate;
+    s.throttles = g->throttles;
+    s.pacing_wait_ms = g->pacing_wait_ms;
+    s.charge_source = g->charge_source;
+    pthread_mutex_unlock(&g->lock);
+    return s;
+}

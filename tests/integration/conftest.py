@@ -5,6 +5,9 @@
     mongo           pymongo client connected to the session server
     db_name         unique database name per test, dropped afterwards
     cosmocopy_bin   path to build/cosmocopy (or $CCOPY_BIN)
+    cosmos_proxy    factory make(server, **settings) -> a started CosmosProxy
+                    (Cosmos RU imitation) in front of a FerretDB; all stopped
+                    after the test
 
 and ``run_cosmocopy(*args, timeout=120, env=None)`` to run the CLI.
 """
@@ -26,6 +29,7 @@ if str(SUPPORT) not in sys.path:
 
 import pymongo  # noqa: E402
 
+from cosmosproxy import CosmosProxy  # noqa: E402
 from ferretdb import FerretDB  # noqa: E402
 
 
@@ -100,3 +104,23 @@ def cosmocopy_bin() -> Path:
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail(f"cosmocopy binary not found at {binary} (run ./run build or set CCOPY_BIN)")
     return binary
+
+
+@pytest.fixture
+def cosmos_proxy():
+    """``make(server, **settings)``: a started CosmosProxy in front of
+    ``server`` (anything with ``.port``, and ``.host`` or 127.0.0.1). With
+    ``upstream_tls_ca_file`` it connects to the server's ``tls_port``."""
+    made: list[CosmosProxy] = []
+
+    def make(server, **settings) -> CosmosProxy:
+        port = server.port
+        if settings.get("upstream_tls_ca_file"):
+            port = server.tls_port
+        proxy = CosmosProxy(getattr(server, "host", "127.0.0.1"), port, **settings)
+        made.append(proxy)
+        return proxy.start()
+
+    yield make
+    for proxy in made:
+        proxy.stop()

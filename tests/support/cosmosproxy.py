@@ -12,9 +12,10 @@ server-side retry, short pages, lost cursors, dropped connections, the
 It runs an asyncio loop in a daemon thread, listens on 127.0.0.1 (a free port
 unless ``port=``) and opens one upstream connection per client connection.
 Messages that need no change are forwarded as the same bytes. Every setting
-is a keyword of the constructor and of ``configure()``; the table is
-``Settings`` below (also the command-line flags, see ``--help``). Facts behind
-the behaviour: /work/shared/reference/protocol-facts.md section A.
+is a keyword of the constructor and of ``configure()`` and readable as
+``proxy.<name>``; the table is ``Settings`` in cosmosmodel.py (also the
+command-line flags, see ``--help``). Wire parsing is in mongowire.py. Facts
+behind the behaviour: /work/shared/reference/protocol-facts.md section A.
 
 Cost model (RU per request; the figures are settings of these names)
     base_ru       1.0   every charged request
@@ -55,6 +56,24 @@ re-seed the RNG; every matching request counts, even if another fault took
 it. partial_write_at cuts the next partial_write_count write commands that
 have more statements than it, then resets itself to None. The drop fault
 applies to requests forwarded whole.
+
+getLastRequestStatistics (any database) is answered by the proxy with the
+last charged request on that client connection: CommandName, RequestCharge
+(0.0 if it was throttled or faulted) and RequestDurationInMilliSeconds; with
+answer_request_statistics=False it goes to FerretDB (code 59). replica_set
+rewrites every hello/isMaster reply (OP_MSG and legacy OP_REPLY) to a
+one-member replica set whose primary is the proxy itself. tls_cert_file /
+tls_key_file make the listener speak TLS; upstream_tls_ca_file makes the
+upstream connection TLS, verified against that CA.
+
+Counters (counters(), a snapshot): requests (every client request) =
+free_requests + charged_requests; throttled = requests answered with 16500,
+as a command error or as writeErrors (a partial write counts once, also in
+partial_writes); ssr_waits / ssr_timeouts = requests that waited in
+server-side-retry mode / ended in code 50; ru_charged; cursor_not_found,
+empty_batches, dropped; by_command {name: {requests, throttled, ru}};
+started_at (epoch seconds) and elapsed_s since the last reset. ru_timeline()
+gives RU, charged requests and throttled per second.
 
 Command line:
     python tests/support/cosmosproxy.py --upstream 127.0.0.1:27017 --ru 500 \\

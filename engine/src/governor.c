@@ -54,7 +54,17 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
     if (now_ms - g->last_raise_ms < 1000)
         return;
     if (g->rate > 0 && g->limited) {
-        g->rate *= CCOPY_GOVERNOR_RAISE;
+        /* back quickly towards just under the pace that was last throttled, then probe above
+         * it slowly: the budget may have grown, or other clients may have stopped */
+        double plateau = g->throttled_rate * CCOPY_GOVERNOR_PLATEAU;
+        if (g->rate < plateau)
+            g->rate += (plateau - g->rate) / 2;
+        else {
+            /* 2% a second, 2% more for every five seconds without a throttle, up to 20% */
+            double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
+            double steps = 1.0 + quiet_s / 5.0;
+            g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * (steps < 10.0 ? steps : 10.0);
+        }
         if (g->max_ru > 0 && g->rate > g->max_ru)
             g->rate = g->max_ru;
     }
@@ -152,10 +162,14 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
         if (measured <= 0 && span >= 200 && g->bucket_ru > 0)
             measured = g->bucket_ru * 1000.0 / (double)span;
         if (g->rate <= 0) {
-            /* first throttle of an unpaced job: pace at what it was getting through */
-            if (measured > 0)
+            /* first throttle of an unpaced job: pace at what it was getting through, once that
+             * is known (in the first second a burst, not a rate, set the throttle off) */
+            if (measured > 0 && g->measured_rate > 0) {
+                g->throttled_rate = measured;
                 g->rate = measured * CCOPY_GOVERNOR_FIRST_CUT;
+            }
         } else {
+            g->throttled_rate = g->rate > measured ? g->rate : measured;
             g->rate *= CCOPY_GOVERNOR_CUT;
         }
         if (g->rate > 0 && g->rate < CCOPY_GOVERNOR_MIN_RATE)

@@ -9,9 +9,10 @@
  * the partition has budget left and is charged when it completes.
  *
  * With a fixed budget (--max-ru N) the bucket refills at N RU/s. Without one the governor
- * starts unpaced and adapts: the first throttling answer sets the rate to what the job was
- * actually getting through; later ones cut it (at most once a second); while requests succeed
- * and pacing is what holds them back, the rate creeps up a little every second. A fixed budget
+ * starts unpaced and adapts: the first throttling answer (after the first second) sets the rate
+ * to what the job was actually getting through; later ones cut it (at most once a second);
+ * while requests succeed and pacing is what holds them back, the rate climbs back quickly to
+ * just under the pace last throttled, then creeps above it by 1% a second. A fixed budget
  * is also the ceiling of the adaptive rate, so throttling from other clients of the same
  * account still slows the job down. Every throttling answer also pauses all workers for the
  * server's RetryAfterMs.
@@ -31,6 +32,7 @@ typedef struct _ccopy_governor {
     int64_t refilled_us;   /* when tokens were last refilled (monotonic microseconds)          */
     int64_t paused_until_ms; /* no request starts before this (after a RetryAfterMs)          */
     int64_t last_cut_ms, last_raise_ms;
+    double throttled_rate; /* the pace (or throughput) at the last throttling answer            */
     int limited;           /* a request waited for budget since the last raise                 */
     /* what the job gets through: RU settled in the current one-second bucket, and a smoothed rate */
     double bucket_ru;
@@ -75,9 +77,12 @@ _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
 
 /* Tuning constants (documented in README, "Throttling"). */
 #define CCOPY_GOVERNOR_BURST_SECONDS 1.0 /* the bucket holds at most this much of the pace       */
-#define CCOPY_GOVERNOR_FIRST_CUT 0.95    /* first throttle: pace = this x measured throughput    */
-#define CCOPY_GOVERNOR_CUT 0.85          /* later throttles: pace x this, at most once a second */
-#define CCOPY_GOVERNOR_RAISE 1.01        /* every second spent waiting for budget: pace x this  */
+#define CCOPY_GOVERNOR_FIRST_CUT 0.9     /* first throttle: pace = this x measured throughput     */
+#define CCOPY_GOVERNOR_CUT 0.85          /* later throttles: pace x this, at most once a second  */
+#define CCOPY_GOVERNOR_PLATEAU 0.97      /* a second waiting for budget below this x the pace    */
+                                         /* last throttled halves the gap to it ...             */
+#define CCOPY_GOVERNOR_RAISE 1.02        /* ... above it the pace grows 2% a second, up to 20% */
+                                         /* after 45 s without a throttle                      */
 #define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s                             */
 
 /* Monotonic microseconds (exposed for tests of the pacing arithmetic). */

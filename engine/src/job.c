@@ -333,6 +333,7 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
                                 "this job has already run; make a new one");
     job->ran = 1;
     job->started_ms = _ccopy_monotonic_ms();
+    job->plan_rng = (uint64_t)job->started_ms * 0x9E3779B97F4A7C15ULL;
     report(job);
     {
         _ccopy_source_settings_t settings = {

@@ -85,6 +85,7 @@ struct ccopy_job {
     _ccopy_governor_t governor;           /* paces every request of every worker */
     _ccopy_request_shared_t request_shared;
     atomic_int canceled;
+    uint64_t plan_rng;        /* back-off jitter of planning retries (planning is one thread) */
     volatile ccopy_phase_t phase;
     int ran;
     int result;

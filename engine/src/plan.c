@@ -107,6 +107,32 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
     return 0;
 }
 
+/* Planning reads (collections, indexes, the edge probes) survive the same faults as window
+ * reads: after a lost connection, a throttling answer or a server timeout they are asked again,
+ * with the same back-off and retry budget. Use as
+ *     do rc = call(...); while (plan_again(job, rc, &attempt, error));                        */
+static int plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *error)
+{
+    int64_t delay;
+    if (rc == 0)
+        *attempt = 0; /* the budget counts failures in a row */
+    if (rc == 0 || atomic_load(&job->canceled) ||
+        (rc != CCOPY_ENETWORK && rc != CCOPY_ETHROTTLED && rc != CCOPY_ETIMEDOUT))
+        return 0;
+    if (++*attempt > job->backoff.max_retries) {
+        _ccopy_error_prefix(error, "planning failed after %d retries", *attempt - 1);
+        return 0;
+    }
+    if (rc == CCOPY_ETHROTTLED)
+        atomic_fetch_add(&job->counters.throttle_events, 1);
+    atomic_fetch_add(&job->counters.retries, 1);
+    delay = _ccopy_backoff_delay_ms(&job->backoff, *attempt, _ccopy_parse_retry_after_ms(error->message),
+                                    &job->plan_rng);
+    atomic_fetch_add(&job->counters.wait_ms, delay);
+    _ccopy_job_log(job, CCOPY_LOG_INFO, "retrying in %lld ms: %s", (long long)delay, error->message);
+    return _ccopy_sleep_ms(delay, &job->canceled) == 0;
+}
+
 static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_coll_stats_t *coll,
                            ccopy_error_t *error)
 {
@@ -116,9 +142,11 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
     char *metadata = NULL;
     int64_t lo = 0, hi = 0, oldest = -1;
     int full = strcmp(job->mode, "full") == 0, incremental = strcmp(job->mode, "incremental") == 0;
-    int rc;
+    int rc, attempt = 0;
 
-    rc = _ccopy_source_metadata_json(job->source, client, job->db, coll->name, &metadata, error);
+    do
+        rc = _ccopy_source_metadata_json(job->source, client, job->db, coll->name, &metadata, error);
+    while (plan_again(job, rc, &attempt, error));
     if (rc == 0)
         rc = job->sink->ops->write_small(job->sink, job->db, coll->name, "metadata.json", metadata,
                                          strlen(metadata), error);
@@ -136,7 +164,10 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
              * ones completed leaves a hole, and the next run must fill it. */
             lo = cov[0].start;
         } else {
-            rc = _ccopy_source_oldest_oid_time(job->source, client, job->db, coll->name, &oldest, error);
+            do
+                rc = _ccopy_source_oldest_oid_time(job->source, client, job->db, coll->name,
+                                                   &oldest, error);
+            while (plan_again(job, rc, &attempt, error));
             lo = oldest < 0 ? hi : ccopy_time_align(oldest, job->step);
             if (rc == 0 && incremental && oldest >= 0)
                 _ccopy_job_log(job, CCOPY_LOG_INFO,
@@ -158,16 +189,21 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
          * left, so the catalog does not keep documents that are gone. */
         for (i = 0; i < count; i++)
             has |= manifests[i].kind == CCOPY_MANIFEST_NON_OBJECTID;
-        if (!has)
-            rc = _ccopy_source_has_non_oid(job->source, client, job->db, coll->name, &has, error);
+        if (!has) {
+            do
+                rc = _ccopy_source_has_non_oid(job->source, client, job->db, coll->name, &has, error);
+            while (plan_again(job, rc, &attempt, error));
+        }
         if (rc == 0 && has)
             add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
         coll->non_oid_copied = 0;
     } else if (rc == 0 && incremental) {
         /* A range run asks for exactly its windows; an incremental run stands in for a backup
          * of everything new, so it says what it cannot see. */
-        rc = _ccopy_source_count_non_oid(job->source, client, job->db, coll->name,
-                                         &coll->non_oid_not_covered, error);
+        do
+            rc = _ccopy_source_count_non_oid(job->source, client, job->db, coll->name,
+                                             &coll->non_oid_not_covered, error);
+        while (plan_again(job, rc, &attempt, error));
         if (rc == 0 && coll->non_oid_not_covered > 0)
             _ccopy_job_log(job, CCOPY_LOG_WARNING,
                            "%s.%s: %lld documents have an _id that is not an ObjectId; incremental "
@@ -194,7 +230,10 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
 {
     char **names = NULL;
     size_t count = 0, i, k;
-    int rc = _ccopy_source_list_collections(job->source, client, job->db, &names, &count, error);
+    int rc, attempt = 0;
+    do
+        rc = _ccopy_source_list_collections(job->source, client, job->db, &names, &count, error);
+    while (plan_again(job, rc, &attempt, error));
     if (rc != 0)
         return rc;
     if (job->explicit_collections) {

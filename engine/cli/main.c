@@ -127,6 +127,7 @@ static void option_flag(char *out, size_t size, const ccopy_option_info_t *o)
     snprintf(out, size, "--%s %s", o->name,
              o->type == CCOPY_OPTION_ENUM       ? o->choices
              : o->type == CCOPY_OPTION_DURATION ? "D"
+             : o->type == CCOPY_OPTION_STRING   ? (strstr(o->name, "file") ? "PATH" : "TEXT")
                                                 : "N");
     for (p = out; *p; p++)
         if (*p == '_')

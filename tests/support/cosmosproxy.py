@@ -79,7 +79,8 @@ Command line:
     python tests/support/cosmosproxy.py --upstream 127.0.0.1:27017 --ru 500 \\
         --stats-file stats.json
 prints ``listening on 127.0.0.1:PORT`` and on SIGTERM/SIGINT writes
-``counters()`` as JSON to the stats file and exits 0.
+``counters()`` as JSON to the stats file, with ``ru_timeline()`` under
+``timeline``, and exits 0.
 """
 
 from __future__ import annotations
@@ -659,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     while not stop.wait(0.2):
         pass
     counters = proxy.counters()
+    counters["timeline"] = proxy.ru_timeline()
     proxy.stop()
     if stats_file:
         Path(stats_file).write_text(json.dumps(counters, indent=2) + "\n")

@@ -1,0 +1,231 @@
+/*
+ * Unit tests for governor.c and the estimate model of request.c: the token bucket (reservations,
+ * settlements, debt), the pause after RetryAfterMs, how throttling cuts the pace and how the
+ * pace comes back. Waits are checked only from below (a governor must never let a request go
+ * sooner than its budget allows); nothing here asserts that something is fast.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "governor.h"
+#include "harness.h"
+#include "request.h"
+
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-6)
+
+CCOPY_TEST(unpaced_governor_never_waits)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    int64_t waited = 0;
+    int i;
+    _ccopy_governor_init(&g, 0);
+    for (i = 0; i < 1000; i++) {
+        CHECK_INT(_ccopy_governor_acquire(&g, 500, &canceled, &waited), 0);
+        _ccopy_governor_settle(&g, 500, 500, 0);
+    }
+    CHECK_INT(waited, 0);
+    CHECK(NEAR(_ccopy_governor_stats(&g).ru_charged, 500.0 * 1000));
+    CHECK(_ccopy_governor_stats(&g).rate == 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(fixed_budget_starts_with_one_second_of_budget_then_waits_for_the_debt)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    int64_t waited = 0;
+    _ccopy_governor_init(&g, 1000);
+    CHECK_INT(_ccopy_governor_acquire(&g, 600, &canceled, &waited), 0);
+    CHECK_INT(_ccopy_governor_acquire(&g, 600, &canceled, &waited), 0); /* 400 left: may go */
+    CHECK_INT(waited, 0);
+    /* now 200 RU in debt at 1,000 RU/s: the next request waits at least ~200 ms */
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, &waited), 0);
+    CHECK(waited >= 150);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(settlement_charges_the_real_cost_not_the_reservation)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    _ccopy_governor_init(&g, 1000);
+    CHECK_INT(_ccopy_governor_acquire(&g, 100, &canceled, NULL), 0);
+    _ccopy_governor_settle(&g, 100, 1300, 1); /* the server said 1,300: 300 RU of debt */
+    CHECK(g.tokens < -250 && g.tokens > -301);
+    CHECK(NEAR(_ccopy_governor_stats(&g).ru_charged, 1300));
+    CHECK_INT(_ccopy_governor_stats(&g).charge_source, 2);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(charge_source_says_estimate_until_the_server_reports)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    CHECK_INT(_ccopy_governor_stats(&g).charge_source, 0);
+    _ccopy_governor_settle(&g, 0, 5, 0);
+    CHECK_INT(_ccopy_governor_stats(&g).charge_source, 1);
+    _ccopy_governor_settle(&g, 0, 5, 1);
+    _ccopy_governor_settle(&g, 0, 5, 0);
+    CHECK_INT(_ccopy_governor_stats(&g).charge_source, 2);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(release_gives_the_reservation_back)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    _ccopy_governor_init(&g, 1000);
+    CHECK_INT(_ccopy_governor_acquire(&g, 900, &canceled, NULL), 0);
+    _ccopy_governor_release(&g, 900);
+    CHECK(g.tokens > 999);
+    CHECK(NEAR(_ccopy_governor_stats(&g).ru_charged, 0));
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(retry_after_pauses_every_request_even_when_unpaced)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    int64_t waited = 0;
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_throttled(&g, 0, 300);
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, &waited), 0);
+    CHECK(waited >= 290);
+    CHECK_INT(_ccopy_governor_stats(&g).throttles, 1);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(first_throttle_without_a_measured_rate_keeps_the_job_unpaced)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_settle(&g, 0, 50, 1);
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(_ccopy_governor_stats(&g).rate == 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(first_throttle_paces_at_the_measured_throughput)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    /* 1,000 RU over a second and a bit, as measured by the governor itself */
+    g.bucket_start_ms = _ccopy_monotonic_ms() - 1000;
+    _ccopy_governor_settle(&g, 0, 1000, 1);
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(g.rate > 0.8 * 1000 * CCOPY_GOVERNOR_FIRST_CUT && g.rate <= 1000 * CCOPY_GOVERNOR_FIRST_CUT);
+    CHECK(g.tokens <= 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(throttles_cut_the_pace_once_a_second)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 1000);
+    _ccopy_governor_throttled(&g, 0, 1);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT));
+    _ccopy_governor_throttled(&g, 0, 1); /* the same storm: no second cut */
+    _ccopy_governor_throttled(&g, 0, 1);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT));
+    g.last_cut_ms -= 1000; /* a second later */
+    _ccopy_governor_throttled(&g, 0, 1);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT * CCOPY_GOVERNOR_CUT));
+    CHECK_INT(_ccopy_governor_stats(&g).throttles, 4);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(pace_never_drops_below_the_minimum)
+{
+    _ccopy_governor_t g;
+    int i;
+    _ccopy_governor_init(&g, 2);
+    for (i = 0; i < 50; i++) {
+        g.last_cut_ms -= 2000;
+        _ccopy_governor_throttled(&g, 0, 0);
+    }
+    CHECK(g.rate >= CCOPY_GOVERNOR_MIN_RATE);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(limited_pace_climbs_back_halfway_to_the_plateau_each_second)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    _ccopy_governor_init(&g, 0);
+    g.rate = 500;
+    g.throttled_rate = 1000;
+    g.tokens = 1000;
+    g.limited = 1;
+    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    CHECK(NEAR(g.rate, 500 + (1000 * CCOPY_GOVERNOR_PLATEAU - 500) / 2));
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(pace_is_not_raised_when_nothing_waited_for_it)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    _ccopy_governor_init(&g, 0);
+    g.rate = 500;
+    g.throttled_rate = 1000;
+    g.tokens = 500;
+    g.limited = 0;
+    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    CHECK(NEAR(g.rate, 500));
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(pace_above_the_plateau_grows_slowly_and_never_past_the_budget)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    _ccopy_governor_init(&g, 1000);
+    g.rate = 990;
+    g.throttled_rate = 900;
+    g.tokens = 500;
+    g.limited = 1;
+    g.last_cut_ms = _ccopy_monotonic_ms() - 1000;
+    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    CHECK(NEAR(g.rate, 1000)); /* 990 x ~1.024 capped at the budget */
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(cancel_ends_a_wait)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 1;
+    _ccopy_governor_init(&g, 1);
+    g.tokens = -1000; /* 1,000 s of debt */
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), -1);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(estimate_model_figures)
+{
+    CHECK(NEAR(_ccopy_ru_estimate_read(0, 0), 1.0));
+    CHECK(NEAR(_ccopy_ru_estimate_read(100, 100 * 1024), 1.0 + 25 + 25));
+    CHECK(NEAR(_ccopy_ru_estimate_write(0, 0), 1.0));
+    CHECK(NEAR(_ccopy_ru_estimate_write(10, 10 * 1024), 1.0 + 50 + 10));
+}
+
+CCOPY_TEST(batch_size_of_a_cursor_reply)
+{
+    bson_t *reply = BCON_NEW("cursor", "{", "id", BCON_INT64(7), "ns", BCON_UTF8("d.c"), "nextBatch",
+                             "[", "{", "_id", BCON_INT32(1), "}", "{", "_id", BCON_INT32(2), "x",
+                             BCON_UTF8("abc"), "}", "]", "}", "ok", BCON_DOUBLE(1));
+    int64_t docs = -1, bytes = -1;
+    _ccopy_reply_batch_size(reply, &docs, &bytes);
+    CHECK_INT(docs, 2);
+    CHECK_INT(bytes, 14 + 25);
+    bson_destroy(reply);
+    reply = BCON_NEW("ok", BCON_DOUBLE(1));
+    _ccopy_reply_batch_size(reply, &docs, &bytes);
+    CHECK_INT(docs, 0);
+    CHECK_INT(bytes, 0);
+    bson_destroy(reply);
+}

@@ -262,14 +262,20 @@ def run_drain(uri: str, rng: Range, args, server_pid: int) -> dict:
     return result
 
 
-def run_cosmocopy(uri: str, rng: Range, args, compress: str, folder: Path,
-                  server_pid: int) -> dict:
-    """One backup into ``folder``; returns its metrics."""
+def cosmocopy_argv(uri: str, rng: Range, args, compress: str, folder: Path) -> list[str]:
+    """``cosmocopy backup`` of the windows of ``rng`` into ``folder``, with ``args.parallel``
+    and ``args.batch_size``, printing only its JSON summary."""
     frm, to, step = rng.args()
-    argv = [str(COSMOCOPY), "backup", "--source", uri, "--db", DB, "--collection", COLLECTION,
+    return [str(COSMOCOPY), "backup", "--source", uri, "--db", DB, "--collection", COLLECTION,
             "--to", f"dir:{folder}", "--from", frm, "--to", to, "--step", step,
             "--parallel", str(args.parallel), "--batch-size", str(args.batch_size),
             "--compress", compress, "--quiet", "--json"]
+
+
+def run_cosmocopy(uri: str, rng: Range, args, compress: str, folder: Path,
+                  server_pid: int) -> dict:
+    """One backup into ``folder``; returns its metrics."""
+    argv = cosmocopy_argv(uri, rng, args, compress, folder)
     m = run_measured(argv, f"cosmocopy --compress {compress}", server_pid)
     summary = json.loads(m["stdout"])
     if summary["status"] != "ok" or summary["windows_failed"]:

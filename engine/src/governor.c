@@ -130,6 +130,8 @@ void _ccopy_governor_settle(_ccopy_governor_t *g, double reserved, double charge
     refill(g, now_us);
     g->tokens += reserved - charged;
     g->ru_charged += charged;
+    if (!g->first_charge_ms)
+        g->first_charge_ms = now_us / 1000;
     if (from_server)
         g->charge_source = 2;
     else if (g->charge_source == 0)
@@ -157,19 +159,25 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
         g->paused_until_ms = now_ms + retry_after_ms;
     /* Several workers are usually throttled at once: cut once per second, not once per answer. */
     if (now_ms - g->last_cut_ms >= 1000 || g->last_cut_ms == 0) {
-        double measured = g->measured_rate;
-        int64_t span = now_ms - g->bucket_start_ms;
-        if (measured <= 0 && span >= 200 && g->bucket_ru > 0)
-            measured = g->bucket_ru * 1000.0 / (double)span;
         if (g->rate <= 0) {
-            /* first throttle of an unpaced job: pace at what it was getting through, once that
-             * is known (in the first second a burst, not a rate, set the throttle off) */
-            if (measured > 0 && g->measured_rate > 0) {
-                g->throttled_rate = measured;
-                g->rate = measured * CCOPY_GOVERNOR_FIRST_CUT;
+            /* First throttle of an unpaced job: the budget is about what the job got through
+             * so far. Take the larger of the recent rate and the average since the first
+             * charge (a slow first query makes the recent one too low), counting at least a
+             * second: pacing from above costs a few more throttles; pacing from below would
+             * leave the budget idle until the slow climb found it. */
+            double average = g->first_charge_ms
+                                 ? g->ru_charged * 1000.0 /
+                                       (double)(now_ms - g->first_charge_ms > 1000
+                                                    ? now_ms - g->first_charge_ms
+                                                    : 1000)
+                                 : 0;
+            double estimate = g->measured_rate > average ? g->measured_rate : average;
+            if (estimate > 0) {
+                g->throttled_rate = estimate;
+                g->rate = estimate * CCOPY_GOVERNOR_FIRST_CUT;
             }
         } else {
-            g->throttled_rate = g->rate > measured ? g->rate : measured;
+            g->throttled_rate = g->rate;
             g->rate *= CCOPY_GOVERNOR_CUT;
         }
         if (g->rate > 0 && g->rate < CCOPY_GOVERNOR_MIN_RATE)

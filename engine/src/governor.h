@@ -9,8 +9,9 @@
  * the partition has budget left and is charged when it completes.
  *
  * With a fixed budget (--max-ru N) the bucket refills at N RU/s. Without one the governor
- * starts unpaced and adapts: the first throttling answer (after the first second) sets the rate
- * to what the job was actually getting through; later ones cut it (at most once a second);
+ * starts unpaced and adapts: the first throttling answer sets the rate to what the job was
+ * getting through (the larger of its recent rate and its average so far); later ones cut it
+ * (at most once a second);
  * while requests succeed and pacing is what holds them back, the rate climbs back quickly to
  * just under the pace last throttled, then creeps above it by 1% a second. A fixed budget
  * is also the ceiling of the adaptive rate, so throttling from other clients of the same
@@ -38,6 +39,7 @@ typedef struct _ccopy_governor {
     double bucket_ru;
     int64_t bucket_start_ms;
     double measured_rate;
+    int64_t first_charge_ms; /* when the first charge was settled, 0 before                    */
     /* totals, for progress and the summary */
     double ru_charged;
     int64_t throttles, pacing_wait_ms;

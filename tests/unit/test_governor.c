@@ -97,13 +97,36 @@ CCOPY_TEST(retry_after_pauses_every_request_even_when_unpaced)
     _ccopy_governor_destroy(&g);
 }
 
-CCOPY_TEST(first_throttle_without_a_measured_rate_keeps_the_job_unpaced)
+CCOPY_TEST(first_throttle_before_any_charge_keeps_the_job_unpaced)
 {
     _ccopy_governor_t g;
     _ccopy_governor_init(&g, 0);
-    _ccopy_governor_settle(&g, 0, 50, 1);
     _ccopy_governor_throttled(&g, 0, 5);
     CHECK(_ccopy_governor_stats(&g).rate == 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(first_throttle_counts_at_least_a_second_of_average)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_settle(&g, 0, 50, 1); /* 50 RU just now: no more than 50 RU/s is known */
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(g.rate > 0 && g.rate <= 50 * CCOPY_GOVERNOR_FIRST_CUT + 1e-9);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(first_throttle_prefers_the_average_when_recent_seconds_were_slow)
+{
+    _ccopy_governor_t g;
+    int64_t now = _ccopy_monotonic_ms();
+    _ccopy_governor_init(&g, 0);
+    /* 4,000 RU over the last two seconds, but a slow recent second measured 100 RU/s */
+    _ccopy_governor_settle(&g, 0, 4000, 1);
+    g.first_charge_ms = now - 2000;
+    g.measured_rate = 100;
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(g.rate > 0.9 * 2000 * CCOPY_GOVERNOR_FIRST_CUT && g.rate <= 2000 * CCOPY_GOVERNOR_FIRST_CUT);
     _ccopy_governor_destroy(&g);
 }
 

@@ -26,7 +26,6 @@ void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru)
     g->rate = g->max_ru;
     g->tokens = g->rate * CCOPY_GOVERNOR_BURST_SECONDS;
     g->refilled_us = now_us;
-    g->bucket_start_ms = now_us / 1000;
     g->last_raise_ms = now_us / 1000;
 }
 
@@ -57,12 +56,12 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
         /* back quickly towards just under the pace that was last throttled, then probe above
          * it slowly: the budget may have grown, or other clients may have stopped */
         double plateau = g->throttled_rate * CCOPY_GOVERNOR_PLATEAU;
-        if (g->rate < plateau)
+        if (g->rate < plateau * 0.99)
             g->rate += (plateau - g->rate) / 2;
         else {
-            /* 2% a second, 2% more for every five seconds without a throttle, up to 20% */
+            /* 1% a second, 1% more for every 20 s without a throttle, up to 10% */
             double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
-            double steps = 1.0 + quiet_s / 5.0;
+            double steps = 1.0 + quiet_s / CCOPY_GOVERNOR_QUIET_STEP_S;
             g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * (steps < 10.0 ? steps : 10.0);
         }
         if (g->max_ru > 0 && g->rate > g->max_ru)
@@ -110,17 +109,35 @@ int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *c
     }
 }
 
-/* (lock) Account `ru` as got through, for the measured throughput. */
+#define SECONDS_KEPT (int64_t)(sizeof ((_ccopy_governor_t *)0)->second_ru / sizeof(double))
+
+/* (lock) Account `ru` as got through in the current whole second. */
 static void measure(_ccopy_governor_t *g, double ru, int64_t now_ms)
 {
-    int64_t span = now_ms - g->bucket_start_ms;
-    g->bucket_ru += ru;
-    if (span >= 1000) {
-        double sample = g->bucket_ru * 1000.0 / (double)span;
-        g->measured_rate = g->measured_rate > 0 ? 0.5 * g->measured_rate + 0.5 * sample : sample;
-        g->bucket_ru = 0;
-        g->bucket_start_ms = now_ms;
+    int64_t second = now_ms / 1000;
+    int slot = (int)(second % SECONDS_KEPT);
+    if (g->second_of[slot] != second) {
+        g->second_of[slot] = second;
+        g->second_ru[slot] = 0;
     }
+    g->second_ru[slot] += ru;
+}
+
+/* (lock) RU/s settled over the last three whole seconds, or -1 unless each saw some. Three,
+ * because a server that admits requests while its budget lasts and charges them when they
+ * complete lets more than its budget through in any one second. */
+static double recent_rate(const _ccopy_governor_t *g, int64_t now_ms)
+{
+    int64_t second = now_ms / 1000;
+    double sum = 0;
+    int64_t s;
+    for (s = second - 3; s < second; s++) {
+        int slot = (int)(((s % SECONDS_KEPT) + SECONDS_KEPT) % SECONDS_KEPT);
+        if (s < 0 || g->second_of[slot] != s || g->second_ru[slot] <= 0)
+            return -1;
+        sum += g->second_ru[slot];
+    }
+    return sum / 3;
 }
 
 void _ccopy_governor_settle(_ccopy_governor_t *g, double reserved, double charged, int from_server)
@@ -157,38 +174,52 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
     g->throttles++;
     if (retry_after_ms > 0 && now_ms + retry_after_ms > g->paused_until_ms)
         g->paused_until_ms = now_ms + retry_after_ms;
+
     /* Several workers are usually throttled at once: cut once per second, not once per answer. */
     if (now_ms - g->last_cut_ms >= 1000 || g->last_cut_ms == 0) {
+        double recent = recent_rate(g, now_ms), level;
         if (g->rate <= 0) {
-            /* First throttle of an unpaced job: the budget is about what the job got through
-             * so far. Take the larger of the recent rate and the average since the first
-             * charge (a slow first query makes the recent one too low), counting at least a
-             * second: pacing from above costs a few more throttles; pacing from below would
-             * leave the budget idle until the slow climb found it. */
+            /* First throttle of an unpaced job: the larger of the recent rate and the average
+             * since the first charge, counting at least a second. Pacing from above costs a
+             * few more throttles; pacing from below would leave the budget idle. */
+            int64_t span = g->first_charge_ms ? now_ms - g->first_charge_ms : 0;
             double average = g->first_charge_ms
-                                 ? g->ru_charged * 1000.0 /
-                                       (double)(now_ms - g->first_charge_ms > 1000
-                                                    ? now_ms - g->first_charge_ms
-                                                    : 1000)
+                                 ? g->ru_charged * 1000.0 / (double)(span > 1000 ? span : 1000)
                                  : 0;
-            double estimate = g->measured_rate > average ? g->measured_rate : average;
-            if (estimate > 0) {
-                g->throttled_rate = estimate;
-                g->rate = estimate * CCOPY_GOVERNOR_FIRST_CUT;
-            }
+            level = recent > average ? recent : average;
         } else {
-            g->throttled_rate = g->rate;
-            g->rate *= CCOPY_GOVERNOR_CUT;
+            /* What got through, and never more than the pace that was throttled. Since the last
+             * cut, a server with burst capacity let more than its budget through until the
+             * burst was spent: the average since then is the closer figure when it is lower. */
+            int64_t since = now_ms - g->last_cut_ms;
+            level = recent > 0 && recent < g->rate ? recent : g->rate;
+            if (g->last_cut_ms && since >= 3000) {
+                double average = (g->ru_charged - g->ru_at_last_cut) * 1000.0 / (double)since;
+                if (average > 0 && average < level)
+                    level = average;
+            }
+        }
+        if (level > 0) {
+            /* still throttled within two seconds of the last cut: the level was too high */
+            int again = g->last_cut_ms && now_ms - g->last_cut_ms < 2000;
+            g->throttled_rate = level;
+            g->rate = level * (again ? CCOPY_GOVERNOR_CUT_AGAIN : CCOPY_GOVERNOR_CUT);
         }
         if (g->rate > 0 && g->rate < CCOPY_GOVERNOR_MIN_RATE)
             g->rate = CCOPY_GOVERNOR_MIN_RATE;
         if (g->max_ru > 0 && g->rate > g->max_ru)
             g->rate = g->max_ru;
-        if (g->tokens > 0)
-            g->tokens = 0; /* the server says the budget is spent: start from empty */
+        g->ru_at_last_cut = g->ru_charged;
         g->last_cut_ms = now_ms;
         g->last_raise_ms = now_ms;
         g->limited = 0;
+    }
+    /* The server's budget is spent and it is owed what RetryAfterMs says: start from that
+     * debt, so the refill during the pause does not let a burst go when it ends. */
+    if (g->rate > 0) {
+        double debt = retry_after_ms > 0 ? g->rate * (double)retry_after_ms / 1000.0 : 0;
+        if (g->tokens > -debt)
+            g->tokens = -debt;
     }
     pthread_mutex_unlock(&g->lock);
 }

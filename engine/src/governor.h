@@ -33,12 +33,12 @@ typedef struct _ccopy_governor {
     int64_t refilled_us;   /* when tokens were last refilled (monotonic microseconds)          */
     int64_t paused_until_ms; /* no request starts before this (after a RetryAfterMs)          */
     int64_t last_cut_ms, last_raise_ms;
-    double throttled_rate; /* the pace (or throughput) at the last throttling answer            */
+    double throttled_rate; /* the level the last cut found                                     */
+    double ru_at_last_cut; /* ru_charged when the pace was last cut                            */
     int limited;           /* a request waited for budget since the last raise                 */
-    /* what the job gets through: RU settled in the current one-second bucket, and a smoothed rate */
-    double bucket_ru;
-    int64_t bucket_start_ms;
-    double measured_rate;
+    /* what the job got through: RU settled in each of the last few whole seconds */
+    double second_ru[5];
+    int64_t second_of[5];
     int64_t first_charge_ms; /* when the first charge was settled, 0 before                    */
     /* totals, for progress and the summary */
     double ru_charged;
@@ -77,15 +77,15 @@ typedef struct _ccopy_governor_stats {
 
 _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
 
-/* Tuning constants (documented in README, "Throttling"). */
-#define CCOPY_GOVERNOR_BURST_SECONDS 1.0 /* the bucket holds at most this much of the pace       */
-#define CCOPY_GOVERNOR_FIRST_CUT 0.9     /* first throttle: pace = this x measured throughput     */
-#define CCOPY_GOVERNOR_CUT 0.85          /* later throttles: pace x this, at most once a second  */
-#define CCOPY_GOVERNOR_PLATEAU 0.97      /* a second waiting for budget below this x the pace    */
-                                         /* last throttled halves the gap to it ...             */
-#define CCOPY_GOVERNOR_RAISE 1.02        /* ... above it the pace grows 2% a second, up to 20% */
-                                         /* after 45 s without a throttle                      */
-#define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s                             */
+/* Tuning constants (documented in README, "Throttling and request units"). */
+#define CCOPY_GOVERNOR_BURST_SECONDS 1.0 /* the bucket holds at most this much of the pace      */
+#define CCOPY_GOVERNOR_CUT 0.9           /* a throttle: pace = this x what got through          */
+#define CCOPY_GOVERNOR_CUT_AGAIN 0.8     /* ... this when throttled again within two seconds   */
+#define CCOPY_GOVERNOR_PLATEAU 0.97      /* a second waiting below this x the level last        */
+                                         /* throttled halves the gap to it ...                 */
+#define CCOPY_GOVERNOR_RAISE 1.01        /* ... above it the pace grows 1% a second, 1% more    */
+#define CCOPY_GOVERNOR_QUIET_STEP_S 20.0 /* for every 20 s without a throttle, up to 10%        */
+#define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s                            */
 
 /* Monotonic microseconds (exposed for tests of the pacing arithmetic). */
 int64_t _ccopy_monotonic_us(void);

@@ -14,6 +14,16 @@
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-6)
 
+/* As if `ru` RU had been settled in each of the last three whole seconds. */
+static void set_recent(_ccopy_governor_t *g, double ru)
+{
+    int64_t second = _ccopy_monotonic_ms() / 1000, s;
+    for (s = second - 3; s < second; s++) {
+        g->second_of[s % 5] = s;
+        g->second_ru[s % 5] = ru;
+    }
+}
+
 CCOPY_TEST(unpaced_governor_never_waits)
 {
     _ccopy_governor_t g;
@@ -112,7 +122,7 @@ CCOPY_TEST(first_throttle_counts_at_least_a_second_of_average)
     _ccopy_governor_init(&g, 0);
     _ccopy_governor_settle(&g, 0, 50, 1); /* 50 RU just now: no more than 50 RU/s is known */
     _ccopy_governor_throttled(&g, 0, 5);
-    CHECK(g.rate > 0 && g.rate <= 50 * CCOPY_GOVERNOR_FIRST_CUT + 1e-9);
+    CHECK(g.rate > 0 && g.rate <= 50 * CCOPY_GOVERNOR_CUT + 1e-9);
     _ccopy_governor_destroy(&g);
 }
 
@@ -124,22 +134,46 @@ CCOPY_TEST(first_throttle_prefers_the_average_when_recent_seconds_were_slow)
     /* 4,000 RU over the last two seconds, but a slow recent second measured 100 RU/s */
     _ccopy_governor_settle(&g, 0, 4000, 1);
     g.first_charge_ms = now - 2000;
-    g.measured_rate = 100;
+    set_recent(&g, 100);
     _ccopy_governor_throttled(&g, 0, 5);
-    CHECK(g.rate > 0.9 * 2000 * CCOPY_GOVERNOR_FIRST_CUT && g.rate <= 2000 * CCOPY_GOVERNOR_FIRST_CUT);
+    CHECK(g.rate > 0.9 * 2000 * CCOPY_GOVERNOR_CUT && g.rate <= 2000 * CCOPY_GOVERNOR_CUT);
     _ccopy_governor_destroy(&g);
 }
 
-CCOPY_TEST(first_throttle_paces_at_the_measured_throughput)
+CCOPY_TEST(first_throttle_paces_at_the_recent_rate_when_it_is_higher)
 {
     _ccopy_governor_t g;
     _ccopy_governor_init(&g, 0);
-    /* 1,000 RU over a second and a bit, as measured by the governor itself */
-    g.bucket_start_ms = _ccopy_monotonic_ms() - 1000;
-    _ccopy_governor_settle(&g, 0, 1000, 1);
+    _ccopy_governor_settle(&g, 0, 10, 1);
+    g.first_charge_ms -= 10000; /* 10 RU over 10 s on average, 1,000 RU/s lately */
+    set_recent(&g, 1000);
     _ccopy_governor_throttled(&g, 0, 5);
-    CHECK(g.rate > 0.8 * 1000 * CCOPY_GOVERNOR_FIRST_CUT && g.rate <= 1000 * CCOPY_GOVERNOR_FIRST_CUT);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT));
+    CHECK(NEAR(g.throttled_rate, 1000));
     CHECK(g.tokens <= 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(later_throttles_cut_below_what_actually_got_through)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 1000); /* paced at 1,000 RU/s but only 500 got through */
+    set_recent(&g, 500);
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(NEAR(g.rate, 500 * CCOPY_GOVERNOR_CUT));
+    CHECK(NEAR(g.throttled_rate, 500));
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(recent_rate_needs_two_whole_seconds_with_charges)
+{
+    _ccopy_governor_t g;
+    int64_t second = _ccopy_monotonic_ms() / 1000;
+    _ccopy_governor_init(&g, 1000);
+    set_recent(&g, 500);
+    g.second_ru[(second - 2) % 5] = 0; /* a second with nothing settled: no recent rate */
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT)); /* cut from the pace instead */
     _ccopy_governor_destroy(&g);
 }
 
@@ -152,10 +186,13 @@ CCOPY_TEST(throttles_cut_the_pace_once_a_second)
     _ccopy_governor_throttled(&g, 0, 1); /* the same storm: no second cut */
     _ccopy_governor_throttled(&g, 0, 1);
     CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT));
-    g.last_cut_ms -= 1000; /* a second later */
+    g.last_cut_ms -= 1000; /* a second later, still throttled: a deeper cut */
     _ccopy_governor_throttled(&g, 0, 1);
-    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT * CCOPY_GOVERNOR_CUT));
-    CHECK_INT(_ccopy_governor_stats(&g).throttles, 4);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT * CCOPY_GOVERNOR_CUT_AGAIN));
+    g.last_cut_ms -= 5000; /* long after */
+    _ccopy_governor_throttled(&g, 0, 1);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT * CCOPY_GOVERNOR_CUT_AGAIN * CCOPY_GOVERNOR_CUT));
+    CHECK_INT(_ccopy_governor_stats(&g).throttles, 5);
     _ccopy_governor_destroy(&g);
 }
 
@@ -207,14 +244,14 @@ CCOPY_TEST(pace_above_the_plateau_grows_slowly_and_never_past_the_budget)
     _ccopy_governor_t g;
     atomic_int canceled = 0;
     _ccopy_governor_init(&g, 1000);
-    g.rate = 990;
+    g.rate = 995;
     g.throttled_rate = 900;
     g.tokens = 500;
     g.limited = 1;
     g.last_cut_ms = _ccopy_monotonic_ms() - 1000;
     g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
     CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
-    CHECK(NEAR(g.rate, 1000)); /* 990 x ~1.024 capped at the budget */
+    CHECK(NEAR(g.rate, 1000)); /* 990 x ~1.01 capped at the budget */
     _ccopy_governor_destroy(&g);
 }
 
@@ -251,4 +288,22 @@ CCOPY_TEST(batch_size_of_a_cursor_reply)
     CHECK_INT(docs, 0);
     CHECK_INT(bytes, 0);
     bson_destroy(reply);
+}
+
+CCOPY_TEST(pace_just_under_the_plateau_probes_above_it)
+{
+    /* halving the gap never reaches the plateau: close to it, the pace must start probing */
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    double plateau = 1000 * CCOPY_GOVERNOR_PLATEAU;
+    _ccopy_governor_init(&g, 0);
+    g.throttled_rate = 1000;
+    g.rate = plateau * 0.995;
+    g.tokens = 500;
+    g.limited = 1;
+    g.last_cut_ms = _ccopy_monotonic_ms() - 1000;
+    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    CHECK(g.rate > plateau);
+    _ccopy_governor_destroy(&g);
 }

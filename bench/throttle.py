@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Scenario ``throttle``: cosmocopy against a naive client under a request-unit budget.
 
-    ./run bench throttle                      # 5,000 documents, budget chosen as below
+    ./run bench throttle                      # 20,000 documents, budget chosen as below (~7 min)
     ./run bench throttle --ru 2000            # force the budget
     ./run bench throttle --help               # every option and its default
 
@@ -13,7 +13,8 @@ does and answers 16500 once its token bucket of ``budget`` RU/s is empty.
    proxy with no budget. RU/s through the proxy is what the job would spend if it could; the
    docs/s ratio (proxy / direct) is the proxy's overhead.
 2. Budget: ``--ru`` if given; else the issue's 2,000 RU/s if the demand is at least twice
-   that; else ``--budget-fraction`` (0.4) of the demand, so that throttling is real.
+   that; else ``--budget-fraction`` (0.15) of the demand, so that throttling is real and the
+   copy lasts long enough (about 90 s) that FerretDB's first-batch scans are a small part.
 3. Candidates at that budget, each through a fresh proxy: cosmocopy (adaptive governor),
    cosmocopy ``--max-ru budget``, and bench/naive_copy.py (threads that sleep a fixed pause
    after a 16500 and resend) with each of ``--pauses``.
@@ -370,14 +371,14 @@ def table(record: dict) -> list[str]:
 def parse_args(argv: list[str]):
     p = argparse.ArgumentParser(prog="./run bench throttle", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--docs", type=int, default=5_000, help="documents in the collection")
+    p.add_argument("--docs", type=int, default=20_000, help="documents in the collection")
     p.add_argument("--doc-size", type=int, default=1024, help="approximate BSON bytes per document")
     p.add_argument("--days", type=int, default=4, help="days the ObjectIds are spread over")
     p.add_argument("--step", type=parse_step, default=parse_step("1d"), help="window length")
     p.add_argument("--parallel", type=int, default=4, help="workers (threads), every candidate")
     p.add_argument("--batch-size", type=int, default=100, help="documents per batch, every candidate")
     p.add_argument("--ru", type=int, help="budget in RU/s (default: chosen from the demand)")
-    p.add_argument("--budget-fraction", type=float, default=0.4,
+    p.add_argument("--budget-fraction", type=float, default=0.15,
                    help="budget as a fraction of the unthrottled demand, when it is chosen")
     p.add_argument("--pauses", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 100],
                    help="comma-separated pauses (ms) of the naive client, one run each")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every dependency of the project, idempotently.
 #
-#   scripts/setup.sh [STEP...]     STEP: apt, ferretdb, venv (default: all)
+#   scripts/setup.sh [STEP...]     STEP: apt, ferretdb, azurite, venv (default: all)
 #
 # Quiet and fast (well under a second) when everything is already present;
 # prints one line per step only when that step has work to do.
@@ -13,6 +13,10 @@ cd "$ROOT"
 FERRETDB_VERSION=v1.24.2
 FERRETDB_DIR="$ROOT/.tools/ferretdb"
 FERRETDB_BIN="$FERRETDB_DIR/bin/ferretdb"
+AZURITE_VERSION=3.35.0 # 3.36 needs Node >= 21, 3.37 Node >= 22
+AZURITE_NODE_MAJOR=18  # the oldest Node that Azurite 3.35 supports
+AZURITE_DIR="$ROOT/.tools/azurite"
+AZURITE_BIN="$AZURITE_DIR/node_modules/.bin/azurite-blob"
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/requirements.txt"
 REQ_STAMP="$VENV/.requirements.sha256"
@@ -119,6 +123,38 @@ setup_ferretdb() {
   fi
 }
 
+# ---------------------------------------------------------------- Azurite
+azurite_ok() {
+  [[ -x "$AZURITE_BIN" ]] && [[ "$("$AZURITE_BIN" --version 2>/dev/null)" == "$AZURITE_VERSION" ]]
+}
+
+setup_azurite() {
+  azurite_ok && return 0
+  command -v node >/dev/null 2>&1 || die "node not found (Azurite $AZURITE_VERSION needs Node >= $AZURITE_NODE_MAJOR)"
+  command -v npm >/dev/null 2>&1 || die "npm not found (needed to install Azurite $AZURITE_VERSION)"
+  local node_version major
+  node_version=$(node --version 2>/dev/null || true)
+  major=${node_version#v}
+  major=${major%%.*}
+  [[ "$major" =~ ^[0-9]+$ ]] || die "cannot read the Node version ('node --version' said '$node_version')"
+  ((major >= AZURITE_NODE_MAJOR)) ||
+    die "Node $node_version is too old: Azurite $AZURITE_VERSION needs Node >= $AZURITE_NODE_MAJOR"
+
+  log "installing Azurite $AZURITE_VERSION with npm (first time, ~15 s)"
+  local out="$AZURITE_DIR/npm-install.log"
+  mkdir -p "$AZURITE_DIR"
+  if ! npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --loglevel=error \
+       "azurite@$AZURITE_VERSION" >"$out" 2>&1 </dev/null; then
+    tail -n 30 "$out" >&2
+    die "npm install azurite@$AZURITE_VERSION failed (full log: $out)"
+  fi
+  if ! azurite_ok; then
+    { echo "== $AZURITE_BIN --version"; "$AZURITE_BIN" --version; } >>"$out" 2>&1 || true
+    tail -n 30 "$out" >&2
+    die "installed Azurite but '$AZURITE_BIN --version' does not report $AZURITE_VERSION (full log: $out)"
+  fi
+}
+
 # ---------------------------------------------------------------- venv
 setup_venv() {
   [[ -f "$REQUIREMENTS" ]] || die "missing $REQUIREMENTS"
@@ -149,12 +185,13 @@ setup_venv() {
 }
 
 steps=("$@")
-((${#steps[@]})) || steps=(apt ferretdb venv)
+((${#steps[@]})) || steps=(apt ferretdb azurite venv)
 for s in "${steps[@]}"; do
   case "$s" in
     apt) setup_apt ;;
     ferretdb) setup_ferretdb ;;
+    azurite) setup_azurite ;;
     venv) setup_venv ;;
-    *) die "unknown step '$s' (expected: apt, ferretdb, venv)" ;;
+    *) die "unknown step '$s' (expected: apt, ferretdb, azurite, venv)" ;;
   esac
 done

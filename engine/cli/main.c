@@ -73,13 +73,14 @@ static const char plan_help[] =
     "to now (-4h, -30m, -2d). Durations: 30s, 5m, 4h, 1d, 1w.\n";
 
 static const char backup_head[] =
-    "Usage: cosmocopy backup --source URI --db NAME [--collection NAME ...] --to dir:PATH\n"
+    "Usage: cosmocopy backup --source URI --db NAME [--collection NAME ...] --to DESTINATION\n"
     "                        [--full | --incremental | --from T --to T] [OPTIONS]\n"
     "\n"
-    "Copy collections into a folder in ObjectId time windows. Each window is one data file\n"
-    "(mongodump .bson, or Extended JSON lines with --format jsonl; optionally gzip or zstd\n"
-    "compressed) plus a manifest written only after the data is on disk for good. A rerun skips\n"
-    "completed windows, so an interrupted or failed backup continues where it stopped.\n"
+    "Copy collections into a folder or an Azure Blob container in ObjectId time windows. Each\n"
+    "window is one data file or blob (mongodump .bson, or Extended JSON lines with --format\n"
+    "jsonl; optionally gzip or zstd compressed) plus a manifest written only after the data is\n"
+    "stored for good. A rerun skips completed windows, so an interrupted or failed backup\n"
+    "continues where it stopped.\n"
     "\n"
     "What each mode covers (a document belongs to the window of its ObjectId's creation time):\n"
     "  --full         (default) every window from the oldest ObjectId up to now minus the\n"
@@ -96,15 +97,19 @@ static const char backup_head[] =
     "                     never printed\n"
     "  --db NAME          source database\n"
     "  --collection NAME  collection to copy; repeat for several (default: all of them)\n"
-    "  --to dir:PATH      destination folder (created if missing); a --to that is not a\n"
-    "                     destination is the end of the range\n"
+    "  --to DESTINATION   dir:PATH (a folder, created if missing), azblob://CONTAINER[/PREFIX]\n"
+    "                     (credentials from --blob-connection-string or the environment variable\n"
+    "                     AZURE_STORAGE_CONNECTION_STRING), or a container URL with a SAS\n"
+    "                     (https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]?sv=...);\n"
+    "                     a --to that is not a destination is the end of the range\n"
     "  --json             print a JSON summary on stdout\n"
     "  --quiet            no progress line and no informational messages\n"
     "\n"
     "Tuning (defaults in brackets):\n";
 
 static const char list_help[] =
-    "Usage: cosmocopy list --from dir:PATH [--db NAME] [--collection NAME] [--json]\n"
+    "Usage: cosmocopy list --from dir:PATH|azblob://CONTAINER[/PREFIX]|SAS-URL [--db NAME]\n"
+    "                      [--collection NAME] [--blob-connection-string CS] [--json]\n"
     "\n"
     "List the completed windows of a backup: database, collection, window, documents, bytes,\n"
     "stored bytes, compression and data file. --json prints {\"windows\": [manifest, ...]}.\n";
@@ -121,9 +126,22 @@ static int is_backup_flag_special(const char *name)
 }
 
 /* The option's flag: "--batch-size N". */
+/* An option whose only values are no and yes is a flag on the command line. */
+static int is_switch(const ccopy_option_info_t *o)
+{
+    return o->type == CCOPY_OPTION_ENUM && o->choices && strcmp(o->choices, "no|yes") == 0;
+}
+
 static void option_flag(char *out, size_t size, const ccopy_option_info_t *o)
 {
     char *p;
+    if (is_switch(o)) {
+        snprintf(out, size, "--%s", o->name);
+        for (p = out; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        return;
+    }
     snprintf(out, size, "--%s %s", o->name,
              o->type == CCOPY_OPTION_ENUM       ? o->choices
              : o->type == CCOPY_OPTION_DURATION ? "D"
@@ -398,6 +416,14 @@ static int cmd_backup(int argc, char **argv)
             ccopy_options_destroy(opts);
             return usage_error("backup", "unknown option \"%s\"", a);
         }
+        if (is_switch(info)) {
+            /* --create-container alone means yes; an explicit yes or no may follow */
+            const char *value = "yes";
+            if (i + 1 < argc && (strcmp(argv[i + 1], "yes") == 0 || strcmp(argv[i + 1], "no") == 0))
+                value = argv[++i];
+            ccopy_options_set(opts, info->name, value, NULL);
+            continue;
+        }
         if (i + 1 >= argc) {
             ccopy_options_destroy(opts);
             return usage_error("backup", "%s needs a value", a);
@@ -461,9 +487,10 @@ static int cmd_backup(int argc, char **argv)
 
 static int cmd_list(int argc, char **argv)
 {
-    const char *location = NULL, *db = NULL, *coll = NULL;
+    const char *location = NULL, *db = NULL, *coll = NULL, *connection = NULL;
     int json = 0, i, rc;
     ccopy_catalog_t *catalog;
+    ccopy_options_t *opts;
     ccopy_manifest_t *m;
     size_t count, k;
     ccopy_error_t e;
@@ -485,6 +512,8 @@ static int cmd_list(int argc, char **argv)
             target = &db;
         else if (strcmp(a, "--collection") == 0)
             target = &coll;
+        else if (strcmp(a, "--blob-connection-string") == 0)
+            target = &connection;
         else
             return usage_error("list", "unknown argument \"%s\"", a);
         if (i + 1 >= argc)
@@ -492,8 +521,13 @@ static int cmd_list(int argc, char **argv)
         *target = argv[++i];
     }
     if (!location)
-        return usage_error("list", "%s", "--from dir:PATH is required");
-    catalog = ccopy_catalog_open(location, &e);
+        return usage_error("list", "%s", "--from dir:PATH (or azblob://CONTAINER/PREFIX) is required");
+    hide_secrets_in_arguments(argc, argv);
+    opts = ccopy_options_new();
+    if (connection)
+        ccopy_options_set(opts, "blob_connection_string", connection, NULL);
+    catalog = ccopy_catalog_open_with_options(location, opts, &e);
+    ccopy_options_destroy(opts);
     if (!catalog) {
         print_error("list", &e);
         return exit_code_for(e.code);

@@ -15,9 +15,17 @@ struct ccopy_catalog {
 
 ccopy_catalog_t *ccopy_catalog_open(const char *location, ccopy_error_t *error)
 {
+    return ccopy_catalog_open_with_options(location, NULL, error);
+}
+
+ccopy_catalog_t *ccopy_catalog_open_with_options(const char *location, const ccopy_options_t *options,
+                                                 ccopy_error_t *error)
+{
     ccopy_catalog_t *catalog;
     _ccopy_sink_t *sink;
-    if (_ccopy_sink_open(&sink, location, 0, error) != 0)
+    _ccopy_sink_settings_t settings;
+    _ccopy_sink_settings_from_options(&settings, options);
+    if (_ccopy_sink_open(&sink, location, 0, &settings, error) != 0)
         return NULL;
     catalog = _ccopy_calloc(1, sizeof *catalog);
     catalog->sink = sink;

@@ -37,6 +37,7 @@ void *_ccopy_malloc(size_t size);
 void *_ccopy_calloc(size_t count, size_t size);
 void *_ccopy_realloc(void *ptr, size_t size);
 char *_ccopy_strdup(const char *text);
+char *_ccopy_strndup(const char *text, size_t len); /* at most len bytes, NUL-terminated */
 char *_ccopy_strdup_printf(const char *fmt, ...) CCOPY_PRINTF(1, 2);
 
 /* Lists of names (collections, databases, objects): sort by strcmp, and free each and the array. */

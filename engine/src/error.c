@@ -190,6 +190,15 @@ char *_ccopy_strdup(const char *text)
     return copy;
 }
 
+char *_ccopy_strndup(const char *text, size_t len)
+{
+    size_t n = strnlen(text, len);
+    char *copy = _ccopy_malloc(n + 1);
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    return copy;
+}
+
 char *_ccopy_strdup_printf(const char *fmt, ...)
 {
     va_list ap, ap2;

@@ -1,7 +1,9 @@
 /*
- * Library start-up: a reference count around mongoc_init(), which is itself safe to call more
- * than once. mongoc_cleanup() is left to the host application, which may still use libmongoc.
+ * Library start-up: a reference count around mongoc_init() and curl_global_init(), both safe to
+ * call more than once. mongoc_cleanup() and curl_global_cleanup() are left to the host
+ * application, which may still use those libraries.
  */
+#include <curl/curl.h>
 #include <mongoc/mongoc.h>
 #include <stdatomic.h>
 
@@ -12,8 +14,10 @@ static atomic_int init_count;
 
 void ccopy_init(void)
 {
-    if (atomic_fetch_add(&init_count, 1) == 0)
+    if (atomic_fetch_add(&init_count, 1) == 0) {
         mongoc_init();
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+    }
 }
 
 void ccopy_cleanup(void)

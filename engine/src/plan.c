@@ -307,7 +307,13 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
     /* The destination is created and locked only once the source has answered, so a run that
      * cannot start leaves nothing behind. */
     if (rc == 0)
-        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 1, error);
+    {
+        _ccopy_sink_settings_t settings;
+        _ccopy_sink_settings_from_options(&settings, job->options);
+        settings.canceled = &job->canceled;
+        settings.retries = &job->counters.retries;
+        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 1, &settings, error);
+    }
     for (i = 0; rc == 0 && i < job->coll_count; i++)
         rc = plan_collection(job, client, &job->colls[i], error);
     if (rc == 0)

@@ -8,29 +8,82 @@
 
 #include "common.h"
 #include "extjson.h"
+#include "cosmocopy/options.h"
 #include "sink.h"
 #include "version.h"
+
+static int is_blob_location(const char *location)
+{
+    return strncmp(location, "azblob://", 9) == 0 ||
+           ((strncmp(location, "https://", 8) == 0 || strncmp(location, "http://", 7) == 0) &&
+            strchr(location, '?') != NULL);
+}
 
 int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
 {
     if (!location || !*location)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "no destination given (expected dir:PATH)");
-    if (strncmp(location, "dir:", 4) != 0)
-        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "unsupported destination \"%s\": expected dir:PATH", location);
-    return 0;
+                                "no destination given (expected dir:PATH or azblob://CONTAINER/PREFIX)");
+    if (strncmp(location, "dir:", 4) == 0 && location[4])
+        return 0;
+    if (strncmp(location, "azblob://", 9) == 0 && location[9] && location[9] != '/')
+        return 0;
+    if (is_blob_location(location) && strncmp(location, "azblob://", 9) != 0)
+        return 0;
+    {
+        char *shown = _ccopy_strdup(location);
+        int rc;
+        _ccopy_mask_secrets(shown);
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "unsupported destination \"%s\": expected dir:PATH, "
+                              "azblob://CONTAINER[/PREFIX] or a container URL with a SAS "
+                              "(https://ACCOUNT.blob.core.windows.net/CONTAINER?sv=...)",
+                              shown);
+        free(shown);
+        return rc;
+    }
 }
 
-int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing, ccopy_error_t *error)
+void _ccopy_sink_settings_default(_ccopy_sink_settings_t *s)
 {
+    memset(s, 0, sizeof *s);
+    s->block_size = 4 << 20;
+    s->blocks_in_flight = 4;
+    s->backoff = (_ccopy_backoff_t){10, 200, 30000};
+    s->timeout_ms = 300000;
+}
+
+void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *s, const ccopy_options_t *o)
+{
+    _ccopy_sink_settings_default(s);
+    if (!o)
+        return;
+    s->blob_connection_string = ccopy_options_get(o, "blob_connection_string");
+    s->create_container = strcmp(ccopy_options_get(o, "create_container"), "yes") == 0;
+    s->block_size = ccopy_options_get_int(o, "block_size");
+    s->blocks_in_flight = (int)ccopy_options_get_int(o, "blocks_in_flight");
+    s->backoff.max_retries = (int)ccopy_options_get_int(o, "retry_budget");
+    s->backoff.base_ms = ccopy_options_get_int(o, "retry_base_ms");
+    s->backoff.cap_ms = ccopy_options_get_int(o, "retry_max_delay_ms");
+    s->timeout_ms = ccopy_options_get_int(o, "blob_timeout_ms");
+}
+
+int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,
+                     const _ccopy_sink_settings_t *settings, ccopy_error_t *error)
+{
+    _ccopy_sink_settings_t defaults;
     _ccopy_sink_t *sink = NULL;
     int rc;
 
     *out = NULL;
+    if (!settings) {
+        _ccopy_sink_settings_default(&defaults);
+        settings = &defaults;
+    }
     rc = _ccopy_sink_check_location(location, error);
     if (rc == 0)
-        rc = _ccopy_sink_dir_new(&sink, location + 4, error);
+        rc = strncmp(location, "dir:", 4) == 0 ? _ccopy_sink_dir_new(&sink, location + 4, error)
+                                               : _ccopy_sink_blob_new(&sink, location, settings, error);
     if (rc != 0)
         return rc;
     sink->location = _ccopy_strdup(location);

@@ -17,6 +17,7 @@
 #include "cosmocopy/error.h"
 #include "cosmocopy/manifest.h"
 #include "cosmocopy/window.h"
+#include "retry.h"
 #include "stream.h"
 
 typedef struct _ccopy_sink _ccopy_sink_t;
@@ -57,14 +58,40 @@ struct _ccopy_sink {
     void *impl;
 };
 
-/* Open the sink named by a location ("dir:PATH"). EINVAL names an unknown scheme. */
-int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing, ccopy_error_t *error);
+/* What a sink may need beyond its location (the blob sink; the folder sink needs none). */
+typedef struct _ccopy_sink_settings {
+    const char *blob_connection_string; /* NULL: $AZURE_STORAGE_CONNECTION_STRING */
+    int create_container;
+    int64_t block_size;                 /* first block size; doubles every 10,000 blocks */
+    int blocks_in_flight;
+    _ccopy_backoff_t backoff;           /* retries of one request */
+    int64_t timeout_ms;                 /* of one request */
+    atomic_int *canceled;               /* may be NULL */
+    atomic_llong *retries;              /* may be NULL: counts retried requests */
+} _ccopy_sink_settings_t;
+
+/* Defaults for every field (4 MiB blocks, 4 in flight, 10 retries from 200 ms up to 30 s,
+ * 5 minutes a request). */
+void _ccopy_sink_settings_default(_ccopy_sink_settings_t *settings);
+/* The defaults, then what options say (block_size, blocks_in_flight, create_container,
+ * blob_connection_string, blob_timeout_ms, the retry options); options may be NULL. */
+struct ccopy_options;
+void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *settings,
+                                       const struct ccopy_options *options);
+
+/* Open the sink named by a location: "dir:PATH", "azblob://CONTAINER[/PREFIX]" or a container
+ * URL with a SAS. settings may be NULL (defaults). EINVAL names an unknown scheme. */
+int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,
+                     const _ccopy_sink_settings_t *settings, ccopy_error_t *error);
 void _ccopy_sink_close(_ccopy_sink_t *sink);
 /* Check a location's form without touching anything (EINVAL naming it). */
 int _ccopy_sink_check_location(const char *location, ccopy_error_t *error);
 
 /* The dir sink's constructor (sink_dir.c). */
 int _ccopy_sink_dir_new(_ccopy_sink_t **out, const char *path, ccopy_error_t *error);
+/* The blob sink's constructor (sink_blob.c): location is azblob://... or a SAS URL. */
+int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
+                         const _ccopy_sink_settings_t *settings, ccopy_error_t *error);
 
 /* Every manifest of a collection, sorted by window start (non-objectid last).
  * A manifest that cannot be parsed is ECORRUPT naming it. */

@@ -126,7 +126,7 @@ static _ccopy_sink_t *open_sink(const char *dir)
     char location[300];
     ccopy_error_t e;
     snprintf(location, sizeof location, "dir:%s/backup", dir);
-    if (_ccopy_sink_open(&sink, location, 1, &e) != 0)
+    if (_ccopy_sink_open(&sink, location, 1, NULL, &e) != 0)
         fprintf(stderr, "open sink: %s\n", e.message);
     return sink;
 }
@@ -386,11 +386,11 @@ CCOPY_TEST(second_writer_is_refused)
 
     snprintf(location, sizeof location, "dir:%s/backup", dir);
     CHECK(first != NULL);
-    CHECK_INT(_ccopy_sink_open(&second, location, 1, &e), CCOPY_EBUSY);
+    CHECK_INT(_ccopy_sink_open(&second, location, 1, NULL, &e), CCOPY_EBUSY);
     CHECK_CONTAINS(e.message, "another cosmocopy job is writing to");
     CHECK(second == NULL);
     _ccopy_sink_close(first);
-    CHECK_INT(_ccopy_sink_open(&second, location, 1, &e), 0); /* the lock went with the first */
+    CHECK_INT(_ccopy_sink_open(&second, location, 1, NULL, &e), 0); /* the lock went with the first */
     _ccopy_sink_close(second);
     remove_tree(dir);
     free(dir);
@@ -409,7 +409,7 @@ CCOPY_TEST(unwritable_folder_names_path_and_reason)
     if (f)
         fclose(f);
     snprintf(location, sizeof location, "dir:%s/sub", file);
-    CHECK_INT(_ccopy_sink_open(&sink, location, 1, &e), CCOPY_EIO);
+    CHECK_INT(_ccopy_sink_open(&sink, location, 1, NULL, &e), CCOPY_EIO);
     CHECK_CONTAINS(e.message, "cannot create folder");
     CHECK_CONTAINS(e.message, file);
     CHECK_CONTAINS(e.message, "not a folder");

@@ -12,6 +12,7 @@
 #include "cosmocopy/error.h"
 #include "cosmocopy/export.h"
 #include "cosmocopy/manifest.h"
+#include "cosmocopy/options.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,10 +22,20 @@ extern "C" {
 typedef struct ccopy_catalog ccopy_catalog_t;
 
 /**
- * Open a sink's catalog for reading ("dir:PATH"). Nothing is created or locked.
- * @return the handle, or NULL with CCOPY_ENOTFOUND (no such folder) or CCOPY_EINVAL.
+ * Open a sink's catalog for reading ("dir:PATH", "azblob://CONTAINER[/PREFIX]" with
+ * $AZURE_STORAGE_CONNECTION_STRING, or a container URL with a SAS). Nothing is created or locked.
+ * @return the handle, or NULL with CCOPY_ENOTFOUND (no such folder or container), CCOPY_EAUTH
+ *         or CCOPY_EINVAL.
  */
 CCOPY_EXPORT ccopy_catalog_t *ccopy_catalog_open(const char *location, ccopy_error_t *error);
+
+/**
+ * The same, taking the blob credentials and request settings from options
+ * (blob_connection_string, blob_timeout_ms, the retry options); options may be NULL.
+ */
+CCOPY_EXPORT ccopy_catalog_t *ccopy_catalog_open_with_options(const char *location,
+                                                              const ccopy_options_t *options,
+                                                              ccopy_error_t *error);
 
 /** Close a catalog; NULL is fine. */
 CCOPY_EXPORT void ccopy_catalog_destroy(ccopy_catalog_t *catalog);

@@ -1,0 +1,121 @@
+/*
+ * Azure Blob Storage over HTTP: where an account is and how to sign for it (Shared Key or SAS),
+ * and one request at a time with retries. libcurl carries the bytes and OpenSSL does the HMAC,
+ * MD5 and Base64; nothing here speaks HTTP by hand.
+ *
+ * Shared Key (x-ms-version 2021-12-02): Authorization: SharedKey ACCOUNT:Base64(HMAC-SHA256(key,
+ * VERB\n + 11 standard header values\n + canonicalized x-ms- headers + canonicalized resource)).
+ * Every attempt is stamped with a fresh x-ms-date and signed again. A SAS is appended to the
+ * query instead and nothing is signed.
+ */
+#ifndef CCOPY_BLOB_H
+#define CCOPY_BLOB_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "cosmocopy/error.h"
+#include "retry.h"
+
+#define CCOPY_BLOB_API_VERSION "2021-12-02"
+
+typedef struct _ccopy_blob_account {
+    char *endpoint;       /* "https://acct.blob.core.windows.net" or "http://127.0.0.1:10000/acct" */
+    char *path_prefix;    /* "" or "/acct" (emulator, path-style): part of every signed path */
+    char *account;
+    unsigned char key[128];
+    size_t key_len;       /* 0 when authorising with a SAS */
+    char *sas;            /* query string without '?', or NULL */
+} _ccopy_blob_account_t;
+
+/* Parse a connection string as Azure writes it (DefaultEndpointsProtocol, AccountName,
+ * AccountKey, EndpointSuffix, BlobEndpoint, SharedAccessSignature, UseDevelopmentStorage=true).
+ * EINVAL names the missing or malformed part, never the key. */
+int _ccopy_blob_account_from_connection_string(_ccopy_blob_account_t *acct, const char *text,
+                                               ccopy_error_t *error);
+/* A container or blob URL with a SAS query: https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX?sv=...
+ * or path-style http://127.0.0.1:10000/ACCOUNT/CONTAINER/PREFIX?sv=... *container and *prefix
+ * are new strings. */
+int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *url, char **container,
+                                     char **prefix, ccopy_error_t *error);
+void _ccopy_blob_account_cleanup(_ccopy_blob_account_t *acct);
+
+/* One request. Header values are NULL when absent. */
+typedef struct _ccopy_blob_request {
+    const char *method;        /* GET, HEAD, PUT, DELETE */
+    const char *container;     /* NULL for account-level requests */
+    const char *blob;          /* NULL for container-level requests; not yet URL-encoded */
+    const char *query;         /* extra query, already encoded ("comp=block&blockid=..."), or NULL */
+    const char *content_md5;   /* Base64 */
+    const char *content_type;
+    const char *if_none_match;
+    const char *xms[8];        /* further "x-ms-name:value" headers, name in lower case; NULL-ended */
+    const uint8_t *body;
+    size_t body_len;
+} _ccopy_blob_request_t;
+
+typedef struct _ccopy_blob_response {
+    long status;               /* 0 when no HTTP answer arrived */
+    CURLcode curl_code;
+    char error_code[64];       /* x-ms-error-code */
+    char meta_sha256[72];      /* x-ms-meta-sha256, when present */
+    int64_t retry_after_ms;    /* Retry-After, or -1 */
+    char *body;                /* NUL-terminated; NULL when empty */
+    size_t body_len;
+    size_t body_limit;         /* bodies larger than this are cut (0: 64 MiB) */
+} _ccopy_blob_response_t;
+
+void _ccopy_blob_response_reset(_ccopy_blob_response_t *res);
+
+/* Prepare `curl` (reset first) to send `req` signed now; the response lands in *res. The
+ * returned header list must be freed with curl_slist_free_all after the transfer. `upload`
+ * state for the body lives in *cursor, which must outlive the transfer. */
+typedef struct _ccopy_blob_body_cursor {
+    const uint8_t *data;
+    size_t len, pos;
+} _ccopy_blob_body_cursor_t;
+
+struct curl_slist *_ccopy_blob_prepare(CURL *curl, const _ccopy_blob_account_t *acct,
+                                       const _ccopy_blob_request_t *req, _ccopy_blob_response_t *res,
+                                       _ccopy_blob_body_cursor_t *cursor, long timeout_ms);
+
+/* Whether an answer is worth another try: 408, 429, 500 (not FeatureNotSupported), 502, 503,
+ * 504, and connection failures, resets and timeouts. */
+int _ccopy_blob_retryable(const _ccopy_blob_response_t *res);
+
+/* Translate a failed answer into *error: 403 -> EAUTH naming the account, 404 -> ENOTFOUND,
+ * network -> ENETWORK, else ESERVER with the status and error code. `what` says what was being
+ * done ("writing shop/orders/x.bson"). Returns the code. */
+int _ccopy_blob_error(const _ccopy_blob_account_t *acct, const _ccopy_blob_response_t *res,
+                      const char *what, ccopy_error_t *error);
+
+typedef struct _ccopy_blob_client {
+    const _ccopy_blob_account_t *acct;
+    CURL *curl;
+    _ccopy_backoff_t backoff;  /* max_retries: tries in a row that failed */
+    uint64_t rng;
+    atomic_int *canceled;      /* may be NULL */
+    long timeout_ms;
+    atomic_llong *retries;     /* may be NULL: counts retried requests */
+} _ccopy_blob_client_t;
+
+/* Send `req`, retrying what is retryable with back-off (never sooner than Retry-After). Returns
+ * 0 with *res holding the final answer whatever its status (the caller judges 404, 409 ...), or
+ * the error once retries are spent (ENETWORK, or ESERVER for 5xx) or ECANCELED. */
+int _ccopy_blob_send(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
+                     _ccopy_blob_response_t *res, const char *what, ccopy_error_t *error);
+
+/* URL-encode a blob name: every byte but unreserved characters and '/'. New string. */
+char *_ccopy_blob_encode_name(const char *name);
+/* Base64 of bytes (new string) and MD5 of bytes as Base64 (into out[32]). */
+char *_ccopy_base64(const unsigned char *data, size_t len);
+void _ccopy_md5_base64(const uint8_t *data, size_t len, char out[32]);
+
+/* The string-to-sign of a request (exposed for unit tests with known vectors). New string. */
+char *_ccopy_blob_string_to_sign(const _ccopy_blob_account_t *acct, const _ccopy_blob_request_t *req,
+                                 const char *x_ms_date, const char *encoded_path);
+
+#endif

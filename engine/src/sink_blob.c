@@ -1,0 +1,799 @@
+/*
+ * The Azure Blob Storage sink. Objects are block blobs named PREFIX/<db>/<coll>/<name>, the
+ * same names the folder sink uses for files, so the catalog, incremental runs and list work the
+ * same on both.
+ *
+ * A window's data streams into blocks (Put Block, each with its Content-MD5), several in flight
+ * at once on a libcurl multi handle, and is committed with Put Block List only when the window
+ * is done. Memory is the blocks in flight, whatever the window's size. Block size doubles every
+ * 10,000 blocks, so a window never needs more than 50,000. Data blobs and manifests are created
+ * with If-None-Match: * (write-once); a window is complete when its manifest exists. A
+ * half-written window (data without manifest, or uncommitted blocks) is redone from the start.
+ * When a commit's answer is lost and the retry meets 409, the blob is ours if its
+ * x-ms-meta-sha256 (or, for a manifest, its content) is what we sent.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "blob.h"
+#include "common.h"
+#include "sink.h"
+
+#define MAX_BLOCK_SIZE ((size_t)4000 << 20)
+#define BLOCKS_PER_DOUBLING 10000
+
+typedef struct blob_sink {
+    _ccopy_blob_account_t acct;
+    char *container;
+    char *prefix; /* "" or "backups/daily" (no slashes at either end) */
+    _ccopy_sink_settings_t settings;
+    pthread_mutex_t lock; /* guards client: small requests go one at a time */
+    _ccopy_blob_client_t client;
+} blob_sink_t;
+
+static char *full_name(const blob_sink_t *b, const char *db, const char *coll, const char *name)
+{
+    const char *sep = b->prefix[0] ? "/" : "";
+    if (!coll)
+        return _ccopy_strdup_printf("%s%s%s/%s", b->prefix, sep, db, name ? name : "");
+    return _ccopy_strdup_printf("%s%s%s/%s/%s", b->prefix, sep, db, coll, name ? name : "");
+}
+
+static char *blob_describe(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name)
+{
+    blob_sink_t *b = sink->impl;
+    char *path = full_name(b, db, coll, name);
+    char *text = _ccopy_strdup_printf("azblob://%s/%s", b->container, path);
+    free(path);
+    return text;
+}
+
+static void client_init(_ccopy_blob_client_t *c, const blob_sink_t *b)
+{
+    memset(c, 0, sizeof *c);
+    c->acct = &b->acct;
+    c->curl = curl_easy_init();
+    c->backoff = b->settings.backoff;
+    c->rng = (uint64_t)_ccopy_monotonic_ms() * 0x9E3779B97F4A7C15ULL + (uintptr_t)c;
+    c->canceled = b->settings.canceled;
+    c->timeout_ms = (long)b->settings.timeout_ms;
+    c->retries = b->settings.retries;
+}
+
+/* One small request on the sink's shared client. */
+static int small_send(blob_sink_t *b, const _ccopy_blob_request_t *req, _ccopy_blob_response_t *res,
+                      const char *what, ccopy_error_t *error)
+{
+    int rc;
+    pthread_mutex_lock(&b->lock);
+    rc = _ccopy_blob_send(&b->client, req, res, what, error);
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    _ccopy_blob_request_t req = {.method = "GET", .container = b->container,
+                                 .query = "restype=container"};
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    char *what = _ccopy_strdup_printf("checking container %s of account %s", b->container,
+                                      b->acct.account);
+    int rc = small_send(b, &req, &res, what, error);
+
+    /* A SAS scoped to a container may not read the container's properties; listing it is the
+     * check that such a SAS can pass. */
+    if (rc == 0 && res.status == 403 && b->acct.key_len == 0) {
+        _ccopy_blob_request_t list = {.method = "GET", .container = b->container,
+                                      .query = "restype=container&comp=list&maxresults=1"};
+        rc = small_send(b, &list, &res, what, error);
+    }
+    if (rc == 0 && res.status == 404 && strcmp(res.error_code, "ContainerNotFound") == 0) {
+        if (!for_writing || !b->settings.create_container) {
+            rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_HTTP, 404,
+                                  "container %s does not exist in account %s%s", b->container,
+                                  b->acct.account,
+                                  for_writing ? " (--create-container creates it)" : "");
+        } else {
+            _ccopy_blob_request_t create = {.method = "PUT", .container = b->container,
+                                            .query = "restype=container"};
+            rc = small_send(b, &create, &res, what, error);
+            if (rc == 0 && res.status != 201 && res.status != 409)
+                rc = _ccopy_blob_error(&b->acct, &res, what, error);
+        }
+    } else if (rc == 0 && res.status != 200) {
+        rc = _ccopy_blob_error(&b->acct, &res, what, error);
+    }
+    _ccopy_blob_response_reset(&res);
+    free(what);
+    return rc;
+}
+
+/* ---- listing ------------------------------------------------------------------------------ */
+
+static char *xml_unescape(const char *s, size_t n)
+{
+    char *out = _ccopy_malloc(n + 1);
+    size_t i = 0, o = 0;
+    while (i < n) {
+        if (s[i] == '&') {
+            static const struct { const char *ent; char c; } ents[] = {
+                {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+            size_t k, done = 0;
+            for (k = 0; k < sizeof ents / sizeof ents[0]; k++) {
+                size_t len = strlen(ents[k].ent);
+                if (i + len <= n && strncmp(s + i, ents[k].ent, len) == 0) {
+                    out[o++] = ents[k].c;
+                    i += len;
+                    done = 1;
+                    break;
+                }
+            }
+            if (done)
+                continue;
+        }
+        out[o++] = s[i++];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The text of every <tag>...</tag> inside each <within>...</within> of xml. */
+static void xml_collect(const char *xml, const char *within, const char *tag, char ***names,
+                        size_t *count, size_t *cap)
+{
+    char open_w[32], close_w[32], open_t[32], close_t[32];
+    const char *p = xml;
+    snprintf(open_w, sizeof open_w, "<%s>", within);
+    snprintf(close_w, sizeof close_w, "</%s>", within);
+    snprintf(open_t, sizeof open_t, "<%s>", tag);
+    snprintf(close_t, sizeof close_t, "</%s>", tag);
+    while ((p = strstr(p, open_w)) != NULL) {
+        const char *end = strstr(p, close_w), *a, *z;
+        if (!end)
+            break;
+        a = strstr(p, open_t);
+        if (a && a < end) {
+            a += strlen(open_t);
+            z = strstr(a, close_t);
+            if (z && z < end) {
+                if (*count == *cap) {
+                    *cap = *cap ? *cap * 2 : 64;
+                    *names = _ccopy_realloc(*names, *cap * sizeof **names);
+                }
+                (*names)[(*count)++] = xml_unescape(a, (size_t)(z - a));
+            }
+        }
+        p = end + strlen(close_w);
+    }
+}
+
+/* Every blob (or, with a delimiter, every virtual folder) under `prefix`, paging by marker. */
+static int list_prefix(blob_sink_t *b, const char *prefix, int folders, char ***out, size_t *out_count,
+                       ccopy_error_t *error)
+{
+    char **names = NULL, *marker = NULL;
+    size_t count = 0, cap = 0;
+    int rc = 0;
+
+    do {
+        char *ep = _ccopy_blob_encode_name(prefix), *em = marker ? _ccopy_blob_encode_name(marker) : NULL;
+        char *query = _ccopy_strdup_printf("restype=container&comp=list&prefix=%s%s%s%s", ep,
+                                           folders ? "&delimiter=%2F" : "", em ? "&marker=" : "",
+                                           em ? em : "");
+        _ccopy_blob_request_t req = {.method = "GET", .container = b->container, .query = query};
+        _ccopy_blob_response_t res = {.body_limit = 64 << 20};
+        char *what = _ccopy_strdup_printf("listing azblob://%s/%s", b->container, prefix);
+        rc = small_send(b, &req, &res, what, error);
+        if (rc == 0 && res.status != 200)
+            rc = _ccopy_blob_error(&b->acct, &res, what, error);
+        free(marker);
+        marker = NULL;
+        if (rc == 0 && res.body) {
+            const char *m = strstr(res.body, "<NextMarker>");
+            xml_collect(res.body, folders ? "BlobPrefix" : "Blob", "Name", &names, &count, &cap);
+            if (m) {
+                const char *z = strstr(m, "</NextMarker>");
+                m += strlen("<NextMarker>");
+                if (z && z > m)
+                    marker = xml_unescape(m, (size_t)(z - m));
+            }
+        }
+        _ccopy_blob_response_reset(&res);
+        free(what);
+        free(query);
+        free(ep);
+        free(em);
+    } while (rc == 0 && marker);
+    free(marker);
+    if (rc != 0) {
+        _ccopy_names_free(names, count);
+        return rc;
+    }
+    *out = names;
+    *out_count = count;
+    return 0;
+}
+
+static int blob_list(_ccopy_sink_t *sink, const char *db, const char *coll, const char *suffix,
+                     char ***out_names, size_t *out_count, ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    char *prefix = full_name(b, db, coll, NULL), **names = NULL;
+    size_t count = 0, i, n = 0, plen = strlen(prefix), slen = strlen(suffix);
+    int rc = list_prefix(b, prefix, 0, &names, &count, error);
+
+    if (rc == 0) {
+        for (i = 0; i < count; i++) {
+            const char *rest = names[i] + plen;
+            size_t rlen = strlen(rest);
+            if (strncmp(names[i], prefix, plen) == 0 && !strchr(rest, '/') && rlen >= slen &&
+                strcmp(rest + rlen - slen, suffix) == 0) {
+                char *keep = _ccopy_strdup(rest);
+                free(names[i]);
+                names[n++] = keep;
+            } else {
+                free(names[i]);
+            }
+        }
+        _ccopy_names_sort(names, n);
+        *out_names = names;
+        *out_count = n;
+    }
+    free(prefix);
+    return rc;
+}
+
+static int blob_list_groups(_ccopy_sink_t *sink, const char *db, char ***out_names, size_t *out_count,
+                            ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    char *prefix = db ? full_name(b, db, NULL, NULL)
+                      : _ccopy_strdup_printf("%s%s", b->prefix, b->prefix[0] ? "/" : "");
+    char **names = NULL;
+    size_t count = 0, i, plen = strlen(prefix);
+    int rc = list_prefix(b, prefix, 1, &names, &count, error);
+
+    if (rc == 0) {
+        for (i = 0; i < count; i++) {
+            /* "prefix/db/" -> "db" */
+            char *name = _ccopy_strdup(names[i] + (strncmp(names[i], prefix, plen) == 0 ? plen : 0));
+            size_t n = strlen(name);
+            if (n > 0 && name[n - 1] == '/')
+                name[n - 1] = '\0';
+            free(names[i]);
+            names[i] = name;
+        }
+        _ccopy_names_sort(names, count);
+        *out_names = names;
+        *out_count = count;
+    }
+    free(prefix);
+    return rc;
+}
+
+/* ---- small objects ------------------------------------------------------------------------ */
+
+static int blob_read_small(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                           char **out, size_t *out_len, ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    char *blob = full_name(b, db, coll, name), *what = _ccopy_strdup_printf("reading %s", blob);
+    _ccopy_blob_request_t req = {.method = "GET", .container = b->container, .blob = blob};
+    _ccopy_blob_response_t res = {.body_limit = 64 << 20};
+    int rc = small_send(b, &req, &res, what, error);
+
+    if (rc == 0 && res.status == 404)
+        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_HTTP, 404, "%s: not found", blob);
+    else if (rc == 0 && res.status != 200)
+        rc = _ccopy_blob_error(&b->acct, &res, what, error);
+    if (rc == 0) {
+        *out_len = res.body_len;
+        *out = res.body ? res.body : _ccopy_strdup("");
+        res.body = NULL;
+    }
+    _ccopy_blob_response_reset(&res);
+    free(what);
+    free(blob);
+    return rc;
+}
+
+static int ends_with(const char *text, const char *suffix)
+{
+    size_t n = strlen(text), s = strlen(suffix);
+    return n >= s && strcmp(text + n - s, suffix) == 0;
+}
+
+static int blob_write_small(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                            const char *data, size_t len, ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    char *blob = full_name(b, db, coll, name), *what = _ccopy_strdup_printf("writing %s", blob);
+    char md5[32];
+    /* manifests are write-once: one exists only when its window is complete */
+    int once = ends_with(name, ".manifest.json");
+    _ccopy_blob_request_t req = {.method = "PUT", .container = b->container, .blob = blob,
+                                 .content_md5 = md5, .content_type = "application/json",
+                                 .if_none_match = once ? "*" : NULL,
+                                 .xms = {"x-ms-blob-type:BlockBlob"},
+                                 .body = (const uint8_t *)data, .body_len = len};
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    int rc;
+
+    _ccopy_md5_base64((const uint8_t *)data, len, md5);
+    rc = small_send(b, &req, &res, what, error);
+    if (rc == 0 && res.status == 409 && once) {
+        /* already there: ours if an earlier try of this very write went through */
+        char *have = NULL;
+        size_t have_len = 0;
+        rc = blob_read_small(sink, db, coll, name, &have, &have_len, error);
+        if (rc == 0 && (have_len != len || memcmp(have, data, len) != 0))
+            rc = _ccopy_error_set(error, CCOPY_EBUSY, CCOPY_DOMAIN_HTTP, 409,
+                                  "%s: another writer created it first", blob);
+        free(have);
+    } else if (rc == 0 && res.status != 201) {
+        rc = _ccopy_blob_error(&b->acct, &res, what, error);
+    }
+    _ccopy_blob_response_reset(&res);
+    free(what);
+    free(blob);
+    return rc;
+}
+
+static int delete_blob(blob_sink_t *b, _ccopy_blob_client_t *client, const char *blob,
+                       ccopy_error_t *error)
+{
+    char *what = _ccopy_strdup_printf("removing %s", blob);
+    _ccopy_blob_request_t req = {.method = "DELETE", .container = b->container, .blob = blob};
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    int rc = client ? _ccopy_blob_send(client, &req, &res, what, error)
+                    : small_send(b, &req, &res, what, error);
+    if (rc == 0 && res.status != 202 && res.status != 200 && res.status != 404)
+        rc = _ccopy_blob_error(&b->acct, &res, what, error);
+    _ccopy_blob_response_reset(&res);
+    free(what);
+    return rc;
+}
+
+static int blob_remove(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                       ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    char *blob = full_name(b, db, coll, name);
+    int rc = delete_blob(b, NULL, blob, error);
+    free(blob);
+    return rc;
+}
+
+/* ---- streamed objects --------------------------------------------------------------------- */
+
+typedef struct slot {
+    CURL *curl;
+    struct curl_slist *headers;
+    uint8_t *data;
+    size_t len, cap;
+    char id[24], query[96], md5[32];
+    _ccopy_blob_request_t req;
+    _ccopy_blob_response_t res;
+    _ccopy_blob_body_cursor_t cursor;
+    int state; /* 0 free/filling, 1 in flight, 2 waiting to retry */
+    int attempt;
+    int64_t retry_at_ms;
+} slot_t;
+
+typedef struct blob_object {
+    blob_sink_t *b;
+    char *blob;
+    _ccopy_blob_client_t client; /* delete at begin, commit at the end */
+    CURLM *multi;
+    slot_t *slots;
+    int nslots, filling;
+    char **ids;
+    size_t nids, ids_cap;
+    EVP_MD_CTX *sha;
+    uint64_t rng;
+    int failed;
+    ccopy_error_t failure;
+} blob_object_t;
+
+static size_t block_size_for(const blob_object_t *o)
+{
+    size_t size = (size_t)o->b->settings.block_size;
+    size_t doublings = o->nids / BLOCKS_PER_DOUBLING;
+    while (doublings-- > 0 && size < MAX_BLOCK_SIZE / 2)
+        size *= 2;
+    return size;
+}
+
+static void start_transfer(blob_object_t *o, slot_t *s)
+{
+    s->headers = _ccopy_blob_prepare(s->curl, &o->b->acct, &s->req, &s->res, &s->cursor,
+                                     (long)o->b->settings.timeout_ms);
+    curl_multi_add_handle(o->multi, s->curl);
+    s->state = 1;
+}
+
+static void submit(blob_object_t *o, slot_t *s)
+{
+    char raw[16], *id, *enc;
+    snprintf(raw, sizeof raw, "%08zu", o->nids); /* same length for every block of a blob */
+    id = _ccopy_base64((const unsigned char *)raw, strlen(raw));
+    snprintf(s->id, sizeof s->id, "%s", id);
+    free(id);
+    enc = _ccopy_blob_encode_name(s->id); /* '+', '/', '=' percent-encoded */
+    snprintf(s->query, sizeof s->query, "comp=block&blockid=%s", enc);
+    free(enc);
+    if (o->nids == o->ids_cap) {
+        o->ids_cap = o->ids_cap ? o->ids_cap * 2 : 64;
+        o->ids = _ccopy_realloc(o->ids, o->ids_cap * sizeof *o->ids);
+    }
+    o->ids[o->nids++] = _ccopy_strdup(s->id);
+    _ccopy_md5_base64(s->data, s->len, s->md5);
+    s->req = (_ccopy_blob_request_t){.method = "PUT", .container = o->b->container, .blob = o->blob,
+                                     .query = s->query, .content_md5 = s->md5,
+                                     .body = s->data, .body_len = s->len};
+    s->attempt = 0;
+    start_transfer(o, s);
+}
+
+static void fail(blob_object_t *o, const ccopy_error_t *e)
+{
+    if (!o->failed) {
+        o->failure = *e;
+        o->failed = 1;
+    }
+}
+
+/* Move transfers along; wait up to wait_ms for something to happen. */
+static void drive(blob_object_t *o, int wait_ms)
+{
+    CURLMsg *msg;
+    int running = 0, left, i;
+    int64_t now;
+
+    curl_multi_perform(o->multi, &running);
+    while ((msg = curl_multi_info_read(o->multi, &left)) != NULL) {
+        slot_t *s = NULL;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (i = 0; i < o->nslots; i++)
+            if (o->slots[i].curl == msg->easy_handle)
+                s = &o->slots[i];
+        if (!s)
+            continue;
+        s->res.curl_code = msg->data.result;
+        if (s->res.curl_code == CURLE_OK)
+            curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->res.status);
+        curl_multi_remove_handle(o->multi, s->curl);
+        curl_slist_free_all(s->headers);
+        s->headers = NULL;
+        if (s->res.curl_code == CURLE_OK && s->res.status == 201) {
+            s->state = 0;
+            s->len = 0;
+        } else if (_ccopy_blob_retryable(&s->res) && ++s->attempt <= o->b->settings.backoff.max_retries) {
+            int64_t delay = _ccopy_backoff_delay_ms(&o->b->settings.backoff, s->attempt,
+                                                    s->res.retry_after_ms, &o->rng);
+            if (o->b->settings.retries)
+                atomic_fetch_add(o->b->settings.retries, 1);
+            s->retry_at_ms = _ccopy_monotonic_ms() + delay;
+            s->state = 2;
+        } else {
+            ccopy_error_t e;
+            char *what = _ccopy_strdup_printf("writing block %s of %s", s->id, o->blob);
+            _ccopy_blob_error(&o->b->acct, &s->res, what, &e);
+            if (s->attempt > o->b->settings.backoff.max_retries)
+                _ccopy_error_prefix(&e, "after %d retries", s->attempt - 1);
+            free(what);
+            fail(o, &e);
+            s->state = 0;
+            s->len = 0;
+        }
+    }
+    now = _ccopy_monotonic_ms();
+    for (i = 0; i < o->nslots; i++)
+        if (o->slots[i].state == 2 && o->slots[i].retry_at_ms <= now && !o->failed)
+            start_transfer(o, &o->slots[i]); /* the same block id, the same bytes, signed anew */
+    if (wait_ms > 0)
+        curl_multi_poll(o->multi, NULL, 0, wait_ms, NULL);
+}
+
+static int busy_slots(const blob_object_t *o)
+{
+    int i, n = 0;
+    for (i = 0; i < o->nslots; i++)
+        n += o->slots[i].state != 0;
+    return n;
+}
+
+static int canceled(const blob_object_t *o)
+{
+    return o->b->settings.canceled && atomic_load(o->b->settings.canceled);
+}
+
+/* A free slot to fill, waiting for one when all are busy. -1 on failure or cancel. */
+static int next_slot(blob_object_t *o)
+{
+    for (;;) {
+        int i;
+        if (o->failed || canceled(o))
+            return -1;
+        for (i = 0; i < o->nslots; i++)
+            if (o->slots[i].state == 0)
+                return i;
+        drive(o, 50);
+    }
+}
+
+static int object_error(blob_object_t *o, ccopy_error_t *error)
+{
+    if (o->failed) {
+        if (error)
+            *error = o->failure;
+        return o->failure.code;
+    }
+    return _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
+}
+
+static void object_free(blob_object_t *o)
+{
+    int i;
+    size_t k;
+    if (!o)
+        return;
+    for (i = 0; i < o->nslots; i++) {
+        if (o->slots[i].state == 1)
+            curl_multi_remove_handle(o->multi, o->slots[i].curl);
+        curl_slist_free_all(o->slots[i].headers);
+        curl_easy_cleanup(o->slots[i].curl);
+        _ccopy_blob_response_reset(&o->slots[i].res);
+        free(o->slots[i].data);
+    }
+    free(o->slots);
+    if (o->multi)
+        curl_multi_cleanup(o->multi);
+    for (k = 0; k < o->nids; k++)
+        free(o->ids[k]);
+    free(o->ids);
+    if (o->client.curl)
+        curl_easy_cleanup(o->client.curl);
+    if (o->sha)
+        EVP_MD_CTX_free(o->sha);
+    free(o->blob);
+    free(o);
+}
+
+static int blob_object_begin(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                             void **out_object, ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    blob_object_t *o = _ccopy_calloc(1, sizeof *o);
+    int i, rc;
+
+    o->b = b;
+    o->blob = full_name(b, db, coll, name);
+    client_init(&o->client, b);
+    o->multi = curl_multi_init();
+    o->nslots = b->settings.blocks_in_flight > 0 ? b->settings.blocks_in_flight : 1;
+    o->slots = _ccopy_calloc((size_t)o->nslots, sizeof *o->slots);
+    for (i = 0; i < o->nslots; i++) {
+        o->slots[i].curl = curl_easy_init();
+        o->slots[i].res.body_limit = 1 << 20;
+    }
+    o->sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(o->sha, EVP_sha256(), NULL);
+    o->rng = (uint64_t)_ccopy_monotonic_ms() * 0xBF58476D1CE4E5B9ULL + (uintptr_t)o;
+    /* a half-written window from an earlier run: its data goes, the window is redone */
+    rc = delete_blob(b, &o->client, o->blob, error);
+    if (rc != 0) {
+        object_free(o);
+        return rc;
+    }
+    *out_object = o;
+    return 0;
+}
+
+static int blob_object_append(void *object, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    blob_object_t *o = object;
+    EVP_DigestUpdate(o->sha, data, len);
+    while (len > 0) {
+        slot_t *s;
+        size_t want, take;
+        if (o->filling < 0 || o->slots[o->filling].state != 0)
+            o->filling = next_slot(o);
+        if (o->filling < 0)
+            return object_error(o, error);
+        s = &o->slots[o->filling];
+        want = block_size_for(o);
+        if (s->cap < want) {
+            s->data = _ccopy_realloc(s->data, want);
+            s->cap = want;
+        }
+        take = want - s->len < len ? want - s->len : len;
+        memcpy(s->data + s->len, data, take);
+        s->len += take;
+        data += take;
+        len -= take;
+        if (s->len == want) {
+            submit(o, s);
+            o->filling = -1;
+        }
+        drive(o, 0);
+    }
+    return o->failed ? object_error(o, error) : 0;
+}
+
+static int commit_block_list(blob_object_t *o, const char *sha_hex, ccopy_error_t *error)
+{
+    char *xml = NULL, *what = _ccopy_strdup_printf("committing %s", o->blob);
+    char md5[32], meta[96];
+    size_t len = 0, cap = 0, k;
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    int rc;
+
+    cap = 64 + o->nids * 32;
+    xml = _ccopy_malloc(cap);
+    len = (size_t)snprintf(xml, cap, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    for (k = 0; k < o->nids; k++)
+        len += (size_t)snprintf(xml + len, cap - len, "<Latest>%s</Latest>", o->ids[k]);
+    len += (size_t)snprintf(xml + len, cap - len, "</BlockList>");
+    _ccopy_md5_base64((const uint8_t *)xml, len, md5);
+    snprintf(meta, sizeof meta, "x-ms-meta-sha256:%s", sha_hex);
+    {
+        _ccopy_blob_request_t req = {.method = "PUT", .container = o->b->container, .blob = o->blob,
+                                     .query = "comp=blocklist", .content_md5 = md5,
+                                     .content_type = "application/xml", .if_none_match = "*",
+                                     .xms = {meta, "x-ms-blob-content-type:application/octet-stream"},
+                                     .body = (const uint8_t *)xml, .body_len = len};
+        rc = _ccopy_blob_send(&o->client, &req, &res, what, error);
+    }
+    if (rc == 0 && res.status == 409) {
+        /* an earlier try may have committed before its answer was lost: ours if it says so */
+        _ccopy_blob_request_t head = {.method = "HEAD", .container = o->b->container, .blob = o->blob};
+        rc = _ccopy_blob_send(&o->client, &head, &res, what, error);
+        if (rc == 0 && !(res.status == 200 && strcmp(res.meta_sha256, sha_hex) == 0))
+            rc = _ccopy_error_set(error, CCOPY_EBUSY, CCOPY_DOMAIN_HTTP, 409,
+                                  "%s: another writer created it first", o->blob);
+    } else if (rc == 0 && res.status != 201) {
+        rc = _ccopy_blob_error(&o->b->acct, &res, what, error);
+    }
+    _ccopy_blob_response_reset(&res);
+    free(xml);
+    free(what);
+    return rc;
+}
+
+static int blob_object_commit(void *object, ccopy_error_t *error)
+{
+    blob_object_t *o = object;
+    unsigned char digest[32];
+    unsigned int dlen = 0;
+    char hex[65];
+    int rc, i;
+
+    if (o->filling >= 0 && o->slots[o->filling].len > 0) {
+        submit(o, &o->slots[o->filling]);
+        o->filling = -1;
+    }
+    while (busy_slots(o) > 0 && !o->failed && !canceled(o))
+        drive(o, 50);
+    if (o->failed || canceled(o)) {
+        rc = object_error(o, error);
+        object_free(o);
+        return rc;
+    }
+    EVP_DigestFinal_ex(o->sha, digest, &dlen);
+    for (i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    rc = commit_block_list(o, hex, error);
+    object_free(o);
+    return rc;
+}
+
+static void blob_object_abort(void *object)
+{
+    object_free(object);
+}
+
+static void blob_close(_ccopy_sink_t *sink)
+{
+    blob_sink_t *b = sink->impl;
+    if (!b)
+        return;
+    if (b->client.curl)
+        curl_easy_cleanup(b->client.curl);
+    pthread_mutex_destroy(&b->lock);
+    _ccopy_blob_account_cleanup(&b->acct);
+    free(b->container);
+    free(b->prefix);
+    free(b);
+}
+
+static const _ccopy_sink_ops_t blob_ops = {
+    .scheme = "azblob",
+    .open = blob_open,
+    .list = blob_list,
+    .list_groups = blob_list_groups,
+    .read_small = blob_read_small,
+    .write_small = blob_write_small,
+    .remove = blob_remove,
+    .object_begin = blob_object_begin,
+    .object_append = blob_object_append,
+    .object_commit = blob_object_commit,
+    .object_abort = blob_object_abort,
+    .describe = blob_describe,
+    .close = blob_close,
+};
+
+static char *trim_slashes(const char *text)
+{
+    size_t n;
+    while (*text == '/')
+        text++;
+    n = strlen(text);
+    while (n > 0 && text[n - 1] == '/')
+        n--;
+    return _ccopy_strndup(text, n);
+}
+
+int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
+                         const _ccopy_sink_settings_t *settings, ccopy_error_t *error)
+{
+    blob_sink_t *b = _ccopy_calloc(1, sizeof *b);
+    _ccopy_sink_t *sink;
+    int rc;
+
+    b->settings = *settings;
+    if (strncmp(location, "azblob://", 9) == 0) {
+        const char *rest = location + 9, *slash = strchr(rest, '/');
+        const char *cs = settings->blob_connection_string;
+        if (!cs || !*cs)
+            cs = getenv("AZURE_STORAGE_CONNECTION_STRING");
+        if (!cs || !*cs) {
+            free(b);
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "no credentials for %s: give --blob-connection-string, set "
+                                    "AZURE_STORAGE_CONNECTION_STRING, or use a container URL with a SAS",
+                                    location);
+        }
+        rc = _ccopy_blob_account_from_connection_string(&b->acct, cs, error);
+        if (rc != 0) {
+            free(b);
+            return rc;
+        }
+        b->container = slash ? _ccopy_strndup(rest, (size_t)(slash - rest)) : _ccopy_strdup(rest);
+        b->prefix = trim_slashes(slash ? slash + 1 : "");
+    } else {
+        char *container = NULL, *prefix = NULL;
+        rc = _ccopy_blob_account_from_sas_url(&b->acct, location, &container, &prefix, error);
+        if (rc != 0) {
+            free(b);
+            return rc;
+        }
+        b->container = container;
+        b->prefix = trim_slashes(prefix);
+        free(prefix);
+    }
+    if (strlen(b->container) < 3 || strlen(b->container) > 63) {
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "container name \"%s\" must be 3 to 63 characters", b->container);
+        b->client.curl = NULL;
+        pthread_mutex_init(&b->lock, NULL);
+        sink = _ccopy_calloc(1, sizeof *sink);
+        sink->ops = &blob_ops;
+        sink->impl = b;
+        blob_close(sink);
+        free(sink);
+        return rc;
+    }
+    pthread_mutex_init(&b->lock, NULL);
+    client_init(&b->client, b);
+    sink = _ccopy_calloc(1, sizeof *sink);
+    sink->ops = &blob_ops;
+    sink->impl = b;
+    *out = sink;
+    return 0;
+}

@@ -450,6 +450,7 @@ static int cmd_backup(int argc, char **argv)
 
     job = ccopy_job_new(opts, &e);
     snprintf(sink, sizeof sink, "%s", ccopy_options_get(opts, "sink") ? ccopy_options_get(opts, "sink") : "");
+    ccopy_mask_secrets(sink);
     ccopy_options_destroy(opts);
     if (!job) {
         print_error("backup", &e);
@@ -522,10 +523,10 @@ static int cmd_list(int argc, char **argv)
     }
     if (!location)
         return usage_error("list", "%s", "--from dir:PATH (or azblob://CONTAINER/PREFIX) is required");
-    hide_secrets_in_arguments(argc, argv);
     opts = ccopy_options_new();
     if (connection)
         ccopy_options_set(opts, "blob_connection_string", connection, NULL);
+    hide_secrets_in_arguments(argc, argv); /* after the copy: masking rewrites argv in place */
     catalog = ccopy_catalog_open_with_options(location, opts, &e);
     ccopy_options_destroy(opts);
     if (!catalog) {

@@ -183,7 +183,13 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     }
     _ccopy_jsonw_kv_string(&w, "mode", job->mode);
     _ccopy_jsonw_kv_string(&w, "database", job->db);
-    _ccopy_jsonw_kv_string(&w, "sink", ccopy_options_get(job->options, "sink"));
+    {
+        /* a SAS URL's signature must not reach the summary */
+        char *sink = _ccopy_strdup(ccopy_options_get(job->options, "sink"));
+        _ccopy_mask_secrets(sink);
+        _ccopy_jsonw_kv_string(&w, "sink", sink);
+        free(sink);
+    }
     _ccopy_jsonw_kv_int(&w, "step_seconds", job->step);
     _ccopy_jsonw_kv_int(&w, "settle_lag_seconds", job->settle_lag);
     _ccopy_jsonw_kv_int(&w, "windows_planned", planned);

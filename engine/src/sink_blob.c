@@ -777,23 +777,18 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
         b->prefix = trim_slashes(prefix);
         free(prefix);
     }
-    if (strlen(b->container) < 3 || strlen(b->container) > 63) {
-        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "container name \"%s\" must be 3 to 63 characters", b->container);
-        b->client.curl = NULL;
-        pthread_mutex_init(&b->lock, NULL);
-        sink = _ccopy_calloc(1, sizeof *sink);
-        sink->ops = &blob_ops;
-        sink->impl = b;
-        blob_close(sink);
-        free(sink);
-        return rc;
-    }
     pthread_mutex_init(&b->lock, NULL);
     client_init(&b->client, b);
     sink = _ccopy_calloc(1, sizeof *sink);
     sink->ops = &blob_ops;
     sink->impl = b;
+    if (strlen(b->container) < 3 || strlen(b->container) > 63) {
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "container name \"%s\" must be 3 to 63 characters", b->container);
+        blob_close(sink);
+        free(sink);
+        return rc;
+    }
     *out = sink;
     return 0;
 }

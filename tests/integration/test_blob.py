@@ -237,3 +237,10 @@ def test_azblob_without_credentials_says_where_they_come_from(ferretdb, orders, 
     assert res.rc == 2, res.explain()
     assert "--blob-connection-string" in res.stderr
     assert "AZURE_STORAGE_CONNECTION_STRING" in res.stderr
+
+
+def test_container_name_too_short(ferretdb, orders, azurite):
+    res = blob_backup(ferretdb, orders, "azblob://ab/p", "--blob-connection-string",
+                      azurite.connection_string)
+    assert res.rc == 2, res.explain()
+    assert 'container name "ab" must be 3 to 63 characters' in res.stderr

@@ -12,6 +12,10 @@ from the source:
     backupcheck.assert_same_docs(backup.docs(db, "orders"),
                                  backupcheck.source_docs(mongo[db]["orders"]))
 
+The checks read through a small store interface (``FolderStore`` here;
+``blobcheck.BlobStore`` reads the same layout from a blob container), so a
+folder backup and a blob backup are held to exactly the same rules.
+
 Keys of the returned dicts are the BSON encoding of ``{"_id": value}``, so an
 int32 ``5`` and an int64 ``5`` stay distinct; values are the raw document
 bytes. Anything wrong raises ``AssertionError`` with a message that names
@@ -27,8 +31,8 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable
+from pathlib import Path, PurePath
+from typing import Iterable, Protocol
 
 import bson
 from bson import ObjectId
@@ -125,20 +129,33 @@ def oid_seconds(oid: ObjectId) -> int:
 
 @dataclass
 class Window:
-    """One manifest and what its data file holds."""
+    """One manifest and what its data file holds. For a blob backup,
+    ``folder``, ``manifest_path`` and ``data_path`` are ``PurePosixPath``
+    names (``<container>/<prefix>/<db>/<coll>/...``): use ``read_stored()``
+    rather than ``data_path.read_bytes()`` to read the data there."""
 
-    folder: Path
-    manifest_path: Path
+    folder: PurePath
+    manifest_path: PurePath
     manifest: dict
     docs: list[tuple[bytes, bytes]]  # (id_key, raw) in file order
+    store: "Store | None" = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
         return self.manifest["kind"]
 
     @property
-    def data_path(self) -> Path:
+    def data_path(self) -> PurePath:
         return self.folder / self.manifest["data"]
+
+    def read_stored(self) -> bytes:
+        """The data object's stored (compressed) bytes, read again."""
+        if self.store is None:
+            return Path(self.data_path).read_bytes()
+        data = self.store.read(self.manifest["database"], self.manifest["collection"],
+                               self.manifest["data"])
+        assert data is not None, f"{self.data_path}: gone"
+        return data
 
     @property
     def start_epoch(self) -> int | None:
@@ -153,7 +170,7 @@ class Window:
 
 @dataclass
 class Backup:
-    root: Path
+    root: PurePath
     windows: list[Window] = field(default_factory=list)
     metadata: dict[tuple[str, str], dict] = field(default_factory=dict)
 
@@ -174,7 +191,50 @@ class Backup:
         return out
 
 
-def _decompress(stored: bytes, compression: str, where: Path) -> bytes:
+class Store(Protocol):
+    """Where a backup's objects are: ``<root>/<db>/<coll>/<name>``."""
+
+    root: PurePath
+
+    def collections(self) -> list[tuple[str, str]]:
+        """(db, coll) pairs, sorted."""
+
+    def names(self, db: str, coll: str) -> list[str]:
+        """Names of the objects directly in one collection, sorted."""
+
+    def read(self, db: str, coll: str, name: str) -> bytes | None:
+        """An object's bytes, or None if it does not exist."""
+
+    def where(self, db: str, coll: str, name: str = "") -> PurePath:
+        """The object's path or blob name (the collection's without ``name``)."""
+
+
+class FolderStore:
+    """A sink folder: ``PATH/<db>/<coll>/<file>``."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def collections(self) -> list[tuple[str, str]]:
+        if not self.root.is_dir():
+            return []
+        return [(dbdir.name, colldir.name)
+                for dbdir in sorted(p for p in self.root.iterdir() if p.is_dir())
+                for colldir in sorted(p for p in dbdir.iterdir() if p.is_dir())]
+
+    def names(self, db: str, coll: str) -> list[str]:
+        return sorted(p.name for p in (self.root / db / coll).iterdir() if p.is_file())
+
+    def read(self, db: str, coll: str, name: str) -> bytes | None:
+        path = self.root / db / coll / name
+        return path.read_bytes() if path.is_file() else None
+
+    def where(self, db: str, coll: str, name: str = "") -> Path:
+        path = self.root / db / coll
+        return path / name if name else path
+
+
+def _decompress(stored: bytes, compression: str, where: PurePath) -> bytes:
     if compression == "none":
         return stored
     if compression == "gzip":
@@ -194,7 +254,7 @@ def _decompress(stored: bytes, compression: str, where: Path) -> bytes:
     raise AssertionError(f"{where}: unknown compression {compression!r}")
 
 
-def _decode_bson(data: bytes, where: Path) -> list[RawBSONDocument]:
+def _decode_bson(data: bytes, where: PurePath) -> list[RawBSONDocument]:
     docs = []
     pos = 0
     while pos < len(data):
@@ -215,7 +275,7 @@ def _decode_bson(data: bytes, where: Path) -> list[RawBSONDocument]:
     return docs
 
 
-def _decode_jsonl(data: bytes, where: Path) -> list[RawBSONDocument]:
+def _decode_jsonl(data: bytes, where: PurePath) -> list[RawBSONDocument]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -234,11 +294,12 @@ def _decode_jsonl(data: bytes, where: Path) -> list[RawBSONDocument]:
     return docs
 
 
-def _check_window(folder: Path, mpath: Path, db: str, coll: str) -> Window:
-    where = mpath
+def _check_window(store: Store, db: str, coll: str, manifest_name: str) -> Window:
+    folder = store.where(db, coll)
+    mpath = where = store.where(db, coll, manifest_name)
     try:
-        m = json.loads(mpath.read_text("utf-8"))
-    except (OSError, ValueError) as e:
+        m = json.loads(store.read(db, coll, manifest_name).decode("utf-8"))
+    except (OSError, ValueError, AttributeError) as e:
         raise AssertionError(f"{where}: unreadable manifest: {e}") from None
     missing = MANIFEST_KEYS - set(m)
     assert not missing, f"{where}: manifest lacks {sorted(missing)}"
@@ -266,11 +327,11 @@ def _check_window(folder: Path, mpath: Path, db: str, coll: str) -> Window:
     else:
         raise AssertionError(f"{where}: unknown kind {m['kind']!r}")
 
-    dpath = folder / m["data"]
-    assert dpath.is_file(), f"{where}: data file {dpath} is missing"
-    stored = dpath.read_bytes()
+    dpath = store.where(db, coll, m["data"])
+    stored = store.read(db, coll, m["data"])
+    assert stored is not None, f"{where}: data file {dpath} is missing"
     assert len(stored) == m["stored_bytes"], \
-        f"{dpath}: {len(stored)} bytes on disk, manifest says stored_bytes={m['stored_bytes']}"
+        f"{dpath}: {len(stored)} bytes stored, manifest says stored_bytes={m['stored_bytes']}"
     digest = hashlib.sha256(stored).hexdigest()
     assert digest == m["sha256"], f"{dpath}: sha256 {digest}, manifest says {m['sha256']}"
     data = _decompress(stored, comp, dpath)
@@ -305,42 +366,43 @@ def _check_window(folder: Path, mpath: Path, db: str, coll: str) -> Window:
     else:
         assert m["first_id"] is None and m["last_id"] is None, \
             f"{where}: empty window with first_id/last_id {m['first_id']!r}/{m['last_id']!r}"
-    return Window(folder, mpath, m, docs)
+    return Window(folder, mpath, m, docs, store)
+
+
+def read_store(store: Store) -> Backup:
+    """Read and check every manifest in ``store`` (see ``read_backup``)."""
+    backup = Backup(store.root)
+    for db, coll in store.collections():
+        meta = store.read(db, coll, "metadata.json")
+        if meta is not None:
+            try:
+                backup.metadata[(db, coll)] = ejson_loads(meta.decode("utf-8"))
+            except Exception as e:
+                raise AssertionError(f"{store.where(db, coll, 'metadata.json')}: "
+                                     f"not Extended JSON: {e}") from None
+        seen: dict[bytes, str] = {}
+        windows: list[Window] = []
+        for name in store.names(db, coll):
+            if not name.endswith(MANIFEST_SUFFIX) or name.startswith(".tmp."):
+                continue
+            win = _check_window(store, db, coll, name)
+            for key, _ in win.docs:
+                assert key not in seen, \
+                    f"{db}.{coll}: _id {show_key(key)} in both {seen[key]} and {name}"
+                seen[key] = name
+            windows.append(win)
+        # Windows of one collection never overlap.
+        spans = sorted((w.start_epoch, w.end_epoch, w.manifest_path.name)
+                       for w in windows if w.kind == "window")
+        for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
+            assert e1 <= s2, f"{db}.{coll}: windows {n1} and {n2} overlap"
+        backup.windows.extend(windows)
+    return backup
 
 
 def read_backup(root: str | os.PathLike) -> Backup:
     """Read and check every manifest under ``root`` (a dir: sink folder)."""
-    root = Path(root)
-    backup = Backup(root)
-    if not root.is_dir():
-        return backup
-    for dbdir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for colldir in sorted(p for p in dbdir.iterdir() if p.is_dir()):
-            db, coll = dbdir.name, colldir.name
-            meta = colldir / "metadata.json"
-            if meta.exists():
-                try:
-                    backup.metadata[(db, coll)] = ejson_loads(meta.read_text("utf-8"))
-                except Exception as e:
-                    raise AssertionError(f"{meta}: not Extended JSON: {e}") from None
-            seen: dict[bytes, Path] = {}
-            for mpath in sorted(colldir.glob("*" + MANIFEST_SUFFIX)):
-                if mpath.name.startswith(".tmp."):
-                    continue
-                win = _check_window(colldir, mpath, db, coll)
-                for key, _ in win.docs:
-                    assert key not in seen, \
-                        f"{db}.{coll}: _id {show_key(key)} in both {seen[key].name} " \
-                        f"and {mpath.name}"
-                    seen[key] = mpath
-                backup.windows.append(win)
-            # Windows of one collection never overlap.
-            spans = sorted((w.start_epoch, w.end_epoch, w.manifest_path.name)
-                           for w in backup.windows
-                           if w.folder == colldir and w.kind == "window")
-            for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
-                assert e1 <= s2, f"{db}.{coll}: windows {n1} and {n2} overlap"
-    return backup
+    return read_store(FolderStore(root))
 
 
 # ---------------------------------------------------------------- comparisons
@@ -374,7 +436,12 @@ def assert_backup_matches(root, client_db, collections: Iterable[str] | None = N
     collection of ``client_db``), the backup holds exactly the source's
     documents (optionally only those passing ``predicate``), and no
     collection that was not asked for."""
-    backup = read_backup(root)
+    return assert_matches(read_backup(root), client_db, collections, predicate)
+
+
+def assert_matches(backup: Backup, client_db, collections: Iterable[str] | None = None,
+                   predicate=None) -> Backup:
+    """``assert_backup_matches`` for a Backup already read (from any store)."""
     db = client_db.name
     names = sorted(collections) if collections is not None else \
         sorted(client_db.list_collection_names())

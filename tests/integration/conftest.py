@@ -8,6 +8,12 @@
     cosmos_proxy    factory make(server, **settings) -> a started CosmosProxy
                     (Cosmos RU imitation) in front of a FerretDB; all stopped
                     after the test
+    azurite         session-wide Azurite blob server (on-disk data, free port)
+    blob_container  a fresh, uniquely named container on it (ContainerClient),
+                    deleted after the test
+    blob_fault_proxy  factory make(azurite, **settings) -> a started
+                    HttpFaultProxy in front of Azurite; all stopped after the
+                    test
 
 and ``run_cosmocopy(*args, timeout=120, env=None)`` to run the CLI.
 """
@@ -29,8 +35,10 @@ if str(SUPPORT) not in sys.path:
 
 import pymongo  # noqa: E402
 
+from azurite import Azurite  # noqa: E402
 from cosmosproxy import CosmosProxy  # noqa: E402
 from ferretdb import FerretDB  # noqa: E402
+from httpfault import HttpFaultProxy  # noqa: E402
 
 
 def cosmocopy_path() -> Path:
@@ -118,6 +126,42 @@ def cosmos_proxy():
         if settings.get("upstream_tls_ca_file"):
             port = server.tls_port
         proxy = CosmosProxy(getattr(server, "host", "127.0.0.1"), port, **settings)
+        made.append(proxy)
+        return proxy.start()
+
+    yield make
+    for proxy in made:
+        proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    server = Azurite()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def blob_container(azurite):
+    """A new container named ``t-<hex>`` (valid: 3-63 lowercase letters,
+    digits and dashes); its ContainerClient, deleted after the test."""
+    client = azurite.make_container("t-" + uuid.uuid4().hex[:16])
+    yield client
+    try:
+        client.delete_container()
+    except Exception:
+        pass  # the server may have been stopped by the test
+
+
+@pytest.fixture
+def blob_fault_proxy():
+    """``make(azurite, **settings)``: a started HttpFaultProxy in front of
+    ``azurite`` (anything with ``.port``, and ``.host`` or 127.0.0.1)."""
+    made: list[HttpFaultProxy] = []
+
+    def make(server, **settings) -> HttpFaultProxy:
+        proxy = HttpFaultProxy(getattr(server, "host", "127.0.0.1"), server.port, **settings)
         made.append(proxy)
         return proxy.start()
 

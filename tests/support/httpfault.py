@@ -401,9 +401,11 @@ class HttpFaultProxy:
             return False
         if fault == "slow":
             await asyncio.sleep(rule.delay_ms / 1000)
+        # Counted before the client can see the reply, so that counters()
+        # called right after a response already includes it.
+        self._record_status(entry, status)
         writer.write(reply.raw)
         await writer.drain()
-        self._record_status(entry, status)
         upstream_close = "close" in reply.headers.get("connection", "").lower()
         return keep_alive and not upstream_close
 
@@ -449,9 +451,9 @@ class HttpFaultProxy:
             lines.append(f"x-ms-client-request-id: {client_id}")
         if close:
             lines.append("Connection: close")
+        self._record_status(entry, status)
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         await writer.drain()
-        self._record_status(entry, status)
 
 
 def _truncated(reply: _Message, method: str) -> bytes:

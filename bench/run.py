@@ -262,20 +262,23 @@ def run_drain(uri: str, rng: Range, args, server_pid: int) -> dict:
     return result
 
 
-def cosmocopy_argv(uri: str, rng: Range, args, compress: str, folder: Path) -> list[str]:
-    """``cosmocopy backup`` of the windows of ``rng`` into ``folder``, with ``args.parallel``
-    and ``args.batch_size``, printing only its JSON summary."""
+def cosmocopy_argv(uri: str, rng: Range, args, compress: str, folder: Path | str) -> list[str]:
+    """``cosmocopy backup`` of the windows of ``rng`` into ``folder`` (a Path, or a destination
+    as ``--to`` takes it, e.g. ``azblob://C/P``), with ``args.parallel`` and
+    ``args.batch_size``, printing only its JSON summary."""
     frm, to, step = rng.args()
+    dest = folder if isinstance(folder, str) else f"dir:{folder}"
     return [str(COSMOCOPY), "backup", "--source", uri, "--db", DB, "--collection", COLLECTION,
-            "--to", f"dir:{folder}", "--from", frm, "--to", to, "--step", step,
+            "--to", dest, "--from", frm, "--to", to, "--step", step,
             "--parallel", str(args.parallel), "--batch-size", str(args.batch_size),
             "--compress", compress, "--quiet", "--json"]
 
 
-def run_cosmocopy(uri: str, rng: Range, args, compress: str, folder: Path,
-                  server_pid: int) -> dict:
-    """One backup into ``folder``; returns its metrics."""
-    argv = cosmocopy_argv(uri, rng, args, compress, folder)
+def run_cosmocopy(uri: str, rng: Range, args, compress: str, folder: Path | str,
+                  server_pid: int, extra: list[str] = ()) -> dict:
+    """One backup into ``folder`` (see ``cosmocopy_argv``), with ``extra`` arguments;
+    returns its metrics."""
+    argv = cosmocopy_argv(uri, rng, args, compress, folder) + list(extra)
     m = run_measured(argv, f"cosmocopy --compress {compress}", server_pid)
     summary = json.loads(m["stdout"])
     if summary["status"] != "ok" or summary["windows_failed"]:

@@ -287,10 +287,13 @@ def test_sigkill_mid_window_then_rerun(ferretdb, slow, tmp_path):
                         bc.source_docs(db.orders, bc.oid_time_in(start, end)), "after rerun")
 
 
-def test_second_backup_into_the_same_folder_is_refused(ferretdb, slow, tmp_path):
+def test_second_backup_into_the_same_folder_is_refused(ferretdb, slow, tmp_path, cosmos_proxy):
     db, start, end = slow
     dest = tmp_path / "bk"
-    job = clirun.start_backup(ferretdb.uri, db.name, dest, *slow_args("orders", start, end))
+    # 300 ms more for every find and getMore: the first job surely outlasts the second's try,
+    # however fast or loaded the machine
+    lagging = cosmos_proxy(ferretdb, latency_ms=300)
+    job = clirun.start_backup(lagging.uri(), db.name, dest, *slow_args("orders", start, end))
     try:
         clirun.wait_for(lambda: window_manifests(dest, db.name, "orders"), 60,
                         what="the first completed window")

@@ -31,17 +31,11 @@ Facts behind the flags: /work/shared/reference/protocol-facts.md section B2.
 
 from __future__ import annotations
 
-import atexit
 import datetime as _dt
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
-import weakref
 from pathlib import Path
+
+from localserver import STOP_TIMEOUT, LocalServer, free_port  # noqa: F401  (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -54,29 +48,6 @@ ACCOUNT_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
 API_VERSION = "2025-11-05"
 
 START_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
-
-_live: "weakref.WeakSet[Azurite]" = weakref.WeakSet()
-
-
-def _kill_leftovers() -> None:
-    # Never leave servers behind if the interpreter exits without stop().
-    for az in list(_live):
-        try:
-            az.kill()
-            az.cleanup()
-        except Exception:
-            pass
-
-
-atexit.register(_kill_leftovers)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def binary_path() -> Path:
@@ -95,31 +66,22 @@ class AzuriteError(RuntimeError):
     pass
 
 
-class Azurite:
+class Azurite(LocalServer):
+    """Azurite keeps its metadata in LokiJS, saved on shutdown (``stop()``) and every few
+    seconds: what was written just before a ``kill()`` may be gone after a restart."""
+
+    NAME = "azurite-blob"
+    ERROR = AzuriteError
+    TMP_PREFIX = "ccopy-azurite-"
+    LOG_NAME = "azurite.log"
+    START_TIMEOUT = START_TIMEOUT
+
     def __init__(self, binary: str | os.PathLike | None = None, port: int | None = None,
                  debug: bool = False, keep_alive_timeout: int | None = None):
-        self.binary = Path(binary) if binary else binary_path()
-        if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
-            raise AzuriteError(f"azurite-blob not found: {self.binary} (run ./run setup)")
-        self._port = port or free_port()
+        super().__init__(Path(binary) if binary else binary_path(), port, "(run ./run setup)")
         self.debug = debug
         self.keep_alive_timeout = keep_alive_timeout
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="ccopy-azurite-"))
-        self.data_dir = self.tmpdir / "data"
-        self.data_dir.mkdir()
-        self.log_path = self.tmpdir / "azurite.log"
         self.debug_log_path = self.tmpdir / "debug.log"
-        self.proc: subprocess.Popen | None = None
-        _live.add(self)
-
-    # ------------------------------------------------------------ properties
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def host(self) -> str:
-        return "127.0.0.1"
 
     @property
     def account_name(self) -> str:
@@ -137,15 +99,9 @@ class Azurite:
     def connection_string(self) -> str:
         return connection_string(self.blob_endpoint)
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    def describe(self) -> str:
+        return self.blob_endpoint
 
-    def __repr__(self) -> str:
-        state = f"pid {self.proc.pid}" if self.running else "stopped"
-        return f"<Azurite {self.blob_endpoint} {state} dir={self.tmpdir}>"
-
-    # ------------------------------------------------------------ lifecycle
     def command(self) -> list[str]:
         args = [
             str(self.binary),
@@ -160,91 +116,6 @@ class Azurite:
         if self.debug:
             args += ["--debug", str(self.debug_log_path)]
         return args
-
-    def start(self, timeout: float = START_TIMEOUT) -> "Azurite":
-        """Start the server and wait until its port accepts connections."""
-        if self.running:
-            return self
-        if not self.tmpdir.is_dir():
-            raise AzuriteError(f"{self!r}: data directory was cleaned up")
-        with open(self.log_path, "ab") as log:
-            log.write(f"--- start {time.strftime('%H:%M:%S')} port {self._port}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.tmpdir,
-                start_new_session=True,  # a Ctrl-C in the terminal is not forwarded
-            )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.kill()
-            raise
-        return self
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last_err: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AzuriteError(
-                    f"azurite-blob exited with code {self.proc.returncode} during startup\n"
-                    + self.log_tail())
-            try:
-                with socket.create_connection(("127.0.0.1", self._port), timeout=0.5):
-                    return
-            except OSError as e:
-                last_err = e
-                time.sleep(0.05)
-        raise AzuriteError(
-            f"azurite-blob on port {self._port} did not accept connections within "
-            f"{timeout:.0f}s (last error: {last_err})\n" + self.log_tail())
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGTERM (Azurite saves its metadata), then SIGKILL if still alive
-        after ``timeout`` seconds."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL now (simulates a crash). Azurite keeps its metadata in
-        LokiJS, saved on shutdown and every few seconds: what was written
-        just before a kill may be gone after a restart."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def restart(self, hard: bool = False, down_for: float = 0.0,
-                timeout: float = START_TIMEOUT) -> "Azurite":
-        """Stop (or kill with ``hard=True``) and start again on the same port
-        with the same data; optionally stay down ``down_for`` seconds."""
-        if hard:
-            self.kill()
-        else:
-            self.stop()
-        if down_for > 0:
-            time.sleep(down_for)
-        return self.start(timeout)
-
-    def cleanup(self) -> None:
-        """Stop the server if needed and remove its temporary directory."""
-        self.stop()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
-        _live.discard(self)
 
     # ------------------------------------------------------------ helpers
     def service_client(self, **kwargs):
@@ -272,27 +143,9 @@ class Azurite:
             expiry=now + _dt.timedelta(hours=expiry_hours))
         return f"{self.blob_endpoint}/{container}/{prefix}?{sas}"
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no Azurite log)"
-        tail = text.splitlines()[-lines:]
-        return f"--- last {len(tail)} lines of {self.log_path}:\n" + "\n".join(tail)
-
-    def __enter__(self) -> "Azurite":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.cleanup()
 
 
 if __name__ == "__main__":
     # Manual use: python tests/support/azurite.py  -> runs until Ctrl-C.
-    with Azurite() as az:
-        print(az.connection_string, flush=True)
-        try:
-            while az.running:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+    server = Azurite()
+    server.serve_forever(server.connection_string)

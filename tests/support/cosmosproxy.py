@@ -102,6 +102,7 @@ from bson.int64 import Int64
 from bson.raw_bson import RawBSONDocument
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loopthread import LoopThreadServer  # noqa: E402
 from cosmosmodel import (FALLBACK_RETRY_MS, FREE_COMMANDS, HELLO_COMMANDS,  # noqa: E402
                          READ_COMMANDS, SETTING_NAMES, SSR_TIMEOUT_CODE, WRITE_FIELDS,
                          Settings, WriteBatch, check_names, partial_write_reply, read_charge,
@@ -117,9 +118,11 @@ class _Closed(Exception):
 
 # ----------------------------------------------------------------- proxy
 
-class CosmosProxy:
+class CosmosProxy(LoopThreadServer):
     """See the module docstring. Thread-safe: configure(), counters() and
     reset_counters() may be called from any thread."""
+
+    THREAD_NAME = "cosmosproxy"
 
     def __init__(self, upstream_host: str = "127.0.0.1", upstream_port: int = 27017, *,
                  port: int | None = None, host: str = "127.0.0.1", **settings):
@@ -190,42 +193,6 @@ class CosmosProxy:
         with self._lock:
             self._zero_counters()
             self._restart_faults()
-
-    def start(self) -> "CosmosProxy":
-        if self._loop is not None:
-            return self
-        loop = asyncio.new_event_loop()
-        loop.set_exception_handler(_quiet_handler)
-        self._thread = threading.Thread(target=loop.run_forever, name="cosmosproxy", daemon=True)
-        self._thread.start()
-        self._loop = loop
-        try:
-            asyncio.run_coroutine_threadsafe(self._listen(), loop).result(10)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            self._thread.join(10)
-            loop.close()
-
-    def __enter__(self) -> "CosmosProxy":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return (f"<CosmosProxy {self._host}:{self._port} -> "
-                f"{self.upstream_host}:{self.upstream_port}>")
 
     # ------------------------------------------------------------ state (under the lock)
     def _fill_bucket(self) -> None:
@@ -382,13 +349,6 @@ class CosmosProxy:
             pass  # stop(): asyncio's stream callback would report a cancelled task as an error
         finally:
             self._links.discard(link)
-
-
-def _quiet_handler(loop, context) -> None:
-    # Failed TLS handshakes and reset connections are expected in fault tests.
-    if isinstance(context.get("exception"), (ssl.SSLError, ConnectionError)):
-        return
-    loop.default_exception_handler(context)
 
 
 class _Link:

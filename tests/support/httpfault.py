@@ -78,6 +78,8 @@ import uuid
 from typing import Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
+from loopthread import LoopThreadServer
+
 ACCOUNT_NAME = "devstoreaccount1"
 ACCOUNT_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                "K1SZFPTOtr/KBHBeksoGMGw==")
@@ -158,9 +160,11 @@ class _Message:
         return self.head + self.body
 
 
-class HttpFaultProxy:
+class HttpFaultProxy(LoopThreadServer):
     """See the module docstring. Thread-safe: configure(), counters(),
     requests_log() and reset_counters() may be called from any thread."""
+
+    THREAD_NAME = "httpfault"
 
     def __init__(self, upstream_host: str = "127.0.0.1", upstream_port: int = 10000, *,
                  port: int | None = None, host: str = "127.0.0.1",
@@ -245,42 +249,6 @@ class HttpFaultProxy:
         with self._lock:
             self._zero_counters()
             self._restart_faults()
-
-    def start(self) -> "HttpFaultProxy":
-        if self._loop is not None:
-            return self
-        loop = asyncio.new_event_loop()
-        loop.set_exception_handler(_quiet_handler)
-        self._thread = threading.Thread(target=loop.run_forever, name="httpfault", daemon=True)
-        self._thread.start()
-        self._loop = loop
-        try:
-            asyncio.run_coroutine_threadsafe(self._listen(), loop).result(10)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            self._thread.join(10)
-            loop.close()
-
-    def __enter__(self) -> "HttpFaultProxy":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return (f"<HttpFaultProxy {self._host}:{self._port} -> "
-                f"{self.upstream_host}:{self.upstream_port}>")
 
     # ------------------------------------------------------------ state (under the lock)
     def _restart_faults(self) -> None:
@@ -502,10 +470,3 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str],
     if request:
         return b""
     return await reader.read()  # a reply delimited by the connection's end
-
-
-def _quiet_handler(loop, context) -> None:
-    # Reset connections are expected in fault tests.
-    if isinstance(context.get("exception"), ConnectionError):
-        return
-    loop.default_exception_handler(context)

@@ -38,8 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import (COLLECTION, COMPRESSIONS, DB, GB, MB, REPO, RESULTS_DIR, SETTLED,  # noqa: E402
-                 SOCKET_TIMEOUT_MS, CheckError, Range, binary_digests, environment, load, log,
+from run import (COLLECTION, COMPRESSIONS, DB, GB, MB, REPO, SETTLED,  # noqa: E402
+                 SOCKET_TIMEOUT_MS, CheckError, Range, environment, load, log, save_record,
                  median_of, parse_step, run_cosmocopy, server_cpu_seconds, version_of)
 from ferretdb import FerretDB  # noqa: E402  (tests/support is on sys.path via run)
 import azure.storage.blob  # noqa: E402
@@ -353,16 +353,7 @@ def main(argv: list[str]) -> int:
         "environment": env,
         "run": run,
     }
-    if binary_digests() != env["binaries"]:
-        record["binaries_changed_during_run"] = True
-        log("WARNING: the binaries under test were rebuilt during the run")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"backup_blob-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    for line in table(record):
-        log(line)
-    log(f"record saved to {path.relative_to(REPO)}")
-    print(json.dumps(record, indent=2))
+    save_record(record, "backup_blob", started, table(record))
     return 0
 
 

@@ -482,6 +482,22 @@ def parse_args(argv: list[str]):
     return args
 
 
+def save_record(record: dict, scenario: str, started, lines) -> Path:
+    """Flag binaries rebuilt during the run, write bench/results/<scenario>-<UTC start>.json,
+    log the summary lines and print the record. Shared by every scenario."""
+    if binary_digests() != record["environment"]["binaries"]:
+        record["binaries_changed_during_run"] = True
+        log("WARNING: the binaries under test were rebuilt during the run")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{scenario}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    for line in lines:
+        log(line)
+    log(f"record saved to {path.relative_to(REPO)}")
+    print(json.dumps(record, indent=2))
+    return path
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     for binary in (COSMOCOPY, DRAIN):
@@ -513,17 +529,7 @@ def main(argv: list[str]) -> int:
     }
     if len(runs) > 1:
         record["rss_growth"] = rss_growth(runs)
-    if binary_digests() != env["binaries"]:
-        record["binaries_changed_during_run"] = True
-        log("WARNING: the binaries under test were rebuilt during the run")
-
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{args.scenario}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    for line in summary_lines(record):
-        log(line)
-    log(f"record saved to {path.relative_to(REPO)}")
-    print(json.dumps(record, indent=2))
+    save_record(record, args.scenario, started, summary_lines(record))
     return 0
 
 

@@ -40,8 +40,8 @@ from pathlib import Path
 
 import bson
 
-from run import (COLLECTION, COSMOCOPY, DB, REPO, RESULTS_DIR, SOCKET_TIMEOUT_MS,  # noqa: E402
-                 CheckError, Range, binary_digests, cosmocopy_argv, environment, load, log,
+from run import (COLLECTION, COSMOCOPY, DB, REPO, SOCKET_TIMEOUT_MS,  # noqa: E402
+                 CheckError, Range, cosmocopy_argv, environment, load, log, save_record,
                  parse_step, run_measured, server_cpu_seconds)
 from ferretdb import FerretDB  # noqa: E402  (tests/support is on sys.path via run)
 import backupcheck  # noqa: E402
@@ -415,16 +415,7 @@ def main(argv: list[str]) -> int:
         "environment": env,
         "run": run,
     }
-    if binary_digests() != env["binaries"]:
-        record["binaries_changed_during_run"] = True
-        log("WARNING: the binaries under test were rebuilt during the run")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"throttle-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    for line in table(record):
-        log(line)
-    log(f"record saved to {path.relative_to(REPO)}")
-    print(json.dumps(record, indent=2))
+    save_record(record, "throttle", started, table(record))
     checks = [r["content_check"]["ok"] for runs in run["unthrottled"]["runs"].values()
               for r in runs] + [r["content_check"]["ok"] for r in run["candidates"].values()]
     if not all(checks):

@@ -453,10 +453,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
         /* a new answer (after a redirect or 100-continue): forget the previous headers */
         res->error_code[0] = '\0';
         res->meta_sha256[0] = '\0';
+        res->lease_id[0] = '\0';
         res->retry_after_ms = -1;
     }
     header_value(data, len, "x-ms-error-code", res->error_code, sizeof res->error_code);
     header_value(data, len, "x-ms-meta-sha256", res->meta_sha256, sizeof res->meta_sha256);
+    header_value(data, len, "x-ms-lease-id", res->lease_id, sizeof res->lease_id);
     header_value(data, len, "Retry-After", retry_after, sizeof retry_after);
     if (retry_after[0] && isdigit((unsigned char)retry_after[0]))
         res->retry_after_ms = strtoll(retry_after, NULL, 10) * 1000;

@@ -62,6 +62,7 @@ typedef struct _ccopy_blob_response {
     CURLcode curl_code;
     char error_code[64];       /* x-ms-error-code */
     char meta_sha256[72];      /* x-ms-meta-sha256, when present */
+    char lease_id[64];         /* x-ms-lease-id, when present */
     int64_t retry_after_ms;    /* Retry-After, or -1 */
     char *body;                /* NUL-terminated; NULL when empty */
     size_t body_len;

@@ -11,10 +11,15 @@
  * half-written window (data without manifest, or uncommitted blocks) is redone from the start.
  * When a commit's answer is lost and the retry meets 409, the blob is ours if its
  * x-ms-meta-sha256 (or, for a manifest, its content) is what we sent.
+ *
+ * A writing job holds a lease on PREFIX/.cosmocopy.lock (15 s, renewed every 5 s by a thread,
+ * released at the end), as the folder sink holds an flock: a second job on the same destination
+ * is refused. A killed job's lease runs out by itself; the next run waits up to 20 s for it.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -25,6 +30,11 @@
 #define MAX_BLOCK_SIZE ((size_t)4000 << 20)
 #define BLOCKS_PER_DOUBLING 10000
 
+#define LEASE_SECONDS 15       /* the shortest lease Blob Storage grants */
+#define LEASE_RENEW_MS 5000     /* renewed three times per lease period */
+#define LEASE_WAIT_MS 20000     /* a killed job's lease runs out within LEASE_SECONDS */
+#define LOCK_NAME ".cosmocopy.lock"
+
 typedef struct blob_sink {
     _ccopy_blob_account_t acct;
     char *container;
@@ -32,6 +42,15 @@ typedef struct blob_sink {
     _ccopy_sink_settings_t settings;
     pthread_mutex_t lock; /* guards client: small requests go one at a time */
     _ccopy_blob_client_t client;
+    /* the writer's lock: a lease on PREFIX/.cosmocopy.lock, renewed by a thread */
+    char *lock_blob;
+    char lease_id[64];
+    int leased;
+    pthread_t renewer;
+    pthread_mutex_t lease_lock;
+    pthread_cond_t lease_cond;
+    int stop_renewing;
+    _ccopy_blob_client_t lease_client;
 } blob_sink_t;
 
 static char *full_name(const blob_sink_t *b, const char *db, const char *coll, const char *name)
@@ -74,6 +93,117 @@ static int small_send(blob_sink_t *b, const _ccopy_blob_request_t *req, _ccopy_b
     return rc;
 }
 
+/* ---- the writer's lock ------------------------------------------------------------------ */
+
+static int lease_request(blob_sink_t *b, _ccopy_blob_client_t *client, const char *action,
+                         _ccopy_blob_response_t *res, ccopy_error_t *error)
+{
+    char act[48], dur[48], id[96];
+    _ccopy_blob_request_t req = {.method = "PUT", .container = b->container, .blob = b->lock_blob,
+                                 .query = "comp=lease"};
+    int n = 0;
+    snprintf(act, sizeof act, "x-ms-lease-action:%s", action);
+    req.xms[n++] = act;
+    if (strcmp(action, "acquire") == 0) {
+        snprintf(dur, sizeof dur, "x-ms-lease-duration:%d", LEASE_SECONDS);
+        req.xms[n++] = dur;
+    } else {
+        snprintf(id, sizeof id, "x-ms-lease-id:%s", b->lease_id);
+        req.xms[n++] = id;
+    }
+    return _ccopy_blob_send(client, &req, res, "taking the destination's lock", error);
+}
+
+static void *renew_lease(void *arg)
+{
+    blob_sink_t *b = arg;
+    pthread_mutex_lock(&b->lease_lock);
+    while (!b->stop_renewing) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += LEASE_RENEW_MS / 1000;
+        pthread_cond_timedwait(&b->lease_cond, &b->lease_lock, &until);
+        if (!b->stop_renewing) {
+            _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+            pthread_mutex_unlock(&b->lease_lock);
+            /* a failed renewal is tried again at the next turn, well within the lease */
+            lease_request(b, &b->lease_client, "renew", &res, NULL);
+            _ccopy_blob_response_reset(&res);
+            pthread_mutex_lock(&b->lease_lock);
+        }
+    }
+    pthread_mutex_unlock(&b->lease_lock);
+    return NULL;
+}
+
+/* Create the lock blob if needed and lease it, waiting out a lease left by a killed job. */
+static int take_lock(blob_sink_t *b, ccopy_error_t *error)
+{
+    _ccopy_blob_request_t create = {.method = "PUT", .container = b->container, .blob = b->lock_blob,
+                                    .if_none_match = "*", .xms = {"x-ms-blob-type:BlockBlob"}};
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    int64_t give_up = _ccopy_monotonic_ms() + LEASE_WAIT_MS;
+    int rc = small_send(b, &create, &res, "creating the destination's lock", error);
+
+    if (rc == 0 && res.status != 201 && res.status != 409)
+        rc = _ccopy_blob_error(&b->acct, &res, "creating the destination's lock", error);
+    while (rc == 0) {
+        rc = lease_request(b, &b->client, "acquire", &res, error);
+        if (rc != 0)
+            break;
+        if (res.status == 201) {
+            snprintf(b->lease_id, sizeof b->lease_id, "%s", res.lease_id);
+            b->leased = 1;
+            break;
+        }
+        if (res.status != 409) {
+            rc = _ccopy_blob_error(&b->acct, &res, "taking the destination's lock", error);
+            break;
+        }
+        if (_ccopy_monotonic_ms() >= give_up) {
+            rc = _ccopy_error_set(error, CCOPY_EBUSY, CCOPY_DOMAIN_HTTP, 409,
+                                  "another job is writing to azblob://%s/%s (it holds the lease on "
+                                  "%s); run one job per destination, or break that lease if its "
+                                  "job is gone",
+                                  b->container, b->prefix, b->lock_blob);
+            break;
+        }
+        if (_ccopy_sleep_ms(1000, b->settings.canceled)) {
+            rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
+            break;
+        }
+    }
+    _ccopy_blob_response_reset(&res);
+    if (rc == 0 && b->leased) {
+        client_init(&b->lease_client, b);
+        b->lease_client.retries = NULL;
+        if (pthread_create(&b->renewer, NULL, renew_lease, b) != 0) {
+            curl_easy_cleanup(b->lease_client.curl);
+            b->lease_client.curl = NULL;
+        }
+    }
+    return rc;
+}
+
+static void release_lock(blob_sink_t *b)
+{
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    if (!b->leased)
+        return;
+    if (b->lease_client.curl) {
+        pthread_mutex_lock(&b->lease_lock);
+        b->stop_renewing = 1;
+        pthread_cond_signal(&b->lease_cond);
+        pthread_mutex_unlock(&b->lease_lock);
+        pthread_join(b->renewer, NULL);
+        curl_easy_cleanup(b->lease_client.curl);
+        b->lease_client.curl = NULL;
+    }
+    lease_request(b, &b->client, "release", &res, NULL);
+    _ccopy_blob_response_reset(&res);
+    b->leased = 0;
+}
+
 static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
 {
     blob_sink_t *b = sink->impl;
@@ -109,6 +239,8 @@ static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
     }
     _ccopy_blob_response_reset(&res);
     free(what);
+    if (rc == 0 && for_writing)
+        rc = take_lock(b, error);
     return rc;
 }
 
@@ -703,9 +835,13 @@ static void blob_close(_ccopy_sink_t *sink)
     blob_sink_t *b = sink->impl;
     if (!b)
         return;
+    release_lock(b);
     if (b->client.curl)
         curl_easy_cleanup(b->client.curl);
     pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->lease_lock);
+    pthread_cond_destroy(&b->lease_cond);
+    free(b->lock_blob);
     _ccopy_blob_account_cleanup(&b->acct);
     free(b->container);
     free(b->prefix);
@@ -778,6 +914,9 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
         free(prefix);
     }
     pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_init(&b->lease_lock, NULL);
+    pthread_cond_init(&b->lease_cond, NULL);
+    b->lock_blob = _ccopy_strdup_printf("%s%s%s", b->prefix, b->prefix[0] ? "/" : "", LOCK_NAME);
     client_init(&b->client, b);
     sink = _ccopy_calloc(1, sizeof *sink);
     sink->ops = &blob_ops;

@@ -60,8 +60,13 @@ def test_backup_with_the_connection_string_from_the_environment(ferretdb, orders
     backup = exact(blob_container, "nightly", orders)
     assert res.summary["windows_written"] == 3
     names = sorted(b.name for b in blob_container.list_blobs())
+    # the writer's lock, released when the job ended
+    assert "nightly/.cosmocopy.lock" in names
+    lock = blob_container.get_blob_client("nightly/.cosmocopy.lock").get_blob_properties()
+    assert lock.lease.state == "available"
     # readable, sortable names: prefix, database, collection, window start and end
-    assert names[0].startswith(f"nightly/{orders.database.name}/orders/")
+    names.remove("nightly/.cosmocopy.lock")
+    assert all(n.startswith(f"nightly/{orders.database.name}/orders/") for n in names)
     assert any(n.endswith(f"{bc.compact(START)}_{bc.compact(START + 4 * HOUR)}.bson") for n in names)
     assert len(backup.windows_of(orders.database.name, "orders")) == 3
 
@@ -244,3 +249,30 @@ def test_container_name_too_short(ferretdb, orders, azurite):
                       azurite.connection_string)
     assert res.rc == 2, res.explain()
     assert 'container name "ab" must be 3 to 63 characters' in res.stderr
+
+
+def test_a_second_job_on_the_same_destination_is_refused(ferretdb, orders, azurite, blob_container,
+                                                         blob_fault_proxy):
+    # the first job is kept slow by its blocks; the second one waits out the lease, then gives up
+    proxy = blob_fault_proxy(azurite, rules=[
+        FaultRule("slow", method="PUT", query="comp=block", rate=1.0, delay_ms=300)])
+    to = f"azblob://{blob_container.container_name}/one"
+    first = clirun.Background("backup", "--source", ferretdb.uri, "--db", orders.database.name,
+                              "--to", to, *range_args("--block-size", "8192", "--parallel", "1",
+                                                      "--blocks-in-flight", "1"),
+                              "--blob-connection-string", proxy.connection_string, "--json")
+    try:
+        clirun.wait_for(lambda: proxy.counters()["by_request"].get("PUT comp=block", {}).get(
+            "requests", 0) > 0, 60, what="the first job writing blocks")
+        second = blob_backup(ferretdb, orders, to, "--blob-connection-string",
+                             azurite.connection_string, timeout=120)
+        still_running = first.running()
+        proxy.configure(rules=[])
+        done = first.wait(timeout=180)
+    finally:
+        first.kill()
+    assert still_running, "the first job ended before the second one gave up: test too fast"
+    assert second.rc == 1, second.explain()
+    assert "another job is writing to azblob://" in second.stderr
+    assert done.rc == 0, done.explain()
+    exact(blob_container, "one", orders)

@@ -84,16 +84,16 @@ static void reject(bulk_t *b, size_t doc_index, int64_t code, const char *messag
  * RetryAfterMs (or -1) and *last_error the first retryable entry, for the message if the budget
  * runs out. */
 static int64_t apply_answer(bulk_t *b, const bson_t *reply, int64_t *retry_after,
-                            int64_t *throttled, bson_error_t *last_error, int *any_retryable)
+                            int64_t *throttled, bson_error_t *last_error)
 {
     size_t n = b->pending_count, i, first_error = n;
     unsigned char *failed = _ccopy_calloc(n ? n : 1, 1);
     bson_iter_t it, errors;
     int64_t done = 0;
+    int have_last_error = 0;
 
     *retry_after = -1;
     *throttled = 0;
-    *any_retryable = 0;
     if (bson_iter_init_find(&it, reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &errors)) {
         while (bson_iter_next(&errors)) {
@@ -133,12 +133,12 @@ static int64_t apply_answer(bulk_t *b, const bson_t *reply, int64_t *retry_after
                     if (ra > *retry_after)
                         *retry_after = ra;
                 }
-                if (!*any_retryable) {
+                if (!have_last_error) {
                     last_error->domain = MONGOC_ERROR_SERVER;
                     last_error->code = (uint32_t)code;
                     bson_strncpy(last_error->message, message, sizeof last_error->message);
                 }
-                *any_retryable = 1;
+                have_last_error = 1;
                 break;
             default:
                 if (code == 11000 && b->sent[doc_index] > 1) {
@@ -187,7 +187,6 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
         bson_error_t e = {0};
         _ccopy_request_result_t res;
         int64_t bytes, retry_after = -1, done = 0, throttled = 0;
-        int retryable = 0;
         size_t i;
 
         build_command(b, &command, &bytes);
@@ -205,7 +204,7 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
             return _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
         }
         if (res == CCOPY_REQUEST_OK || bson_has_field(&reply, "writeErrors")) {
-            done = apply_answer(b, &reply, &retry_after, &throttled, &e, &retryable);
+            done = apply_answer(b, &reply, &retry_after, &throttled, &e);
             if (throttled > 0) {
                 /* a partly throttled write: the governor slows every worker down */
                 atomic_fetch_add(&counters->throttle_events, 1);
@@ -214,8 +213,7 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
         } else {
             /* The whole command failed. After a timeout or a lost connection the write may
              * have happened anyway: the re-send sorts that out (11000, or an idempotent upsert). */
-            retryable = _ccopy_source_error_class(&e) != CCOPY_RETRY_NEVER;
-            if (!retryable) {
+            if (_ccopy_source_error_class(&e) == CCOPY_RETRY_NEVER) {
                 bson_destroy(&reply);
                 return fail(b, error, &e, 0);
             }

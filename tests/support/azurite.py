@@ -35,7 +35,7 @@ import datetime as _dt
 import os
 from pathlib import Path
 
-from localserver import STOP_TIMEOUT, LocalServer, free_port  # noqa: F401  (re-exported)
+from localserver import STOP_TIMEOUT, LocalServer, binary_from_env, free_port  # noqa: F401  (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -51,8 +51,7 @@ START_TIMEOUT = 20.0
 
 
 def binary_path() -> Path:
-    env = os.environ.get("CCOPY_AZURITE")
-    return Path(env) if env else DEFAULT_BINARY
+    return binary_from_env("CCOPY_AZURITE", DEFAULT_BINARY)
 
 
 def connection_string(blob_endpoint: str, account_name: str = ACCOUNT_NAME,

@@ -146,14 +146,6 @@ class CosmosProxy(LoopThreadServer):
 
     # ------------------------------------------------------------ public API
     @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
     def settings(self) -> Settings:
         """The current settings (an immutable snapshot)."""
         return self._settings

@@ -23,7 +23,7 @@ import os
 import time
 from pathlib import Path
 
-from localserver import STOP_TIMEOUT, LocalServer, free_port  # noqa: F401  (re-exported)
+from localserver import STOP_TIMEOUT, LocalServer, binary_from_env, free_port  # noqa: F401  (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "ferretdb" / "bin" / "ferretdb"
@@ -32,8 +32,7 @@ START_TIMEOUT = 15.0
 
 
 def binary_path() -> Path:
-    env = os.environ.get("CCOPY_FERRETDB")
-    return Path(env) if env else DEFAULT_BINARY
+    return binary_from_env("CCOPY_FERRETDB", DEFAULT_BINARY)
 
 
 class FerretDBError(RuntimeError):

@@ -188,14 +188,6 @@ class HttpFaultProxy(LoopThreadServer):
 
     # ------------------------------------------------------------ public API
     @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
     def url(self) -> str:
         """The blob endpoint through the proxy: ``http://HOST:PORT/<account>``."""
         return f"http://{self._host}:{self._port}/{self.account_name}"

@@ -47,6 +47,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def binary_from_env(variable: str, default: Path) -> Path:
+    """``$variable`` when set (a binary built elsewhere), else ``default``."""
+    value = os.environ.get(variable)
+    return Path(value) if value else default
+
+
 def port_accepts(port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):

@@ -28,6 +28,15 @@ class LoopThreadServer:
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
 
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The listening port (known once started when it was chosen freely)."""
+        return self._port
+
     async def _listen(self) -> None:
         raise NotImplementedError
 

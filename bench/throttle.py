@@ -152,6 +152,23 @@ def proxy_fields(stats: dict, span: tuple[float, float], budget: int | None) -> 
 
 
 # -------------------------------------------------------------- candidates
+
+def copy_figures(summary: dict, measured: dict) -> dict:
+    """What every candidate reports the same way: documents and bytes copied, wall and copy
+    seconds, rates, and CPU of the client, the server and everything else."""
+    s, m = summary, measured
+    return {
+        "documents": s["documents"],
+        "bytes": s["bytes"],
+        "wall_seconds": m["wall_seconds"],
+        "copy_seconds": s["copy_seconds"],
+        "docs_per_second": s["documents"] / s["copy_seconds"],
+        "docs_per_second_wall": s["documents"] / m["wall_seconds"],
+        "client_cpu_seconds": m["cpu_user_seconds"] + m["cpu_sys_seconds"],
+        "server_cpu_seconds": m["server_cpu_seconds"],
+        "other_cpu_seconds": m["other_cpu_seconds"],
+    }
+
 def run_cosmocopy(label: str, uri: str, rng: Range, args, server_pid: int, folder: Path,
                   extra: list[str]) -> tuple[dict, tuple[float, float]]:
     """One cosmocopy backup; its metrics and its copy phase in epoch seconds (time base:
@@ -167,16 +184,8 @@ def run_cosmocopy(label: str, uri: str, rng: Range, args, server_pid: int, folde
     return {
         "argv_extra": extra,
         "time_base": "cosmocopy copy_seconds (summary; planning left out)",
-        "documents": s["documents"],
-        "bytes": s["bytes"],
-        "wall_seconds": m["wall_seconds"],
         "planning_seconds": s["planning_seconds"],
-        "copy_seconds": s["copy_seconds"],
-        "docs_per_second": s["documents"] / s["copy_seconds"],
-        "docs_per_second_wall": s["documents"] / m["wall_seconds"],
-        "client_cpu_seconds": m["cpu_user_seconds"] + m["cpu_sys_seconds"],
-        "server_cpu_seconds": m["server_cpu_seconds"],
-        "other_cpu_seconds": m["other_cpu_seconds"],
+        **copy_figures(s, m),
         "cosmocopy": {k: s[k] for k in ("throttle_events", "retries", "retry_wait_seconds",
                                         "pacing_wait_seconds", "request_units",
                                         "elapsed_seconds", "windows_written")},
@@ -195,15 +204,7 @@ def run_naive(label: str, uri: str, rng: Range, args, server_pid: int, folder: P
     return {
         "pause_ms": pause_ms,
         "time_base": "first request sent to last reply received (naive_copy.py)",
-        "documents": s["documents"],
-        "bytes": s["bytes"],
-        "wall_seconds": m["wall_seconds"],
-        "copy_seconds": s["copy_seconds"],
-        "docs_per_second": s["documents"] / s["copy_seconds"],
-        "docs_per_second_wall": s["documents"] / m["wall_seconds"],
-        "client_cpu_seconds": m["cpu_user_seconds"] + m["cpu_sys_seconds"],
-        "server_cpu_seconds": m["server_cpu_seconds"],
-        "other_cpu_seconds": m["other_cpu_seconds"],
+        **copy_figures(s, m),
         "naive": {k: s[k] for k in ("requests", "throttled", "retry_after_ms")},
     }, (s["first_request"], s["last_reply"])
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every dependency of the project, idempotently.
 #
-#   scripts/setup.sh [STEP...]     STEP: apt, ferretdb, azurite, venv (default: all)
+#   scripts/setup.sh [STEP...]     STEP: apt, ferretdb, mongotools, azurite, venv (default: all)
 #
 # Quiet and fast (well under a second) when everything is already present;
 # prints one line per step only when that step has work to do.
@@ -13,6 +13,15 @@ cd "$ROOT"
 FERRETDB_VERSION=v1.24.2
 FERRETDB_DIR="$ROOT/.tools/ferretdb"
 FERRETDB_BIN="$FERRETDB_DIR/bin/ferretdb"
+# mongo-tools (stock mongorestore, for the restore tests): the Go module proxy
+# here refuses its release tags (100.x.y, not semver), so this pins a commit by
+# its pseudo-version: master of 2025-07-15, after 100.12.2, the newest release
+# in its CHANGELOG. The checksum database answers 404 for that version here,
+# so the script checks the module's hash itself.
+MONGO_TOOLS_VERSION=v0.0.0-20250715155915-887641268977
+MONGO_TOOLS_SUM="h1:J9wFLko0N7sbovyHahuRw1NyfMUsNhaauLK87wQ3ruc="
+MONGO_TOOLS_DIR="$ROOT/.tools/mongo-tools"
+MONGORESTORE_BIN="$MONGO_TOOLS_DIR/bin/mongorestore"
 AZURITE_VERSION=3.35.0 # 3.36 needs Node >= 21, 3.37 Node >= 22
 AZURITE_NODE_MAJOR=18  # the oldest Node that Azurite 3.35 supports
 AZURITE_DIR="$ROOT/.tools/azurite"
@@ -24,7 +33,7 @@ REQ_STAMP="$VENV/.requirements.sha256"
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev
-  python3-venv valgrind
+  python3-venv valgrind zstd
 )
 
 export PATH="/usr/local/go/bin:$PATH"
@@ -123,6 +132,68 @@ setup_ferretdb() {
   fi
 }
 
+# ---------------------------------------------------------------- mongo-tools
+mongotools_ok() {
+  local said
+  [[ -x "$MONGORESTORE_BIN" ]] && said=$("$MONGORESTORE_BIN" --version 2>/dev/null) &&
+    grep -qx "mongorestore version: $MONGO_TOOLS_VERSION" <<<"$said"
+}
+
+setup_mongotools() {
+  mongotools_ok && return 0
+  command -v go >/dev/null 2>&1 || die "go not found (expected /usr/local/go/bin/go)"
+
+  log "building mongorestore (mongo-tools $MONGO_TOOLS_VERSION; first time, ~30 s)"
+  local build="$MONGO_TOOLS_DIR/build" out="$MONGO_TOOLS_DIR/build.log" json dir sum
+  mkdir -p "$build" "$MONGO_TOOLS_DIR/bin"
+  : >"$out"
+  # As for FerretDB, `go install .../mongorestore@VERSION` does not work here:
+  # it reads the module's version list, which the proxy refuses. So: download
+  # the module, check its hash, copy its source and build it as the main
+  # module, whose go.sum then verifies every dependency. Pure Go, without the
+  # release's build tags (gssapi, failpoints): no Kerberos, which needs cgo.
+  export GOTOOLCHAIN=local GOFLAGS=-mod=mod
+  {
+    echo "== go env"
+    go version
+    go env GOPATH GOMODCACHE GOPROXY GOFLAGS GONOSUMDB GOPRIVATE
+  } >>"$out" 2>&1
+  mongotools_step() { # DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    echo "== $what: $*" >>"$out"
+    "$@" >>"$out" 2>&1 </dev/null && return 0
+    tail -n 30 "$out" >&2
+    die "mongo-tools build failed while trying to $what (full log: $out)"
+  }
+  json=$(cd "$build" && GONOSUMDB=github.com/mongodb/mongo-tools \
+    go mod download -json "github.com/mongodb/mongo-tools@$MONGO_TOOLS_VERSION" 2>>"$out") || true
+  printf '%s\n' "$json" >>"$out"
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
+  sum=$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
+  if [[ -z "$dir" || ! -f "$dir/go.mod" ]]; then
+    tail -n 30 "$out" >&2
+    die "cannot download github.com/mongodb/mongo-tools@$MONGO_TOOLS_VERSION from the Go module proxy (full log: $out)"
+  fi
+  if [[ "$sum" != "$MONGO_TOOLS_SUM" ]]; then
+    tail -n 30 "$out" >&2
+    die "github.com/mongodb/mongo-tools@$MONGO_TOOLS_VERSION has hash '$sum', expected $MONGO_TOOLS_SUM (full log: $out)"
+  fi
+  mongotools_step "remove the previous source copy" rm -rf "$build/src"
+  mongotools_step "copy the module source" cp -r "$dir" "$build/src"
+  mongotools_step "make the source copy writable" chmod -R u+w "$build/src"
+  mongotools_step "compile mongorestore" \
+    sh -c 'cd "$1" && CGO_ENABLED=0 go build -buildvcs=false -trimpath \
+             -ldflags "-X main.VersionStr=$2 -X main.GitCommit=${2##*-}" -o "$3" ./mongorestore/main' \
+    sh "$build/src" "$MONGO_TOOLS_VERSION" "$MONGORESTORE_BIN.tmp"
+  mongotools_step "install the binary" mv -f "$MONGORESTORE_BIN.tmp" "$MONGORESTORE_BIN"
+  if ! mongotools_ok; then
+    "$MONGORESTORE_BIN" --version >>"$out" 2>&1 || true
+    tail -n 30 "$out" >&2
+    die "built $MONGORESTORE_BIN but '--version' does not report $MONGO_TOOLS_VERSION (full log: $out)"
+  fi
+}
+
 # ---------------------------------------------------------------- Azurite
 azurite_ok() {
   [[ -x "$AZURITE_BIN" ]] && [[ "$("$AZURITE_BIN" --version 2>/dev/null)" == "$AZURITE_VERSION" ]]
@@ -185,13 +256,14 @@ setup_venv() {
 }
 
 steps=("$@")
-((${#steps[@]})) || steps=(apt ferretdb azurite venv)
+((${#steps[@]})) || steps=(apt ferretdb mongotools azurite venv)
 for s in "${steps[@]}"; do
   case "$s" in
     apt) setup_apt ;;
     ferretdb) setup_ferretdb ;;
+    mongotools) setup_mongotools ;;
     azurite) setup_azurite ;;
     venv) setup_venv ;;
-    *) die "unknown step '$s' (expected: apt, ferretdb, azurite, venv)" ;;
+    *) die "unknown step '$s' (expected: apt, ferretdb, mongotools, azurite, venv)" ;;
   esac
 done

@@ -5,6 +5,8 @@
     mongo           pymongo client connected to the session server
     db_name         unique database name per test, dropped afterwards
     cosmocopy_bin   path to build/cosmocopy (or $CCOPY_BIN)
+    mongorestore_bin  path to stock mongorestore, .tools/mongo-tools/bin (built
+                    by scripts/setup.sh) or $CCOPY_MONGORESTORE; skips when absent
     cosmos_proxy    factory make(server, **settings) -> a started CosmosProxy
                     (Cosmos RU imitation) in front of a FerretDB; all stopped
                     after the test
@@ -111,6 +113,16 @@ def cosmocopy_bin() -> Path:
     binary = cosmocopy_path()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail(f"cosmocopy binary not found at {binary} (run ./run build or set CCOPY_BIN)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def mongorestore_bin() -> Path:
+    default = REPO_ROOT / ".tools" / "mongo-tools" / "bin" / "mongorestore"
+    binary = Path(os.environ.get("CCOPY_MONGORESTORE") or default)
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        pytest.skip(f"mongorestore not found at {binary} (run ./run setup mongotools "
+                    "or set CCOPY_MONGORESTORE)")
     return binary
 
 

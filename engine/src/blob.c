@@ -352,7 +352,9 @@ char *_ccopy_blob_string_to_sign(const _ccopy_blob_account_t *acct, const _ccopy
     append(&s, &len, &cap, req->content_md5 ? req->content_md5 : "");
     append(&s, &len, &cap, "\n");
     append(&s, &len, &cap, req->content_type ? req->content_type : "");
-    append(&s, &len, &cap, "\n\n\n\n"); /* Date (x-ms-date is used), If-Modified-Since, If-Match */
+    append(&s, &len, &cap, "\n\n\n"); /* Date (x-ms-date is used), If-Modified-Since */
+    append(&s, &len, &cap, req->if_match ? req->if_match : "");
+    append(&s, &len, &cap, "\n");
     append(&s, &len, &cap, req->if_none_match ? req->if_none_match : "");
     append(&s, &len, &cap, "\n\n\n"); /* If-Unmodified-Since, Range */
 
@@ -413,6 +415,7 @@ void _ccopy_blob_response_reset(_ccopy_blob_response_t *res)
     memset(res, 0, sizeof *res);
     res->body_limit = limit;
     res->retry_after_ms = -1;
+    res->content_length = -1;
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *user)
@@ -448,20 +451,28 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
 {
     _ccopy_blob_response_t *res = user;
     size_t len = size * n;
-    char retry_after[32] = "";
+    char retry_after[32] = "", content_length[32] = "";
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* a new answer (after a redirect or 100-continue): forget the previous headers */
         res->error_code[0] = '\0';
         res->meta_sha256[0] = '\0';
         res->lease_id[0] = '\0';
+        res->etag[0] = '\0';
+        res->content_range[0] = '\0';
+        res->content_length = -1;
         res->retry_after_ms = -1;
     }
     header_value(data, len, "x-ms-error-code", res->error_code, sizeof res->error_code);
     header_value(data, len, "x-ms-meta-sha256", res->meta_sha256, sizeof res->meta_sha256);
     header_value(data, len, "x-ms-lease-id", res->lease_id, sizeof res->lease_id);
+    header_value(data, len, "ETag", res->etag, sizeof res->etag);
+    header_value(data, len, "Content-Range", res->content_range, sizeof res->content_range);
     header_value(data, len, "Retry-After", retry_after, sizeof retry_after);
     if (retry_after[0] && isdigit((unsigned char)retry_after[0]))
         res->retry_after_ms = strtoll(retry_after, NULL, 10) * 1000;
+    header_value(data, len, "Content-Length", content_length, sizeof content_length);
+    if (content_length[0] && isdigit((unsigned char)content_length[0]))
+        res->content_length = strtoll(content_length, NULL, 10);
     return len;
 }
 
@@ -532,6 +543,8 @@ struct curl_slist *_ccopy_blob_prepare(CURL *curl, const _ccopy_blob_account_t *
         headers = add_header(headers, "Content-MD5", req->content_md5);
     if (req->content_type)
         headers = add_header(headers, "Content-Type", req->content_type);
+    if (req->if_match)
+        headers = add_header(headers, "If-Match", req->if_match);
     if (req->if_none_match)
         headers = add_header(headers, "If-None-Match", req->if_none_match);
     headers = curl_slist_append(headers, "Expect:"); /* no 100-continue: Azure answers directly */
@@ -660,4 +673,46 @@ int _ccopy_blob_send(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *
         if (_ccopy_sleep_ms(delay, client->canceled))
             return _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
     }
+}
+
+/* A streamed transfer: 2xx bodies go to the caller, any other body is buffered as usual. */
+typedef struct streamed {
+    CURL *curl;
+    _ccopy_blob_response_t *res;
+    _ccopy_blob_data_fn on_data;
+    void *user_data;
+} streamed_t;
+
+static size_t on_streamed_body(char *data, size_t size, size_t n, void *user)
+{
+    streamed_t *st = user;
+    size_t len = size * n;
+    /* the status is known once the headers are in, which is before the first piece of body */
+    curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &st->res->status);
+    if (st->res->status < 200 || st->res->status > 299)
+        return on_body(data, size, n, st->res);
+    if (len > 0 && st->on_data(st->res, (const uint8_t *)data, len, st->user_data) != 0)
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    return len;
+}
+
+void _ccopy_blob_try_streamed(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
+                              _ccopy_blob_response_t *res, _ccopy_blob_data_fn on_data,
+                              void *user_data)
+{
+    _ccopy_blob_body_cursor_t cursor;
+    streamed_t st = {client->curl, res, on_data, user_data};
+    struct curl_slist *headers =
+        _ccopy_blob_prepare(client->curl, client->acct, req, res, &cursor, client->timeout_ms);
+
+    curl_easy_setopt(client->curl, CURLOPT_WRITEFUNCTION, on_streamed_body);
+    curl_easy_setopt(client->curl, CURLOPT_WRITEDATA, &st);
+    res->curl_code = curl_easy_perform(client->curl);
+    /* as _ccopy_blob_send: the status of an answer that did not arrive whole stays unread, so
+     * _ccopy_blob_retryable and _ccopy_blob_error judge the connection, not a half answer */
+    if (res->curl_code == CURLE_OK)
+        curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &res->status);
+    else
+        res->status = 0;
+    curl_slist_free_all(headers);
 }

@@ -52,6 +52,7 @@ typedef struct _ccopy_blob_request {
     const char *content_md5;   /* Base64 */
     const char *content_type;
     const char *if_none_match;
+    const char *if_match;      /* an ETag, quotes included, as the server sent it */
     const char *xms[8];        /* further "x-ms-name:value" headers, name in lower case; NULL-ended */
     const uint8_t *body;
     size_t body_len;
@@ -63,6 +64,9 @@ typedef struct _ccopy_blob_response {
     char error_code[64];       /* x-ms-error-code */
     char meta_sha256[72];      /* x-ms-meta-sha256, when present */
     char lease_id[64];         /* x-ms-lease-id, when present */
+    char etag[96];             /* ETag, quotes included, when present */
+    char content_range[96];    /* Content-Range ("bytes 0-99/1000"), when present */
+    int64_t content_length;    /* Content-Length, or -1 */
     int64_t retry_after_ms;    /* Retry-After, or -1 */
     char *body;                /* NUL-terminated; NULL when empty */
     size_t body_len;
@@ -108,6 +112,20 @@ typedef struct _ccopy_blob_client {
  * the error once retries are spent (ENETWORK, or ESERVER for 5xx) or ECANCELED. */
 int _ccopy_blob_send(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
                      _ccopy_blob_response_t *res, const char *what, ccopy_error_t *error);
+
+/* Where a streamed 2xx body goes, piece by piece as it arrives, in order; res holds the answer's
+ * status and headers. A non-zero return stops the transfer. */
+typedef int (*_ccopy_blob_data_fn)(const _ccopy_blob_response_t *res, const uint8_t *data,
+                                   size_t len, void *user_data);
+
+/* One try of `req`, without retries (a streamed read that failed halfway asks for the rest, not
+ * the same again: the caller decides), whose 2xx body goes to on_data as it arrives instead of
+ * being buffered. The body of any other answer (an error's XML) lands in res->body as with
+ * _ccopy_blob_send. On return *res holds the answer as _ccopy_blob_send leaves it; res->curl_code
+ * is CURLE_WRITE_ERROR when on_data stopped the transfer. Cancellation is the caller's, too. */
+void _ccopy_blob_try_streamed(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
+                              _ccopy_blob_response_t *res, _ccopy_blob_data_fn on_data,
+                              void *user_data);
 
 /* URL-encode a blob name: every byte but unreserved characters and '/'. New string. */
 char *_ccopy_blob_encode_name(const char *name);

@@ -47,6 +47,12 @@ typedef struct _ccopy_sink_ops {
     int (*object_append)(void *object, const uint8_t *data, size_t len, ccopy_error_t *error);
     int (*object_commit)(void *object, ccopy_error_t *error);
     void (*object_abort)(void *object);
+    /* Stream the stored bytes of an object to out, in chunks of at most 1 MiB, in order.
+     * ENOTFOUND naming the object when it is absent; a non-zero return of out stops the read
+     * and is returned. Retryable failures (blob) resume where they stopped, never delivering a
+     * byte twice. */
+    int (*object_read)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                       _ccopy_stream_out_fn out, void *user_data, ccopy_error_t *error);
     /* A human description of an object's location, for messages (new string). */
     char *(*describe)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name);
     void (*close)(_ccopy_sink_t *sink);

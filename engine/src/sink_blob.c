@@ -10,13 +10,16 @@
  * with If-None-Match: * (write-once); a window is complete when its manifest exists. A
  * half-written window (data without manifest, or uncommitted blocks) is redone from the start.
  * When a commit's answer is lost and the retry meets 409, the blob is ours if its
- * x-ms-meta-sha256 (or, for a manifest, its content) is what we sent.
+ * x-ms-meta-sha256 (or, for a manifest, its content) is what we sent. Data objects are read back
+ * with Get Blob streamed to the caller; a read cut short resumes from the first byte not yet
+ * delivered, on the condition (If-Match) that the blob is still the version it started on.
  *
  * A writing job holds a lease on PREFIX/.cosmocopy.lock (15 s, renewed every 5 s by a thread,
  * released at the end), as the folder sink holds an flock: a second job on the same destination
  * is refused. A killed job's lease runs out by itself; the next run waits up to 20 s for it.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -830,6 +833,163 @@ static void blob_object_abort(void *object)
     object_free(object);
 }
 
+/* ---- reading objects ---------------------------------------------------------------------- */
+
+/* One read of a blob, across the tries it takes. A try that fails halfway is followed by one that
+ * asks for the rest (x-ms-range: bytes=N-) of the same version (If-Match: the ETag of the first
+ * answer), so out sees every byte once and never a mix of two versions. */
+typedef struct blob_read {
+    const char *where;        /* azblob://CONTAINER/BLOB, for messages */
+    _ccopy_stream_out_fn out;
+    void *user_data;
+    ccopy_error_t *error;
+    atomic_int *canceled;
+    uint64_t delivered;       /* bytes handed to out, over every try */
+    int64_t size;             /* the blob's size once an answer said it, else -1 */
+    char etag[96];            /* of the first answer that carried a body */
+    int answering;            /* the current try's answer has started */
+    uint64_t position;        /* offset in the blob of the answer's next byte */
+    int rc;                   /* why reading stopped from inside a transfer, or 0 */
+} blob_read_t;
+
+/* Where an answer's body starts in the blob and how large the blob is. */
+static int answer_start(blob_read_t *r, const _ccopy_blob_response_t *res)
+{
+    if (res->status == 206) {
+        unsigned long long first = 0, last = 0, total = 0;
+        if (sscanf(res->content_range, "bytes %llu-%llu/%llu", &first, &last, &total) != 3)
+            return _ccopy_error_set(r->error, CCOPY_ESERVER, CCOPY_DOMAIN_HTTP, res->status,
+                                    "reading %s: a partial answer without a usable Content-Range "
+                                    "(\"%s\")",
+                                    r->where, res->content_range);
+        r->position = first;
+        r->size = (int64_t)total;
+    } else {
+        r->position = 0; /* the whole blob, even when a range was asked for */
+        if (res->content_length >= 0)
+            r->size = res->content_length;
+    }
+    if (r->position > r->delivered)
+        return _ccopy_error_set(r->error, CCOPY_ESERVER, CCOPY_DOMAIN_HTTP, res->status,
+                                "reading %s: asked for bytes from %llu, the answer starts at %llu",
+                                r->where, (unsigned long long)r->delivered,
+                                (unsigned long long)r->position);
+    if (!r->etag[0])
+        snprintf(r->etag, sizeof r->etag, "%s", res->etag);
+    else if (res->etag[0] && strcmp(res->etag, r->etag) != 0)
+        return _ccopy_error_set(r->error, CCOPY_ECORRUPT, CCOPY_DOMAIN_HTTP, res->status,
+                                "%s changed while being read (its ETag went from %s to %s): "
+                                "read it again",
+                                r->where, r->etag, res->etag);
+    return 0;
+}
+
+static int on_blob_piece(const _ccopy_blob_response_t *res, const uint8_t *data, size_t len,
+                         void *user_data)
+{
+    blob_read_t *r = user_data;
+    size_t skip;
+
+    if (!r->answering) {
+        r->answering = 1;
+        if ((r->rc = answer_start(r, res)) != 0)
+            return r->rc;
+    }
+    if (r->canceled && atomic_load(r->canceled))
+        return r->rc = _ccopy_error_set(r->error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
+    /* bytes an earlier try already delivered (a server that ignored the range resends them) */
+    skip = r->position < r->delivered ? (size_t)(r->delivered - r->position) : 0;
+    if (skip > len)
+        skip = len;
+    r->position += skip;
+    if (len - skip == 0)
+        return 0;
+    if ((r->rc = r->out(data + skip, len - skip, r->user_data, r->error)) != 0)
+        return r->rc;
+    r->position += len - skip;
+    r->delivered += len - skip;
+    return 0;
+}
+
+static int blob_object_read(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                            _ccopy_stream_out_fn out, void *user_data, ccopy_error_t *error)
+{
+    blob_sink_t *b = sink->impl;
+    char *blob = full_name(b, db, coll, name);
+    char *where = _ccopy_strdup_printf("azblob://%s/%s", b->container, blob);
+    char *what = _ccopy_strdup_printf("reading %s", where);
+    char range[64];
+    _ccopy_blob_client_t client;
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    blob_read_t r = {.where = where, .out = out, .user_data = user_data, .error = error,
+                     .canceled = b->settings.canceled, .size = -1};
+    int attempt = 0, rc = 0;
+
+    /* a client of its own: reads of several windows run side by side */
+    client_init(&client, b);
+    for (;;) {
+        _ccopy_blob_request_t req = {.method = "GET", .container = b->container, .blob = blob};
+        uint64_t before = r.delivered;
+        int64_t delay;
+
+        if (r.delivered > 0) {
+            snprintf(range, sizeof range, "x-ms-range:bytes=%llu-", (unsigned long long)r.delivered);
+            req.xms[0] = range;
+        }
+        if (r.etag[0])
+            req.if_match = r.etag;
+        r.answering = 0;
+        _ccopy_blob_try_streamed(&client, &req, &res, on_blob_piece, &r);
+        if (r.rc != 0) {
+            rc = r.rc; /* out's own code and message, or the answer was not what was asked */
+            break;
+        }
+        if (res.curl_code == CURLE_OK && (res.status == 200 || res.status == 206))
+            break;
+        if (r.size >= 0 && r.delivered == (uint64_t)r.size && (res.curl_code != CURLE_OK ||
+                                                               res.status == 416))
+            break; /* every byte arrived; only the end of the answer was lost */
+        if (res.curl_code == CURLE_OK && res.status == 412 && req.if_match) {
+            rc = _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_HTTP, 412,
+                                  "%s changed while being read (its ETag is no longer %s): read "
+                                  "it again",
+                                  where, r.etag);
+            break;
+        }
+        if (!_ccopy_blob_retryable(&res)) {
+            rc = _ccopy_blob_error(&b->acct, &res, what, error);
+            break;
+        }
+        if (r.delivered > 0 && !r.etag[0]) {
+            rc = _ccopy_blob_error(&b->acct, &res, what, error);
+            _ccopy_error_prefix(error, "cannot resume after %llu bytes (the answer had no ETag)",
+                                (unsigned long long)r.delivered);
+            break;
+        }
+        /* the budget is for tries in a row that failed: one that delivered bytes made progress */
+        if (r.delivered > before)
+            attempt = 0;
+        if (++attempt > b->settings.backoff.max_retries) {
+            rc = _ccopy_blob_error(&b->acct, &res, what, error);
+            _ccopy_error_prefix(error, "after %d retries", attempt - 1);
+            break;
+        }
+        if (b->settings.retries)
+            atomic_fetch_add(b->settings.retries, 1);
+        delay = _ccopy_backoff_delay_ms(&client.backoff, attempt, res.retry_after_ms, &client.rng);
+        if (_ccopy_sleep_ms(delay, client.canceled)) {
+            rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
+            break;
+        }
+    }
+    _ccopy_blob_response_reset(&res);
+    curl_easy_cleanup(client.curl);
+    free(what);
+    free(where);
+    free(blob);
+    return rc;
+}
+
 static void blob_close(_ccopy_sink_t *sink)
 {
     blob_sink_t *b = sink->impl;
@@ -860,6 +1020,7 @@ static const _ccopy_sink_ops_t blob_ops = {
     .object_append = blob_object_append,
     .object_commit = blob_object_commit,
     .object_abort = blob_object_abort,
+    .object_read = blob_object_read,
     .describe = blob_describe,
     .close = blob_close,
 };

@@ -19,6 +19,7 @@
 #include "sink.h"
 
 #define TMP_PREFIX ".tmp."
+#define READ_CHUNK_SIZE ((size_t)1 << 20)
 
 typedef struct dir_sink {
     char *root;
@@ -405,6 +406,57 @@ static int dir_remove(_ccopy_sink_t *sink, const char *db, const char *coll, con
     return rc;
 }
 
+/* Object names come from manifests, which are files anyone could edit: one that is not a plain
+ * file name would read outside the collection's folder. */
+static int check_object_name(const char *name, ccopy_error_t *error)
+{
+    if (!name || !*name || strchr(name, '/') || name[0] == '.')
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "object name \"%s\" is not a file name in the collection's folder",
+                                name ? name : "");
+    return 0;
+}
+
+static int dir_object_read(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
+                           _ccopy_stream_out_fn out, void *user_data, ccopy_error_t *error)
+{
+    char *folder, *path;
+    uint8_t *buf;
+    int fd, rc = 0;
+
+    if (check_component("database", db, error) || check_component("collection", coll, error) ||
+        check_object_name(name, error))
+        return CCOPY_EINVAL;
+    folder = folder_of(sink->impl, db, coll);
+    path = _ccopy_strdup_printf("%s/%s", folder, name);
+    free(folder);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = read_error(error, errno, "read", path);
+        free(path);
+        return rc;
+    }
+    buf = _ccopy_malloc(READ_CHUNK_SIZE);
+    for (;;) {
+        ssize_t n = read(fd, buf, READ_CHUNK_SIZE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = os_error(error, errno, "read", path);
+            break;
+        }
+        if (n == 0)
+            break;
+        rc = out(buf, (size_t)n, user_data, error);
+        if (rc != 0)
+            break;
+    }
+    close(fd);
+    free(buf);
+    free(path);
+    return rc;
+}
+
 static char *dir_describe(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name)
 {
     char *folder = folder_of(sink->impl, db, coll);
@@ -425,9 +477,20 @@ static void dir_close(_ccopy_sink_t *sink)
 }
 
 static const _ccopy_sink_ops_t dir_ops = {
-    "dir",          dir_open,          dir_list,          dir_list_groups,  dir_read_small,
-    dir_write_small, dir_remove,       dir_object_begin,  dir_object_append, dir_object_commit,
-    dir_object_abort, dir_describe,    dir_close,
+    .scheme = "dir",
+    .open = dir_open,
+    .list = dir_list,
+    .list_groups = dir_list_groups,
+    .read_small = dir_read_small,
+    .write_small = dir_write_small,
+    .remove = dir_remove,
+    .object_begin = dir_object_begin,
+    .object_append = dir_object_append,
+    .object_commit = dir_object_commit,
+    .object_abort = dir_object_abort,
+    .object_read = dir_object_read,
+    .describe = dir_describe,
+    .close = dir_close,
 };
 
 int _ccopy_sink_dir_new(_ccopy_sink_t **out, const char *path, ccopy_error_t *error)

@@ -41,6 +41,7 @@ typedef struct ccopy_option_info {
     const char *choices;       /**< "a|b|c" for ENUM, else NULL                        */
     int secret;                /**< the value may hold a secret: never print it       */
     const char *doc;           /**< one line for a person                              */
+    const char *commands;      /**< the commands it applies to: "backup replicate restore verify" */
 } ccopy_option_info_t;
 
 /** A set of option values. */

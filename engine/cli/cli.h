@@ -10,7 +10,9 @@
 #include "cosmocopy/cosmocopy.h"
 
 /* Exit codes: the job succeeded, failed, or the command line was wrong. */
-enum { EXIT_OK = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2 };
+/* Exit codes: the job succeeded, failed, the command line was wrong, or verify found
+ * differences. */
+enum { EXIT_OK = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2, EXIT_DIFFERENT = 3 };
 
 /* "1.5 MB", "312 B" */
 void cli_format_bytes(char *out, size_t size, double bytes);

@@ -33,7 +33,7 @@ static int usage_error(const char *command, const char *fmt, ...)
 
 static int exit_code_for(int code)
 {
-    return code == CCOPY_EINVAL ? EXIT_USAGE : EXIT_JOB_FAILED;
+    return code == CCOPY_EINVAL ? EXIT_USAGE : code == CCOPY_EMISMATCH ? EXIT_DIFFERENT : EXIT_JOB_FAILED;
 }
 
 static void print_error(const char *command, const ccopy_error_t *e)
@@ -49,13 +49,17 @@ static const char main_help[] =
     "Usage: cosmocopy COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  plan     show the ObjectId time windows of a range\n"
-    "  backup   copy collections into a folder, window by window\n"
-    "  list     list the completed windows of a backup\n"
-    "  options  print the tuning options as a Markdown table\n"
+    "  plan       show the ObjectId time windows of a range\n"
+    "  backup     copy collections into a folder or blob container, window by window\n"
+    "  replicate  copy collections into another Cosmos DB/MongoDB collection, window by window\n"
+    "  restore    write the windows of a backup back into a collection\n"
+    "  verify     compare a backup or a replica with its source, window by window\n"
+    "  list       list the completed windows of a backup\n"
+    "  options    print the tuning options as a Markdown table\n"
     "\n"
     "Run 'cosmocopy COMMAND --help' for the options of a command.\n"
-    "Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input.\n";
+    "Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input, 3 verify found\n"
+    "differences.\n";
 
 static const char plan_help[] =
     "Usage: cosmocopy plan --from T --to T [--step D] [--json]\n"
@@ -114,13 +118,158 @@ static const char list_help[] =
     "List the completed windows of a backup: database, collection, window, documents, bytes,\n"
     "stored bytes, compression and data file. --json prints {\"windows\": [manifest, ...]}.\n";
 
+static const char replicate_head[] =
+    "Usage: cosmocopy replicate --source URI --db NAME [--collection NAME ...] --target URI\n"
+    "                           [--target-db NAME] [--target-collection NAME]\n"
+    "                           [--full | --incremental | --from T --to T] [--mode upsert|insert]\n"
+    "                           [--copy-indexes] [--max-ru N] [--target-max-ru N] [OPTIONS]\n"
+    "\n"
+    "Copy collections into collections of another Cosmos DB/MongoDB server (or another database\n"
+    "of the same one) in ObjectId time windows, by unordered bulk writes bounded by count and\n"
+    "bytes. Each completed window is recorded in the collection \"cosmocopy\" of the target\n"
+    "database (one document per window: counts, SHA-256 of the documents, first and last _id),\n"
+    "written only after every document of the window was acknowledged, so a rerun or an\n"
+    "incremental run continues from the target's own record, from any machine. Throttling on\n"
+    "the target (16500, partial bulk writes) is paced by its own governor (--target-max-ru).\n"
+    "A document the target refuses (too large...) is reported with its _id and size; its window\n"
+    "stays incomplete and the exit code is 1.\n"
+    "\n"
+    "  --source URI            connection string of the source\n"
+    "  --db NAME               source database\n"
+    "  --collection NAME       collection to copy; repeat for several (default: all of them)\n"
+    "  --target URI            connection string of the target; its password is never printed\n"
+    "  --target-db NAME        target database (default: the source database)\n"
+    "  --target-collection NAME  target collection (needs exactly one --collection)\n"
+    "  --full, --incremental, --from T --to T  what to copy, as for backup (default --full)\n"
+    "  --mode upsert|insert    upsert (default): replace each document by _id, so reruns and\n"
+    "                          overlapping windows are harmless; insert: write only documents\n"
+    "                          whose _id the target lacks, keep the others as they are\n"
+    "  --copy-indexes          create the source's indexes on the target before copying\n"
+    "  --json                  print a JSON summary on stdout\n"
+    "  --quiet                 no progress line and no informational messages\n"
+    "\n"
+    "Tuning (defaults in brackets):\n";
+
+static const char restore_head[] =
+    "Usage: cosmocopy restore --from dir:PATH|azblob://CONTAINER[/PREFIX]|SAS-URL --to URI\n"
+    "                         [--db NAME] [--collection NAME ...] [--to-db NAME]\n"
+    "                         [--to-collection NAME] [--until T] [--drop] [--dry-run] [OPTIONS]\n"
+    "\n"
+    "Write the completed windows of a backup into collections of a server, in window order,\n"
+    "several windows at once (--parallel), by bulk upserts paced by the target's governor.\n"
+    "First every window's data is read and its SHA-256 compared with its manifest: a corrupt\n"
+    "or missing window stops the restore, naming it, before a single document is written.\n"
+    "A backup whose windows leave a gap in time is refused (--allow-gaps restores anyway).\n"
+    "\n"
+    "  --from BACKUP           the backup: dir:PATH, azblob://CONTAINER[/PREFIX] or a container\n"
+    "                          URL with a SAS\n"
+    "  --to URI                connection string of the server to restore into\n"
+    "  --db NAME               database of the backup (needed when it holds several)\n"
+    "  --collection NAME       collection to restore; repeat for several (default: all)\n"
+    "  --to-db NAME            restore into this database (default: the backup's)\n"
+    "  --to-collection NAME    restore into this collection (needs exactly one collection)\n"
+    "  --until T               only documents created before T: the windows before T whole,\n"
+    "                          the window holding T up to T (point in time); the pass of\n"
+    "                          non-ObjectId _id is left out\n"
+    "  --mode upsert|insert    upsert (default) replaces by _id, so a rerun is harmless; insert\n"
+    "                          writes only documents whose _id the target lacks\n"
+    "  --drop                  drop each target collection first (after every window is checked)\n"
+    "  --copy-indexes          create the indexes saved in metadata.json\n"
+    "  --dry-run               print the windows, documents and bytes that would be restored;\n"
+    "                          read and write nothing else\n"
+    "  --allow-gaps            restore even when windows are missing in between\n"
+    "  --json                  print a JSON summary on stdout\n"
+    "  --quiet                 no progress line and no informational messages\n"
+    "\n"
+    "Tuning (defaults in brackets):\n";
+
+static const char verify_head[] =
+    "Usage: cosmocopy verify --source URI --db NAME [--collection NAME ...]\n"
+    "                        --backup dir:PATH|azblob://...|SAS-URL|URI [--from T --to T] [--deep]\n"
+    "\n"
+    "Compare each window of a backup, or of a replica (a URI: the windows recorded in its\n"
+    "\"cosmocopy\" catalog collection), with the source: the source's count of documents in the\n"
+    "window against the manifest's (or the replica's) count, and for a backup the SHA-256 of\n"
+    "the window's data against its manifest. --deep also hashes every document on both sides\n"
+    "and names the documents missing, extra or changed (up to 20 per window). Prints a table,\n"
+    "or a JSON report with --json. Exit code 3 when any window differs, naming the windows.\n"
+    "\n"
+    "  --source URI            connection string of the source\n"
+    "  --db NAME               source database\n"
+    "  --collection NAME       collection to check; repeat for several (default: all)\n"
+    "  --backup WHERE          a backup (dir:, azblob://, SAS URL) or a replica (mongodb://...)\n"
+    "  --target-db NAME, --target-collection NAME  where the replica is, when renamed\n"
+    "  --from T --to T         only the windows that overlap [T, T)\n"
+    "  --deep                  compare every document, not only counts\n"
+    "  --json                  print the report as JSON on stdout\n"
+    "  --quiet                 no progress line and no informational messages\n"
+    "\n"
+    "Tuning (defaults in brackets):\n";
+
+/* A command that runs a job: its kind, help and the flags it spells its own way. */
+typedef struct alias {
+    const char *flag;   /* "--target" */
+    const char *option; /* "target" */
+    const char *value;  /* a switch's value, or NULL when the flag takes one */
+} alias_t;
+
+typedef struct job_command {
+    const char *name;
+    ccopy_job_kind_t kind;
+    const char *head;
+    const alias_t *aliases;
+    const char *const *special; /* options described in the head, not in the tuning list */
+} job_command_t;
+
+static const alias_t no_aliases[] = {{NULL, NULL, NULL}};
+static const alias_t replicate_aliases[] = {
+    {"--mode", "write_mode", NULL}, {"--to", "until", NULL}, {NULL, NULL, NULL}};
+static const alias_t restore_aliases[] = {
+    {"--from", "sink", NULL},       {"--to", "target", NULL},
+    {"--to-db", "target_db", NULL}, {"--to-collection", "target_collection", NULL},
+    {"--mode", "write_mode", NULL}, {NULL, NULL, NULL}};
+static const alias_t verify_aliases[] = {{"--to", "until", NULL}, {NULL, NULL, NULL}};
+
+static const char *const backup_special[] = {"source", "db", "collection", "sink", "mode", "from", "until", NULL};
+static const char *const replicate_special[] = {"source", "db", "collection", "mode", "from", "until",
+                                                "target", "target_db", "target_collection",
+                                                "write_mode", "copy_indexes", NULL};
+static const char *const restore_special[] = {"sink", "db", "collection", "until", "target", "target_db",
+                                              "target_collection", "write_mode", "drop", "copy_indexes",
+                                              "dry_run", "allow_gaps", NULL};
+static const char *const verify_special[] = {"source", "db", "collection", "sink", "from", "until",
+                                             "target", "target_db", "target_collection", "deep", NULL};
+
+static const job_command_t job_commands[] = {
+    {"backup", CCOPY_JOB_BACKUP, NULL, no_aliases, backup_special},
+    {"replicate", CCOPY_JOB_REPLICATE, replicate_head, replicate_aliases, replicate_special},
+    {"restore", CCOPY_JOB_RESTORE, restore_head, restore_aliases, restore_special},
+    {"verify", CCOPY_JOB_VERIFY, verify_head, verify_aliases, verify_special},
+};
+
+static int in_list(const char *name, const char *const *list)
+{
+    for (; *list; list++) {
+        if (strcmp(name, *list) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int is_backup_flag_special(const char *name)
 {
-    static const char *const special[] = {"source", "db", "collection", "sink", "mode", "from", "until"};
-    size_t i;
-    for (i = 0; i < sizeof special / sizeof special[0]; i++) {
-        if (strcmp(name, special[i]) == 0)
+    return in_list(name, backup_special);
+}
+
+/* Whether an option applies to a command ("backup replicate" holds "backup"). */
+static int applies_to(const ccopy_option_info_t *o, const char *command)
+{
+    const char *p = o->commands;
+    size_t n = strlen(command);
+    while (p && (p = strstr(p, command)) != NULL) {
+        if ((p == o->commands || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
             return 1;
+        p += n;
     }
     return 0;
 }
@@ -176,14 +325,14 @@ static void print_wrapped(const char *text, int indent, int column)
     }
 }
 
-static void print_backup_help(void)
+static void print_job_help(const job_command_t *cmd)
 {
     size_t i;
-    fputs(backup_head, stdout);
+    fputs(cmd->head ? cmd->head : backup_head, stdout);
     for (i = 0; i < ccopy_option_count(); i++) {
         const ccopy_option_info_t *o = ccopy_option_get_info(i);
         char flag[64], doc[512];
-        if (is_backup_flag_special(o->name))
+        if (in_list(o->name, cmd->special) || !applies_to(o, cmd->name))
             continue;
         option_flag(flag, sizeof flag, o);
         snprintf(doc, sizeof doc, "%s [%s]", o->doc, o->default_value ? o->default_value : "none");
@@ -198,7 +347,7 @@ static int cmd_options(int argc, char **argv)
     size_t i;
     (void)argc;
     (void)argv;
-    printf("| flag | option name | default | meaning |\n|---|---|---|---|\n");
+    printf("| flag | option name | default | commands | meaning |\n|---|---|---|---|---|\n");
     for (i = 0; i < ccopy_option_count(); i++) {
         const ccopy_option_info_t *o = ccopy_option_get_info(i);
         char flag[64];
@@ -209,8 +358,8 @@ static int cmd_options(int argc, char **argv)
             memmove(bar + 1, bar, strlen(bar) + 1); /* a bare | would end the table cell */
             *bar = '\\';
         }
-        printf("| `%s` | `%s` | %s | %s |\n", flag, o->name, o->default_value ? o->default_value : "-",
-               o->doc);
+        printf("| `%s` | `%s` | %s | %s | %s |\n", flag, o->name,
+               o->default_value ? o->default_value : "-", o->commands, o->doc);
     }
     return EXIT_OK;
 }
@@ -334,27 +483,6 @@ static void on_log(ccopy_log_level_t level, const char *message, void *user_data
             message);
 }
 
-static void print_backup_summary(ccopy_job_t *job, const char *sink, int rc)
-{
-    ccopy_progress_t p;
-    char docs[32], bytes[32], stored[32], rate[32];
-
-    ccopy_job_get_progress(job, &p);
-    cli_format_count(docs, sizeof docs, p.documents_written);
-    cli_format_bytes(bytes, sizeof bytes, (double)p.bytes_written);
-    cli_format_bytes(stored, sizeof stored, (double)p.stored_bytes);
-    cli_format_count(rate, sizeof rate, (int64_t)p.documents_per_second);
-    printf("%s: %lld windows written, %lld already complete, %lld failed\n",
-           rc == 0 ? "backup complete" : "backup incomplete", (long long)p.windows_done,
-           (long long)p.windows_already_complete, (long long)p.windows_failed);
-    printf("  %s documents, %s (%s stored) in %.1f s, %s docs/s, %lld retries\n", docs, bytes, stored,
-           p.elapsed_seconds, rate, (long long)p.retries);
-    printf("  %.0f RU charged%s (%.0f RU/s), %lld throttled, %.1f s backing off, %.1f s paced\n",
-           p.ru_charged, p.ru_estimated ? " (estimated)" : "", p.ru_per_second,
-           (long long)p.throttle_events, p.retry_wait_seconds, p.pacing_wait_seconds);
-    printf("  written to %s\n", sink);
-}
-
 /* What `ps` shows is the argument memory itself: mask secrets there, and wipe what the masking
  * shortened, so a connection string's password does not stay visible for the whole run. */
 static void hide_secrets_in_arguments(int argc, char **argv)
@@ -368,53 +496,67 @@ static void hide_secrets_in_arguments(int argc, char **argv)
     }
 }
 
-static int cmd_backup(int argc, char **argv)
+/* A flag this command spells its own way. */
+static const alias_t *find_alias(const job_command_t *cmd, const char *flag)
 {
-    ccopy_options_t *opts = ccopy_options_new();
-    int json = 0, quiet = 0, modes = 0, i, rc;
+    const alias_t *al;
+    for (al = cmd->aliases; al->flag; al++) {
+        if (strcmp(al->flag, flag) == 0)
+            return al;
+    }
+    return NULL;
+}
+
+/* verify --backup: a backup location, or a replica's connection string. */
+static const char *backup_option(const char *value)
+{
+    return strncmp(value, "mongodb://", 10) == 0 || strncmp(value, "mongodb+srv://", 14) == 0 ? "target"
+                                                                                              : "sink";
+}
+
+/* Fill options from the command line; returns -1 when it printed a usage error (*rc set). */
+static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_options_t *opts,
+                               int *json, int *quiet, int *rc)
+{
+    int modes = 0, i;
     ccopy_error_t e;
-    ccopy_job_t *job;
-    log_ctx_t log_ctx;
-    struct sigaction sa;
-    char sink[1024];
 
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         const ccopy_option_info_t *info;
+        const alias_t *alias;
         const char *name;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            print_backup_help();
-            ccopy_options_destroy(opts);
-            return EXIT_OK;
+            print_job_help(cmd);
+            *rc = EXIT_OK;
+            return -1;
         }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
+        if (strcmp(a, "--json") == 0 || strcmp(a, "--quiet") == 0) {
+            *(a[2] == 'j' ? json : quiet) = 1;
             continue;
         }
-        if (strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-            continue;
-        }
-        if (strcmp(a, "--full") == 0 || strcmp(a, "--incremental") == 0) {
+        if ((cmd->kind == CCOPY_JOB_BACKUP || cmd->kind == CCOPY_JOB_REPLICATE) &&
+            (strcmp(a, "--full") == 0 || strcmp(a, "--incremental") == 0)) {
             ccopy_options_set(opts, "mode", a + 2, NULL);
             modes++;
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            ccopy_options_destroy(opts);
-            return usage_error("backup", "unexpected argument \"%s\"", a);
+            *rc = usage_error(cmd->name, "unexpected argument \"%s\"", a);
+            return -1;
         }
-        name = a + 2;
-        if (strcmp(name, "to") == 0) {
-            if (i + 1 < argc && looks_like_destination(argv[i + 1]))
-                name = "sink";
-            else
-                name = "until";
-        }
+        alias = find_alias(cmd, a);
+        name = alias ? alias->option : a + 2;
+        if (cmd->kind == CCOPY_JOB_BACKUP && strcmp(name, "to") == 0)
+            name = i + 1 < argc && looks_like_destination(argv[i + 1]) ? "sink" : "until";
+        if (cmd->kind == CCOPY_JOB_VERIFY && strcmp(name, "backup") == 0 && i + 1 < argc)
+            name = backup_option(argv[i + 1]);
         info = ccopy_option_find(name);
-        if (!info || strcmp(info->name, "mode") == 0) {
-            ccopy_options_destroy(opts);
-            return usage_error("backup", "unknown option \"%s\"", a);
+        if (!info || strcmp(info->name, "mode") == 0 || !applies_to(info, cmd->name) ||
+            (!alias && cmd->kind == CCOPY_JOB_RESTORE && strcmp(info->name, "sink") == 0) ||
+            (!alias && cmd->kind != CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0)) {
+            *rc = usage_error(cmd->name, "unknown option \"%s\"", a);
+            return -1;
         }
         if (is_switch(info)) {
             /* --create-container alone means yes; an explicit yes or no may follow */
@@ -425,35 +567,221 @@ static int cmd_backup(int argc, char **argv)
             continue;
         }
         if (i + 1 >= argc) {
-            ccopy_options_destroy(opts);
-            return usage_error("backup", "%s needs a value", a);
+            *rc = usage_error(cmd->name, "%s needs a value", a);
+            return -1;
         }
-        if (strcmp(info->name, "from") == 0) {
+        if (strcmp(info->name, "from") == 0 && cmd->kind != CCOPY_JOB_VERIFY) {
             ccopy_options_set(opts, "mode", "range", NULL);
             modes++;
         }
         if (ccopy_options_set(opts, info->name, argv[++i], &e) != 0) {
-            print_error("backup", &e);
-            ccopy_options_destroy(opts);
-            return EXIT_USAGE;
+            print_error(cmd->name, &e);
+            *rc = EXIT_USAGE;
+            return -1;
         }
     }
     hide_secrets_in_arguments(argc, argv);
     if (modes > 1) {
-        ccopy_options_destroy(opts);
-        return usage_error("backup", "%s", "choose one of --full, --incremental or --from T --to T");
+        *rc = usage_error(cmd->name, "%s", "choose one of --full, --incremental or --from T --to T");
+        return -1;
     }
-    if (ccopy_options_get(opts, "until") && !ccopy_options_get(opts, "from")) {
-        ccopy_options_destroy(opts);
-        return usage_error("backup", "%s", "--to T (the end of a range) needs --from T");
+    if (cmd->kind != CCOPY_JOB_RESTORE && ccopy_options_get(opts, "until") &&
+        !ccopy_options_get(opts, "from")) {
+        *rc = usage_error(cmd->name, "%s", "--to T (the end of a range) needs --from T");
+        return -1;
     }
+    return 0;
+}
 
-    job = ccopy_job_new(opts, &e);
-    snprintf(sink, sizeof sink, "%s", ccopy_options_get(opts, "sink") ? ccopy_options_get(opts, "sink") : "");
-    ccopy_mask_secrets(sink);
+/* The summary as BSON, to print tables from (restore --dry-run, verify). */
+static bson_t *summary_bson(ccopy_job_t *job)
+{
+    char *summary = ccopy_job_summary_json(job);
+    bson_t *doc = bson_new_from_json((const uint8_t *)summary, -1, NULL);
+    ccopy_free(summary);
+    return doc;
+}
+
+static const char *field_text(const bson_t *doc, const char *key, const char *otherwise)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL)
+                                                                            : otherwise;
+}
+
+static int64_t field_int(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
+}
+
+static int field_bool(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+}
+
+/* Call fn for each document of the summary's array key. */
+static void each_entry(const bson_t *summary, const char *key, void (*fn)(const bson_t *entry, void *data),
+                       void *data)
+{
+    bson_iter_t it, arr;
+    if (!summary || !bson_iter_init_find(&it, summary, key) || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &arr))
+        return;
+    while (bson_iter_next(&arr)) {
+        const uint8_t *data_ptr;
+        uint32_t len;
+        bson_t entry;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+            continue;
+        bson_iter_document(&arr, &len, &data_ptr);
+        if (bson_init_static(&entry, data_ptr, len))
+            fn(&entry, data);
+    }
+}
+
+typedef struct totals {
+    int64_t windows, documents, bytes, stored;
+} totals_t;
+
+static void print_planned(const bson_t *m, void *data)
+{
+    totals_t *t = data;
+    char sb[32], ss[32];
+    cli_format_bytes(sb, sizeof sb, (double)field_int(m, "bytes"));
+    cli_format_bytes(ss, sizeof ss, (double)field_int(m, "stored_bytes"));
+    printf("%-12s %-16s %-20s %-20s %10lld %10s %10s %s%s\n", field_text(m, "database", "-"),
+           field_text(m, "collection", "-"), field_text(m, "start", "(non-ObjectId _id)"),
+           field_text(m, "end", "-"), (long long)field_int(m, "documents"), sb, ss,
+           field_text(m, "data", "-"), field_bool(m, "partial") ? "  (only documents before --until)" : "");
+    t->windows++;
+    t->documents += field_int(m, "documents");
+    t->bytes += field_int(m, "bytes");
+    t->stored += field_int(m, "stored_bytes");
+}
+
+static void print_dry_run(ccopy_job_t *job)
+{
+    bson_t *summary = summary_bson(job);
+    totals_t t = {0, 0, 0, 0};
+    char sb[32], ss[32];
+    printf("%-12s %-16s %-20s %-20s %10s %10s %10s %s\n", "DATABASE", "COLLECTION", "START", "END",
+           "DOCUMENTS", "BYTES", "STORED", "DATA");
+    each_entry(summary, "planned", print_planned, &t);
+    cli_format_bytes(sb, sizeof sb, (double)t.bytes);
+    cli_format_bytes(ss, sizeof ss, (double)t.stored);
+    printf("dry run: would restore %lld windows, %lld documents, %s (%s stored) into database %s; "
+           "nothing was written\n",
+           (long long)t.windows, (long long)t.documents, sb, ss,
+           field_text(summary, "target_database", "?"));
+    if (summary)
+        bson_destroy(summary);
+}
+
+static void print_verdict(const bson_t *v, void *data)
+{
+    bson_iter_t it, ex;
+    (void)data;
+    printf("%-16s %-20s %-20s %10lld %10lld %-8s %s\n", field_text(v, "collection", "-"),
+           field_text(v, "start", "(non-ObjectId _id)"), field_text(v, "end", "-"),
+           (long long)field_int(v, "source_documents"), (long long)field_int(v, "backup_documents"),
+           field_text(v, "sha256", "-"), field_text(v, "status", "?"));
+    if (strcmp(field_text(v, "status", ""), "ok") != 0)
+        printf("    %s\n", field_text(v, "problem", ""));
+    if (bson_iter_init_find(&it, v, "examples") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &ex)) {
+        while (bson_iter_next(&ex)) {
+            if (BSON_ITER_HOLDS_UTF8(&ex))
+                printf("    %s\n", bson_iter_utf8(&ex, NULL));
+        }
+    }
+}
+
+static void print_verify_report(ccopy_job_t *job, int rc)
+{
+    bson_t *summary = summary_bson(job);
+    printf("%-16s %-20s %-20s %10s %10s %-8s %s\n", "COLLECTION", "START", "END", "SOURCE", "BACKUP",
+           "SHA256", "STATUS");
+    each_entry(summary, "verdicts", print_verdict, NULL);
+    if (summary) {
+        if (rc == 0)
+            printf("verified %lld windows: all match\n", (long long)field_int(summary, "windows_verified"));
+        else if (rc == CCOPY_EMISMATCH)
+            printf("verified %lld windows: %lld differ\n", (long long)field_int(summary, "windows_verified"),
+                   (long long)field_int(summary, "windows_differing"));
+        bson_destroy(summary);
+    }
+}
+
+static void print_job_summary(const job_command_t *cmd, ccopy_job_t *job, const char *where, int rc)
+{
+    ccopy_progress_t p;
+    char docs[32], bytes[32], stored[32], rate[32];
+    const char *verb = cmd->kind == CCOPY_JOB_RESTORE ? "restored" : "written";
+
+    if (cmd->kind == CCOPY_JOB_VERIFY) {
+        print_verify_report(job, rc);
+        return;
+    }
+    ccopy_job_get_progress(job, &p);
+    cli_format_count(docs, sizeof docs, p.documents_written);
+    cli_format_bytes(bytes, sizeof bytes, (double)p.bytes_written);
+    cli_format_bytes(stored, sizeof stored, (double)p.stored_bytes);
+    cli_format_count(rate, sizeof rate, (int64_t)p.documents_per_second);
+    printf("%s %s: %lld windows %s", cmd->name, rc == 0 ? "complete" : "incomplete",
+           (long long)p.windows_done, verb);
+    if (cmd->kind == CCOPY_JOB_RESTORE)
+        printf(" (%lld checked first)", (long long)p.windows_verified);
+    else
+        printf(", %lld already complete", (long long)p.windows_already_complete);
+    printf(", %lld failed\n", (long long)p.windows_failed);
+    if (cmd->kind == CCOPY_JOB_BACKUP)
+        printf("  %s documents, %s (%s stored) in %.1f s, %s docs/s, %lld retries\n", docs, bytes,
+               stored, p.elapsed_seconds, rate, (long long)p.retries);
+    else
+        printf("  %s documents, %s in %.1f s, %s docs/s, %lld retries\n", docs, bytes,
+               p.elapsed_seconds, rate, (long long)p.retries);
+    if (cmd->kind != CCOPY_JOB_RESTORE)
+        printf("  source: %.0f RU charged%s (%.0f RU/s), ", p.ru_charged,
+               p.ru_estimated ? " (estimated)" : "", p.ru_per_second);
+    else
+        printf("  ");
+    printf("%lld throttled, %.1f s backing off, %.1f s paced\n", (long long)p.throttle_events,
+           p.retry_wait_seconds, p.pacing_wait_seconds);
+    if (cmd->kind != CCOPY_JOB_BACKUP)
+        printf("  target: %.0f RU charged (estimated unless the server reports charges)\n",
+               p.target_ru_charged);
+    if (p.documents_rejected > 0)
+        printf("  %lld documents refused by the target (see the warnings)\n",
+               (long long)p.documents_rejected);
+    printf("  %s to %s\n", verb, where);
+}
+
+static int cmd_job(const job_command_t *cmd, int argc, char **argv)
+{
+    ccopy_options_t *opts = ccopy_options_new();
+    int json = 0, quiet = 0, rc = EXIT_OK, dry_run;
+    ccopy_error_t e;
+    ccopy_job_t *job;
+    log_ctx_t log_ctx;
+    struct sigaction sa;
+    char where[1024];
+
+    if (parse_job_arguments(cmd, argc, argv, opts, &json, &quiet, &rc) != 0) {
+        ccopy_options_destroy(opts);
+        return rc;
+    }
+    job = ccopy_job_new_kind(cmd->kind, opts, &e);
+    {
+        const char *w = cmd->kind == CCOPY_JOB_BACKUP ? ccopy_options_get(opts, "sink")
+                                                      : ccopy_options_get(opts, "target");
+        snprintf(where, sizeof where, "%s", w ? w : "");
+        ccopy_mask_secrets(where);
+    }
+    dry_run = ccopy_options_get(opts, "dry_run") && strcmp(ccopy_options_get(opts, "dry_run"), "yes") == 0;
     ccopy_options_destroy(opts);
     if (!job) {
-        print_error("backup", &e);
+        print_error(cmd->name, &e);
         return EXIT_USAGE;
     }
     log_ctx.quiet = quiet;
@@ -475,11 +803,13 @@ static int cmd_backup(int argc, char **argv)
         char *summary = ccopy_job_summary_json(job);
         printf("%s\n", summary);
         ccopy_free(summary);
-    } else if (!quiet && rc != CCOPY_EINVAL) {
-        print_backup_summary(job, sink, rc);
+    } else if (dry_run && rc == 0) {
+        print_dry_run(job);
+    } else if ((!quiet || cmd->kind == CCOPY_JOB_VERIFY) && rc != CCOPY_EINVAL) {
+        print_job_summary(cmd, job, where, rc);
     }
     if (rc != 0)
-        print_error("backup", &e);
+        print_error(cmd->name, &e);
     ccopy_job_destroy(job);
     return rc == 0 ? EXIT_OK : exit_code_for(rc);
 }
@@ -606,7 +936,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "plan") == 0)
         rc = cmd_plan(argc - 2, argv + 2);
     else if (strcmp(argv[1], "backup") == 0)
-        rc = cmd_backup(argc - 2, argv + 2);
+        rc = cmd_job(&job_commands[0], argc - 2, argv + 2);
+    else if (strcmp(argv[1], "replicate") == 0)
+        rc = cmd_job(&job_commands[1], argc - 2, argv + 2);
+    else if (strcmp(argv[1], "restore") == 0)
+        rc = cmd_job(&job_commands[2], argc - 2, argv + 2);
+    else if (strcmp(argv[1], "verify") == 0)
+        rc = cmd_job(&job_commands[3], argc - 2, argv + 2);
     else if (strcmp(argv[1], "list") == 0)
         rc = cmd_list(argc - 2, argv + 2);
     else if (strcmp(argv[1], "options") == 0)

@@ -27,6 +27,8 @@ const char *ccopy_code_name(int code)
     case CCOPY_ECORRUPT: return "ECORRUPT";
     case CCOPY_EBUSY: return "EBUSY";
     case CCOPY_EPARTIAL: return "EPARTIAL";
+    case CCOPY_EMISMATCH: return "EMISMATCH";
+    case CCOPY_EREJECTED: return "EREJECTED";
     default: return "EUNKNOWN";
     }
 }

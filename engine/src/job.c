@@ -24,46 +24,103 @@ static int required(const ccopy_options_t *o, const char *name, const char *flag
     return 0;
 }
 
+static int check_range(const ccopy_options_t *options, int needs_mode, ccopy_error_t *error)
+{
+    const char *mode = ccopy_options_get(options, "mode");
+    const char *from = ccopy_options_get(options, "from");
+    const char *until = ccopy_options_get(options, "until");
+    if (needs_mode && strcmp(mode, "range") == 0 && (!from || !until))
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "mode range needs both from and until (--from T --to T)");
+    if (needs_mode && strcmp(mode, "range") != 0 && (from || until))
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "from and until only apply to mode range, not to mode %s", mode);
+    if (from && until) {
+        int64_t now = _ccopy_now_seconds(), start = 0, end = 0;
+        ccopy_time_parse(&start, from, now, NULL);
+        ccopy_time_parse(&end, until, now, NULL);
+        if (start >= end)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "range from %s to %s is empty: from must be before until", from,
+                                    until);
+    }
+    return 0;
+}
+
+static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, ccopy_error_t *error)
+{
+    int has_sink = ccopy_options_get(options, "sink") != NULL;
+    int has_target = ccopy_options_get(options, "target") != NULL;
+    switch (kind) {
+    case CCOPY_JOB_BACKUP:
+        if (required(options, "source", "--source URI", error) ||
+            required(options, "db", "--db NAME", error) ||
+            required(options, "sink", "--to dir:PATH", error) || check_range(options, 1, error))
+            return -1;
+        break;
+    case CCOPY_JOB_REPLICATE:
+        if (required(options, "source", "--source URI", error) ||
+            required(options, "db", "--db NAME", error) ||
+            required(options, "target", "--target URI", error) || check_range(options, 1, error))
+            return -1;
+        break;
+    case CCOPY_JOB_RESTORE:
+        if (required(options, "sink", "--from dir:PATH", error) ||
+            required(options, "target", "--to URI", error))
+            return -1;
+        if (ccopy_options_get(options, "from"))
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "restore takes until (--until T), not from: it restores every "
+                                    "completed window before T");
+        break;
+    case CCOPY_JOB_VERIFY:
+        if (required(options, "source", "--source URI", error) ||
+            required(options, "db", "--db NAME", error) || check_range(options, 0, error))
+            return -1;
+        if (has_sink == has_target)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "verify needs one backup: a sink (--backup dir:PATH or "
+                                    "azblob://...) or a target (--backup mongodb://...)");
+        break;
+    default:
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown job kind %d",
+                                (int)kind);
+    }
+    if (has_sink && kind != CCOPY_JOB_REPLICATE &&
+        _ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
+        return -1;
+    if (ccopy_options_get(options, "target_collection") &&
+        ccopy_options_get_count(options, "collection") > 1)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "target_collection (--target-collection/--to-collection) needs "
+                                "exactly one collection, not %zu",
+                                ccopy_options_get_count(options, "collection"));
+    return 0;
+}
+
 ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
 {
+    return ccopy_job_new_kind(CCOPY_JOB_BACKUP, options, error);
+}
+
+ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *options,
+                                ccopy_error_t *error)
+{
+    static const _ccopy_task_fn run[] = {_ccopy_backup_task, _ccopy_replicate_task,
+                                         _ccopy_restore_task, _ccopy_verify_task};
     ccopy_job_t *job;
-    const char *mode, *from, *until;
     size_t i;
 
     if (!options) {
         _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no options given");
         return NULL;
     }
-    if (required(options, "source", "--source URI", error) || required(options, "db", "--db NAME", error) ||
-        required(options, "sink", "--to dir:PATH", error))
-        return NULL;
-    mode = ccopy_options_get(options, "mode");
-    from = ccopy_options_get(options, "from");
-    until = ccopy_options_get(options, "until");
-    if (strcmp(mode, "range") == 0 && (!from || !until)) {
-        _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                         "mode range needs both from and until (--from T --to T)");
-        return NULL;
-    }
-    if (strcmp(mode, "range") != 0 && (from || until)) {
-        _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                         "from and until only apply to mode range, not to mode %s", mode);
-        return NULL;
-    }
-    if (from && until) {
-        int64_t now = _ccopy_now_seconds(), start = 0, end = 0;
-        ccopy_time_parse(&start, from, now, NULL);
-        ccopy_time_parse(&end, until, now, NULL);
-        if (start >= end) {
-            _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                             "range from %s to %s is empty: from must be before until", from, until);
-            return NULL;
-        }
-    }
-    if (_ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
+    if (check_options(kind, options, error) != 0)
         return NULL;
 
     job = _ccopy_calloc(1, sizeof *job);
+    job->kind = kind;
+    job->run_task = run[kind];
     job->options = ccopy_options_copy(options);
     job->db = ccopy_options_get(job->options, "db");
     job->mode = ccopy_options_get(job->options, "mode");
@@ -79,8 +136,21 @@ ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
     job->backoff.cap_ms = ccopy_options_get_int(job->options, "retry_max_delay_ms");
     job->server_timeout_ms = ccopy_options_get_int(job->options, "server_timeout_ms");
     job->socket_timeout_ms = ccopy_options_get_int(job->options, "socket_timeout_ms");
+    job->target_db = ccopy_options_get(job->options, "target_db");
+    if (!job->target_db)
+        job->target_db = job->db;
+    job->target_coll = ccopy_options_get(job->options, "target_collection");
+    job->write_mode = strcmp(ccopy_options_get(job->options, "write_mode"), "insert") == 0
+                          ? CCOPY_WRITE_INSERT
+                          : CCOPY_WRITE_UPSERT;
+    job->write_batch_size = (int)ccopy_options_get_int(job->options, "write_batch_size");
+    job->write_batch_bytes = ccopy_options_get_int(job->options, "write_batch_bytes");
+    job->until = -1;
     _ccopy_governor_init(&job->governor, (double)ccopy_options_get_int(job->options, "max_ru"));
     _ccopy_request_shared_init(&job->request_shared, &job->governor);
+    _ccopy_governor_init(&job->target_governor,
+                         (double)ccopy_options_get_int(job->options, "target_max_ru"));
+    _ccopy_request_shared_init(&job->target_shared, &job->target_governor);
     for (i = 0; i < ccopy_options_get_count(job->options, "collection"); i++)
         _ccopy_job_add_collection(job, ccopy_options_get_nth(job->options, "collection", i));
     job->explicit_collections = job->coll_count > 0;
@@ -126,11 +196,6 @@ void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, 
 
 /* ---- workers ---------------------------------------------------------------------------- */
 
-typedef struct worker_ctx {
-    ccopy_job_t *job;
-    uint64_t rng;
-} worker_ctx_t;
-
 static int on_doc(const bson_t *doc, void *user_data, ccopy_error_t *error)
 {
     return _ccopy_window_writer_add(user_data, doc, error);
@@ -152,9 +217,10 @@ static _ccopy_task_t *take_task(ccopy_job_t *job)
     return task;
 }
 
-static void run_task(ccopy_job_t *job, _ccopy_requester_t *requester, _ccopy_task_t *task,
-                     uint64_t *rng)
+int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                       ccopy_error_t *error)
 {
+    ccopy_job_t *job = worker->job;
     _ccopy_window_writer_config_t wc = {
         .kind = task->kind,
         .window = task->window,
@@ -166,40 +232,50 @@ static void run_task(ccopy_job_t *job, _ccopy_requester_t *requester, _ccopy_tas
     };
     _ccopy_reader_config_t reader = {
         .source = job->source,
-        .requester = requester,
+        .requester = &worker->source,
         .db = job->db,
         .coll = task->coll,
         .kind = task->kind,
         .window = task->window,
         .batch_size = job->batch_size,
         .backoff = job->backoff,
-        .rng_state = rng,
+        .rng_state = &worker->rng,
     };
     _ccopy_window_writer_t *writer = NULL;
+    int rc = _ccopy_window_writer_new(&writer, job->sink, &wc, error);
+    if (rc == 0)
+        rc = _ccopy_reader_run(&reader, on_doc, on_restart, writer, error);
+    if (rc == 0 && atomic_load(&job->canceled))
+        rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
+    if (rc == 0)
+        rc = _ccopy_window_writer_commit(writer, out, error);
+    _ccopy_window_writer_destroy(writer);
+    return rc;
+}
+
+static void run_task(_ccopy_worker_t *worker, _ccopy_task_t *task)
+{
+    ccopy_job_t *job = worker->job;
     ccopy_manifest_t manifest;
     ccopy_error_t error;
     int rc;
 
     memset(&manifest, 0, sizeof manifest);
-    rc = _ccopy_window_writer_new(&writer, job->sink, &wc, &error);
-    if (rc == 0)
-        rc = _ccopy_reader_run(&reader, on_doc, on_restart, writer, &error);
-    if (rc == 0 && atomic_load(&job->canceled))
-        rc = _ccopy_error_set(&error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
-    if (rc == 0)
-        rc = _ccopy_window_writer_commit(writer, &manifest, &error);
-    _ccopy_window_writer_destroy(writer);
-
+    rc = job->run_task(worker, task, &manifest, &error);
     pthread_mutex_lock(&job->lock);
     if (rc == 0) {
-        _ccopy_job_record_window(job, &manifest);
+        if (manifest.database) /* checks and verdicts record themselves */
+            _ccopy_job_record_window(job, &manifest);
     } else if (rc != CCOPY_ECANCELED) {
-        char *where = _ccopy_window_describe(job->db, task->coll, task->kind, &task->window);
+        const char *db = task->manifest ? task->manifest->database : job->db;
+        char *where = _ccopy_window_describe(db, task->coll, task->kind, &task->window);
         if (strstr(error.message, where) == NULL)
             _ccopy_error_prefix(&error, "window %s", where);
         free(where);
         _ccopy_job_record_error(job, &error);
-        job->stopping = 1;
+        /* Documents the target refused are reported; the other windows go on. */
+        if (rc != CCOPY_EREJECTED)
+            job->stopping = 1;
     }
     pthread_mutex_unlock(&job->lock);
     if (rc != 0 && rc != CCOPY_ECANCELED)
@@ -209,17 +285,30 @@ static void run_task(ccopy_job_t *job, _ccopy_requester_t *requester, _ccopy_tas
 
 static void *worker_main(void *arg)
 {
-    worker_ctx_t *ctx = arg;
-    ccopy_job_t *job = ctx->job;
-    mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
-    _ccopy_requester_t requester;
+    _ccopy_worker_t *worker = arg;
+    ccopy_job_t *job = worker->job;
     _ccopy_task_t *task;
 
-    _ccopy_requester_init(&requester, client, &job->request_shared, &job->counters, &job->canceled);
+    if (job->source) {
+        worker->source_client = mongoc_client_pool_pop(job->source->pool);
+        _ccopy_requester_init(&worker->source, worker->source_client, &job->request_shared,
+                              &job->counters, &job->canceled);
+    }
+    if (job->target) {
+        worker->target_client = mongoc_client_pool_pop(job->target->pool);
+        _ccopy_requester_init(&worker->target, worker->target_client, &job->target_shared,
+                              &job->counters, &job->canceled);
+    }
     while ((task = take_task(job)) != NULL)
-        run_task(job, &requester, task, &ctx->rng);
-    _ccopy_requester_cleanup(&requester);
-    mongoc_client_pool_push(job->source->pool, client);
+        run_task(worker, task);
+    if (worker->source_client) {
+        _ccopy_requester_cleanup(&worker->source);
+        mongoc_client_pool_push(job->source->pool, worker->source_client);
+    }
+    if (worker->target_client) {
+        _ccopy_requester_cleanup(&worker->target);
+        mongoc_client_pool_push(job->target->pool, worker->target_client);
+    }
     pthread_mutex_lock(&job->lock);
     job->workers_running--;
     pthread_mutex_unlock(&job->lock);
@@ -257,6 +346,16 @@ static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
         p->pacing_wait_seconds = (double)g.pacing_wait_ms / 1000.0;
         p->ru_estimated = g.charge_source == 1;
     }
+    {
+        _ccopy_governor_stats_t g = _ccopy_governor_stats(&job->target_governor);
+        p->target_ru_charged = g.ru_charged;
+        p->target_ru_pace = g.rate;
+    }
+    pthread_mutex_lock(&job->lock);
+    p->documents_rejected = job->rejected;
+    p->windows_verified = job->verified_windows;
+    p->windows_mismatched = job->mismatches;
+    pthread_mutex_unlock(&job->lock);
     p->elapsed_seconds = elapsed;
     p->documents_per_second = copy_elapsed > 0 ? (double)p->documents / copy_elapsed : 0;
     p->bytes_per_second = copy_elapsed > 0 ? (double)p->bytes / copy_elapsed : 0;
@@ -286,13 +385,15 @@ static void run_workers(ccopy_job_t *job)
 {
     size_t n = job->task_count < (size_t)job->parallel ? job->task_count : (size_t)job->parallel;
     pthread_t *threads = _ccopy_calloc(n, sizeof *threads);
-    worker_ctx_t *ctx = _ccopy_calloc(n, sizeof *ctx);
+    _ccopy_worker_t *ctx = _ccopy_calloc(n, sizeof *ctx);
     size_t i, started = 0;
 
-    job->copy_started_ms = _ccopy_monotonic_ms();
+    if (!job->copy_started_ms)
+        job->copy_started_ms = _ccopy_monotonic_ms();
     job->phase = CCOPY_PHASE_COPYING;
     report(job);
     pthread_mutex_lock(&job->lock);
+    job->next_task = 0;
     job->workers_running = (int)n;
     pthread_mutex_unlock(&job->lock);
     for (i = 0; i < n; i++) {
@@ -323,6 +424,76 @@ static void run_workers(ccopy_job_t *job)
     free(ctx);
 }
 
+static int open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *option,
+                       ccopy_error_t *error)
+{
+    _ccopy_source_settings_t settings = {
+        .server_timeout_ms = job->server_timeout_ms,
+        .socket_timeout_ms = job->socket_timeout_ms,
+        .tls_ca_file = ccopy_options_get(job->options, "tls_ca_file"),
+        .max_clients = job->parallel + 1,
+    };
+    int rc = _ccopy_source_open(out, ccopy_options_get(job->options, option), &settings, error);
+    if (rc != 0 && strcmp(option, "target") == 0)
+        _ccopy_error_prefix(error, "target");
+    return rc;
+}
+
+static int workers_failed(ccopy_job_t *job)
+{
+    int failed;
+    pthread_mutex_lock(&job->lock);
+    failed = job->error_count > 0;
+    pthread_mutex_unlock(&job->lock);
+    return failed || atomic_load(&job->canceled);
+}
+
+/* Restore: every window's SHA-256 is checked (in parallel) before the first document is written;
+ * then the target collections are dropped or given their indexes, as asked; then the windows
+ * are written. */
+static int run_restore(ccopy_job_t *job, ccopy_error_t *error)
+{
+    int rc = _ccopy_job_plan_from_backup(job, error);
+    if (rc != 0 || job->task_count == 0 || atomic_load(&job->canceled) ||
+        _ccopy_option_yes(job->options, "dry_run"))
+        return rc;
+    rc = open_server(job, &job->target, "target", error);
+    if (rc == 0)
+        rc = _ccopy_target_open(job, error);
+    if (rc != 0)
+        return rc;
+    job->run_task = _ccopy_restore_check_task;
+    run_workers(job);
+    if (workers_failed(job))
+        return 0; /* the failures are recorded */
+    rc = _ccopy_restore_prepare(job, error);
+    if (rc != 0)
+        return rc;
+    job->run_task = _ccopy_restore_task;
+    run_workers(job);
+    return 0;
+}
+
+static int run_kind(ccopy_job_t *job, ccopy_error_t *error)
+{
+    int rc = 0;
+    if (job->kind == CCOPY_JOB_RESTORE)
+        return run_restore(job, error);
+    rc = open_server(job, &job->source, "source", error);
+    if (rc == 0 && ccopy_options_get(job->options, "target"))
+        rc = open_server(job, &job->target, "target", error);
+    if (rc == 0 && job->target)
+        rc = _ccopy_target_open(job, error);
+    if (rc == 0)
+        rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_plan_from_backup(job, error)
+                                           : _ccopy_job_plan(job, error);
+    if (rc == 0 && job->task_count > 0 && !atomic_load(&job->canceled))
+        run_workers(job);
+    if (job->kind == CCOPY_JOB_VERIFY)
+        _ccopy_verify_sort(job);
+    return rc;
+}
+
 int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
 {
     ccopy_error_t e;
@@ -335,20 +506,7 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     job->started_ms = _ccopy_monotonic_ms();
     job->plan_rng = (uint64_t)job->started_ms * 0x9E3779B97F4A7C15ULL;
     report(job);
-    {
-        _ccopy_source_settings_t settings = {
-            .server_timeout_ms = job->server_timeout_ms,
-            .socket_timeout_ms = job->socket_timeout_ms,
-            .tls_ca_file = ccopy_options_get(job->options, "tls_ca_file"),
-            .max_clients = job->parallel + 1,
-        };
-        rc = _ccopy_source_open(&job->source, ccopy_options_get(job->options, "source"), &settings,
-                                &e);
-    }
-    if (rc == 0)
-        rc = _ccopy_job_plan(job, &e);
-    if (rc == 0 && job->task_count > 0 && !atomic_load(&job->canceled))
-        run_workers(job);
+    rc = run_kind(job, &e);
     if (rc != 0) {
         pthread_mutex_lock(&job->lock);
         _ccopy_job_record_error(job, &e);
@@ -363,6 +521,8 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
         if (job->error_count > 1)
             _ccopy_error_prefix(&e, "%zu windows failed, the first", job->error_count);
         rc = e.code;
+    } else if (job->mismatches > 0) {
+        rc = _ccopy_verify_result(job, &e);
     } else if (atomic_load(&job->canceled)) {
         rc = _ccopy_error_set(&e, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0,
                               "canceled: %lld of %zu windows completed; run again to continue",
@@ -381,6 +541,8 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     job->sink = NULL;
     _ccopy_source_close(job->source);
     job->source = NULL;
+    _ccopy_source_close(job->target);
+    job->target = NULL;
     return rc;
 }
 
@@ -392,6 +554,7 @@ void ccopy_job_destroy(ccopy_job_t *job)
     pthread_mutex_destroy(&job->lock);
     pthread_mutex_destroy(&job->log_lock);
     _ccopy_governor_destroy(&job->governor);
+    _ccopy_governor_destroy(&job->target_governor);
     ccopy_options_destroy(job->options);
     free(job);
 }

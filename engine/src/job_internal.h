@@ -8,8 +8,10 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "common.h"
+#include "extjson.h"
 #include "cosmocopy/job.h"
 #include "cosmocopy/manifest.h"
 #include "governor.h"
@@ -19,6 +21,7 @@
 #include "sink.h"
 #include "source.h"
 #include "stream.h"
+#include "writer.h"
 
 typedef struct _ccopy_strings {
     char **items;
@@ -33,7 +36,36 @@ typedef struct _ccopy_task {
     char *coll; /* borrowed from the job's collection list */
     ccopy_manifest_kind_t kind;
     ccopy_window_t window;
+    const ccopy_manifest_t *manifest; /* restore, verify: the backed-up window (borrowed) */
 } _ccopy_task_t;
+
+/* What verify found in one window. */
+typedef struct _ccopy_verdict {
+    char *coll;
+    ccopy_manifest_kind_t kind;
+    ccopy_window_t window;
+    int64_t source_count;  /* documents in the source's window                           */
+    int64_t backup_count;  /* in the backup's manifest, or counted in the target          */
+    int sha256_checked, sha256_ok; /* backups: the data object against its manifest     */
+    int deep;              /* documents were compared one by one                          */
+    int64_t missing, extra, different; /* deep: not in the backup, only in the backup, changed */
+    _ccopy_strings_t examples; /* deep: "_id ...: reason", at most 20                    */
+    char *problem;         /* NULL when the window matches                                */
+} _ccopy_verdict_t;
+
+struct _ccopy_worker;
+/* Run one task on a worker. 0 with *out filled (the window's manifest: backup's, replicate's
+ * catalog entry, restore's source window) or the error that failed the window. */
+typedef int (*_ccopy_task_fn)(struct _ccopy_worker *worker, _ccopy_task_t *task,
+                              ccopy_manifest_t *out, ccopy_error_t *error);
+
+/* A worker thread's connections. */
+typedef struct _ccopy_worker {
+    ccopy_job_t *job;
+    uint64_t rng;
+    mongoc_client_t *source_client, *target_client; /* NULL when the job has no such server */
+    _ccopy_requester_t source, target;
+} _ccopy_worker_t;
 
 /* What one collection contributed to the run. */
 typedef struct _ccopy_coll_stats {
@@ -46,6 +78,8 @@ typedef struct _ccopy_coll_stats {
 } _ccopy_coll_stats_t;
 
 struct ccopy_job {
+    ccopy_job_kind_t kind;
+    _ccopy_task_fn run_task;
     ccopy_options_t *options;
     /* settings, read from options once */
     const char *db, *mode, *format;
@@ -60,8 +94,27 @@ struct ccopy_job {
     ccopy_log_cb log_cb;
     void *log_data;
 
-    _ccopy_source_t *source;
-    _ccopy_sink_t *sink;
+    _ccopy_source_t *source;  /* backup, replicate, verify */
+    _ccopy_sink_t *sink;      /* backup; restore and verify read it */
+
+    /* replicate, restore, verify against a collection: the target server */
+    _ccopy_source_t *target;
+    const char *target_db;        /* defaults to db */
+    const char *target_coll;      /* NULL: each collection keeps its name */
+    int write_mode;               /* _ccopy_write_mode_t */
+    int write_batch_size;
+    int64_t write_batch_bytes;
+    _ccopy_governor_t target_governor;
+    _ccopy_request_shared_t target_shared;
+    int64_t rejected;             /* (lock) documents the target refused for good */
+    _ccopy_strings_t rejected_examples; /* (lock) "_id X (N bytes): reason", at most 100 */
+    ccopy_manifest_t *backup;     /* restore, verify: the backup's manifests, in task order */
+    size_t backup_count;
+    int64_t until;                /* restore: only documents created before it; -1: all */
+    int64_t verified_windows, verified_bytes; /* restore: checked before writing */
+    _ccopy_verdict_t *verdicts;   /* (lock) verify */
+    size_t verdict_count;         /* (lock) */
+    int64_t mismatches;           /* (lock) verify: windows that differ */
 
     _ccopy_coll_stats_t *colls;
     size_t coll_count;
@@ -100,6 +153,50 @@ struct ccopy_job {
 /* plan.c: check the source and build job->tasks from the catalog. */
 int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error);
 _ccopy_coll_stats_t *_ccopy_job_add_collection(ccopy_job_t *job, const char *name);
+void _ccopy_job_add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_manifest_kind_t kind,
+                         int64_t start, int64_t end);
+/* Retry a planning read after a lost connection, throttling or timeout (see plan.c). */
+int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *error);
+/* The backup's windows for restore and verify: job->tasks from job->sink's manifests. */
+int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error);
+
+/* job.c: run_task of a backup. */
+int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                       ccopy_error_t *error);
+
+/* target.c: the collection a source collection goes to, and what replicate and restore do. */
+const char *_ccopy_job_target_coll(const ccopy_job_t *job, const char *coll);
+int _ccopy_target_open(ccopy_job_t *job, ccopy_error_t *error);
+int _ccopy_target_catalog_read(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
+                               ccopy_manifest_t **out, size_t *out_count, ccopy_error_t *error);
+int _ccopy_target_create_indexes(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
+                                 const char *metadata_json, ccopy_error_t *error);
+int _ccopy_target_drop(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
+                       ccopy_error_t *error);
+int _ccopy_replicate_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                          ccopy_error_t *error);
+int _ccopy_restore_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                        ccopy_error_t *error);
+/* restore's first pass: the window's stored bytes against its manifest's SHA-256, nothing written. */
+int _ccopy_restore_check_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                              ccopy_error_t *error);
+/* Between the passes: --drop, then --copy-indexes from metadata.json. */
+int _ccopy_restore_prepare(ccopy_job_t *job, ccopy_error_t *error);
+/* verify.c */
+int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                       ccopy_error_t *error);
+void _ccopy_verdict_cleanup(_ccopy_verdict_t *v);
+/* Verdicts in collection and window order, for the report. */
+void _ccopy_verify_sort(ccopy_job_t *job);
+/* The job's result when windows differ: EMISMATCH naming them. */
+int _ccopy_verify_result(ccopy_job_t *job, ccopy_error_t *error);
+
+/* A no|yes option is yes. */
+static inline int _ccopy_option_yes(const ccopy_options_t *options, const char *name)
+{
+    const char *v = ccopy_options_get(options, name);
+    return v && strcmp(v, "yes") == 0;
+}
 
 /* summary.c (call with job->lock held where noted). */
 void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest); /* (lock); takes ownership */

@@ -327,6 +327,16 @@ static int parse(ccopy_manifest_t *m, const bson_t *doc, ccopy_error_t *error)
     return 0;
 }
 
+int _ccopy_manifest_from_bson(ccopy_manifest_t *out, const bson_t *doc, ccopy_error_t *error)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    rc = parse(out, doc, error);
+    if (rc != 0)
+        ccopy_manifest_cleanup(out);
+    return rc;
+}
+
 int ccopy_manifest_from_json(ccopy_manifest_t *out, const char *json, size_t len, ccopy_error_t *error)
 {
     bson_error_t reason;

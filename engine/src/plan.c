@@ -29,12 +29,13 @@ _ccopy_coll_stats_t *_ccopy_job_add_collection(ccopy_job_t *job, const char *nam
     return c;
 }
 
-static void add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_manifest_kind_t kind,
-                     int64_t start, int64_t end)
+void _ccopy_job_add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_manifest_kind_t kind,
+                         int64_t start, int64_t end)
 {
     _ccopy_task_t *t;
     job->tasks = _ccopy_realloc(job->tasks, (job->task_count + 1) * sizeof *job->tasks);
     t = &job->tasks[job->task_count++];
+    memset(t, 0, sizeof *t);
     t->coll = coll->name;
     t->kind = kind;
     t->window.start = start;
@@ -90,14 +91,14 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
             j++;
         for (size_t k = j; k < cov_count && cov[k].start < end; k++) {
             if (cov[k].start > cur) {
-                add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, cov[k].start);
+                _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, cov[k].start);
                 gaps++;
             }
             if (cov[k].end > cur)
                 cur = cov[k].end;
         }
         if (cur < end) {
-            add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, end);
+            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, end);
             gaps++;
         }
         if (gaps == 0)
@@ -110,8 +111,8 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
 /* Planning reads (collections, indexes, the edge probes) survive the same faults as window
  * reads: after a lost connection, a throttling answer or a server timeout they are asked again,
  * with the same back-off and retry budget. Use as
- *     do rc = call(...); while (plan_again(job, rc, &attempt, error));                        */
-static int plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *error)
+ *     do rc = call(...); while (_ccopy_plan_again(job, rc, &attempt, error));                        */
+int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *error)
 {
     int64_t delay;
     if (rc == 0)
@@ -144,15 +145,27 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
     int full = strcmp(job->mode, "full") == 0, incremental = strcmp(job->mode, "incremental") == 0;
     int rc, attempt = 0;
 
-    do
-        rc = _ccopy_source_metadata_json(job->source, client, job->db, coll->name, &metadata, error);
-    while (plan_again(job, rc, &attempt, error));
-    if (rc == 0)
-        rc = job->sink->ops->write_small(job->sink, job->db, coll->name, "metadata.json", metadata,
-                                         strlen(metadata), error);
-    free(metadata);
-    if (rc == 0)
+    if (job->kind == CCOPY_JOB_BACKUP || _ccopy_option_yes(job->options, "copy_indexes")) {
+        do
+            rc = _ccopy_source_metadata_json(job->source, client, job->db, coll->name, &metadata,
+                                             error);
+        while (_ccopy_plan_again(job, rc, &attempt, error));
+        if (rc == 0 && job->kind == CCOPY_JOB_BACKUP)
+            rc = job->sink->ops->write_small(job->sink, job->db, coll->name, "metadata.json",
+                                             metadata, strlen(metadata), error);
+        else if (rc == 0)
+            rc = _ccopy_target_create_indexes(job, NULL, coll->name, metadata, error);
+        free(metadata);
+        if (rc != 0)
+            return rc;
+    }
+    if (job->kind == CCOPY_JOB_BACKUP) {
         rc = _ccopy_sink_read_manifests(job->sink, job->db, coll->name, &manifests, &count, error);
+    } else {
+        do
+            rc = _ccopy_target_catalog_read(job, NULL, coll->name, &manifests, &count, error);
+        while (_ccopy_plan_again(job, rc, &attempt, error));
+    }
     if (rc != 0)
         return rc;
     cov = coverage_of(manifests, count, &cov_count);
@@ -167,7 +180,7 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
             do
                 rc = _ccopy_source_oldest_oid_time(job->source, client, job->db, coll->name,
                                                    &oldest, error);
-            while (plan_again(job, rc, &attempt, error));
+            while (_ccopy_plan_again(job, rc, &attempt, error));
             lo = oldest < 0 ? hi : ccopy_time_align(oldest, job->step);
             if (rc == 0 && incremental && oldest >= 0)
                 _ccopy_job_log(job, CCOPY_LOG_INFO,
@@ -192,10 +205,10 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         if (!has) {
             do
                 rc = _ccopy_source_has_non_oid(job->source, client, job->db, coll->name, &has, error);
-            while (plan_again(job, rc, &attempt, error));
+            while (_ccopy_plan_again(job, rc, &attempt, error));
         }
         if (rc == 0 && has)
-            add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
+            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
         coll->non_oid_copied = 0;
     } else if (rc == 0 && incremental) {
         /* A range run asks for exactly its windows; an incremental run stands in for a backup
@@ -203,7 +216,7 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         do
             rc = _ccopy_source_count_non_oid(job->source, client, job->db, coll->name,
                                              &coll->non_oid_not_covered, error);
-        while (plan_again(job, rc, &attempt, error));
+        while (_ccopy_plan_again(job, rc, &attempt, error));
         if (rc == 0 && coll->non_oid_not_covered > 0)
             _ccopy_job_log(job, CCOPY_LOG_WARNING,
                            "%s.%s: %lld documents have an _id that is not an ObjectId; incremental "
@@ -233,7 +246,7 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
     int rc, attempt = 0;
     do
         rc = _ccopy_source_list_collections(job->source, client, job->db, &names, &count, error);
-    while (plan_again(job, rc, &attempt, error));
+    while (_ccopy_plan_again(job, rc, &attempt, error));
     if (rc != 0)
         return rc;
     if (job->explicit_collections) {
@@ -278,7 +291,7 @@ static int split_for_parallel(ccopy_job_t *job, ccopy_error_t *error)
         int rc;
         coll->windows_planned--;
         if (tasks[i].kind != CCOPY_MANIFEST_WINDOW) {
-            add_task(job, coll, tasks[i].kind, tasks[i].window.start, tasks[i].window.end);
+            _ccopy_job_add_task(job, coll, tasks[i].kind, tasks[i].window.start, tasks[i].window.end);
             continue;
         }
         rc = ccopy_window_split(&parts, &n, &tasks[i].window, k, error);
@@ -287,7 +300,7 @@ static int split_for_parallel(ccopy_job_t *job, ccopy_error_t *error)
             return rc;
         }
         for (p = 0; p < n; p++)
-            add_task(job, coll, CCOPY_MANIFEST_WINDOW, parts[p].start, parts[p].end);
+            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, parts[p].start, parts[p].end);
         ccopy_free(parts);
     }
     free(tasks);
@@ -306,7 +319,12 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
         rc = select_collections(job, client, error);
     /* The destination is created and locked only once the source has answered, so a run that
      * cannot start leaves nothing behind. */
-    if (rc == 0)
+    if (rc == 0 && job->target_coll && job->coll_count != 1)
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "a target collection name needs exactly one source collection; %s "
+                              "has %zu (choose one with --collection)",
+                              job->db, job->coll_count);
+    if (rc == 0 && job->kind == CCOPY_JOB_BACKUP)
     {
         _ccopy_sink_settings_t settings;
         _ccopy_sink_settings_from_options(&settings, job->options);
@@ -319,5 +337,169 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
     if (rc == 0)
         rc = split_for_parallel(job, error);
     mongoc_client_pool_push(job->source->pool, client);
+    return rc;
+}
+
+/* ---- restore and verify: the windows of a backup ----------------------------------------- */
+
+static int choose_database(ccopy_job_t *job, ccopy_error_t *error)
+{
+    char **names = NULL;
+    size_t count = 0;
+    int rc = job->sink->ops->list_groups(job->sink, NULL, &names, &count, error);
+    if (rc == 0 && count == 0)
+        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                              "%s holds no backup", job->sink->location);
+    if (rc == 0 && count > 1) {
+        char list[256] = "";
+        for (size_t i = 0; i < count; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "%s holds several databases (%s): choose one with --db",
+                              job->sink->location, list);
+    }
+    if (rc == 0) {
+        ccopy_options_set(job->options, "db", names[0], NULL);
+        job->db = ccopy_options_get(job->options, "db");
+        if (!ccopy_options_get(job->options, "target_db"))
+            job->target_db = job->db;
+    }
+    _ccopy_names_free(names, count);
+    return rc;
+}
+
+/* The collections of the backup (restore) or of the source (verify), unless named. */
+static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
+{
+    char **names = NULL;
+    size_t count = 0, i;
+    int rc;
+    if (job->explicit_collections)
+        return 0;
+    if (job->kind == CCOPY_JOB_VERIFY) {
+        mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
+        rc = check_source(job, client, error);
+        if (rc == 0)
+            rc = select_collections(job, client, error);
+        mongoc_client_pool_push(job->source->pool, client);
+        return rc;
+    }
+    rc = job->sink->ops->list_groups(job->sink, job->db, &names, &count, error);
+    for (i = 0; rc == 0 && i < count; i++)
+        _ccopy_job_add_collection(job, names[i]);
+    _ccopy_names_free(names, count);
+    if (rc == 0 && count == 0)
+        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                              "%s holds no backup of database %s", job->sink->location, job->db);
+    return rc;
+}
+
+/* Restore refuses a backup whose windows leave a hole in time: a failed or missing window
+ * would otherwise be restored as if those documents had never existed. */
+static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count, ccopy_error_t *error)
+{
+    size_t i;
+    for (i = 1; i < count; i++) {
+        char a[CCOPY_TIME_TEXT_SIZE], b[CCOPY_TIME_TEXT_SIZE];
+        if (m[i].kind != CCOPY_MANIFEST_WINDOW || m[i - 1].kind != CCOPY_MANIFEST_WINDOW ||
+            m[i].window.start <= m[i - 1].window.end)
+            continue;
+        ccopy_time_format(a, m[i - 1].window.end, NULL);
+        ccopy_time_format(b, m[i].window.start, NULL);
+        return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                                "the backup of %s.%s has no completed window for [%s, %s): a window "
+                                "failed or was never backed up (run the backup again, or restore "
+                                "anyway with --allow-gaps)",
+                                m[i].database, m[i].collection, a, b);
+    }
+    return 0;
+}
+
+static int wanted(const ccopy_job_t *job, const ccopy_manifest_t *m, int64_t from, int64_t until)
+{
+    if (m->kind == CCOPY_MANIFEST_NON_OBJECTID)
+        return from < 0 && until < 0; /* a pass has no time: only without a range */
+    if (from >= 0 && m->window.end <= from)
+        return 0;
+    (void)job;
+    return until < 0 || m->window.start < until;
+}
+
+int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
+{
+    int64_t from = -1, until = -1;
+    size_t c, i;
+    int rc = 0;
+
+    job->now = _ccopy_now_seconds();
+    if (ccopy_options_get(job->options, "from"))
+        ccopy_time_parse(&from, ccopy_options_get(job->options, "from"), job->now, NULL);
+    if (ccopy_options_get(job->options, "until"))
+        ccopy_time_parse(&until, ccopy_options_get(job->options, "until"), job->now, NULL);
+    if (job->kind == CCOPY_JOB_RESTORE)
+        job->until = until;
+    if (ccopy_options_get(job->options, "sink")) {
+        _ccopy_sink_settings_t settings;
+        _ccopy_sink_settings_from_options(&settings, job->options);
+        settings.canceled = &job->canceled;
+        settings.retries = &job->counters.retries;
+        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 0, &settings, error);
+    }
+    if (rc == 0 && !job->db)
+        rc = choose_database(job, error);
+    if (rc == 0)
+        rc = backup_collections(job, error);
+    if (rc == 0 && job->target_coll && job->coll_count != 1)
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "a target collection name needs exactly one collection; %s has %zu "
+                              "(choose one with --collection)",
+                              job->db, job->coll_count);
+    for (c = 0; rc == 0 && c < job->coll_count; c++) {
+        _ccopy_coll_stats_t *coll = &job->colls[c];
+        ccopy_manifest_t *m = NULL;
+        size_t count = 0, kept = 0;
+        int attempt = 0;
+        if (job->sink) {
+            rc = _ccopy_sink_read_manifests(job->sink, job->db, coll->name, &m, &count, error);
+        } else {
+            do
+                rc = _ccopy_target_catalog_read(job, NULL, coll->name, &m, &count, error);
+            while (_ccopy_plan_again(job, rc, &attempt, error));
+        }
+        if (rc == 0 && count == 0 && job->explicit_collections)
+            rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                                  "%s holds no completed window of %s.%s",
+                                  job->sink ? job->sink->location : "the target's catalog", job->db,
+                                  coll->name);
+        if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !_ccopy_option_yes(job->options, "allow_gaps"))
+            rc = check_gaps(job, m, count, error);
+        for (i = 0; rc == 0 && i < count; i++) {
+            if (!wanted(job, &m[i], from, until)) {
+                if (m[i].kind == CCOPY_MANIFEST_NON_OBJECTID)
+                    _ccopy_job_log(job, CCOPY_LOG_WARNING,
+                                   "%s.%s: the pass of %lld documents whose _id is not an ObjectId "
+                                   "has no time, so a run limited in time leaves it out",
+                                   job->db, coll->name, (long long)m[i].documents);
+                ccopy_manifest_cleanup(&m[i]);
+                continue;
+            }
+            job->backup = _ccopy_realloc(job->backup, (job->backup_count + 1) * sizeof *job->backup);
+            job->backup[job->backup_count++] = m[i];
+            _ccopy_job_add_task(job, coll, m[i].kind, m[i].window.start, m[i].window.end);
+            kept++;
+        }
+        if (rc != 0) {
+            for (; i < count; i++)
+                ccopy_manifest_cleanup(&m[i]);
+        }
+        free(m);
+        if (rc == 0 && kept > 0) {
+            coll->range_start = job->backup[job->backup_count - kept].window.start;
+            coll->range_end = job->backup[job->backup_count - 1].window.end;
+        }
+    }
+    /* the array is complete: tasks may point into it now */
+    for (i = 0; i < job->task_count && i < job->backup_count; i++)
+        job->tasks[i].manifest = &job->backup[i];
     return rc;
 }

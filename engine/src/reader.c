@@ -31,7 +31,7 @@ static void append_oid_bound(bson_t *range, const char *op, int64_t t)
 }
 
 /* {_id: {$gte: oid(start) | $gt: last, $lt: oid(end)}}; no upper bound for a window ending at 2^32. */
-static void window_filter(bson_t *filter, const ccopy_window_t *window, const bson_value_t *last)
+void _ccopy_window_filter(bson_t *filter, const ccopy_window_t *window, const bson_value_t *last)
 {
     bson_t range;
     BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &range);
@@ -222,7 +222,7 @@ int _ccopy_reader_run(const _ccopy_reader_config_t *c, _ccopy_doc_fn on_doc,
         if (c->kind == CCOPY_MANIFEST_NON_OBJECTID)
             _ccopy_non_oid_filter(&filter);
         else
-            window_filter(&filter, &c->window, st.have_last ? &st.last : NULL);
+            _ccopy_window_filter(&filter, &c->window, st.have_last ? &st.last : NULL);
         BSON_APPEND_UTF8(&command, "find", c->coll);
         BSON_APPEND_DOCUMENT(&command, "filter", &filter);
         BCON_APPEND(&command, "sort", "{", "_id", BCON_INT32(1), "}");
@@ -256,4 +256,50 @@ int _ccopy_reader_run(const _ccopy_reader_config_t *c, _ccopy_doc_fn on_doc,
     if (st.have_last)
         bson_value_destroy(&st.last);
     return rc;
+}
+
+int _ccopy_reader_count(const _ccopy_reader_config_t *config, int64_t *out_count,
+                        ccopy_error_t *error)
+{
+    read_state_t st;
+    int rc = 0;
+
+    memset(&st, 0, sizeof st);
+    st.c = config;
+    *out_count = -1;
+    for (;;) {
+        bson_t command = BSON_INITIALIZER, query = BSON_INITIALIZER, reply;
+        bson_error_t e;
+        bson_iter_t it;
+        _ccopy_request_result_t res;
+
+        if (config->kind == CCOPY_MANIFEST_NON_OBJECTID)
+            _ccopy_non_oid_filter(&query);
+        else
+            _ccopy_window_filter(&query, &config->window, NULL);
+        BSON_APPEND_UTF8(&command, "count", config->coll);
+        BSON_APPEND_DOCUMENT(&command, "query", &query);
+        res = _ccopy_request_run(config->requester, config->db, &command, CCOPY_REQUEST_READ, 0,
+                                 &reply, &e);
+        bson_destroy(&command);
+        bson_destroy(&query);
+        if (res == CCOPY_REQUEST_OK) {
+            if (bson_iter_init_find(&it, &reply, "n") && BSON_ITER_HOLDS_NUMBER(&it))
+                *out_count = bson_iter_as_int64(&it);
+            else
+                rc = _ccopy_error_set(error, CCOPY_ESERVER, CCOPY_DOMAIN_ENGINE, 0,
+                                      "%s answered a count on %s.%s without n",
+                                      config->source->hosts, config->db, config->coll);
+        } else if (res == CCOPY_REQUEST_CANCELED) {
+            rc = canceled(error);
+        } else {
+            rc = back_off(&st, &e, error);
+            if (rc == 0) {
+                bson_destroy(&reply);
+                continue;
+            }
+        }
+        bson_destroy(&reply);
+        return rc;
+    }
 }

@@ -42,6 +42,13 @@ typedef struct _ccopy_reader_config {
 int _ccopy_reader_run(const _ccopy_reader_config_t *config, _ccopy_doc_fn on_doc,
                       _ccopy_restart_fn on_restart, void *user_data, ccopy_error_t *error);
 
+/* Count the window's (or pass's) documents with a governed count command, retried like a read. */
+int _ccopy_reader_count(const _ccopy_reader_config_t *config, int64_t *out_count,
+                        ccopy_error_t *error);
+
+/* The filter of a window: {_id: {$gte: oid(start) | $gt: last, $lt: oid(end)}}. */
+void _ccopy_window_filter(bson_t *filter, const ccopy_window_t *window, const bson_value_t *last);
+
 /* "shop.orders [2026-01-01T00:00:00Z, 2026-01-01T04:00:00Z)" or "shop.orders (non-ObjectId _id pass)" */
 char *_ccopy_window_describe(const char *db, const char *coll, ccopy_manifest_kind_t kind,
                              const ccopy_window_t *window);

@@ -74,6 +74,12 @@ void _ccopy_job_free_state(ccopy_job_t *job)
         free(job->colls[i].name);
     free(job->colls);
     _ccopy_strings_clear(&job->warnings);
+    _ccopy_source_close(job->target);
+    _ccopy_manifests_free(job->backup, job->backup_count);
+    for (i = 0; i < job->verdict_count; i++)
+        _ccopy_verdict_cleanup(&job->verdicts[i]);
+    free(job->verdicts);
+    _ccopy_strings_clear(&job->rejected_examples);
 }
 
 static void time_value(_ccopy_jsonw_t *w, const char *key, int64_t t)
@@ -142,12 +148,87 @@ static void write_windows(_ccopy_jsonw_t *w, ccopy_job_t *job)
     _ccopy_jsonw_end_array(w);
 }
 
+static void write_string_list(_ccopy_jsonw_t *w, const char *key, const _ccopy_strings_t *list)
+{
+    size_t i;
+    _ccopy_jsonw_key(w, key);
+    _ccopy_jsonw_begin_array(w);
+    for (i = 0; i < list->count; i++)
+        _ccopy_jsonw_string(w, list->items[i]);
+    _ccopy_jsonw_end_array(w);
+}
+
+/* restore and verify: the backup's windows this run took (restore --dry-run: would take). */
+static void write_planned(_ccopy_jsonw_t *w, ccopy_job_t *job)
+{
+    size_t i;
+    _ccopy_jsonw_key(w, "planned");
+    _ccopy_jsonw_begin_array(w);
+    for (i = 0; i < job->backup_count; i++) {
+        const ccopy_manifest_t *m = &job->backup[i];
+        int is_window = m->kind == CCOPY_MANIFEST_WINDOW;
+        _ccopy_jsonw_begin_object(w);
+        _ccopy_jsonw_kv_string(w, "database", m->database);
+        _ccopy_jsonw_kv_string(w, "collection", m->collection);
+        _ccopy_jsonw_kv_string(w, "kind", is_window ? "window" : "non-objectid");
+        time_value(w, "start", is_window ? m->window.start : -1);
+        time_value(w, "end", is_window ? m->window.end : -1);
+        _ccopy_jsonw_kv_int(w, "documents", m->documents);
+        _ccopy_jsonw_kv_int(w, "bytes", m->bytes);
+        _ccopy_jsonw_kv_int(w, "stored_bytes", m->stored_bytes);
+        _ccopy_jsonw_kv_string(w, "data", m->data);
+        _ccopy_jsonw_key(w, "partial");
+        _ccopy_jsonw_bool(w, job->until >= 0 && is_window && m->window.end > job->until);
+        _ccopy_jsonw_end_object(w);
+    }
+    _ccopy_jsonw_end_array(w);
+}
+
+static void write_verdicts(_ccopy_jsonw_t *w, ccopy_job_t *job)
+{
+    size_t i;
+    _ccopy_jsonw_key(w, "verdicts");
+    _ccopy_jsonw_begin_array(w);
+    for (i = 0; i < job->verdict_count; i++) {
+        const _ccopy_verdict_t *v = &job->verdicts[i];
+        int is_window = v->kind == CCOPY_MANIFEST_WINDOW;
+        _ccopy_jsonw_begin_object(w);
+        _ccopy_jsonw_kv_string(w, "collection", v->coll);
+        _ccopy_jsonw_kv_string(w, "kind", is_window ? "window" : "non-objectid");
+        time_value(w, "start", is_window ? v->window.start : -1);
+        time_value(w, "end", is_window ? v->window.end : -1);
+        _ccopy_jsonw_kv_string(w, "status", v->problem ? "differs" : "ok");
+        _ccopy_jsonw_kv_int(w, "source_documents", v->source_count);
+        _ccopy_jsonw_kv_int(w, "backup_documents", v->backup_count);
+        _ccopy_jsonw_key(w, "sha256");
+        if (v->sha256_checked)
+            _ccopy_jsonw_string(w, v->sha256_ok ? "ok" : "mismatch");
+        else
+            _ccopy_jsonw_null(w);
+        _ccopy_jsonw_key(w, "deep");
+        _ccopy_jsonw_bool(w, v->deep);
+        _ccopy_jsonw_kv_int(w, "missing", v->missing);
+        _ccopy_jsonw_kv_int(w, "extra", v->extra);
+        _ccopy_jsonw_kv_int(w, "different", v->different);
+        write_string_list(w, "examples", &v->examples);
+        _ccopy_jsonw_key(w, "problem");
+        if (v->problem)
+            _ccopy_jsonw_string(w, v->problem);
+        else
+            _ccopy_jsonw_null(w);
+        _ccopy_jsonw_end_object(w);
+    }
+    _ccopy_jsonw_end_array(w);
+}
+
 static const char *status_of(ccopy_job_t *job)
 {
     if (!job->ran || job->phase != CCOPY_PHASE_DONE)
         return "running";
     if (job->result == 0)
         return "ok";
+    if (job->result == CCOPY_EMISMATCH)
+        return "differs";
     return job->result == CCOPY_ECANCELED ? "canceled" : "failed";
 }
 
@@ -181,14 +262,42 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     } else {
         _ccopy_jsonw_null(&w);
     }
+    {
+        static const char *const kinds[] = {"backup", "replicate", "restore", "verify"};
+        _ccopy_jsonw_kv_string(&w, "command", kinds[job->kind]);
+    }
     _ccopy_jsonw_kv_string(&w, "mode", job->mode);
     _ccopy_jsonw_kv_string(&w, "database", job->db);
     {
         /* a SAS URL's signature must not reach the summary */
-        char *sink = _ccopy_strdup(ccopy_options_get(job->options, "sink"));
-        _ccopy_mask_secrets(sink);
-        _ccopy_jsonw_kv_string(&w, "sink", sink);
+        const char *location = ccopy_options_get(job->options, "sink");
+        char *sink = location ? _ccopy_strdup(location) : NULL;
+        _ccopy_jsonw_key(&w, "sink");
+        if (sink) {
+            _ccopy_mask_secrets(sink);
+            _ccopy_jsonw_string(&w, sink);
+        } else {
+            _ccopy_jsonw_null(&w);
+        }
         free(sink);
+    }
+    {
+        /* the target's password must not reach the summary either */
+        const char *target = ccopy_options_get(job->options, "target");
+        char *text = target ? _ccopy_strdup(target) : NULL;
+        if (text)
+            _ccopy_mask_secrets(text);
+        _ccopy_jsonw_key(&w, "target");
+        if (text)
+            _ccopy_jsonw_string(&w, text);
+        else
+            _ccopy_jsonw_null(&w);
+        free(text);
+        _ccopy_jsonw_key(&w, "target_database");
+        if (target)
+            _ccopy_jsonw_string(&w, job->target_db);
+        else
+            _ccopy_jsonw_null(&w);
     }
     _ccopy_jsonw_kv_int(&w, "step_seconds", job->step);
     _ccopy_jsonw_kv_int(&w, "settle_lag_seconds", job->settle_lag);
@@ -212,6 +321,18 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     _ccopy_jsonw_kv_int(&w, "budget", ccopy_options_get_int(job->options, "max_ru"));
     _ccopy_jsonw_kv_double(&w, "final_pace", p.ru_pace);
     _ccopy_jsonw_end_object(&w);
+    _ccopy_jsonw_key(&w, "target_request_units");
+    _ccopy_jsonw_begin_object(&w);
+    _ccopy_jsonw_kv_double(&w, "charged", p.target_ru_charged);
+    _ccopy_jsonw_kv_int(&w, "budget", ccopy_options_get_int(job->options, "target_max_ru"));
+    _ccopy_jsonw_kv_double(&w, "final_pace", p.target_ru_pace);
+    _ccopy_jsonw_end_object(&w);
+    _ccopy_jsonw_kv_int(&w, "documents_rejected", job->rejected);
+    write_string_list(&w, "rejected", &job->rejected_examples);
+    _ccopy_jsonw_key(&w, "dry_run");
+    _ccopy_jsonw_bool(&w, job->kind == CCOPY_JOB_RESTORE && _ccopy_option_yes(job->options, "dry_run"));
+    _ccopy_jsonw_kv_int(&w, "windows_verified", job->verified_windows);
+    _ccopy_jsonw_kv_int(&w, "windows_differing", job->mismatches);
     _ccopy_jsonw_kv_double(&w, "elapsed_seconds", p.elapsed_seconds);
     /* planning (checks, catalog, index-served edge queries) and copying, apart: on a server
      * that scans for every query the first can be a large share of a small run */
@@ -226,6 +347,8 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     _ccopy_jsonw_kv_double(&w, "bytes_per_second", p.bytes_per_second);
     write_collections(&w, job);
     write_windows(&w, job);
+    write_planned(&w, job);
+    write_verdicts(&w, job);
     _ccopy_jsonw_key(&w, "errors");
     _ccopy_jsonw_begin_array(&w);
     for (i = 0; i < job->error_count; i++)

@@ -141,8 +141,9 @@ static int64_t apply_answer(bulk_t *b, const bson_t *reply, int64_t *retry_after
                 have_last_error = 1;
                 break;
             default:
-                if (code == 11000 && b->sent[doc_index] > 1) {
-                    /* an earlier send of this document reached the server */
+                if (code == 11000 && (b->sent[doc_index] > 1 || b->c->duplicate_is_written)) {
+                    /* an earlier send of this document reached the server (or, for
+                     * duplicate_is_written, an earlier run did) */
                     b->state[doc_index] = DONE;
                     b->result->already++;
                     done++;

@@ -38,6 +38,8 @@ typedef struct _ccopy_bulk_config {
     const char *db, *coll;
     _ccopy_write_mode_t mode;
     int ordered;                   /* ordered writes stop at the first error; default unordered */
+    int duplicate_is_written;      /* insert mode: 11000 even on a first send counts as already
+                                    * written (an earlier run wrote it); otherwise it is rejected */
     _ccopy_backoff_t backoff;      /* max_retries: failed sends in a row without progress */
     uint64_t *rng_state;
     _ccopy_reject_fn on_reject;    /* may be NULL */

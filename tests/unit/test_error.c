@@ -16,6 +16,8 @@ CCOPY_TEST(code_names)
     CHECK_STR(ccopy_code_name(CCOPY_EINVAL), "EINVAL");
     CHECK_STR(ccopy_code_name(CCOPY_ETHROTTLED), "ETHROTTLED");
     CHECK_STR(ccopy_code_name(CCOPY_EPARTIAL), "EPARTIAL");
+    CHECK_STR(ccopy_code_name(CCOPY_EMISMATCH), "EMISMATCH");
+    CHECK_STR(ccopy_code_name(CCOPY_EREJECTED), "EREJECTED");
     CHECK_STR(ccopy_code_name(-999), "EUNKNOWN");
     CHECK_STR(ccopy_domain_name(CCOPY_DOMAIN_MONGO), "mongo");
     CHECK_STR(ccopy_domain_name(99), "unknown");

@@ -32,7 +32,9 @@ typedef enum ccopy_code {
     CCOPY_ENETWORK = -10,  /**< the connection failed and stayed failed past the retry budget    */
     CCOPY_ECORRUPT = -11,  /**< stored data does not match its manifest                          */
     CCOPY_EBUSY = -12,     /**< another job holds the destination's lock                         */
-    CCOPY_EPARTIAL = -13   /**< the job ran but some windows failed; see the summary             */
+    CCOPY_EPARTIAL = -13,  /**< the job ran but some windows failed; see the summary             */
+    CCOPY_EMISMATCH = -14, /**< verify compared and found differences; see the summary           */
+    CCOPY_EREJECTED = -15  /**< the target refused some documents for good (too large...)       */
 } ccopy_code_t;
 
 /** Which layer produced the error; ccopy_error_t.cause is that layer's own code. */

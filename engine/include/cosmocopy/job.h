@@ -37,6 +37,24 @@ extern "C" {
 /** An opaque job. */
 typedef struct ccopy_job ccopy_job_t;
 
+/**
+ * What a job does. Every kind takes the same options (options.h says which apply to which).
+ * - backup: source collections into a folder or blob container (option sink).
+ * - replicate: source collections into collections of another server (option target), by
+ *   bulk upserts (or inserts); its catalog is the collection "cosmocopy" of the target database,
+ *   one document per completed window, so an incremental replication continues from any machine.
+ * - restore: the completed windows of a backup (option sink names it) into collections of a
+ *   server (option target), every window's SHA-256 checked before the first document is written.
+ * - verify: the windows of a backup (sink) or of a replica (target, with its catalog) against
+ *   the source: counts per window, and with option deep a hash of every document.
+ */
+typedef enum ccopy_job_kind {
+    CCOPY_JOB_BACKUP = 0,
+    CCOPY_JOB_REPLICATE = 1,
+    CCOPY_JOB_RESTORE = 2,
+    CCOPY_JOB_VERIFY = 3
+} ccopy_job_kind_t;
+
 /** Where a job is. */
 typedef enum ccopy_phase {
     CCOPY_PHASE_PLANNING = 0, /**< checking the source, reading the catalog, cutting windows */
@@ -68,6 +86,12 @@ typedef struct ccopy_progress {
     double documents_per_second;
     double bytes_per_second;
     double eta_seconds;      /**< estimate of the time left, or -1 when unknown               */
+    int64_t documents_rejected; /**< replicate, restore: documents the target refused for good (too large...) */
+    double target_ru_charged;   /**< replicate, restore: request units charged on the target        */
+    double target_ru_pace;      /**< the target governor's current pace in RU/s, 0 while unpaced    */
+    int64_t windows_verified;   /**< restore: windows whose SHA-256 was checked before writing;
+                                     verify: windows compared                                       */
+    int64_t windows_mismatched; /**< verify: windows that differ                                    */
 } ccopy_progress_t;
 
 /**
@@ -98,6 +122,15 @@ typedef void (*ccopy_log_cb)(ccopy_log_level_t level, const char *message, void 
  */
 CCOPY_EXPORT ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error);
 
+/**
+ * Make a job of any kind (ccopy_job_new() makes a backup). Required options: backup source, db,
+ * sink; replicate source, db, target; restore sink, target; verify source, db, and sink or
+ * target. target_collection needs exactly one collection.
+ * @return the job, or NULL with CCOPY_EINVAL naming the option.
+ */
+CCOPY_EXPORT ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *options,
+                                             ccopy_error_t *error);
+
 /** Register the progress callback (NULL to remove). Call before ccopy_job_run(). */
 CCOPY_EXPORT void ccopy_job_set_progress(ccopy_job_t *job, ccopy_progress_cb callback, void *user_data);
 
@@ -106,7 +139,9 @@ CCOPY_EXPORT void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, voi
 
 /**
  * Run the job to the end. Blocks; can be called once.
- * @return 0 when every planned window is complete; otherwise the first error's code
+ * @return 0 when every planned window is complete (verify: and matches); CCOPY_EMISMATCH when
+ *         verify found windows that differ (named in *error and the summary); otherwise the
+ *         first error's code
  *         (CCOPY_ECANCELED after ccopy_job_cancel(), CCOPY_ETIMEDOUT when the source does not
  *         answer, CCOPY_ENOTFOUND for a missing database or collection, CCOPY_EIO for a sink
  *         that cannot be written...), with *error describing it. Windows completed before a

@@ -164,6 +164,9 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error);
 int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
                        ccopy_error_t *error);
 
+/* The collection of a replica's catalog, in the target database. */
+#define _CCOPY_CATALOG_COLLECTION "cosmocopy"
+
 /* target.c: the collection a source collection goes to, and what replicate and restore do. */
 const char *_ccopy_job_target_coll(const ccopy_job_t *job, const char *coll);
 int _ccopy_target_open(ccopy_job_t *job, ccopy_error_t *error);

@@ -260,8 +260,18 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
                                       job->colls[i].name, job->db, job->source->hosts);
         }
     } else {
-        for (i = 0; i < count; i++)
+        for (i = 0; i < count; i++) {
+            /* A replica's catalog lives in its database; copying it along would be noise (name
+             * it with --collection to copy it anyway). */
+            if (strcmp(names[i], _CCOPY_CATALOG_COLLECTION) == 0) {
+                _ccopy_job_log(job, CCOPY_LOG_INFO,
+                               "%s.%s is a replica's catalog of cosmocopy: left out (name it with "
+                               "--collection to copy it)",
+                               job->db, names[i]);
+                continue;
+            }
             _ccopy_job_add_collection(job, names[i]);
+        }
     }
     _ccopy_names_free(names, count);
     return rc;
@@ -466,6 +476,10 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                 rc = _ccopy_target_catalog_read(job, NULL, coll->name, &m, &count, error);
             while (_ccopy_plan_again(job, rc, &attempt, error));
         }
+        if (rc == 0 && count == 0 && !job->explicit_collections && job->kind == CCOPY_JOB_VERIFY)
+            _ccopy_job_log(job, CCOPY_LOG_WARNING, "%s.%s: %s holds no completed window of it",
+                           job->db, coll->name,
+                           job->sink ? job->sink->location : "the target's catalog");
         if (rc == 0 && count == 0 && job->explicit_collections)
             rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
                                   "%s holds no completed window of %s.%s",
@@ -498,6 +512,12 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
             coll->range_end = job->backup[job->backup_count - 1].window.end;
         }
     }
+    if (rc == 0 && job->task_count == 0)
+        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                              "nothing to %s: %s holds no completed window of database %s%s",
+                              job->kind == CCOPY_JOB_RESTORE ? "restore" : "verify",
+                              job->sink ? job->sink->location : "the target's catalog", job->db,
+                              from >= 0 || until >= 0 ? " in the time asked for" : "");
     /* the array is complete: tasks may point into it now */
     for (i = 0; i < job->task_count && i < job->backup_count; i++)
         job->tasks[i].manifest = &job->backup[i];

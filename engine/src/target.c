@@ -18,7 +18,7 @@
 #include "version.h"
 #include "window_read.h"
 
-#define CATALOG_COLLECTION "cosmocopy"
+#define CATALOG_COLLECTION _CCOPY_CATALOG_COLLECTION
 #define MAX_REJECTED_EXAMPLES 100
 
 const char *_ccopy_job_target_coll(const ccopy_job_t *job, const char *coll)

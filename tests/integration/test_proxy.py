@@ -220,6 +220,51 @@ def test_partial_update_and_delete(ferretdb, mongo, db_name, cosmos_proxy, conne
     assert ids_in(direct) == [0, 2, 3, 4, 5, 99]
 
 
+@pytest.mark.parametrize("ordered", [False, True], ids=["unordered", "ordered"])
+def test_documents_over_max_document_bytes_are_refused_one_by_one(ferretdb, mongo, db_name,
+                                                                  cosmos_proxy, connect, ordered):
+    direct = mongo[db_name]["c"]
+    proxy = cosmos_proxy(ferretdb, max_document_bytes=1000)
+    coll = connect(proxy)[db_name]["c"]
+    docs = [{"_id": i, "pad": "x" * (2000 if i in (2, 5) else 100)} for i in range(8)]
+    big = len(bson.encode(docs[2]))
+
+    with pytest.raises(BulkWriteError) as info:
+        coll.insert_many(docs, ordered=ordered)
+    details = info.value.details
+    refused = [2] if ordered else [2, 5]
+    assert [(e["index"], e["code"]) for e in details["writeErrors"]] == [(i, 16) for i in refused]
+    errmsg = details["writeErrors"][0]["errmsg"]
+    assert errmsg.startswith("Error=16, Details='Response status code does not indicate "
+                             "success: RequestEntityTooLarge (413);")
+    assert f"the document is {big} bytes, the limit is 1000" in errmsg
+    assert "RetryAfterMs" not in errmsg and "TooManyRequests" not in errmsg
+    # the rest of the batch is applied: all the others, or (ordered) those before it
+    kept = [0, 1] if ordered else [0, 1, 3, 4, 6, 7]
+    assert details["nInserted"] == len(kept)
+    assert ids_in(direct) == kept
+    counters = proxy.counters()
+    assert counters["too_large"] == len(refused) and counters["throttled"] == 0
+    assert counters["by_command"]["insert"]["ru"] == pytest.approx(
+        proxy.base_ru + sum(write_cost(proxy, [docs[i] for i in kept])))
+
+    # updates as a bulk replace-upsert writes them: the size is the replacement's
+    with pytest.raises(BulkWriteError) as info:
+        coll.bulk_write([pymongo.ReplaceOne({"_id": 20}, {"pad": "y" * 2000}, upsert=True),
+                         pymongo.ReplaceOne({"_id": 21}, {"pad": "y"}, upsert=True),
+                         pymongo.ReplaceOne({"_id": 0}, {"pad": "z"}, upsert=True)],
+                        ordered=False)
+    details = info.value.details
+    assert [(e["index"], e["code"]) for e in details["writeErrors"]] == [(0, 16)]
+    assert details["upserted"] == [{"index": 1, "_id": 21}]
+    assert details["nMatched"] == 1
+    assert direct.find_one({"_id": 0}) == {"_id": 0, "pad": "z"}
+    assert direct.find_one({"_id": 20}) is None
+
+    # documents within the limit go through untouched
+    assert coll.insert_one({"_id": 30, "pad": "w" * 800}).inserted_id == 30
+
+
 def test_write_throttle_command_answers_the_whole_write(ferretdb, mongo, db_name, cosmos_proxy,
                                                         connect):
     proxy = cosmos_proxy(ferretdb, ru_per_second=0, write_throttle="command")

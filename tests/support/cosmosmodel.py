@@ -28,6 +28,7 @@ READ_COMMANDS = frozenset({"find", "getMore", "aggregate"})
 WRITE_FIELDS = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 THROTTLE_CODE = 16500
+TOO_LARGE_CODE = 16  # RequestEntityTooLarge (413)
 SSR_TIMEOUT_CODE = 50
 FALLBACK_RETRY_MS = 1000  # RetryAfterMs when the bucket never refills (ru_per_second=0)
 
@@ -60,6 +61,8 @@ class Settings:
     partial_write_at: int | None = _opt(None, "cut the next writes after this many statements",
                                         "int?")
     partial_write_count: int = _opt(1, "how many writes partial_write_at cuts", "int")
+    max_document_bytes: int | None = _opt(None, "refuse written documents larger than this "
+                                          "(code 16 per document); None = no limit", "int?")
     server_side_retry: bool = _opt(False, "wait for budget instead of answering 16500", "bool")
     ssr_limit_ms: int = _opt(60000, "longest server-side wait before code 50", "int")
     ssr_apply_write_on_timeout: bool = _opt(False, "apply a timed-out write anyway", "bool")
@@ -92,6 +95,8 @@ class Settings:
             raise ValueError("write_throttle must be 'partial' or 'command'")
         if self.partial_write_at is not None and self.partial_write_at < 0:
             raise ValueError("partial_write_at must be >= 0 or None")
+        if self.max_document_bytes is not None and self.max_document_bytes <= 0:
+            raise ValueError("max_document_bytes must be > 0 or None")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file go together")
 
@@ -146,6 +151,34 @@ def partial_write_reply(upstream: dict, ordered: bool, k: int, n: int, errmsg: s
     return reply
 
 
+def too_large_errmsg(size: int, limit: int) -> str:
+    """The errmsg of a document Cosmos refuses for its size: the 16500 format with the 413
+    status (protocol-facts.md A2, code 16; the Reason text is inferred)."""
+    return (f"Error={TOO_LARGE_CODE}, Details='Response status code does not indicate success: "
+            f"RequestEntityTooLarge (413); Substatus: 0; ActivityId: {uuid.uuid4()}; Reason: "
+            f"(Message: {{\"Errors\":[\"Request size is too large: the document is {size} "
+            f"bytes, the limit is {limit}\"]}});'")
+
+
+def oversized_write_reply(upstream: dict, ordered: bool, kept: list[int],
+                          refused: list[tuple[int, str]]) -> dict:
+    """Upstream's reply to the ``kept`` statements (its indices into them mapped back to the
+    whole write's), plus a code-16 writeError for each ``refused`` (index, errmsg); an ordered
+    write stops at its first error, so it reports only the first of all of them."""
+    errors = [{**e, "index": kept[e["index"]]} for e in upstream.get("writeErrors", ())]
+    errors += [{"index": i, "code": TOO_LARGE_CODE, "errmsg": m} for i, m in refused]
+    errors.sort(key=lambda e: e["index"])
+    if ordered:
+        errors = errors[:1]
+    reply = {key: value for key, value in upstream.items() if key not in ("writeErrors", "ok")}
+    if "upserted" in reply:
+        reply["upserted"] = [{**u, "index": kept[u["index"]]} for u in reply["upserted"]]
+    if errors:
+        reply["writeErrors"] = errors
+    reply["ok"] = 1.0
+    return reply
+
+
 def replica_set_hello(doc: bytes, command: str, set_name: str, me: str) -> bytes:
     reply = dict(RawBSONDocument(doc).items())
     ok = reply.pop("ok", 1.0)
@@ -196,14 +229,36 @@ class WriteBatch:
         return [_doc_ru(s, 1, len(st), s.write_doc_ru, s.write_kb_ru) for st in self.statements]
 
     def charge(self, s: Settings, k: int) -> float:
-        size = sum(len(st) for st in self.statements[:k])
-        return s.base_ru + _doc_ru(s, k, size, s.write_doc_ru, s.write_kb_ru)
+        return self.charge_of(s, range(k))
+
+    def charge_of(self, s: Settings, indices) -> float:
+        """The charge for forwarding the statements at ``indices``."""
+        size = sum(len(self.statements[i]) for i in indices)
+        return s.base_ru + _doc_ru(s, len(indices), size, s.write_doc_ru, s.write_kb_ru)
+
+    def document_sizes(self) -> list[int]:
+        """The size of the document each statement writes: an insert's document, an update's
+        replacement or modifier ("u"); 0 for a delete."""
+        if self.field == "documents":
+            return [len(st) for st in self.statements]
+        if self.field == "updates":
+            sizes = []
+            for st in self.statements:
+                u = RawBSONDocument(st).get("u")
+                sizes.append(len(u.raw) if isinstance(u, RawBSONDocument) else 0)
+            return sizes
+        return [0] * len(self.statements)
 
     def cut(self, msg: OpMsg, k: int) -> OpMsg:
         """The same command carrying only the first k statements."""
+        return self.select(msg, range(k))
+
+    def select(self, msg: OpMsg, indices) -> OpMsg:
+        """The same command carrying only the statements at ``indices``, in that order."""
+        kept = [self.statements[i] for i in indices]
         if not self.in_body:
-            return OpMsg(msg.flags, msg.body, {**msg.sequences, self.field: self.statements[:k]})
+            return OpMsg(msg.flags, msg.body, {**msg.sequences, self.field: kept})
         body = RawBSONDocument(msg.body)
         return OpMsg(msg.flags, bson.encode(
-            {key: (value[:k] if key == self.field else value) for key, value in body.items()}),
-            msg.sequences)
+            {key: ([RawBSONDocument(st) for st in kept] if key == self.field else value)
+             for key, value in body.items()}), msg.sequences)

@@ -57,6 +57,16 @@ it. partial_write_at cuts the next partial_write_count write commands that
 have more statements than it, then resets itself to None. The drop fault
 applies to requests forwarded whole.
 
+Too large documents: with max_document_bytes, a write statement whose
+document (an insert's document, an update's "u") is larger is refused for
+that statement only, as Cosmos refuses a document over its size limit: a
+writeErrors entry {index, code: 16, errmsg: "Error=16, Details='Response
+status code does not indicate success: RequestEntityTooLarge (413); ..."}
+while the other statements are forwarded and applied (unordered: all of
+them; ordered: those before it, and the write stops there). Such a write is
+not cut by partial_write_at or the budget, and not dropped; it is charged
+for the statements forwarded and counted in too_large (per document).
+
 getLastRequestStatistics (any database) is answered by the proxy with the
 last charged request on that client connection: CommandName, RequestCharge
 (0.0 if it was throttled or faulted) and RequestDurationInMilliSeconds; with
@@ -69,7 +79,7 @@ upstream connection TLS, verified against that CA.
 Counters (counters(), a snapshot): requests (every client request) =
 free_requests + charged_requests; throttled = requests answered with 16500,
 as a command error or as writeErrors (a partial write counts once, also in
-partial_writes); ssr_waits / ssr_timeouts = requests that waited in
+partial_writes); too_large = documents refused for their size; ssr_waits / ssr_timeouts = requests that waited in
 server-side-retry mode / ended in code 50; ru_charged; cursor_not_found,
 empty_batches, dropped; by_command {name: {requests, throttled, ru}};
 started_at (epoch seconds) and elapsed_s since the last reset. ru_timeline()
@@ -105,8 +115,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loopthread import LoopThreadServer  # noqa: E402
 from cosmosmodel import (FALLBACK_RETRY_MS, FREE_COMMANDS, HELLO_COMMANDS,  # noqa: E402
                          READ_COMMANDS, SETTING_NAMES, SSR_TIMEOUT_CODE, WRITE_FIELDS,
-                         Settings, WriteBatch, check_names, partial_write_reply, read_charge,
-                         replica_set_hello, throttle_errmsg, throttle_reply)
+                         Settings, WriteBatch, check_names, oversized_write_reply,
+                         partial_write_reply, read_charge, replica_set_hello, throttle_errmsg,
+                         throttle_reply, too_large_errmsg)
 from mongowire import (HEADER, MORE_TO_COME, OP_MSG, OP_QUERY, OP_REPLY, OpMsg,  # noqa: E402
                        WireError, op_msg_payload, op_query_command, op_reply_first,
                        read_message)
@@ -203,7 +214,7 @@ class CosmosProxy(LoopThreadServer):
         self._started_mono = time.monotonic()
         self._counters = {
             "requests": 0, "free_requests": 0, "charged_requests": 0, "throttled": 0,
-            "partial_writes": 0, "ssr_waits": 0, "ssr_timeouts": 0, "ru_charged": 0.0,
+            "partial_writes": 0, "too_large": 0, "ssr_waits": 0, "ssr_timeouts": 0, "ru_charged": 0.0,
             "cursor_not_found": 0, "empty_batches": 0, "dropped": 0,
             "by_command": {}, "timeline": {}, "started_at": time.time(),
         }
@@ -480,6 +491,10 @@ class _Link:
             affordable = proxy._affordable(write.costs(s))
             if affordable is not None and (cut is None or affordable < cut):
                 cut = affordable
+        if write is not None and s.max_document_bytes is not None:
+            sizes = write.document_sizes()
+            if max(sizes, default=0) > s.max_document_bytes:
+                return await self._oversized_write(request_id, name, msg, write, sizes, waited)
         if write is not None and cut is not None and cut < len(write.statements):
             return await self._partial_write(request_id, name, msg, write, cut, waited)
 
@@ -544,6 +559,34 @@ class _Link:
         await self._answer(fields[1], {
             "ok": 0.0, "errmsg": "Request timed out. Retries due to rate limiting: True.",
             "code": SSR_TIMEOUT_CODE, "codeName": "ExceededTimeLimit"})
+        return charge
+
+    async def _oversized_write(self, request_id: int, name: str, msg: OpMsg, write: WriteBatch,
+                               sizes: list[int], waited: int) -> float:
+        """Refuse the statements whose document is over max_document_bytes (code 16), forward
+        the others (an ordered write: those before the first refused one)."""
+        proxy, s = self.proxy, self.proxy.settings
+        limit = s.max_document_bytes
+        refused = [i for i, size in enumerate(sizes) if size > limit]
+        stop = refused[0] if write.ordered else len(sizes)
+        kept = [i for i in range(stop) if sizes[i] <= limit]
+        charge = 0.0
+        if not kept:
+            upstream = {"n": 0, "nModified": 0} if name == "update" else {"n": 0}
+        else:
+            reply_fields, reply = await self._roundtrip(
+                (0, request_id, 0, OP_MSG), write.select(msg, kept).payload())
+            upstream = dict(RawBSONDocument(OpMsg.parse(reply).body).items())
+            charge = write.charge_of(s, kept)
+            if upstream.get("ok") != 1:  # a command error: the client sees it as is
+                proxy._record(name, charged=True, ru=charge, ssr_waits=waited)
+                await self._reply(reply_fields, reply)
+                return charge
+        if write.ordered:
+            refused = refused[:1]
+        proxy._record(name, charged=True, ru=charge, ssr_waits=waited, too_large=len(refused))
+        errors = [(i, too_large_errmsg(sizes[i], limit)) for i in refused]
+        await self._answer(request_id, oversized_write_reply(upstream, write.ordered, kept, errors))
         return charge
 
     async def _partial_write(self, request_id: int, name: str, msg: OpMsg, write: WriteBatch,

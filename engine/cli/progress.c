@@ -53,17 +53,23 @@ static void format_eta(char *out, size_t size, double seconds)
 void cli_progress(const ccopy_progress_t *p, void *user_data)
 {
     char docs[32], bytes[32], rate[32], eta[32];
+    const char *label = "windows";
+    long long done = p->windows_done;
     (void)user_data;
     if (p->phase == CCOPY_PHASE_PLANNING)
         return;
+    if (done == 0 && p->windows_verified > 0) { /* verify, and restore's check before writing */
+        label = "checked";
+        done = p->windows_verified;
+    }
     cli_format_count(docs, sizeof docs, p->documents);
     cli_format_bytes(bytes, sizeof bytes, (double)p->bytes);
     cli_format_bytes(rate, sizeof rate, p->bytes_per_second);
     format_eta(eta, sizeof eta, p->eta_seconds);
-    fprintf(stderr, "\r\033[Kwindows %lld/%lld (%lld left)  docs %s  %s  %.0f docs/s  %s/s  %.0f RU/s  "
+    fprintf(stderr, "\r\033[K%s %lld/%lld (%lld left)  docs %s  %s  %.0f docs/s  %s/s  %.0f RU/s  "
             "throttled %lld  retries %lld  ETA %s",
-            (long long)p->windows_done, (long long)p->windows_total,
-            (long long)(p->windows_total - p->windows_done - p->windows_failed), docs, bytes,
+            label, done, (long long)p->windows_total,
+            (long long)(p->windows_total - done - p->windows_failed), docs, bytes,
             p->documents_per_second, rate, p->ru_per_second, (long long)p->throttle_events,
             (long long)p->retries, eta);
     fflush(stderr);

@@ -408,19 +408,24 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
  * would otherwise be restored as if those documents had never existed. */
 static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count, ccopy_error_t *error)
 {
+    int64_t covered = -1; /* the end of the time covered so far (windows may overlap) */
     size_t i;
-    for (i = 1; i < count; i++) {
+    (void)job;
+    for (i = 0; i < count; i++) {
         char a[CCOPY_TIME_TEXT_SIZE], b[CCOPY_TIME_TEXT_SIZE];
-        if (m[i].kind != CCOPY_MANIFEST_WINDOW || m[i - 1].kind != CCOPY_MANIFEST_WINDOW ||
-            m[i].window.start <= m[i - 1].window.end)
+        if (m[i].kind != CCOPY_MANIFEST_WINDOW)
             continue;
-        ccopy_time_format(a, m[i - 1].window.end, NULL);
-        ccopy_time_format(b, m[i].window.start, NULL);
-        return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                                "the backup of %s.%s has no completed window for [%s, %s): a window "
-                                "failed or was never backed up (run the backup again, or restore "
-                                "anyway with --allow-gaps)",
-                                m[i].database, m[i].collection, a, b);
+        if (covered >= 0 && m[i].window.start > covered) {
+            ccopy_time_format(a, covered, NULL);
+            ccopy_time_format(b, m[i].window.start, NULL);
+            return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                                    "the backup of %s.%s has no completed window for [%s, %s): a "
+                                    "window failed or was never backed up (run the backup again, "
+                                    "or restore anyway with --allow-gaps)",
+                                    m[i].database, m[i].collection, a, b);
+        }
+        if (m[i].window.end > covered)
+            covered = m[i].window.end;
     }
     return 0;
 }
@@ -485,8 +490,6 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                                   "%s holds no completed window of %s.%s",
                                   job->sink ? job->sink->location : "the target's catalog", job->db,
                                   coll->name);
-        if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !_ccopy_option_yes(job->options, "allow_gaps"))
-            rc = check_gaps(job, m, count, error);
         for (i = 0; rc == 0 && i < count; i++) {
             if (!wanted(job, &m[i], from, until)) {
                 if (m[i].kind == CCOPY_MANIFEST_NON_OBJECTID)
@@ -507,6 +510,9 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                 ccopy_manifest_cleanup(&m[i]);
         }
         free(m);
+        /* only the windows asked for: a hole after --until does not matter */
+        if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !_ccopy_option_yes(job->options, "allow_gaps"))
+            rc = check_gaps(job, &job->backup[job->backup_count - kept], kept, error);
         if (rc == 0 && kept > 0) {
             coll->range_start = job->backup[job->backup_count - kept].window.start;
             coll->range_end = job->backup[job->backup_count - 1].window.end;

@@ -217,6 +217,22 @@ static _ccopy_task_t *take_task(ccopy_job_t *job)
     return task;
 }
 
+void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task, int target,
+                                 _ccopy_reader_config_t *c)
+{
+    ccopy_job_t *job = worker->job;
+    memset(c, 0, sizeof *c);
+    c->source = target ? job->target : job->source;
+    c->requester = target ? &worker->target : &worker->source;
+    c->db = target ? job->target_db : job->db;
+    c->coll = target ? _ccopy_job_target_coll(job, task->coll) : task->coll;
+    c->kind = task->kind;
+    c->window = task->window;
+    c->batch_size = job->batch_size;
+    c->backoff = job->backoff;
+    c->rng_state = &worker->rng;
+}
+
 int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
                        ccopy_error_t *error)
 {
@@ -230,19 +246,10 @@ int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
         .compression = job->compression,
         .compress_level = job->compress_level,
     };
-    _ccopy_reader_config_t reader = {
-        .source = job->source,
-        .requester = &worker->source,
-        .db = job->db,
-        .coll = task->coll,
-        .kind = task->kind,
-        .window = task->window,
-        .batch_size = job->batch_size,
-        .backoff = job->backoff,
-        .rng_state = &worker->rng,
-    };
+    _ccopy_reader_config_t reader;
     _ccopy_window_writer_t *writer = NULL;
     int rc = _ccopy_window_writer_new(&writer, job->sink, &wc, error);
+    _ccopy_worker_reader_config(worker, task, 0, &reader);
     if (rc == 0)
         rc = _ccopy_reader_run(&reader, on_doc, on_restart, writer, error);
     if (rc == 0 && atomic_load(&job->canceled))

@@ -160,6 +160,9 @@ int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *err
 /* The backup's windows for restore and verify: job->tasks from job->sink's manifests. */
 int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error);
 
+/* job.c: a reader of the task's window on the source (target 0) or in the target's collection. */
+void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task, int target,
+                                 _ccopy_reader_config_t *c);
 /* job.c: run_task of a backup. */
 int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
                        ccopy_error_t *error);

@@ -125,24 +125,31 @@ static void write_collections(_ccopy_jsonw_t *w, ccopy_job_t *job)
     _ccopy_jsonw_end_array(w);
 }
 
+/* A window as the summary lists it (windows written, windows planned from a backup). */
+static void write_window_entry(_ccopy_jsonw_t *w, const ccopy_manifest_t *m, int with_database)
+{
+    int is_window = m->kind == CCOPY_MANIFEST_WINDOW;
+    if (with_database)
+        _ccopy_jsonw_kv_string(w, "database", m->database);
+    _ccopy_jsonw_kv_string(w, "collection", m->collection);
+    _ccopy_jsonw_kv_string(w, "kind", is_window ? "window" : "non-objectid");
+    time_value(w, "start", is_window ? m->window.start : -1);
+    time_value(w, "end", is_window ? m->window.end : -1);
+    _ccopy_jsonw_kv_int(w, "documents", m->documents);
+    _ccopy_jsonw_kv_int(w, "bytes", m->bytes);
+    _ccopy_jsonw_kv_int(w, "stored_bytes", m->stored_bytes);
+    _ccopy_jsonw_kv_string(w, "data", m->data);
+}
+
 static void write_windows(_ccopy_jsonw_t *w, ccopy_job_t *job)
 {
     size_t i;
     _ccopy_jsonw_key(w, "windows");
     _ccopy_jsonw_begin_array(w);
     for (i = 0; i < job->written_count; i++) {
-        const ccopy_manifest_t *m = &job->written[i];
-        int is_window = m->kind == CCOPY_MANIFEST_WINDOW;
         _ccopy_jsonw_begin_object(w);
-        _ccopy_jsonw_kv_string(w, "collection", m->collection);
-        _ccopy_jsonw_kv_string(w, "kind", is_window ? "window" : "non-objectid");
-        time_value(w, "start", is_window ? m->window.start : -1);
-        time_value(w, "end", is_window ? m->window.end : -1);
-        _ccopy_jsonw_kv_int(w, "documents", m->documents);
-        _ccopy_jsonw_kv_int(w, "bytes", m->bytes);
-        _ccopy_jsonw_kv_int(w, "stored_bytes", m->stored_bytes);
-        _ccopy_jsonw_kv_string(w, "data", m->data);
-        _ccopy_jsonw_kv_string(w, "sha256", m->sha256);
+        write_window_entry(w, &job->written[i], 0);
+        _ccopy_jsonw_kv_string(w, "sha256", job->written[i].sha256);
         _ccopy_jsonw_end_object(w);
     }
     _ccopy_jsonw_end_array(w);
@@ -166,19 +173,11 @@ static void write_planned(_ccopy_jsonw_t *w, ccopy_job_t *job)
     _ccopy_jsonw_begin_array(w);
     for (i = 0; i < job->backup_count; i++) {
         const ccopy_manifest_t *m = &job->backup[i];
-        int is_window = m->kind == CCOPY_MANIFEST_WINDOW;
         _ccopy_jsonw_begin_object(w);
-        _ccopy_jsonw_kv_string(w, "database", m->database);
-        _ccopy_jsonw_kv_string(w, "collection", m->collection);
-        _ccopy_jsonw_kv_string(w, "kind", is_window ? "window" : "non-objectid");
-        time_value(w, "start", is_window ? m->window.start : -1);
-        time_value(w, "end", is_window ? m->window.end : -1);
-        _ccopy_jsonw_kv_int(w, "documents", m->documents);
-        _ccopy_jsonw_kv_int(w, "bytes", m->bytes);
-        _ccopy_jsonw_kv_int(w, "stored_bytes", m->stored_bytes);
-        _ccopy_jsonw_kv_string(w, "data", m->data);
+        write_window_entry(w, m, 1);
         _ccopy_jsonw_key(w, "partial");
-        _ccopy_jsonw_bool(w, job->until >= 0 && is_window && m->window.end > job->until);
+        _ccopy_jsonw_bool(w, job->until >= 0 && m->kind == CCOPY_MANIFEST_WINDOW &&
+                                 m->window.end > job->until);
         _ccopy_jsonw_end_object(w);
     }
     _ccopy_jsonw_end_array(w);

@@ -480,21 +480,11 @@ static int replicate_restart(void *user_data, ccopy_error_t *error)
 int _ccopy_replicate_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
                           ccopy_error_t *error)
 {
-    ccopy_job_t *job = worker->job;
-    _ccopy_reader_config_t reader = {
-        .source = job->source,
-        .requester = &worker->source,
-        .db = job->db,
-        .coll = task->coll,
-        .kind = task->kind,
-        .window = task->window,
-        .batch_size = job->batch_size,
-        .backoff = job->backoff,
-        .rng_state = &worker->rng,
-    };
+    _ccopy_reader_config_t reader;
     batch_t b;
     int rc;
 
+    _ccopy_worker_reader_config(worker, task, 0, &reader);
     batch_init(&b, worker, task->coll);
     rc = _ccopy_reader_run(&reader, replicate_doc, replicate_restart, &b, error);
     if (rc == 0)

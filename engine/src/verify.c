@@ -28,22 +28,6 @@ typedef struct side_reader {
     void *user_data;
 } side_reader_t;
 
-static void reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task, int target,
-                          _ccopy_reader_config_t *c)
-{
-    ccopy_job_t *job = worker->job;
-    memset(c, 0, sizeof *c);
-    c->source = target ? job->target : job->source;
-    c->requester = target ? &worker->target : &worker->source;
-    c->db = target ? job->target_db : job->db;
-    c->coll = target ? _ccopy_job_target_coll(job, task->coll) : task->coll;
-    c->kind = task->kind;
-    c->window = task->window;
-    c->batch_size = job->batch_size;
-    c->backoff = job->backoff;
-    c->rng_state = &worker->rng;
-}
-
 /* Every document of the window on the source (backup_side 0) or in the backup or replica. A
  * backup whose data does not match its manifest still delivers what it holds, then ECORRUPT. */
 static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int backup_side,
@@ -53,7 +37,7 @@ static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int bac
     _ccopy_reader_config_t c;
     if (backup_side && job->sink)
         return _ccopy_window_read(job->sink, task->manifest, r->on_doc, r->user_data, error);
-    reader_config(worker, task, backup_side, &c);
+    _ccopy_worker_reader_config(worker, task, backup_side, &c);
     return _ccopy_reader_run(&c, r->on_doc, r->on_restart, r->user_data, error);
 }
 
@@ -314,13 +298,13 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
     v.kind = task->kind;
     v.window = task->window;
     v.deep = deep;
-    reader_config(worker, task, 0, &c);
+    _ccopy_worker_reader_config(worker, task, 0, &c);
     rc = _ccopy_reader_count(&c, &v.source_count, error);
     if (rc == 0 && job->sink) {
         v.backup_count = task->manifest->documents;
         rc = check_backup_data(job, &v, task->manifest, error);
     } else if (rc == 0) {
-        reader_config(worker, task, 1, &c);
+        _ccopy_worker_reader_config(worker, task, 1, &c);
         rc = _ccopy_reader_count(&c, &v.backup_count, error);
     }
     if (rc == 0 && v.source_count != v.backup_count)

@@ -5,6 +5,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+
 import backupcheck as bc
 import datagen
 from conftest import REPO_ROOT, cosmocopy_path
@@ -17,11 +20,11 @@ def last_json_line(text: str) -> dict:
     return json.loads(text[text.rindex('\n{"rc"') + 1 if '\n{"rc"' in text else 0:])
 
 
-def build_program(tmp_path: Path) -> Path:
+def build_program(tmp_path: Path, name: str = "c_api_backup") -> Path:
     build = cosmocopy_path().parent
     sanitize = "CCOPY_SANITIZE:BOOL=ON" in (build / "CMakeCache.txt").read_text()
-    exe = tmp_path / "c_api_backup"
-    cmd = ["cc", "-std=c11", "-Wall", "-Werror", str(REPO_ROOT / "tests/integration/c_api_backup.c"),
+    exe = tmp_path / name
+    cmd = ["cc", "-std=c11", "-Wall", "-Werror", str(REPO_ROOT / f"tests/integration/{name}.c"),
            "-I", str(REPO_ROOT / "engine/include"), "-L", str(build), "-lcosmocopy",
            f"-Wl,-rpath,{build}", "-o", str(exe)]
     if sanitize:
@@ -62,3 +65,29 @@ def test_a_failed_job_reports_through_the_library(tmp_path):
     assert f"127.0.0.1:{port}" in out["summary"]["error"]["message"]
     assert "Hidden123" not in res.stdout + res.stderr
     assert not (tmp_path / "bk").exists()  # nothing is created before the source answers
+
+
+def test_a_c_program_restores_and_verifies_through_the_library(ferretdb, mongo, db_name, tmp_path):
+    now = int(time.time())
+    datagen.insert_spread(mongo[db_name].orders, now - 3 * DAY, now - DAY, 400, doc_size=300, seed=72)
+    dest = tmp_path / "bk"
+    res = subprocess.run([str(cosmocopy_path()), "backup", "--source", ferretdb.uri, "--db", db_name,
+                          "--to", f"dir:{dest}", "--step", "1d", "--settle-lag", "0s", "--quiet"],
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    exe = build_program(tmp_path, "c_api_restore")
+    target_db = db_name + "_r"
+    res = subprocess.run([str(exe), ferretdb.uri, db_name, str(dest), target_db], capture_output=True,
+                         text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout[res.stdout.rindex('\n{"restore"') + 1:])
+    restore, verify = out["restore"]["summary"], out["verify"]["summary"]
+    assert restore["command"] == "restore" and restore["status"] == "ok"
+    assert restore["windows_verified"] == restore["windows_written"] == len(restore["planned"]) >= 3
+    assert verify["command"] == "verify" and verify["status"] == "ok"
+    assert all(v["status"] == "ok" and v["sha256"] == "ok" and v["deep"] for v in verify["verdicts"])
+    raw = CodecOptions(document_class=RawBSONDocument)
+    source = [d.raw for d in mongo[db_name].get_collection("orders", codec_options=raw).find(sort=[("_id", 1)])]
+    restored = [d.raw for d in mongo[target_db].get_collection("orders", codec_options=raw).find(sort=[("_id", 1)])]
+    assert len(source) == 400 and restored == source  # byte for byte, field order included
+    mongo.drop_database(target_db)

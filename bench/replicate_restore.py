@@ -3,7 +3,7 @@
 same folder with stock mongorestore.
 
     ./run bench replicate_restore                         # 3,000 documents, 2 repeats (~3 min)
-    ./run bench replicate_restore --docs 2000 --repeat 1  # smoke run (~45 s)
+    ./run bench replicate_restore --docs 2000 --repeat 1  # smoke run (~50 s)
     ./run bench replicate_restore --docs 40000 \\
         --candidates restore_insert,mongorestore,mongorestore_workers   # inserts only (not yet timed)
     ./run bench replicate_restore --help                  # every option and its default

@@ -75,6 +75,8 @@ typedef struct _ccopy_coll_stats {
     int64_t non_oid_copied;      /* -1 when this run had no non-ObjectId pass        */
     int64_t non_oid_not_covered; /* -1 when not counted (full runs copy them instead) */
     int64_t range_start, range_end; /* the range planned, or -1 when nothing was planned */
+    int insert_only; /* replicate, restore in upsert mode: the target collection was empty at
+                      * the start, so plain inserts give the same result, cheaper */
 } _ccopy_coll_stats_t;
 
 struct ccopy_job {
@@ -179,6 +181,8 @@ int _ccopy_target_create_indexes(ccopy_job_t *job, mongoc_client_t *client, cons
                                  const char *metadata_json, ccopy_error_t *error);
 int _ccopy_target_drop(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
                        ccopy_error_t *error);
+/* In upsert mode, note whether the collection's target is empty (then inserts are used). */
+int _ccopy_target_note_empty(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_error_t *error);
 int _ccopy_replicate_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
                           ccopy_error_t *error);
 int _ccopy_restore_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,

@@ -165,6 +165,8 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         do
             rc = _ccopy_target_catalog_read(job, NULL, coll->name, &manifests, &count, error);
         while (_ccopy_plan_again(job, rc, &attempt, error));
+        if (rc == 0)
+            rc = _ccopy_target_note_empty(job, coll, error);
     }
     if (rc != 0)
         return rc;

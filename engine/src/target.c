@@ -288,6 +288,46 @@ int _ccopy_target_drop(ccopy_job_t *job, mongoc_client_t *client, const char *co
     return rc;
 }
 
+int _ccopy_target_note_empty(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_error_t *error)
+{
+    const char *tcoll = _ccopy_job_target_coll(job, coll->name);
+    bson_t *filter = bson_new(), *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id",
+                                                  BCON_INT32(1), "}");
+    const bson_t *doc;
+    bson_error_t e;
+    int own, rc, attempt = 0, empty = 0;
+    mongoc_client_t *c;
+
+    if (job->write_mode != CCOPY_WRITE_UPSERT) {
+        bson_destroy(filter);
+        bson_destroy(opts);
+        return 0;
+    }
+    c = take_client(job, NULL, &own);
+    do {
+        mongoc_collection_t *collection = mongoc_client_get_collection(c, job->target_db, tcoll);
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+        rc = 0;
+        empty = !mongoc_cursor_next(cursor, &doc);
+        if (mongoc_cursor_error(cursor, &e)) {
+            char *what = _ccopy_strdup_printf("reading %s.%s", job->target_db, tcoll);
+            rc = _ccopy_source_error(job->target, error, &e, what);
+            free(what);
+        }
+        mongoc_cursor_destroy(cursor);
+        mongoc_collection_destroy(collection);
+    } while (_ccopy_plan_again(job, rc, &attempt, error));
+    give_client(job, c, own);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    coll->insert_only = rc == 0 && empty;
+    if (coll->insert_only)
+        _ccopy_job_log(job, CCOPY_LOG_INFO,
+                       "%s.%s is empty: writing with inserts (the same result as upserts, cheaper)",
+                       job->target_db, tcoll);
+    return rc;
+}
+
 /* ---- batches ------------------------------------------------------------------------------ */
 
 /* Documents collected for one bulk write, bounded by count and bytes, plus what the window
@@ -349,9 +389,14 @@ static void batch_forget_window(batch_t *b)
 static void batch_init(batch_t *b, _ccopy_worker_t *worker, const char *coll)
 {
     ccopy_job_t *job = worker->job;
+    int insert_only;
+    pthread_mutex_lock(&job->lock);
+    insert_only = _ccopy_job_add_collection(job, coll)->insert_only;
+    pthread_mutex_unlock(&job->lock);
     memset(b, 0, sizeof *b);
     b->worker = worker;
-    bulk_config(worker, &b->config, _ccopy_job_target_coll(job, coll), job->write_mode);
+    bulk_config(worker, &b->config, _ccopy_job_target_coll(job, coll),
+                insert_only ? CCOPY_WRITE_INSERT : (_ccopy_write_mode_t)job->write_mode);
     b->config.on_reject = on_reject;
     b->config.reject_data = b;
     b->docs = _ccopy_calloc((size_t)job->write_batch_size, sizeof *b->docs);
@@ -549,6 +594,8 @@ int _ccopy_restore_prepare(ccopy_job_t *job, ccopy_error_t *error)
             continue;
         if (_ccopy_option_yes(job->options, "drop"))
             rc = _ccopy_target_drop(job, NULL, coll, error);
+        if (rc == 0)
+            rc = _ccopy_target_note_empty(job, &job->colls[i], error);
         if (rc == 0 && _ccopy_option_yes(job->options, "copy_indexes")) {
             char *metadata = NULL;
             size_t len = 0;

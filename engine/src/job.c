@@ -357,6 +357,8 @@ static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
         _ccopy_governor_stats_t g = _ccopy_governor_stats(&job->target_governor);
         p->target_ru_charged = g.ru_charged;
         p->target_ru_pace = g.rate;
+        /* restore has only the target's governor; replicate waits for both */
+        p->pacing_wait_seconds += (double)g.pacing_wait_ms / 1000.0;
     }
     pthread_mutex_lock(&job->lock);
     p->documents_rejected = job->rejected;

@@ -43,14 +43,13 @@ int _ccopy_target_open(ccopy_job_t *job, ccopy_error_t *error)
 {
     bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
     bson_error_t e;
-    int own, rc = 0, attempt = 0;
+    int own, rc = 0;
     mongoc_client_t *client = take_client(job, NULL, &own);
 
-    do {
-        rc = 0;
-        if (!mongoc_client_command_simple(client, "admin", ping, NULL, NULL, &e))
-            rc = _ccopy_source_error(job->target, error, &e, "connecting to the target");
-    } while (_ccopy_plan_again(job, rc, &attempt, error));
+    /* One try, as for the source: server selection already waited the server timeout, and a
+     * host that does not answer is reported now, not after the retry budget's back-offs. */
+    if (!mongoc_client_command_simple(client, "admin", ping, NULL, NULL, &e))
+        rc = _ccopy_source_error(job->target, error, &e, "connecting to the target");
     bson_destroy(ping);
     give_client(job, client, own);
     /* Replicating a collection onto itself would rewrite every document in place. */

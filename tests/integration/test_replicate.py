@@ -493,9 +493,6 @@ def test_a_document_too_large_for_the_target_is_reported_and_its_window_left_ope
 # ---------------------------------------------------------------- 9. errors
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the target's first ping is retried like a throttled read, ten times with back-off "
-    "up to 30 s, so a closed port takes minutes to report"))
 def test_unreachable_target_fails_in_bounded_time_naming_it(ferretdb, mongo, db_name):
     insert_spread(mongo[db_name].orders, START, START + HOUR, 10, seed=191)
     port = clirun.closed_port()

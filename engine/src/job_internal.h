@@ -175,6 +175,7 @@ int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
 /* target.c: the collection a source collection goes to, and what replicate and restore do. */
 const char *_ccopy_job_target_coll(const ccopy_job_t *job, const char *coll);
 int _ccopy_target_open(ccopy_job_t *job, ccopy_error_t *error);
+int _ccopy_target_check_not_source(const ccopy_job_t *job, ccopy_error_t *error);
 int _ccopy_target_catalog_read(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
                                ccopy_manifest_t **out, size_t *out_count, ccopy_error_t *error);
 int _ccopy_target_create_indexes(ccopy_job_t *job, mongoc_client_t *client, const char *coll,

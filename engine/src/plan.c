@@ -336,6 +336,8 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
                               "a target collection name needs exactly one source collection; %s "
                               "has %zu (choose one with --collection)",
                               job->db, job->coll_count);
+    if (rc == 0)
+        rc = _ccopy_target_check_not_source(job, error);
     if (rc == 0 && job->kind == CCOPY_JOB_BACKUP)
     {
         _ccopy_sink_settings_t settings;

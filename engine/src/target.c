@@ -52,15 +52,21 @@ int _ccopy_target_open(ccopy_job_t *job, ccopy_error_t *error)
         rc = _ccopy_source_error(job->target, error, &e, "connecting to the target");
     bson_destroy(ping);
     give_client(job, client, own);
-    /* Replicating a collection onto itself would rewrite every document in place. */
-    if (rc == 0 && job->kind == CCOPY_JOB_REPLICATE && job->source &&
+    return rc;
+}
+
+/* Replicating a collection onto itself would rewrite every document in place. Checked once the
+ * collections are chosen: a --target-collection may name the database's only collection. */
+int _ccopy_target_check_not_source(const ccopy_job_t *job, ccopy_error_t *error)
+{
+    if (job->kind == CCOPY_JOB_REPLICATE && job->source && job->target &&
         strcmp(job->source->hosts, job->target->hosts) == 0 && strcmp(job->db, job->target_db) == 0 &&
         (!job->target_coll || (job->coll_count == 1 && strcmp(job->target_coll, job->colls[0].name) == 0)))
-        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "the target is the source (%s, database %s): give another "
-                              "--target-db or --target-collection",
-                              job->target->hosts, job->db);
-    return rc;
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "the target is the source (%s, database %s): give another "
+                                "--target-db or --target-collection",
+                                job->target->hosts, job->db);
+    return 0;
 }
 
 /* ---- the catalog ------------------------------------------------------------------------ */

@@ -521,8 +521,10 @@ def test_target_equal_to_source_is_refused(ferretdb, mongo, db_name):
     src = mongo[db_name].orders
     insert_spread(src, START, START + HOUR, 10, seed=193)
     before = bc.source_docs(src)
-    for extra in ([], ["--target-db", db_name], ["--collection", "orders",
-                                                 "--target-collection", "orders"]):
+    # the database's only collection onto itself, named or not
+    for extra in ([], ["--target-db", db_name], ["--collection", "orders"],
+                  ["--collection", "orders", "--target-collection", "orders"],
+                  ["--target-collection", "orders"]):
         res = replicate(ferretdb.uri, db_name, ferretdb.uri, *extra,
                         *span_args(START, START + HOUR), timeout=60)
         assert res.rc == 2, res.explain()

@@ -333,8 +333,9 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
      * cannot start leaves nothing behind. */
     if (rc == 0 && job->target_coll && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "a target collection name needs exactly one source collection; %s "
-                              "has %zu (choose one with --collection)",
+                              "target_collection (--target-collection/--to-collection) needs "
+                              "exactly one source collection; %s has %zu (choose one with "
+                              "--collection)",
                               job->db, job->coll_count);
     if (rc == 0)
         rc = _ccopy_target_check_not_source(job, error);
@@ -470,8 +471,8 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         rc = backup_collections(job, error);
     if (rc == 0 && job->target_coll && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "a target collection name needs exactly one collection; %s has %zu "
-                              "(choose one with --collection)",
+                              "target_collection (--target-collection/--to-collection) needs "
+                              "exactly one collection; %s has %zu (choose one with --collection)",
                               job->db, job->coll_count);
     for (c = 0; rc == 0 && c < job->coll_count; c++) {
         _ccopy_coll_stats_t *coll = &job->colls[c];

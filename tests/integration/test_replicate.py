@@ -241,9 +241,6 @@ def test_a_target_collection_name_needs_exactly_one_collection(ferretdb, mongo, 
     assert target_db.list_collection_names() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: found at planning, the same mistake says 'a target collection name needs exactly "
-    "one source collection', without naming the option"))
 def test_a_target_collection_name_with_every_collection_of_two(ferretdb, mongo, db_name,
                                                                target_db):
     insert_spread(mongo[db_name].orders, START, START + HOUR, 10, seed=124)

@@ -41,6 +41,13 @@ static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int bac
     return _ccopy_reader_run(&c, r->on_doc, r->on_restart, r->user_data, error);
 }
 
+/* Reading the backup side to its end: data that is damaged (ECORRUPT) or gone (ENOTFOUND) is
+ * reported by the SHA-256 check; the documents it held, if any, are matched. */
+static int backup_side_rc(const ccopy_job_t *job, int rc)
+{
+    return rc == CCOPY_ECORRUPT || (rc == CCOPY_ENOTFOUND && job->sink) ? 0 : rc;
+}
+
 static void sha256(const bson_t *doc, uint8_t out[32])
 {
     unsigned int len = 32;
@@ -225,9 +232,7 @@ static int match_documents(_ccopy_worker_t *worker, const _ccopy_task_t *task, _
     if (rc == 0) {
         qsort(m.entries, m.count, sizeof *m.entries, compare_entries);
         m.seen = _ccopy_calloc(m.count ? m.count : 1, 1);
-        rc = read_side(worker, task, 1, &match, error);
-        if (rc == CCOPY_ECORRUPT)
-            rc = 0; /* reported by the SHA-256 check; the documents it held are matched */
+        rc = backup_side_rc(worker->job, read_side(worker, task, 1, &match, error));
     }
     if (rc == 0) {
         for (i = 0; i < m.count; i++)
@@ -316,11 +321,8 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
         memset(&a, 0, sizeof a);
         memset(&b, 0, sizeof b);
         rc = read_side(worker, task, 0, &ra, error);
-        if (rc == 0) {
-            rc = read_side(worker, task, 1, &rb, error);
-            if (rc == CCOPY_ECORRUPT)
-                rc = 0;
-        }
+        if (rc == 0)
+            rc = backup_side_rc(job, read_side(worker, task, 1, &rb, error));
         if (rc == 0 && (a.count != b.count || memcmp(a.lane, b.lane, sizeof a.lane) != 0)) {
             rc = match_documents(worker, task, &v, error);
             if (rc == 0)

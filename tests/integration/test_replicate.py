@@ -81,9 +81,10 @@ def assert_same(target_coll, source_coll, label: str = "target") -> None:
     bc.assert_same_docs(bc.source_docs(target_coll), bc.source_docs(source_coll), label)
 
 
-def raw_sorted(coll) -> list:
-    """The collection's documents as RawBSONDocuments in _id order."""
-    return sorted(coll.with_options(codec_options=bc.RAW).find({}), key=lambda d: d["_id"])
+def objectid_docs(coll) -> list:
+    """The collection's documents with an ObjectId _id, as RawBSONDocuments in _id order."""
+    docs = coll.with_options(codec_options=bc.RAW).find({})
+    return sorted((d for d in docs if isinstance(d["_id"], ObjectId)), key=lambda d: d["_id"])
 
 
 def catalog(tdb, target_coll: str | None = None) -> list[dict]:
@@ -102,7 +103,7 @@ def spans(entries) -> list[tuple[int, int]]:
 def assert_catalog(entries, source_coll, tdb, target_coll: str) -> list[tuple[int, int]]:
     """Every entry describes exactly the source's documents of its window, as a backup's
     manifest of that window would; windows do not overlap. Returns their spans in order."""
-    source = raw_sorted(source_coll)
+    source = objectid_docs(source_coll)
     db, coll = source_coll.database.name, source_coll.name
     assert entries, "no catalog entry"
     for e in entries:
@@ -211,6 +212,40 @@ def test_rerun_of_a_range_skips_completed_windows(ferretdb, mongo, db_name, targ
     assert_same(target_db.orders, src)
 
 
+def test_full_runs_copy_documents_without_an_objectid_in_their_own_pass(ferretdb, mongo,
+                                                                         db_name, target_db):
+    src = mongo[db_name].mixed
+    base = (int(time.time()) // DAY - 2) * DAY
+    insert_spread(src, base, base + 6 * HOUR, 30, seed=112)
+    datagen.insert_non_oid(src, 12, seed=113)  # strings, ints, longs, UUIDs, binaries
+    args = ["--collection", "mixed", "--target-db", target_db.name, "--step", "1d"]
+    first = ok(replicate(ferretdb.uri, db_name, ferretdb.uri, *args))
+    assert first["documents"] == 42
+    assert_same(target_db.mixed, src)
+    entries = catalog(target_db)
+    assert_catalog([e for e in entries if e["kind"] == "window"], src, target_db, "mixed")
+    pass_entry = entries[-1]
+    assert pass_entry["kind"] == "non-objectid" and pass_entry["window"] is None
+    assert pass_entry["_id"] == f"mixed|{db_name}.mixed|non-objectid"
+    # the pass reads in the server's _id order, as the SHA-256 says
+    docs = list(src.with_options(codec_options=bc.RAW)
+                .find({"_id": {"$not": {"$type": "objectId"}}}).sort("_id", 1))
+    data = b"".join(bytes(d.raw) for d in docs)
+    assert (pass_entry["documents"], pass_entry["bytes"]) == (12, len(data))
+    assert pass_entry["sha256"] == hashlib.sha256(data).hexdigest()
+
+    # every full run copies them again (they belong to no window); incremental runs cannot
+    # see them and say so
+    src.insert_one({"_id": "late-key", "v": 1})
+    inc = ok(replicate(ferretdb.uri, db_name, ferretdb.uri, *args, "--incremental"))
+    assert any("13 documents have an _id that is not an ObjectId" in w for w in inc["warnings"])
+    assert target_db.mixed.find_one({"_id": "late-key"}) is None
+    again = ok(replicate(ferretdb.uri, db_name, ferretdb.uri, *args))
+    assert again["documents"] == 13
+    assert_same(target_db.mixed, src)
+    assert catalog(target_db)[-1]["documents"] == 13
+
+
 # ---------------------------------------------------------------- 2. renaming
 
 
@@ -227,6 +262,12 @@ def test_target_database_and_collection_names(ferretdb, mongo, db_name, target_d
     assert_catalog(catalog(target_db), src, target_db, "orders_copy")
     # the source database is left alone
     assert set(mongo[db_name].list_collection_names()) == {"orders", "other"}
+    # and verify finds the replica under its names
+    checked = verify(ferretdb.uri, db_name, ferretdb.uri, "--collection", "orders",
+                     "--target-db", target_db.name, "--target-collection", "orders_copy",
+                     "--deep", "--json")
+    assert checked.rc == 0, checked.explain()
+    assert checked.summary["windows_verified"] == 2
 
 
 def test_a_target_collection_name_needs_exactly_one_collection(ferretdb, mongo, db_name,

@@ -509,3 +509,47 @@ def test_a_backup_of_two_databases_needs_db(ferretdb, mongo, source, folder, tar
         assert_db_equals(target, other, ["things"])
     finally:
         _drop(mongo, other.name)
+
+
+# ---------------------------------------------------------------- faults on the target
+
+
+def test_cut_replies_are_sent_again_and_the_content_is_exact(ferretdb, source, folder, target,
+                                                             cosmos_proxy):
+    # the 2nd and 5th charged requests are applied by FerretDB, then their answers are cut
+    # half-way and the connection closed; the engine sends them again, and must count the
+    # documents already there as written
+    proxy = cosmos_proxy(ferretdb, drop_on={2, 5})
+    res = restore(dir_backup(folder), proxy.uri(), "--to-db", target.name,
+                  "--write-batch-size", "30", "--retry-base-ms", "20", "--parallel", "2")
+    summary = _ok(res)
+    assert_db_equals(target, source, ["orders", "types"])
+    assert proxy.counters()["dropped"] == 2
+    assert summary["retries"] >= 2, res.explain()
+
+
+def test_a_document_the_target_refuses_is_named_and_the_rest_restored(ferretdb, mongo, db_name,
+                                                                     tmp_path, cosmos_proxy):
+    src = mongo[f"big_{uuid.uuid4().hex[:8]}"]
+    try:
+        datagen.insert_spread(src.orders, BASE, BASE + 8 * HOUR, 40, doc_size=400, seed=204)
+        big = datagen.make_oid(BASE + HOUR, 2**50)
+        src.orders.insert_one({"_id": big, "blob": "x" * 5000})
+        dest = tmp_path / "bk"
+        _ok(clirun.backup(ferretdb.uri, src.name, dest, "--step", "4h"))
+
+        proxy = cosmos_proxy(ferretdb, max_document_bytes=2000)
+        res = restore(dir_backup(dest), proxy.uri(), "--to-db", db_name)
+        assert res.rc == 1, res.explain()
+        summary = res.summary
+        assert summary["documents_rejected"] == 1
+        (line,) = summary["rejected"]
+        assert str(big) in line and f"{db_name}.orders" in line, line
+        assert str(big) in res.stderr
+        # every other document, those of the refused one's window too
+        target = mongo[db_name]
+        bc.assert_same_docs(bc.source_docs(target.orders),
+                            bc.source_docs(src.orders, lambda d: d["_id"] != big),
+                            "restored without the refused document")
+    finally:
+        _drop(mongo, src.name)

@@ -419,14 +419,14 @@ def test_throttling_on_source_and_target_at_once(ferretdb, fresh_ferretdb, mongo
                                                  cosmos_proxy):
     src = mongo[db_name].orders
     insert_spread(src, START, START + 6 * HOUR, 80, seed=161)
-    # Three windows read at once in pages of five overrun the source's 20 RU at the start;
-    # the ~27 documents a second those 20 RU/s read cost ~150 RU/s to write, more than the
-    # target's 130 RU/s. Each side has about 2.5 s of work at its budget.
+    # All six windows read at once, in pages of five, overrun the source's 20 RU (a second of
+    # its budget) at the start, and their ~430 RU of writes the target's 130 RU. Then each
+    # side has about two seconds of work at its budget.
     source_proxy = cosmos_proxy(ferretdb, ru_per_second=20)
     target_proxy = cosmos_proxy(fresh_ferretdb, ru_per_second=130)
     res = replicate(source_proxy.uri(), db_name, target_proxy.uri(), "--collection", "orders",
                     "--batch-size", "5", "--write-batch-size", "20", "--retry-base-ms", "50",
-                    "--retry-budget", "30", *span_args(START, START + 6 * HOUR, parallel=3))
+                    "--retry-budget", "30", *span_args(START, START + 6 * HOUR, parallel=6))
     s = ok(res)
     target = fresh_ferretdb.client()
     try:

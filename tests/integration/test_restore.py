@@ -7,14 +7,11 @@ document is written."""
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
-import re
 import shutil
 import time
 import uuid
 
-import bson
 import pymongo
 import pytest
 from bson import Binary, Int64, ObjectId, Regex, Timestamp
@@ -373,8 +370,8 @@ def test_dry_run_json_matches_the_manifests(ferretdb, mongo, source, folder, tar
 
 def test_dry_run_touches_no_server(folder):
     with clirun.silent_listener() as port:
-        res = restore(dir_backup(folder), f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=2000",
-                      "--dry-run", timeout=30)
+        uri = f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=2000"
+        res = restore(dir_backup(folder), uri, "--dry-run", timeout=30)
     assert res.rc == 0, res.explain()
     assert res.summary["dry_run"] is True
 

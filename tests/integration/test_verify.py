@@ -94,6 +94,9 @@ def last_line(res: clirun.Result) -> str:
     return res.stderr.strip().splitlines()[-1]
 
 
+RAW = bson.codec_options.CodecOptions(document_class=bson.raw_bson.RawBSONDocument)
+
+
 def oid_hex(raw: bytes) -> str:
     return str(bson.decode(raw)["_id"])
 
@@ -200,8 +203,13 @@ def test_a_blob_backup_verifies_through_a_sas_url(ferretdb, source, azurite, blo
 def test_one_byte_changed_is_a_sha256_mismatch_in_that_window(ferretdb, source, scratch, deep):
     m, _, data = windows_on_disk(scratch, source.name, "orders")[2]
     raw = bytearray(data.read_bytes())
-    raw[len(raw) // 2] ^= 0x01
+    # one digit of the third document's first "SKU-12345": still valid BSON, another document
+    docs = bson.decode_all(bytes(raw), RAW)
+    at = sum(len(d.raw) for d in docs[:2]) + docs[2].raw.index(b"SKU-") + 5
+    assert chr(raw[at]).isdigit()
+    raw[at] ^= 0x01
     data.write_bytes(bytes(raw))
+    changed = oid_hex(docs[2].raw)
 
     extra = ["--deep"] if deep else []
     res = verify(ferretdb.uri, source.name, f"dir:{scratch}", *extra)
@@ -217,6 +225,12 @@ def test_one_byte_changed_is_a_sha256_mismatch_in_that_window(ferretdb, source, 
     assert others and all(v["status"] == "ok" and v["sha256"] == "ok" for v in others)
     line = last_line(res)
     assert "1 of" in line and describe(source.name, "orders", m) in line, res.explain()
+    if deep:
+        assert (bad["missing"], bad["extra"], bad["different"]) == (0, 0, 1), bad
+        assert bad["examples"] == [f'_id {{ "$oid" : "{changed}" }}: differs between the '
+                                   "source and the backup (changed since?)"], bad
+    else:
+        assert (bad["source_documents"], bad["backup_documents"]) == (m["documents"],) * 2
 
 
 @pytest.mark.parametrize("deep", [False, True], ids=["counts", "deep"])
@@ -238,13 +252,12 @@ def test_a_missing_data_object_differs(ferretdb, source, scratch, deep):
         assert (bad["missing"], bad["extra"], bad["different"]) == (m["documents"], 0, 0), bad
 
 
-# ---------------------------------------------------------------- 12. a document lost from the backup
+# ---------------------------------------------------------------- 12. a document lost from a backup
 
 
 def test_a_document_missing_from_a_self_consistent_backup(ferretdb, source, scratch):
     m, mpath, data = windows_on_disk(scratch, source.name, "orders")[3]
-    docs = bson.decode_all(data.read_bytes(), bson.codec_options.CodecOptions(
-        document_class=bson.raw_bson.RawBSONDocument))
+    docs = bson.decode_all(data.read_bytes(), RAW)
     assert len(docs) == m["documents"] >= 3
     lost = docs[len(docs) // 2]
     kept = b"".join(d.raw for d in docs if d is not lost)
@@ -321,8 +334,11 @@ def test_documents_changed_or_deleted_in_the_source(ferretdb, changing):
     db = coll.database.name
     wins = windows_on_disk(dest, db, "orders")
     changed_w, deleted_w = wins[1][0], wins[4][0]
-    in_window = lambda m: {"_id": {"$gte": datagen.make_oid(m["window"]["start_epoch"], 0),  # noqa: E731
-                                   "$lt": datagen.make_oid(m["window"]["end_epoch"], 0)}}
+
+    def in_window(m):
+        return {"_id": {"$gte": datagen.make_oid(m["window"]["start_epoch"], 0),
+                        "$lt": datagen.make_oid(m["window"]["end_epoch"], 0)}}
+
     changed = coll.find_one(in_window(changed_w), sort=[("_id", 1)])["_id"]
     deleted = coll.find_one(in_window(deleted_w), sort=[("_id", -1)])["_id"]
     coll.update_one({"_id": changed}, {"$set": {"total": -1.25}})

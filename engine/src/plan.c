@@ -410,8 +410,11 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
 }
 
 /* Restore refuses a backup whose windows leave a hole in time: a failed or missing window
- * would otherwise be restored as if those documents had never existed. */
-static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count, ccopy_error_t *error)
+ * would otherwise be restored as if those documents had never existed. A hole that starts at
+ * or after --until (until >= 0) does not matter; one that starts before it does, even when
+ * --until falls inside it. */
+static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count, int64_t until,
+                      ccopy_error_t *error)
 {
     int64_t covered = -1; /* the end of the time covered so far (windows may overlap) */
     size_t i;
@@ -420,7 +423,7 @@ static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count,
         char a[CCOPY_TIME_TEXT_SIZE], b[CCOPY_TIME_TEXT_SIZE];
         if (m[i].kind != CCOPY_MANIFEST_WINDOW)
             continue;
-        if (covered >= 0 && m[i].window.start > covered) {
+        if (covered >= 0 && m[i].window.start > covered && (until < 0 || covered < until)) {
             ccopy_time_format(a, covered, NULL);
             ccopy_time_format(b, m[i].window.start, NULL);
             return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
@@ -495,6 +498,8 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                                   "%s holds no completed window of %s.%s",
                                   job->sink ? job->sink->location : "the target's catalog", job->db,
                                   coll->name);
+        if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !_ccopy_option_yes(job->options, "allow_gaps"))
+            rc = check_gaps(job, m, count, until, error);
         for (i = 0; rc == 0 && i < count; i++) {
             if (!wanted(job, &m[i], from, until)) {
                 if (m[i].kind == CCOPY_MANIFEST_NON_OBJECTID)
@@ -515,9 +520,6 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                 ccopy_manifest_cleanup(&m[i]);
         }
         free(m);
-        /* only the windows asked for: a hole after --until does not matter */
-        if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !_ccopy_option_yes(job->options, "allow_gaps"))
-            rc = check_gaps(job, &job->backup[job->backup_count - kept], kept, error);
         if (rc == 0 && kept > 0) {
             coll->range_start = job->backup[job->backup_count - kept].window.start;
             coll->range_end = job->backup[job->backup_count - 1].window.end;

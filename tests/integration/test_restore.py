@@ -98,6 +98,10 @@ def windows_on_disk(dest, db, coll):
     return out
 
 
+def last_line(res: clirun.Result) -> str:
+    return res.stderr.strip().splitlines()[-1]
+
+
 def flip_byte(data: bytes, at: int | None = None) -> bytes:
     b = bytearray(data)
     b[len(b) // 2 if at is None else at] ^= 0x01
@@ -324,6 +328,25 @@ def test_a_gap_is_refused_and_allow_gaps_restores_the_rest(ferretdb, mongo, sour
     outside = lambda d: not bc.oid_time_in(start, end)(d)  # noqa: E731
     assert_db_equals(target, source, ["orders", "types"], predicate=outside)
     assert target.orders.count_documents({}) < ORDERS + NON_OID
+
+
+def test_until_inside_a_gap_is_refused_and_until_before_it_is_not(ferretdb, mongo, source,
+                                                                  scratch, target):
+    start, end, manifest, data = windows_on_disk(scratch, source.name, "orders")[2]
+    manifest.unlink()
+    data.unlink()
+
+    # the documents of [start, T) were never backed up: not a point in time the backup holds
+    res = restore(dir_backup(scratch), ferretdb.uri, "--to-db", target.name,
+                  "--collection", "orders", "--until", bc.rfc3339(start + HOUR))
+    assert res.rc == 1, res.explain()
+    assert f"[{bc.rfc3339(start)}, {bc.rfc3339(end)})" in last_line(res), res.explain()
+    assert_untouched(mongo, target.name)
+
+    # a hole from T on does not matter
+    _ok(restore(dir_backup(scratch), ferretdb.uri, "--to-db", target.name,
+                "--collection", "orders", "--until", bc.rfc3339(start)))
+    assert_db_equals(target, source, ["orders"], predicate=bc.oid_time_in(0, start))
 
 
 # ---------------------------------------------------------------- 5. dry run

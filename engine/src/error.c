@@ -55,6 +55,10 @@ int _ccopy_error_set(ccopy_error_t *error, int code, int domain, int64_t cause, 
         va_start(ap, fmt);
         vsnprintf(error->message, sizeof error->message, fmt, ap);
         va_end(ap);
+        /* one line: a server's multi-line answer must not break a log line or a table */
+        for (char *p = error->message; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
         _ccopy_mask_secrets(error->message);
     }
     return code;

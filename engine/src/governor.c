@@ -202,8 +202,15 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
         if (level > 0) {
             /* still throttled within two seconds of the last cut: the level was too high */
             int again = g->last_cut_ms && now_ms - g->last_cut_ms < 2000;
+            int first = g->rate <= 0;
             g->throttled_rate = level;
             g->rate = level * (again ? CCOPY_GOVERNOR_CUT_AGAIN : CCOPY_GOVERNOR_CUT);
+            /* A first throttle before three whole seconds were measured says little about the
+             * budget (a bulk write cut after a few documents charges almost nothing): aim the
+             * climb at what the throttled request wanted to spend, so the pace halves its way
+             * back up to it in seconds unless a throttle with a measured rate says otherwise. */
+            if (first && recent < 0 && reserved > g->throttled_rate)
+                g->throttled_rate = reserved;
         }
         if (g->rate > 0 && g->rate < CCOPY_GOVERNOR_MIN_RATE)
             g->rate = CCOPY_GOVERNOR_MIN_RATE;

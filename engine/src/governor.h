@@ -10,7 +10,8 @@
  *
  * With a fixed budget (--max-ru N) the bucket refills at N RU/s. Without one the governor
  * starts unpaced and adapts: the first throttling answer sets the rate to what the job was
- * getting through (the larger of its recent rate and its average so far); later ones cut it
+ * getting through (the larger of its recent rate and its average so far; when less than three
+ * seconds were measured, the climb aims at the throttled request's own cost); later ones cut it
  * (at most once a second);
  * while requests succeed and pacing is what holds them back, the rate climbs back quickly to
  * just under the pace last throttled, then creeps above it by 1% a second. A fixed budget

@@ -65,6 +65,7 @@ typedef struct _ccopy_worker {
     uint64_t rng;
     mongoc_client_t *source_client, *target_client; /* NULL when the job has no such server */
     _ccopy_requester_t source, target;
+    int write_limit; /* documents per bulk write this worker has learned (0: write_batch_size) */
 } _ccopy_worker_t;
 
 /* What one collection contributed to the run. */

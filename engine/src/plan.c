@@ -222,7 +222,7 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         if (rc == 0 && coll->non_oid_not_covered > 0)
             _ccopy_job_log(job, CCOPY_LOG_WARNING,
                            "%s.%s: %lld documents have an _id that is not an ObjectId; incremental "
-                           "runs cannot see them (a full backup copies them)",
+                           "runs cannot see them (a full run copies them)",
                            job->db, coll->name, (long long)coll->non_oid_not_covered);
     }
     free(cov);

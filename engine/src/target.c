@@ -343,6 +343,8 @@ typedef struct batch {
     bson_t **docs;
     size_t count;
     int64_t bytes;
+    int limit;           /* documents per bulk write now: write_batch_size, less after throttling */
+    int clean_writes;    /* bulk writes in a row that met no throttling */
     _ccopy_bulk_result_t result;
     /* the window */
     _ccopy_stream_t *hash; /* SHA-256 of the documents in order: what a backup's data would be */
@@ -405,6 +407,7 @@ static void batch_init(batch_t *b, _ccopy_worker_t *worker, const char *coll)
     b->config.on_reject = on_reject;
     b->config.reject_data = b;
     b->docs = _ccopy_calloc((size_t)job->write_batch_size, sizeof *b->docs);
+    b->limit = worker->write_limit > 0 ? worker->write_limit : job->write_batch_size;
     batch_forget_window(b);
 }
 
@@ -419,6 +422,7 @@ static void batch_clear(batch_t *b)
 
 static void batch_destroy(batch_t *b)
 {
+    b->worker->write_limit = b->limit; /* the next window starts where this one ended */
     batch_clear(b);
     free(b->docs);
     if (b->hash)
@@ -429,11 +433,32 @@ static void batch_destroy(batch_t *b)
     }
 }
 
+/* A bulk write costing more than the target admits in a moment is cut by every throttle, and
+ * pacing alone cannot help: what gets through shrinks with each cut. So a batch that met
+ * throttling halves the next ones (down to one document); clean writes grow them back by a
+ * quarter, up to write_batch_size. */
+static void adapt_limit(batch_t *b, int64_t throttled_before)
+{
+    int max = b->worker->job->write_batch_size;
+    if (b->result.throttled > throttled_before) {
+        b->limit = b->limit > 1 ? b->limit / 2 : 1;
+        b->clean_writes = 0;
+    } else if (b->limit < max && ++b->clean_writes >= 2) {
+        b->limit += b->limit / 4 > 0 ? b->limit / 4 : 1;
+        if (b->limit > max)
+            b->limit = max;
+        b->clean_writes = 0;
+    }
+}
+
 static int batch_flush(batch_t *b, ccopy_error_t *error)
 {
     int rc = 0;
-    if (b->count > 0)
+    if (b->count > 0) {
+        int64_t throttled = b->result.throttled;
         rc = _ccopy_bulk_write(&b->config, (const bson_t *const *)b->docs, b->count, &b->result, error);
+        adapt_limit(b, throttled);
+    }
     batch_clear(b);
     return rc;
 }
@@ -444,8 +469,8 @@ static int batch_add(batch_t *b, const bson_t *doc, ccopy_error_t *error)
     bson_iter_t it;
     int rc;
 
-    if (b->count > 0 && ((int)b->count >= job->write_batch_size ||
-                         b->bytes + (int64_t)doc->len > job->write_batch_bytes)) {
+    int64_t bytes_limit = job->write_batch_bytes * b->limit / job->write_batch_size;
+    if (b->count > 0 && ((int)b->count >= b->limit || b->bytes + (int64_t)doc->len > bytes_limit)) {
         rc = batch_flush(b, error);
         if (rc != 0)
             return rc;

@@ -326,8 +326,8 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
         if (rc == 0 && (a.count != b.count || memcmp(a.lane, b.lane, sizeof a.lane) != 0)) {
             rc = match_documents(worker, task, &v, error);
             if (rc == 0)
-                add_problem(&v, "%lld documents missing from the %s, %lld only in it, %lld changed",
-                            (long long)v.missing, job->sink ? "backup" : "replica",
+                add_problem(&v, "documents missing from the %s: %lld, only in it: %lld, changed: %lld",
+                            job->sink ? "backup" : "replica", (long long)v.missing,
                             (long long)v.extra, (long long)v.different);
         }
     }

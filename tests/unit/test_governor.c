@@ -154,6 +154,30 @@ CCOPY_TEST(first_throttle_paces_at_the_recent_rate_when_it_is_higher)
     _ccopy_governor_destroy(&g);
 }
 
+CCOPY_TEST(early_first_throttle_climbs_towards_the_throttled_request_cost)
+{
+    /* a bulk write of 3,000 RU cut after a few documents in the first second: 30 RU got
+     * through, which says little about the budget */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_settle(&g, 0, 30, 1);
+    _ccopy_governor_throttled(&g, 3000, 0);
+    CHECK(g.rate > 0 && g.rate <= 30 * CCOPY_GOVERNOR_CUT + 1e-9);
+    CHECK(NEAR(g.throttled_rate, 3000));
+    /* limited for a second: half the gap to just under it */
+    g.limited = 1;
+    g.last_raise_ms -= 1000;
+    _ccopy_governor_release(&g, 0);
+    {
+        atomic_int canceled = 0;
+        int64_t waited = 0;
+        g.tokens = 1;
+        CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, &waited), 0);
+    }
+    CHECK(g.rate > 1000);
+    _ccopy_governor_destroy(&g);
+}
+
 CCOPY_TEST(later_throttles_cut_below_what_actually_got_through)
 {
     _ccopy_governor_t g;

@@ -644,7 +644,7 @@ static void each_entry(const bson_t *summary, const char *key, void (*fn)(const 
 }
 
 typedef struct totals {
-    int64_t windows, documents, bytes, stored;
+    int64_t windows, documents, bytes, stored, partial;
 } totals_t;
 
 static void print_planned(const bson_t *m, void *data)
@@ -658,6 +658,7 @@ static void print_planned(const bson_t *m, void *data)
            field_text(m, "end", "-"), (long long)field_int(m, "documents"), sb, ss,
            field_text(m, "data", "-"), field_bool(m, "partial") ? "  (only documents before --until)" : "");
     t->windows++;
+    t->partial += field_bool(m, "partial");
     t->documents += field_int(m, "documents");
     t->bytes += field_int(m, "bytes");
     t->stored += field_int(m, "stored_bytes");
@@ -666,16 +667,16 @@ static void print_planned(const bson_t *m, void *data)
 static void print_dry_run(ccopy_job_t *job)
 {
     bson_t *summary = summary_bson(job);
-    totals_t t = {0, 0, 0, 0};
+    totals_t t = {0, 0, 0, 0, 0};
     char sb[32], ss[32];
     printf("%-12s %-16s %-20s %-20s %10s %10s %10s %s\n", "DATABASE", "COLLECTION", "START", "END",
            "DOCUMENTS", "BYTES", "STORED", "DATA");
     each_entry(summary, "planned", print_planned, &t);
     cli_format_bytes(sb, sizeof sb, (double)t.bytes);
     cli_format_bytes(ss, sizeof ss, (double)t.stored);
-    printf("dry run: would restore %lld windows, %lld documents, %s (%s stored) into database %s; "
+    printf("dry run: would restore %lld windows, %s%lld documents, %s (%s stored) into database %s; "
            "nothing was written\n",
-           (long long)t.windows, (long long)t.documents, sb, ss,
+           (long long)t.windows, t.partial ? "at most " : "", (long long)t.documents, sb, ss,
            field_text(summary, "target_database", "?"));
     if (summary)
         bson_destroy(summary);

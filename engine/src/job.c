@@ -280,6 +280,7 @@ static void run_task(_ccopy_worker_t *worker, _ccopy_task_t *task)
             _ccopy_error_prefix(&error, "window %s", where);
         free(where);
         _ccopy_job_record_error(job, &error);
+        job->windows_failed++;
         /* Documents the target refused are reported; the other windows go on. */
         if (rc != CCOPY_EREJECTED)
             job->stopping = 1;
@@ -521,6 +522,7 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
         _ccopy_job_record_error(job, &e);
         pthread_mutex_unlock(&job->lock);
     }
+    _ccopy_job_sort_written(job);
     job->finished_ms = _ccopy_monotonic_ms();
     job->phase = CCOPY_PHASE_DONE;
     report(job);
@@ -534,7 +536,10 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
         rc = _ccopy_verify_result(job, &e);
     } else if (atomic_load(&job->canceled)) {
         rc = _ccopy_error_set(&e, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0,
-                              "canceled: %lld of %zu windows completed; run again to continue",
+                              job->kind == CCOPY_JOB_RESTORE
+                                  ? "canceled: %lld of %zu windows restored; run again to restore "
+                                    "(writing them all again is harmless)"
+                                  : "canceled: %lld of %zu windows completed; run again to continue",
                               (long long)job->windows_done, job->task_count);
     } else {
         rc = 0;

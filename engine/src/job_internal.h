@@ -212,8 +212,12 @@ static inline int _ccopy_option_yes(const ccopy_options_t *options, const char *
 
 /* summary.c (call with job->lock held where noted). */
 void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest); /* (lock); takes ownership */
-void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error);  /* (lock) */
+void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error);  /* (lock); a window's
+                                                                             * failure also counts
+                                                                             * windows_failed */
 void _ccopy_job_free_state(ccopy_job_t *job);
+/* The windows written, in collection and window order (workers finish them in any order). */
+void _ccopy_job_sort_written(ccopy_job_t *job);
 void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, ...) CCOPY_PRINTF(3, 4);
 
 #endif

@@ -523,6 +523,15 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         if (rc == 0 && kept > 0) {
             coll->range_start = job->backup[job->backup_count - kept].window.start;
             coll->range_end = job->backup[job->backup_count - 1].window.end;
+            if (job->kind == CCOPY_JOB_RESTORE && until > coll->range_end &&
+                job->backup[job->backup_count - 1].kind == CCOPY_MANIFEST_WINDOW) {
+                char end[CCOPY_TIME_TEXT_SIZE];
+                ccopy_time_format(end, coll->range_end, NULL);
+                _ccopy_job_log(job, CCOPY_LOG_WARNING,
+                               "%s.%s: the backup ends at %s, before --until: documents created "
+                               "after that are not in it",
+                               job->db, coll->name, end);
+            }
         }
     }
     if (rc == 0 && job->task_count == 0)

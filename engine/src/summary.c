@@ -55,11 +55,29 @@ void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest)
     memset(manifest, 0, sizeof *manifest);
 }
 
+static int written_order(const void *a, const void *b)
+{
+    const ccopy_manifest_t *x = a, *y = b;
+    int c = strcmp(x->collection, y->collection);
+    if (c != 0)
+        return c;
+    if (x->kind != y->kind)
+        return x->kind == CCOPY_MANIFEST_WINDOW ? -1 : 1;
+    return (x->window.start > y->window.start) - (x->window.start < y->window.start);
+}
+
+void _ccopy_job_sort_written(ccopy_job_t *job)
+{
+    pthread_mutex_lock(&job->lock);
+    if (job->written_count > 1)
+        qsort(job->written, job->written_count, sizeof *job->written, written_order);
+    pthread_mutex_unlock(&job->lock);
+}
+
 void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error)
 {
     job->errors = _ccopy_realloc(job->errors, (job->error_count + 1) * sizeof *job->errors);
     job->errors[job->error_count++] = *error;
-    job->windows_failed++;
 }
 
 void _ccopy_job_free_state(ccopy_job_t *job)

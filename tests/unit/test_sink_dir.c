@@ -12,23 +12,9 @@
 
 #include <openssl/evp.h>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "sink.h"
-
-static char *make_temp_dir(void)
-{
-    char tmpl[] = "/tmp/ccopy-sink-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    return dir ? strdup(dir) : NULL;
-}
-
-static void remove_tree(const char *path)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", path);
-}
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
@@ -55,58 +41,10 @@ static int file_exists(const char *path)
 /* Every BSON type, and what FerretDB would refuse. */
 static void crafted_documents(bson_t docs[3])
 {
-    bson_t child, grand;
+    bson_t child;
     bson_oid_t oid;
-    bson_decimal128_t dec;
-    uint8_t bin[5] = {0, 1, 2, 0xfe, 0xff};
-    bson_t scope = BSON_INITIALIZER;
 
-    bson_init(&docs[0]);
-    bson_oid_init_from_string(&oid, "6955b9000000000000000001");
-    BSON_APPEND_OID(&docs[0], "_id", &oid);
-    BSON_APPEND_DOUBLE(&docs[0], "double", 3.141592653589793);
-    BSON_APPEND_DOUBLE(&docs[0], "nan", NAN);
-    BSON_APPEND_DOUBLE(&docs[0], "neg_zero", -0.0);
-    BSON_APPEND_DOUBLE(&docs[0], "inf", INFINITY);
-    BSON_APPEND_DOUBLE(&docs[0], "ninf", -INFINITY);
-    bson_append_utf8(&docs[0], "nul_in_string", -1, "a\0b", 3);
-    BSON_APPEND_UTF8(&docs[0], "unicode", "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80");
-    BSON_APPEND_DOCUMENT_BEGIN(&docs[0], "doc", &child);
-    BSON_APPEND_INT32(&child, "a.b", 1);
-    BSON_APPEND_INT32(&child, "$dollar", 2);
-    bson_append_document_end(&docs[0], &child);
-    BSON_APPEND_ARRAY_BEGIN(&docs[0], "nested_array", &child);
-    BSON_APPEND_ARRAY_BEGIN(&child, "0", &grand);
-    BSON_APPEND_INT32(&grand, "0", 1);
-    BSON_APPEND_INT32(&grand, "1", 2);
-    bson_append_array_end(&child, &grand);
-    BSON_APPEND_UTF8(&child, "1", "x");
-    bson_append_array_end(&docs[0], &child);
-    BSON_APPEND_BINARY(&docs[0], "bin_generic", BSON_SUBTYPE_BINARY, bin, sizeof bin);
-    BSON_APPEND_BINARY(&docs[0], "bin_uuid", BSON_SUBTYPE_UUID, (const uint8_t *)"0123456789abcdef", 16);
-    BSON_APPEND_BINARY(&docs[0], "bin_user", BSON_SUBTYPE_USER, bin, sizeof bin);
-    BSON_APPEND_UNDEFINED(&docs[0], "undefined");
-    BSON_APPEND_BOOL(&docs[0], "true", true);
-    BSON_APPEND_BOOL(&docs[0], "false", false);
-    BSON_APPEND_DATE_TIME(&docs[0], "date", INT64_C(1767225600123));
-    BSON_APPEND_DATE_TIME(&docs[0], "date_before_1970", INT64_C(-86400000));
-    BSON_APPEND_NULL(&docs[0], "null");
-    BSON_APPEND_REGEX(&docs[0], "regex", "^a.*b$", "imsx");
-    BSON_APPEND_DBPOINTER(&docs[0], "dbpointer", "db.coll", &oid);
-    BSON_APPEND_CODE(&docs[0], "code", "function () { return 1; }");
-    BSON_APPEND_SYMBOL(&docs[0], "symbol", "sym");
-    BSON_APPEND_INT32(&scope, "x", 1);
-    BSON_APPEND_CODE_WITH_SCOPE(&docs[0], "code_w_scope", "x + 1", &scope);
-    BSON_APPEND_INT32(&docs[0], "int32", INT32_MIN);
-    BSON_APPEND_TIMESTAMP(&docs[0], "timestamp", 1767225600, 7);
-    BSON_APPEND_INT64(&docs[0], "int64", INT64_MAX);
-    bson_decimal128_from_string("-1234.5678E-10", &dec);
-    BSON_APPEND_DECIMAL128(&docs[0], "decimal", &dec);
-    BSON_APPEND_MINKEY(&docs[0], "minkey");
-    BSON_APPEND_MAXKEY(&docs[0], "maxkey");
-    BSON_APPEND_INT32(&docs[0], "dup", 1);
-    BSON_APPEND_INT32(&docs[0], "dup", 2);
-    bson_destroy(&scope);
+    ccopy_test_every_type_doc(&docs[0]);
 
     bson_init(&docs[1]);
     bson_oid_init_from_string(&oid, "6955b9000000000000000002");
@@ -140,7 +78,7 @@ typedef struct fixture {
 
 static void fixture_setup(fixture_t *f)
 {
-    f->dir = make_temp_dir();
+    f->dir = ccopy_test_temp_dir();
     f->sink = open_sink(f->dir);
     CHECK(f->sink != NULL);
     crafted_documents(f->docs);
@@ -152,7 +90,7 @@ static void fixture_teardown(fixture_t *f)
     for (i = 0; i < 3; i++)
         bson_destroy(&f->docs[i]);
     _ccopy_sink_close(f->sink);
-    remove_tree(f->dir);
+    ccopy_test_remove_tree(f->dir);
     free(f->dir);
 }
 
@@ -357,7 +295,7 @@ CCOPY_TEST(restart_discards_what_was_written)
 
 CCOPY_TEST(stale_temporaries_are_removed_at_open)
 {
-    char *dir = make_temp_dir();
+    char *dir = ccopy_test_temp_dir();
     char path[512];
     _ccopy_sink_t *sink;
     FILE *f;
@@ -373,13 +311,13 @@ CCOPY_TEST(stale_temporaries_are_removed_at_open)
     CHECK(sink != NULL);
     CHECK(!file_exists(path));
     _ccopy_sink_close(sink);
-    remove_tree(dir);
+    ccopy_test_remove_tree(dir);
     free(dir);
 }
 
 CCOPY_TEST(second_writer_is_refused)
 {
-    char *dir = make_temp_dir();
+    char *dir = ccopy_test_temp_dir();
     char location[300];
     _ccopy_sink_t *first = open_sink(dir), *second = NULL;
     ccopy_error_t e;
@@ -392,13 +330,13 @@ CCOPY_TEST(second_writer_is_refused)
     _ccopy_sink_close(first);
     CHECK_INT(_ccopy_sink_open(&second, location, 1, NULL, &e), 0); /* the lock went with the first */
     _ccopy_sink_close(second);
-    remove_tree(dir);
+    ccopy_test_remove_tree(dir);
     free(dir);
 }
 
 CCOPY_TEST(unwritable_folder_names_path_and_reason)
 {
-    char *dir = make_temp_dir();
+    char *dir = ccopy_test_temp_dir();
     char location[600], file[300];
     _ccopy_sink_t *sink = NULL;
     ccopy_error_t e;
@@ -413,7 +351,7 @@ CCOPY_TEST(unwritable_folder_names_path_and_reason)
     CHECK_CONTAINS(e.message, "cannot create folder");
     CHECK_CONTAINS(e.message, file);
     CHECK_CONTAINS(e.message, "not a folder");
-    remove_tree(dir);
+    ccopy_test_remove_tree(dir);
     free(dir);
 }
 

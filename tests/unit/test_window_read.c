@@ -11,24 +11,10 @@
 
 #include <openssl/evp.h>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "sink.h"
 #include "window_read.h"
-
-static char *make_temp_dir(void)
-{
-    char tmpl[] = "/tmp/ccopy-wread-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    return dir ? strdup(dir) : NULL;
-}
-
-static void remove_tree(const char *path)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", path);
-}
 
 typedef struct buffer {
     uint8_t *data;
@@ -50,58 +36,12 @@ static void append(buffer_t *b, const void *data, size_t len)
 
 static void make_documents(bson_t docs[DOC_COUNT])
 {
-    bson_t child, grand, scope = BSON_INITIALIZER;
+    bson_t child;
     bson_oid_t oid;
-    bson_decimal128_t dec;
-    uint8_t bin[5] = {0, 1, 2, 0xfe, 0xff}, *big;
+    uint8_t *big;
     size_t i;
 
-    bson_init(&docs[0]);
-    bson_oid_init_from_string(&oid, "6955b9000000000000000001");
-    BSON_APPEND_OID(&docs[0], "_id", &oid);
-    BSON_APPEND_DOUBLE(&docs[0], "double", 3.141592653589793);
-    BSON_APPEND_DOUBLE(&docs[0], "nan", NAN);
-    BSON_APPEND_DOUBLE(&docs[0], "neg_zero", -0.0);
-    BSON_APPEND_DOUBLE(&docs[0], "inf", INFINITY);
-    BSON_APPEND_DOUBLE(&docs[0], "ninf", -INFINITY);
-    bson_append_utf8(&docs[0], "nul_in_string", -1, "a\0b", 3);
-    BSON_APPEND_UTF8(&docs[0], "unicode", "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80");
-    BSON_APPEND_DOCUMENT_BEGIN(&docs[0], "doc", &child);
-    BSON_APPEND_INT32(&child, "a.b", 1);
-    BSON_APPEND_INT32(&child, "$dollar", 2);
-    bson_append_document_end(&docs[0], &child);
-    BSON_APPEND_ARRAY_BEGIN(&docs[0], "nested_array", &child);
-    BSON_APPEND_ARRAY_BEGIN(&child, "0", &grand);
-    BSON_APPEND_INT32(&grand, "0", 1);
-    BSON_APPEND_INT32(&grand, "1", 2);
-    bson_append_array_end(&child, &grand);
-    BSON_APPEND_UTF8(&child, "1", "x");
-    bson_append_array_end(&docs[0], &child);
-    BSON_APPEND_BINARY(&docs[0], "bin_generic", BSON_SUBTYPE_BINARY, bin, sizeof bin);
-    BSON_APPEND_BINARY(&docs[0], "bin_uuid", BSON_SUBTYPE_UUID, (const uint8_t *)"0123456789abcdef", 16);
-    BSON_APPEND_BINARY(&docs[0], "bin_user", BSON_SUBTYPE_USER, bin, sizeof bin);
-    BSON_APPEND_UNDEFINED(&docs[0], "undefined");
-    BSON_APPEND_BOOL(&docs[0], "true", true);
-    BSON_APPEND_BOOL(&docs[0], "false", false);
-    BSON_APPEND_DATE_TIME(&docs[0], "date", INT64_C(1767225600123));
-    BSON_APPEND_DATE_TIME(&docs[0], "date_before_1970", INT64_C(-86400000));
-    BSON_APPEND_NULL(&docs[0], "null");
-    BSON_APPEND_REGEX(&docs[0], "regex", "^a.*b$", "imsx");
-    BSON_APPEND_DBPOINTER(&docs[0], "dbpointer", "db.coll", &oid);
-    BSON_APPEND_CODE(&docs[0], "code", "function () { return 1; }");
-    BSON_APPEND_SYMBOL(&docs[0], "symbol", "sym");
-    BSON_APPEND_INT32(&scope, "x", 1);
-    BSON_APPEND_CODE_WITH_SCOPE(&docs[0], "code_w_scope", "x + 1", &scope);
-    BSON_APPEND_INT32(&docs[0], "int32", INT32_MIN);
-    BSON_APPEND_TIMESTAMP(&docs[0], "timestamp", 1767225600, 7);
-    BSON_APPEND_INT64(&docs[0], "int64", INT64_MAX);
-    bson_decimal128_from_string("-1234.5678E-10", &dec);
-    BSON_APPEND_DECIMAL128(&docs[0], "decimal", &dec);
-    BSON_APPEND_MINKEY(&docs[0], "minkey");
-    BSON_APPEND_MAXKEY(&docs[0], "maxkey");
-    BSON_APPEND_INT32(&docs[0], "dup", 1);
-    BSON_APPEND_INT32(&docs[0], "dup", 2);
-    bson_destroy(&scope);
+    ccopy_test_every_type_doc(&docs[0]);
 
     bson_init(&docs[1]);
     bson_oid_init_from_string(&oid, "6955b9000000000000000002");
@@ -147,7 +87,7 @@ static void fixture_setup(fixture_t *f)
 {
     char location[300];
     ccopy_error_t e;
-    f->dir = make_temp_dir();
+    f->dir = ccopy_test_temp_dir();
     CHECK(f->dir != NULL);
     snprintf(location, sizeof location, "dir:%s/backup", f->dir);
     f->sink = NULL;
@@ -159,7 +99,7 @@ static void fixture_setup(fixture_t *f)
 static void fixture_teardown(fixture_t *f)
 {
     _ccopy_sink_close(f->sink);
-    remove_tree(f->dir);
+    ccopy_test_remove_tree(f->dir);
     free(f->dir);
 }
 

@@ -77,8 +77,11 @@ setup_apt() {
 
 # ---------------------------------------------------------------- FerretDB
 ferretdb_ok() {
-  [[ -x "$FERRETDB_BIN" ]] &&
-    "$FERRETDB_BIN" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION\$"
+  # The output is captured first: `--version | grep -q` under pipefail fails at random when grep
+  # exits on the first line and ferretdb dies of SIGPIPE writing the rest.
+  local said
+  [[ -x "$FERRETDB_BIN" ]] && said=$("$FERRETDB_BIN" --version 2>/dev/null) &&
+    grep -q "version: $FERRETDB_VERSION\$" <<<"$said"
 }
 
 setup_ferretdb() {

@@ -34,6 +34,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev
   python3-venv valgrind zstd
+  clang libclang-rt-dev llvm # libFuzzer and the sanitizer runtimes for ./run fuzz (tests/fuzz)
 )
 
 export PATH="/usr/local/go/bin:$PATH"

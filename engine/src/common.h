@@ -14,8 +14,10 @@
 
 #if defined(__GNUC__)
 #define CCOPY_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define CCOPY_NORETURN __attribute__((noreturn))
 #else
 #define CCOPY_PRINTF(f, a)
+#define CCOPY_NORETURN
 #endif
 
 /* Fill *error (if not NULL) and return code, so callers can write `return _ccopy_error_set(...)`.
@@ -34,6 +36,7 @@ void _ccopy_mask_secrets(char *text);
  * because every caller would otherwise have to unwind a half-built state for an event that
  * a 64-bit process essentially never sees. */
 void *_ccopy_malloc(size_t size);
+CCOPY_NORETURN void _ccopy_out_of_memory(size_t size); /* the one line, then abort() */
 void *_ccopy_calloc(size_t count, size_t size);
 void *_ccopy_realloc(void *ptr, size_t size);
 char *_ccopy_strdup(const char *text);

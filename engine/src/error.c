@@ -158,7 +158,7 @@ void _ccopy_mask_secrets(char *text)
     }
 }
 
-static void out_of_memory(size_t size)
+void _ccopy_out_of_memory(size_t size)
 {
     fprintf(stderr, "cosmocopy: out of memory allocating %zu bytes\n", size);
     abort();
@@ -168,7 +168,7 @@ void *_ccopy_malloc(size_t size)
 {
     void *p = malloc(size ? size : 1);
     if (!p)
-        out_of_memory(size);
+        _ccopy_out_of_memory(size);
     return p;
 }
 
@@ -176,7 +176,7 @@ void *_ccopy_calloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
-        out_of_memory(count * size);
+        _ccopy_out_of_memory(count * size);
     return p;
 }
 
@@ -184,7 +184,7 @@ void *_ccopy_realloc(void *ptr, size_t size)
 {
     void *p = realloc(ptr, size ? size : 1);
     if (!p)
-        out_of_memory(size);
+        _ccopy_out_of_memory(size);
     return p;
 }
 

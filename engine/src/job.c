@@ -86,6 +86,10 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown job kind %d",
                                 (int)kind);
     }
+    if (_ccopy_compression_check_level(
+            (_ccopy_compression_t)_ccopy_compression_from_name(ccopy_options_get(options, "compress")),
+            (int)ccopy_options_get_int(options, "compress_level"), error) != 0)
+        return -1;
     if (has_sink && kind != CCOPY_JOB_REPLICATE &&
         _ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
         return -1;

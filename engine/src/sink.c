@@ -246,6 +246,12 @@ static int writer_begin(_ccopy_window_writer_t *w, ccopy_error_t *error)
     if (rc != 0)
         return rc;
     w->stream = _ccopy_stream_new(w->config.compression, w->config.compress_level, 0, writer_out, w);
+    if (!w->stream)
+        return _ccopy_compression_check_level(w->config.compression, w->config.compress_level, error)
+                   ? CCOPY_EINVAL
+                   : _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0,
+                                      "cannot set up %s compression for %s",
+                                      _ccopy_compression_name(w->config.compression), w->data_name);
     return 0;
 }
 

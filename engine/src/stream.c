@@ -65,6 +65,27 @@ int _ccopy_compression_from_name(const char *name)
     return -1;
 }
 
+int _ccopy_compression_check_level(_ccopy_compression_t compression, int level, ccopy_error_t *error)
+{
+    int max = compression == CCOPY_COMPRESS_GZIP   ? Z_BEST_COMPRESSION
+              : compression == CCOPY_COMPRESS_ZSTD ? ZSTD_maxCLevel()
+                                                   : 0;
+    if (level == 0 || (level >= 1 && level <= max))
+        return 0;
+    if (max == 0)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "option compress_level: %d needs a compression (compress gzip or "
+                                "zstd); without one only 0 is accepted",
+                                level);
+    return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                            "option compress_level: %s takes levels 1 to %d (0: its default, %d), "
+                            "not %d",
+                            _ccopy_compression_name(compression), max,
+                            compression == CCOPY_COMPRESS_GZIP ? GZIP_DEFAULT_LEVEL
+                                                               : ZSTD_DEFAULT_LEVEL,
+                            level);
+}
+
 const char *_ccopy_compression_name(_ccopy_compression_t c)
 {
     switch (c) {
@@ -110,9 +131,11 @@ _ccopy_stream_t *_ccopy_stream_new(_ccopy_compression_t compression, int level, 
     s->user_data = user_data;
     s->cap = chunk_size ? chunk_size : DEFAULT_CHUNK_SIZE;
     s->buf = _ccopy_malloc(s->cap);
+    /* Without memory for a digest: the engine's rule for memory (see _ccopy_malloc), so that a
+     * stream without compression is never NULL. */
     s->sha = EVP_MD_CTX_new();
     if (!s->sha || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL))
-        goto fail;
+        _ccopy_out_of_memory(sizeof(void *));
     if (compression == CCOPY_COMPRESS_GZIP &&
         deflateInit2(&s->zs, level ? level : GZIP_DEFAULT_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS, 8,
                      Z_DEFAULT_STRATEGY) != Z_OK)

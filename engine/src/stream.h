@@ -28,8 +28,14 @@ const char *_ccopy_compression_name(_ccopy_compression_t c);
 /* File name suffix: "", ".gz", ".zst". */
 const char *_ccopy_compression_suffix(_ccopy_compression_t c);
 
+/* 0 when a compression level suits the codec, otherwise CCOPY_EINVAL with a message naming the
+ * option compress_level, the codec and its range. Level 0 (the codec's default) always suits;
+ * without compression only 0 does. */
+int _ccopy_compression_check_level(_ccopy_compression_t compression, int level, ccopy_error_t *error);
+
 /* A new stream; level 0 means the codec's default (gzip 6, zstd 3). The output callback is
- * called with chunks of up to chunk_size bytes (0 means 1 MiB). */
+ * called with chunks of up to chunk_size bytes (0 means 1 MiB). NULL when the codec cannot be
+ * set up (a level it refuses, no memory): callers check. */
 _ccopy_stream_t *_ccopy_stream_new(_ccopy_compression_t compression, int level, size_t chunk_size,
                                    _ccopy_stream_out_fn out, void *user_data);
 void _ccopy_stream_destroy(_ccopy_stream_t *s);

@@ -289,6 +289,36 @@ def test_format_and_compression_variants_hold_exactly_the_source(ferretdb, varie
     assert summary["documents"] == 610 + variety.types.count_documents({})
 
 
+@pytest.mark.parametrize("comp,level,says", [
+    ("gzip", "12", "gzip takes levels 1 to 9 (0: its default, 6), not 12"),
+    ("gzip", "10", "gzip takes levels 1 to 9"),
+    ("zstd", "23", None),  # refused by the option's own bounds (0 to 22)
+    ("none", "5", "needs a compression"),
+])
+def test_a_compression_level_the_codec_cannot_take_is_bad_input(ferretdb, variety, tmp_path,
+                                                                 comp, level, says):
+    # gzip levels above 9 used to pass the option's bounds (0 to 22, zstd's), make the
+    # compressor fail to start and crash the backup with SIGSEGV on the first document.
+    dest = tmp_path / "bk"
+    res = clirun.backup(ferretdb.uri, variety.name, dest, "--compress", comp,
+                        "--compress-level", level, json_summary=False)
+    assert res.rc == 2, res.explain()
+    assert "compress-level" in res.stderr or "compress_level" in res.stderr, res.explain()
+    if says:
+        assert says in res.stderr, res.explain()
+    assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file()], res.explain()
+
+
+@pytest.mark.parametrize("comp,level", [("gzip", "1"), ("gzip", "9"), ("zstd", "22")])
+def test_every_level_a_codec_takes_gives_exactly_the_source(ferretdb, variety, tmp_path, comp,
+                                                            level):
+    dest = tmp_path / "bk"
+    _ok(clirun.backup(ferretdb.uri, variety.name, dest, "--step", "1d", "--compress", comp,
+                      "--compress-level", level))
+    backup = bc.assert_backup_matches(dest, variety)
+    assert backup.windows and all(w.manifest["compression"] == comp for w in backup.windows)
+
+
 # ---------------------------------------------------------------- incremental
 
 

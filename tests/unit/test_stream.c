@@ -303,6 +303,47 @@ CCOPY_TEST(levels)
     free(raw);
 }
 
+CCOPY_TEST(levels_are_checked_against_each_codec)
+{
+    static const struct {
+        _ccopy_compression_t codec;
+        int level, ok;
+        const char *says;
+    } cases[] = {
+        {CCOPY_COMPRESS_GZIP, 0, 1, NULL},
+        {CCOPY_COMPRESS_GZIP, 1, 1, NULL},
+        {CCOPY_COMPRESS_GZIP, 9, 1, NULL},
+        {CCOPY_COMPRESS_GZIP, 10, 0, "gzip takes levels 1 to 9 (0: its default, 6), not 10"},
+        {CCOPY_COMPRESS_GZIP, 12, 0, "gzip takes levels 1 to 9 (0: its default, 6), not 12"},
+        {CCOPY_COMPRESS_GZIP, -1, 0, "gzip takes levels 1 to 9"},
+        {CCOPY_COMPRESS_ZSTD, 0, 1, NULL},
+        {CCOPY_COMPRESS_ZSTD, 22, 1, NULL},
+        {CCOPY_COMPRESS_ZSTD, 23, 0, "zstd takes levels 1 to 22 (0: its default, 3), not 23"},
+        {CCOPY_COMPRESS_NONE, 0, 1, NULL},
+        {CCOPY_COMPRESS_NONE, 5, 0, "5 needs a compression (compress gzip or zstd)"},
+    };
+    collector_t out = {0};
+    ccopy_error_t error;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        _ccopy_stream_t *s;
+        memset(&error, 0, sizeof error);
+        if (cases[i].ok) {
+            CHECK_INT(_ccopy_compression_check_level(cases[i].codec, cases[i].level, &error), 0);
+            /* every level the check lets through makes a stream */
+            s = _ccopy_stream_new(cases[i].codec, cases[i].level, 0, collect, &out);
+            CHECK(s != NULL);
+            _ccopy_stream_destroy(s);
+            continue;
+        }
+        CHECK_INT(_ccopy_compression_check_level(cases[i].codec, cases[i].level, &error), CCOPY_EINVAL);
+        CHECK(strstr(error.message, "compress_level") != NULL);
+        CHECK(strstr(error.message, cases[i].says) != NULL);
+    }
+    collector_free(&out);
+}
+
 CCOPY_TEST(none_fills_chunks_and_passes_big_writes_through)
 {
     collector_t out = {0};

@@ -11,10 +11,23 @@ cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
 cmake -S "$src/tests/install" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log" \
   || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/consumer" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
-LD_LIBRARY_PATH="$work/prefix/lib" "$work/consumer/consumer_shared"
-"$work/consumer/consumer_static"
+# What a user runs: the installed command, with a clean environment (no LD_LIBRARY_PATH), where
+# it was installed and after the whole tree is moved.
+check_command() {
+  local bin=$1 out
+  out=$(env -i "$bin" --version 2>&1) || { echo "installed $bin does not start: $out"; exit 1; }
+  [[ "$out" == cosmocopy* ]] || { echo "installed $bin --version printed: $out"; exit 1; }
+  env -i "$bin" options > "$work/options.md" || { echo "installed $bin options failed"; exit 1; }
+  grep -q -- '--compress-level' "$work/options.md"
+}
+check_command "$work/prefix/bin/cosmocopy"
+mv "$work/prefix" "$work/moved"
+check_command "$work/moved/bin/cosmocopy"
+mv "$work/moved" "$work/prefix"
+env -i "$work/consumer/consumer_shared"
+env -i "$work/consumer/consumer_static"
 libdir=$(dirname "$(find "$work/prefix" -name cosmocopy.pc | head -n 1)")
 flags=$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs cosmocopy)
 cc -std=c11 "$src/tests/install/consumer.c" -o "$work/consumer_pc" $flags
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$work/consumer_pc"
-echo "installed library, headers, CMake package and pkg-config file all work"
+echo "installed command, library, headers, CMake package and pkg-config file all work"

@@ -460,10 +460,22 @@ static int looks_like_destination(const char *value)
 
 static void on_signal(int sig)
 {
-    (void)sig;
     if (running_job)
         ccopy_job_cancel(running_job);
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+    signal(sig, SIG_DFL); /* a second Ctrl-C (or SIGTERM) stops at once */
+}
+
+/* While a job runs, SIGINT and SIGTERM cancel it (cleanly: nothing incomplete is marked
+ * complete); before and after, they have their default effect, so a command blocked printing
+ * its summary into a full pipe still ends when asked to. */
+static void catch_stop_signals(int catching)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = catching ? on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 typedef struct log_ctx {
@@ -767,7 +779,6 @@ static int cmd_job(const job_command_t *cmd, int argc, char **argv)
     ccopy_error_t e;
     ccopy_job_t *job;
     log_ctx_t log_ctx;
-    struct sigaction sa;
     char where[1024];
 
     if (parse_job_arguments(cmd, argc, argv, opts, &json, &quiet, &rc) != 0) {
@@ -794,11 +805,9 @@ static int cmd_job(const job_command_t *cmd, int argc, char **argv)
         ccopy_job_set_progress(job, cli_progress, NULL);
 
     running_job = job;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_stop_signals(1);
     rc = ccopy_job_run(job, &e);
+    catch_stop_signals(0);
     running_job = NULL;
     cli_progress_end();
 
@@ -819,48 +828,79 @@ static int cmd_job(const job_command_t *cmd, int argc, char **argv)
 
 /* ---- list ------------------------------------------------------------------------------- */
 
+/* The flags of list, copied out of argv (which is masked in place to hide secrets). */
+typedef struct list_args {
+    char *location, *db, *collection, *connection;
+    int json;
+} list_args_t;
+
+static int list_backup(const list_args_t *args);
+
 static int cmd_list(int argc, char **argv)
 {
-    const char *location = NULL, *db = NULL, *coll = NULL, *connection = NULL;
-    int json = 0, i, rc;
+    list_args_t args = {NULL, NULL, NULL, NULL, 0};
+    int i, rc = -1;
+
+    for (i = 0; i < argc && rc < 0; i++) {
+        const char *a = argv[i];
+        char **target = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(list_help, stdout);
+            rc = EXIT_OK;
+            break;
+        }
+        if (strcmp(a, "--json") == 0) {
+            args.json = 1;
+            continue;
+        }
+        if (strcmp(a, "--from") == 0)
+            target = &args.location;
+        else if (strcmp(a, "--db") == 0)
+            target = &args.db;
+        else if (strcmp(a, "--collection") == 0)
+            target = &args.collection;
+        else if (strcmp(a, "--blob-connection-string") == 0)
+            target = &args.connection;
+        else
+            rc = usage_error("list", "unknown argument \"%s\"", a);
+        if (rc >= 0)
+            break;
+        if (i + 1 >= argc) {
+            rc = usage_error("list", "%s needs a value", a);
+            break;
+        }
+        free(*target);
+        *target = strdup(argv[++i]);
+    }
+    if (rc < 0 && !args.location)
+        rc = usage_error("list", "%s", "--from dir:PATH, azblob://CONTAINER[/PREFIX] or a SAS URL is required");
+    hide_secrets_in_arguments(argc, argv); /* the values were copied: masking rewrites argv */
+    if (rc < 0)
+        rc = list_backup(&args);
+    free(args.location);
+    free(args.db);
+    free(args.collection);
+    free(args.connection);
+    return rc;
+}
+
+static int list_backup(const list_args_t *args)
+{
+    const char *db = args->db, *coll = args->collection;
+    int json = args->json, rc;
     ccopy_catalog_t *catalog;
     ccopy_options_t *opts;
     ccopy_manifest_t *m;
     size_t count, k;
     ccopy_error_t e;
 
-    for (i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char **target = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(list_help, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (strcmp(a, "--from") == 0)
-            target = &location;
-        else if (strcmp(a, "--db") == 0)
-            target = &db;
-        else if (strcmp(a, "--collection") == 0)
-            target = &coll;
-        else if (strcmp(a, "--blob-connection-string") == 0)
-            target = &connection;
-        else
-            return usage_error("list", "unknown argument \"%s\"", a);
-        if (i + 1 >= argc)
-            return usage_error("list", "%s needs a value", a);
-        *target = argv[++i];
-    }
-    if (!location)
-        return usage_error("list", "%s", "--from dir:PATH (or azblob://CONTAINER/PREFIX) is required");
     opts = ccopy_options_new();
-    if (connection)
-        ccopy_options_set(opts, "blob_connection_string", connection, NULL);
-    hide_secrets_in_arguments(argc, argv); /* after the copy: masking rewrites argv in place */
-    catalog = ccopy_catalog_open_with_options(location, opts, &e);
+    if (args->connection &&
+        ccopy_options_set(opts, "blob_connection_string", args->connection, &e) != 0) {
+        ccopy_options_destroy(opts);
+        return usage_error("list", "--blob-connection-string: the value is empty");
+    }
+    catalog = ccopy_catalog_open_with_options(args->location, opts, &e);
     ccopy_options_destroy(opts);
     if (!catalog) {
         print_error("list", &e);

@@ -3,6 +3,12 @@ show."""
 
 from __future__ import annotations
 
+import array
+import fcntl
+import os
+import signal
+import subprocess
+import termios
 import time
 
 import pytest
@@ -141,3 +147,74 @@ def test_password_is_masked_in_the_process_title(tmp_path):
             assert SECRET not in cmdline, f"ps shows the password: {cmdline}"
         finally:
             job.kill()
+
+
+# ---------------------------------------------------------------- list, signals
+
+DAY = 86400
+HOUR = 3600
+
+
+def _small_collection(mongo, db_name, start, hours=12, count=120):
+    import datagen
+    coll = mongo[db_name].orders
+    datagen.insert_spread(coll, start, start + hours * HOUR, count, doc_size=200, seed=7,
+                          keep_ids=False)
+    return coll
+
+
+def test_list_reads_a_backup_through_a_container_sas_url(ferretdb, mongo, db_name, azurite,
+                                                         blob_container):
+    """The same SAS URL works for backup and for list (list used to send the masked sig=****
+    and got 403)."""
+    import backupcheck as bc
+    start = (int(time.time()) // DAY - 3) * DAY
+    _small_collection(mongo, db_name, start)
+    url = azurite.sas_url(blob_container.container_name, "viasas")
+    sig = url.split("sig=")[1].split("&")[0]
+    res = clirun.run("backup", "--source", ferretdb.uri, "--db", db_name, "--to", url,
+                     "--from", bc.rfc3339(start), "--to", bc.rfc3339(start + 12 * HOUR),
+                     "--step", "4h", "--parallel", "3", "--json")
+    assert res.rc == 0, res.explain().replace(sig, "****")
+    listed = clirun.run("list", "--from", url, "--json")
+    assert listed.rc == 0, listed.explain().replace(sig, "****")
+    windows = listed.summary["windows"]
+    assert [(w["window"]["start_epoch"], w["window"]["end_epoch"]) for w in windows] == \
+        [(start + k * 4 * HOUR, start + (k + 1) * 4 * HOUR) for k in range(3)]
+    assert sum(w["documents"] for w in windows) == 120
+    assert sig not in listed.stdout + listed.stderr
+    text = clirun.run("list", "--from", url)
+    assert text.rc == 0, text.explain().replace(sig, "****")
+    assert "3 windows, 120 documents" in text.stdout, text.explain().replace(sig, "****")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_after_the_job_ends_the_command(ferretdb, mongo, db_name, tmp_path, signum):
+    """Once the job is over, SIGTERM and SIGINT have their default effect: a command blocked
+    writing its summary into a pipe nobody reads ends when told to (it used to keep the job's
+    handler, which ignored them). The pipe being full proves the job is over: the summary is
+    printed only after it."""
+    import backupcheck as bc
+    start = (int(time.time()) // DAY - 40) * DAY
+    _small_collection(mongo, db_name, start, hours=30 * 24, count=60)
+    job = clirun.Background("backup", "--source", ferretdb.uri, "--db", db_name,
+                            "--to", f"dir:{tmp_path}/bk", "--from", bc.rfc3339(start),
+                            "--to", bc.rfc3339(start + 30 * DAY), "--step", "1h", "--json")
+    try:
+        def pipe_full():
+            if not job.running():
+                return "exited"
+            buffered = array.array("i", [0])
+            fcntl.ioctl(job.proc.stdout.fileno(), termios.FIONREAD, buffered)
+            return buffered[0] >= 65536
+        state = clirun.wait_for(pipe_full, 120, interval=0.05, what="the summary to fill the pipe")
+        assert state is True, "the summary fit in the pipe: make it larger"
+        time.sleep(0.2)
+        os.kill(job.pid, signum)
+        try:
+            job.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{signum.name} was ignored after the job ended")
+        assert job.proc.returncode == -signum
+    finally:
+        job.kill()

@@ -73,8 +73,9 @@ static const char plan_help[] =
     "  --step D     window length (default 4h)\n"
     "  --json       print {\"windows\": [{start, end, start_epoch, end_epoch, lo, hi}, ...]}\n"
     "\n"
-    "Times: RFC 3339 UTC (2026-01-01T00:00:00Z), epoch seconds (@1767225600), now, or relative\n"
-    "to now (-4h, -30m, -2d). Durations: 30s, 5m, 4h, 1d, 1w.\n";
+    "Times: RFC 3339 UTC (2026-01-01T00:00:00Z), a date alone (2026-01-01: midnight UTC), epoch\n"
+    "seconds (@1767225600), now, or relative to now (-4h, -30m, -2d). Durations: 30s, 5m, 4h,\n"
+    "1d, 1w.\n";
 
 static const char backup_head[] =
     "Usage: cosmocopy backup --source URI --db NAME [--collection NAME ...] --to DESTINATION\n"

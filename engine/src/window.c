@@ -208,6 +208,10 @@ static int scan_rfc3339(int64_t *out, const char *text, char reason[REASON_SIZE]
         snprintf(reason, REASON_SIZE, "day %d is out of range for %04d-%02d", day, year, month);
         return -1;
     }
+    if (*p == '\0') { /* a date alone, as people type it: its midnight UTC */
+        *out = days_from_civil(year, month, day) * 86400;
+        return 0;
+    }
     if (!read_char(&p, "Tt ")) {
         snprintf(reason, REASON_SIZE, "expected \"T\" and a time after the date");
         return -1;

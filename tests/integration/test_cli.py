@@ -218,3 +218,14 @@ def test_a_stop_signal_after_the_job_ends_the_command(ferretdb, mongo, db_name, 
         assert job.proc.returncode == -signum
     finally:
         job.kill()
+
+
+def test_a_date_alone_is_midnight_utc():
+    res = clirun.run("plan", "--from", "2026-01-01", "--to", "2026-01-02", "--step", "12h", "--json")
+    assert res.rc == 0, res.explain()
+    assert [(w["start"], w["end"]) for w in res.summary["windows"]] == [
+        ("2026-01-01T00:00:00Z", "2026-01-01T12:00:00Z"),
+        ("2026-01-01T12:00:00Z", "2026-01-02T00:00:00Z")]
+    bad = clirun.run("plan", "--from", "2026-02-30", "--to", "2026-03-01")
+    assert bad.rc == 2, bad.explain()
+    assert "day 30 is out of range for 2026-02" in bad.stderr, bad.explain()

@@ -445,10 +445,25 @@ CCOPY_TEST(parse_rfc3339_rejects_single_digit_fields)
     CHECK_CONTAINS(parse_fails("26-01-01T00:00:00Z", 0), "expected a date as YYYY-MM-DD");
 }
 
-CCOPY_TEST(parse_rfc3339_rejects_date_only)
+CCOPY_TEST(parse_date_only_is_midnight_utc)
 {
-    CHECK_STR(parse_fails("2026-01-01", 0),
-              "invalid time \"2026-01-01\": expected \"T\" and a time after the date");
+    CHECK_INT(parse_ok("2026-01-01", 0), 1767225600);
+    CHECK_INT(parse_ok("2024-02-29", 0), 1709164800);
+    CHECK_INT(parse_ok("1970-01-01", 0), 0);
+}
+
+CCOPY_TEST(parse_date_only_checks_the_date)
+{
+    CHECK_CONTAINS(parse_fails("2026-02-29", 0), "day 29 is out of range for 2026-02");
+    CHECK_CONTAINS(parse_fails("2026-13-01", 0), "month 13 is out of range");
+    CHECK_CONTAINS(parse_fails("2026-1-01", 0), "expected a date as YYYY-MM-DD");
+}
+
+CCOPY_TEST(parse_rfc3339_rejects_date_and_separator_without_time)
+{
+    CHECK_STR(parse_fails("2026-01-01T", 0),
+              "invalid time \"2026-01-01T\": expected a time as HH:MM:SS");
+    CHECK_CONTAINS(parse_fails("2026-01-01 ", 0), "expected a time as HH:MM:SS");
 }
 
 CCOPY_TEST(parse_rfc3339_rejects_other_separator)

@@ -39,7 +39,8 @@ typedef struct ccopy_window {
  * Parse a point in time.
  *
  * Accepted forms: RFC 3339 in UTC ("2026-01-01T00:00:00Z", also with fractional seconds, which
- * are truncated, or an explicit "+00:00" offset; other offsets are converted to UTC); epoch
+ * are truncated, or an explicit "+00:00" offset; other offsets are converted to UTC); a date
+ * alone ("2026-01-01": its midnight UTC); epoch
  * seconds ("@1767225600"); "now"; relative to now ("-4h", "-30m", "-2d", "+1h", "-90s",
  * "-1w").
  *

@@ -31,6 +31,12 @@ static int usage_error(const char *command, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* "s" unless n is one: "1 window", "2 windows", "0 windows". */
+static const char *plural(int64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static int exit_code_for(int code)
 {
     return code == CCOPY_EINVAL ? EXIT_USAGE : code == CCOPY_EMISMATCH ? EXIT_DIFFERENT : EXIT_JOB_FAILED;
@@ -687,10 +693,10 @@ static void print_dry_run(ccopy_job_t *job)
     each_entry(summary, "planned", print_planned, &t);
     cli_format_bytes(sb, sizeof sb, (double)t.bytes);
     cli_format_bytes(ss, sizeof ss, (double)t.stored);
-    printf("dry run: would restore %lld windows, %s%lld documents, %s (%s stored) into database %s; "
+    printf("dry run: would restore %lld window%s, %s%lld document%s, %s (%s stored) into database %s; "
            "nothing was written\n",
-           (long long)t.windows, t.partial ? "at most " : "", (long long)t.documents, sb, ss,
-           field_text(summary, "target_database", "?"));
+           (long long)t.windows, plural(t.windows), t.partial ? "at most " : "", (long long)t.documents,
+           plural(t.documents), sb, ss, field_text(summary, "target_database", "?"));
     if (summary)
         bson_destroy(summary);
 }
@@ -720,13 +726,26 @@ static void print_verify_report(ccopy_job_t *job, int rc)
            "SHA256", "STATUS");
     each_entry(summary, "verdicts", print_verdict, NULL);
     if (summary) {
+        int64_t verified = field_int(summary, "windows_verified");
+        int64_t differing = field_int(summary, "windows_differing");
         if (rc == 0)
-            printf("verified %lld windows: all match\n", (long long)field_int(summary, "windows_verified"));
+            printf("verified %lld window%s: %s\n", (long long)verified, plural(verified),
+                   verified == 1 ? "it matches" : "all match");
         else if (rc == CCOPY_EMISMATCH)
-            printf("verified %lld windows: %lld differ\n", (long long)field_int(summary, "windows_verified"),
-                   (long long)field_int(summary, "windows_differing"));
+            printf("verified %lld window%s: %lld differ%s\n", (long long)verified, plural(verified),
+                   (long long)differing, differing == 1 ? "s" : "");
         bson_destroy(summary);
     }
+}
+
+/* Whether the job got as far as windows: checked, compared, skipped as complete, read or failed. */
+static int did_work(ccopy_job_t *job)
+{
+    ccopy_progress_t p;
+    ccopy_job_get_progress(job, &p);
+    return p.windows_done + p.windows_failed + p.windows_already_complete + p.windows_verified +
+               p.documents + p.documents_written >
+           0;
 }
 
 static void print_job_summary(const job_command_t *cmd, ccopy_job_t *job, const char *where, int rc)
@@ -744,19 +763,20 @@ static void print_job_summary(const job_command_t *cmd, ccopy_job_t *job, const 
     cli_format_bytes(bytes, sizeof bytes, (double)p.bytes_written);
     cli_format_bytes(stored, sizeof stored, (double)p.stored_bytes);
     cli_format_count(rate, sizeof rate, (int64_t)p.documents_per_second);
-    printf("%s %s: %lld windows %s", cmd->name, rc == 0 ? "complete" : "incomplete",
-           (long long)p.windows_done, verb);
+    printf("%s %s: %lld window%s %s", cmd->name, rc == 0 ? "complete" : "incomplete",
+           (long long)p.windows_done, plural(p.windows_done), verb);
     if (cmd->kind == CCOPY_JOB_RESTORE)
         printf(" (%lld checked first)", (long long)p.windows_verified);
     else
         printf(", %lld already complete", (long long)p.windows_already_complete);
     printf(", %lld failed\n", (long long)p.windows_failed);
     if (cmd->kind == CCOPY_JOB_BACKUP)
-        printf("  %s documents, %s (%s stored) in %.1f s, %s docs/s, %lld retries\n", docs, bytes,
-               stored, p.elapsed_seconds, rate, (long long)p.retries);
+        printf("  %s document%s, %s (%s stored) in %.1f s, %s docs/s, %lld retr%s\n", docs,
+               plural(p.documents_written), bytes, stored, p.elapsed_seconds, rate, (long long)p.retries,
+               p.retries == 1 ? "y" : "ies");
     else
-        printf("  %s documents, %s in %.1f s, %s docs/s, %lld retries\n", docs, bytes,
-               p.elapsed_seconds, rate, (long long)p.retries);
+        printf("  %s document%s, %s in %.1f s, %s docs/s, %lld retr%s\n", docs, plural(p.documents_written),
+               bytes, p.elapsed_seconds, rate, (long long)p.retries, p.retries == 1 ? "y" : "ies");
     if (cmd->kind != CCOPY_JOB_RESTORE)
         printf("  source: %.0f RU charged%s (%.0f RU/s), ", p.ru_charged,
                p.ru_estimated ? " (estimated)" : "", p.ru_per_second);
@@ -768,9 +788,12 @@ static void print_job_summary(const job_command_t *cmd, ccopy_job_t *job, const 
         printf("  target: %.0f RU charged (estimated unless the server reports charges)\n",
                p.target_ru_charged);
     if (p.documents_rejected > 0)
-        printf("  %lld documents refused by the target (see the warnings)\n",
-               (long long)p.documents_rejected);
-    printf("  %s to %s\n", verb, where);
+        printf("  %lld document%s refused by the target (see the warnings)\n",
+               (long long)p.documents_rejected, plural(p.documents_rejected));
+    if (p.windows_done > 0)
+        printf("  %s to %s\n", verb, where);
+    else
+        printf("  no window %s to %s\n", verb, where);
 }
 
 static int cmd_job(const job_command_t *cmd, int argc, char **argv)
@@ -818,8 +841,8 @@ static int cmd_job(const job_command_t *cmd, int argc, char **argv)
         ccopy_free(summary);
     } else if (dry_run && rc == 0) {
         print_dry_run(job);
-    } else if ((!quiet || cmd->kind == CCOPY_JOB_VERIFY) && rc != CCOPY_EINVAL) {
-        print_job_summary(cmd, job, where, rc);
+    } else if ((!quiet || cmd->kind == CCOPY_JOB_VERIFY) && (rc == 0 || did_work(job))) {
+        print_job_summary(cmd, job, where, rc); /* a job that failed before any work: the error says it all */
     }
     if (rc != 0)
         print_error(cmd->name, &e);
@@ -947,7 +970,8 @@ static int list_backup(const list_args_t *args)
             char sb[32], ss[32];
             cli_format_bytes(sb, sizeof sb, (double)bytes);
             cli_format_bytes(ss, sizeof ss, (double)stored);
-            printf("%zu windows, %lld documents, %s (%s stored)\n", count, (long long)docs, sb, ss);
+            printf("%zu window%s, %lld document%s, %s (%s stored)\n", count, plural((int64_t)count),
+                   (long long)docs, plural(docs), sb, ss);
         }
     }
     ccopy_manifest_array_free(m, count);

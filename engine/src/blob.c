@@ -664,7 +664,7 @@ int _ccopy_blob_send(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *
             return 0;
         if (++attempt > client->backoff.max_retries) {
             int rc = _ccopy_blob_error(client->acct, res, what, error);
-            _ccopy_error_prefix(error, "after %d retries", attempt - 1);
+            _ccopy_error_prefix(error, "after %d retr%s", attempt - 1, attempt - 1 == 1 ? "y" : "ies");
             return rc;
         }
         if (client->retries)

@@ -541,10 +541,11 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     } else if (atomic_load(&job->canceled)) {
         rc = _ccopy_error_set(&e, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0,
                               job->kind == CCOPY_JOB_RESTORE
-                                  ? "canceled: %lld of %zu windows restored; run again to restore "
+                                  ? "canceled: %lld of %zu window%s restored; run again to restore "
                                     "(writing them all again is harmless)"
-                                  : "canceled: %lld of %zu windows completed; run again to continue",
-                              (long long)job->windows_done, job->task_count);
+                                  : "canceled: %lld of %zu window%s completed; run again to continue",
+                              (long long)job->windows_done, job->task_count,
+                              job->task_count == 1 ? "" : "s");
     } else {
         rc = 0;
     }

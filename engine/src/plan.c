@@ -121,7 +121,8 @@ int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *err
         (rc != CCOPY_ENETWORK && rc != CCOPY_ETHROTTLED && rc != CCOPY_ETIMEDOUT))
         return 0;
     if (++*attempt > job->backoff.max_retries) {
-        _ccopy_error_prefix(error, "planning failed after %d retries", *attempt - 1);
+        _ccopy_error_prefix(error, "planning failed after %d retr%s", *attempt - 1,
+                            *attempt - 1 == 1 ? "y" : "ies");
         return 0;
     }
     if (rc == CCOPY_ETHROTTLED)
@@ -221,9 +222,11 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         while (_ccopy_plan_again(job, rc, &attempt, error));
         if (rc == 0 && coll->non_oid_not_covered > 0)
             _ccopy_job_log(job, CCOPY_LOG_WARNING,
-                           "%s.%s: %lld documents have an _id that is not an ObjectId; incremental "
-                           "runs cannot see them (a full run copies them)",
-                           job->db, coll->name, (long long)coll->non_oid_not_covered);
+                           "%s.%s: %lld document%s an _id that is not an ObjectId; incremental "
+                           "runs cannot see %s (a full run copies %s)",
+                           job->db, coll->name, (long long)coll->non_oid_not_covered,
+                           coll->non_oid_not_covered == 1 ? " has" : "s have", coll->non_oid_not_covered == 1 ? "it" : "them",
+                           coll->non_oid_not_covered == 1 ? "it" : "them");
     }
     free(cov);
     _ccopy_manifests_free(manifests, count);
@@ -504,9 +507,10 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
             if (!wanted(job, &m[i], from, until)) {
                 if (m[i].kind == CCOPY_MANIFEST_NON_OBJECTID)
                     _ccopy_job_log(job, CCOPY_LOG_WARNING,
-                                   "%s.%s: the pass of %lld documents whose _id is not an ObjectId "
+                                   "%s.%s: the pass of %lld document%s whose _id is not an ObjectId "
                                    "has no time, so a run limited in time leaves it out",
-                                   job->db, coll->name, (long long)m[i].documents);
+                                   job->db, coll->name, (long long)m[i].documents,
+                                   m[i].documents == 1 ? "" : "s");
                 ccopy_manifest_cleanup(&m[i]);
                 continue;
             }

@@ -48,7 +48,8 @@ static int failure(const _ccopy_reader_config_t *c, ccopy_error_t *error, const 
                    int retries)
 {
     char *where = _ccopy_window_describe(c->db, c->coll, c->kind, &c->window);
-    char *what = retries ? _ccopy_strdup_printf("window %s failed after %d retries", where, retries)
+    char *what = retries ? _ccopy_strdup_printf("window %s failed after %d retr%s", where, retries,
+                                                retries == 1 ? "y" : "ies")
                          : _ccopy_strdup_printf("window %s failed", where);
     int rc = _ccopy_source_error(c->source, error, e, what);
     free(where);

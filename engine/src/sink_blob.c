@@ -620,7 +620,7 @@ static void drive(blob_object_t *o, int wait_ms)
             char *what = _ccopy_strdup_printf("writing block %s of %s", s->id, o->blob);
             _ccopy_blob_error(&o->b->acct, &s->res, what, &e);
             if (s->attempt > o->b->settings.backoff.max_retries)
-                _ccopy_error_prefix(&e, "after %d retries", s->attempt - 1);
+                _ccopy_error_prefix(&e, "after %d retr%s", s->attempt - 1, s->attempt - 1 == 1 ? "y" : "ies");
             free(what);
             fail(o, &e);
             s->state = 0;
@@ -971,7 +971,7 @@ static int blob_object_read(_ccopy_sink_t *sink, const char *db, const char *col
             attempt = 0;
         if (++attempt > b->settings.backoff.max_retries) {
             rc = _ccopy_blob_error(&b->acct, &res, what, error);
-            _ccopy_error_prefix(error, "after %d retries", attempt - 1);
+            _ccopy_error_prefix(error, "after %d retr%s", attempt - 1, attempt - 1 == 1 ? "y" : "ies");
             break;
         }
         if (b->settings.retries)

@@ -154,6 +154,10 @@ static int dir_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
     int rc;
 
     if (!for_writing) {
+        /* the folder a person named: its absence is bad input, not a failed job */
+        if (stat(dir->root, &st) != 0 && errno == ENOENT)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, ENOENT,
+                                    "backup folder %s does not exist", dir->root);
         if (stat(dir->root, &st) != 0)
             return read_error(error, errno, "open backup folder", dir->root);
         if (!S_ISDIR(st.st_mode))

@@ -252,7 +252,8 @@ int _ccopy_target_create_indexes(ccopy_job_t *job, mongoc_client_t *client, cons
     do {
         rc = 0;
         if (!mongoc_client_write_command_with_opts(c, job->target_db, &command, NULL, &reply, &e)) {
-            char *what = _ccopy_strdup_printf("creating %u indexes on %s.%s", n, job->target_db, tcoll);
+            char *what = _ccopy_strdup_printf("creating %u index%s on %s.%s", n, n == 1 ? "" : "es",
+                                              job->target_db, tcoll);
             rc = _ccopy_source_error(job->target, error, &e, what);
             free(what);
         }
@@ -501,9 +502,10 @@ static int batch_finish(batch_t *b, const char *what, ccopy_error_t *error)
         rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
     if (rc == 0 && b->result.rejected > 0)
         rc = _ccopy_error_set(error, CCOPY_EREJECTED, CCOPY_DOMAIN_ENGINE, 0,
-                              "%lld of %lld documents could not be written to %s.%s (see the "
+                              "%lld of %lld document%s could not be written to %s.%s (see the "
                               "warnings and the summary's rejected list); %s",
                               (long long)b->result.rejected, (long long)b->documents,
+                              b->documents == 1 ? "" : "s",
                               b->config.db, b->config.coll, what);
     return rc;
 }
@@ -672,8 +674,8 @@ int _ccopy_restore_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_mani
         free(json);
         if (r.skipped > 0)
             _ccopy_job_log(job, CCOPY_LOG_INFO,
-                           "%s.%s: %lld documents of the window created at or after --until left out",
-                           job->db, task->coll, (long long)r.skipped);
+                           "%s.%s: %lld document%s of the window created at or after --until left out",
+                           job->db, task->coll, (long long)r.skipped, r.skipped == 1 ? "" : "s");
     }
     batch_destroy(&r.batch);
     return rc;

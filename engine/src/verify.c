@@ -313,8 +313,9 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
         rc = _ccopy_reader_count(&c, &v.backup_count, error);
     }
     if (rc == 0 && v.source_count != v.backup_count)
-        add_problem(&v, "the source has %lld documents, the %s %lld", (long long)v.source_count,
-                    job->sink ? "backup" : "replica", (long long)v.backup_count);
+        add_problem(&v, "the source has %lld document%s, the %s %lld", (long long)v.source_count,
+                    v.source_count == 1 ? "" : "s", job->sink ? "backup" : "replica",
+                    (long long)v.backup_count);
     if (rc == 0 && deep) {
         digest_t a, b;
         side_reader_t ra = {digest_doc, digest_restart, &a}, rb = {digest_doc, digest_restart, &b};
@@ -379,7 +380,8 @@ int _ccopy_verify_result(ccopy_job_t *job, ccopy_error_t *error)
         shown++;
     }
     return _ccopy_error_set(error, CCOPY_EMISMATCH, CCOPY_DOMAIN_ENGINE, 0,
-                            "%lld of %zu windows differ: %s%s", (long long)job->mismatches,
-                            job->verdict_count, names,
+                            "%lld of %zu window%s differ%s: %s%s", (long long)job->mismatches,
+                            job->verdict_count, job->verdict_count == 1 ? "" : "s",
+                            job->mismatches == 1 ? "s" : "", names,
                             job->mismatches > (int64_t)shown ? ", ..." : "");
 }

@@ -283,8 +283,9 @@ static int check_end(window_reader_t *r, const char *where, ccopy_error_t *error
                                 where, (unsigned long long)r->raw_bytes, r->pending_len);
     if (r->documents != (uint64_t)m->documents)
         return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
-                                "%s holds %llu documents, its manifest says %lld", where,
-                                (unsigned long long)r->documents, (long long)m->documents);
+                                "%s holds %llu document%s, its manifest says %lld", where,
+                                (unsigned long long)r->documents, r->documents == 1 ? "" : "s",
+                                (long long)m->documents);
     if (r->raw_bytes != (uint64_t)m->bytes)
         return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
                                 "%s holds %llu bytes of documents, its manifest says %lld", where,

@@ -168,10 +168,12 @@ static int64_t apply_answer(bulk_t *b, const bson_t *reply, int64_t *retry_after
 
 static int fail(const bulk_t *b, ccopy_error_t *error, const bson_error_t *e, int retries)
 {
-    char *what = retries ? _ccopy_strdup_printf("writing %zu documents to %s.%s failed after %d retries",
-                                                b->pending_count, b->c->db, b->c->coll, retries)
-                         : _ccopy_strdup_printf("writing %zu documents to %s.%s failed",
-                                                b->pending_count, b->c->db, b->c->coll);
+    const char *s = b->pending_count == 1 ? "" : "s";
+    char *what = retries ? _ccopy_strdup_printf("writing %zu document%s to %s.%s failed after %d retr%s",
+                                                b->pending_count, s, b->c->db, b->c->coll, retries,
+                                                retries == 1 ? "y" : "ies")
+                         : _ccopy_strdup_printf("writing %zu document%s to %s.%s failed",
+                                                b->pending_count, s, b->c->db, b->c->coll);
     int rc = _ccopy_source_error(b->c->server, error, e, what);
     free(what);
     return rc;

@@ -229,3 +229,85 @@ def test_a_date_alone_is_midnight_utc():
     bad = clirun.run("plan", "--from", "2026-02-30", "--to", "2026-03-01")
     assert bad.rc == 2, bad.explain()
     assert "day 30 is out of range for 2026-02" in bad.stderr, bad.explain()
+
+
+# ---------------------------------------------------------------- what the command prints
+
+
+def test_counts_of_one_are_singular(ferretdb, mongo, db_name, tmp_path):
+    import backupcheck as bc
+    day = (int(time.time()) // DAY - 3) * DAY
+    coll = mongo[db_name].orders
+    import datagen
+    coll.insert_one({"_id": datagen.make_oid(day + HOUR, 1), "n": 1})
+    coll.insert_one({"_id": "not-an-objectid", "n": 2})
+    rng = ["--from", bc.rfc3339(day), "--to", bc.rfc3339(day + DAY), "--step", "1d"]
+    res = clirun.run("backup", "--source", ferretdb.uri, "--db", db_name, "--to",
+                     f"dir:{tmp_path}/bk", *rng, "--parallel", "1")
+    assert res.rc == 0, res.explain()
+    assert "backup complete: 1 window written, 0 already complete, 0 failed\n" in res.stdout, \
+        res.explain()
+    assert "\n  1 document, " in res.stdout and "0 retries" in res.stdout, res.explain()
+    listed = clirun.run("list", "--from", f"dir:{tmp_path}/bk")
+    assert listed.rc == 0, listed.explain()
+    assert listed.stdout.splitlines()[-1].startswith("1 window, 1 document, "), listed.explain()
+    checked = clirun.run("verify", "--source", ferretdb.uri, "--db", db_name, "--backup",
+                         f"dir:{tmp_path}/bk", *rng)
+    assert checked.rc == 0, checked.explain()
+    assert "verified 1 window: it matches" in checked.stdout, checked.explain()
+    inc = clirun.run("backup", "--source", ferretdb.uri, "--db", db_name, "--to",
+                     f"dir:{tmp_path}/inc", "--incremental", "--step", "1d")
+    assert inc.rc == 0, inc.explain()
+    assert (f"{db_name}.orders: 1 document has an _id that is not an ObjectId; incremental runs "
+            "cannot see it (a full run copies it)") in inc.stderr, inc.explain()
+
+
+@pytest.mark.parametrize("command", ["restore", "list", "verify"])
+def test_a_backup_folder_that_does_not_exist_is_bad_input(tmp_path, command):
+    """Exit 2, the folder named, and no statistics about work that never started."""
+    missing = tmp_path / "no-such-backup"
+    args = {"restore": ["--from", f"dir:{missing}", "--to", "mongodb://127.0.0.1:1/"],
+            "list": ["--from", f"dir:{missing}"],
+            "verify": ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--backup",
+                       f"dir:{missing}"]}[command]
+    res = clirun.run(command, *args, "--server-timeout-ms", "1000") if command != "list" \
+        else clirun.run(command, *args)
+    assert res.rc == 2, res.explain()
+    assert res.stderr == f"cosmocopy {command}: error: backup folder {missing} does not exist\n", \
+        res.explain()
+    assert res.stdout == "", res.explain()
+
+
+def test_a_job_that_fails_before_any_work_prints_only_the_error(tmp_path):
+    port = clirun.closed_port()
+    res = clirun.run("backup", "--source", f"mongodb://127.0.0.1:{port}/", "--db", "shop",
+                     "--to", f"dir:{tmp_path}/bk", "--server-timeout-ms", "1000", timeout=60)
+    assert res.rc == 1, res.explain()
+    assert res.stdout == "", res.explain()
+    assert "written to" not in res.output
+    assert res.stderr.startswith("cosmocopy backup: error: ") and f"127.0.0.1:{port}" in res.stderr
+    # --json still prints its summary, with the status and the error
+    js = clirun.run("backup", "--source", f"mongodb://127.0.0.1:{port}/", "--db", "shop",
+                    "--to", f"dir:{tmp_path}/bk", "--server-timeout-ms", "1000", "--json",
+                    timeout=60)
+    assert js.rc == 1, js.explain()
+    assert js.summary["status"] != "ok" and f"127.0.0.1:{port}" in js.summary["error"]["message"]
+
+
+def test_a_restore_that_fails_before_writing_says_nothing_was_restored(ferretdb, mongo, db_name,
+                                                                        tmp_path):
+    """The backup is fine, the target does not answer: only the error, no "restored to"."""
+    import backupcheck as bc
+    import datagen
+    day = (int(time.time()) // DAY - 3) * DAY
+    datagen.insert_spread(mongo[db_name].orders, day, day + 4 * HOUR, 20, doc_size=100, seed=3,
+                          keep_ids=False)
+    res = clirun.run("backup", "--source", ferretdb.uri, "--db", db_name, "--to",
+                     f"dir:{tmp_path}/bk", "--from", bc.rfc3339(day), "--to",
+                     bc.rfc3339(day + 4 * HOUR))
+    assert res.rc == 0, res.explain()
+    port = clirun.closed_port()
+    res = clirun.run("restore", "--from", f"dir:{tmp_path}/bk", "--to",
+                     f"mongodb://127.0.0.1:{port}/", "--server-timeout-ms", "1000", timeout=60)
+    assert res.rc == 1, res.explain()
+    assert "restored to" not in res.stdout, res.explain()

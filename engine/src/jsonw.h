@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bson/bson.h>
+
+#include "cosmocopy/error.h"
+
 #define CCOPY_JSONW_MAX_DEPTH 32
 
 typedef struct _ccopy_jsonw {
@@ -42,5 +46,15 @@ void _ccopy_jsonw_kv_string(_ccopy_jsonw_t *w, const char *key, const char *valu
 void _ccopy_jsonw_kv_int(_ccopy_jsonw_t *w, const char *key, int64_t value);
 void _ccopy_jsonw_kv_double(_ccopy_jsonw_t *w, const char *key, double value);
 void _ccopy_jsonw_kv_bool(_ccopy_jsonw_t *w, const char *key, int value);
+
+/* One line of a jsonl window: doc as canonical Extended JSON (libbson's) and a '\n'; *out_line
+ * (free with bson_free()) holds *out_len bytes, the last one '\n', and no terminator. The line is read back
+ * (_ccopy_extjson_to_bson) and must give doc's exact bytes; when it does not (a NaN with a
+ * payload, a Decimal128 NaN with a sign or payload or a non-canonical encoding, an embedded
+ * document shaped like a type wrapper such as {"$oid": "<24 hex>"}, an array whose keys are not
+ * 0, 1, ..., documents nested deeper than libbson writes), EREJECTED naming the document's _id,
+ * the first field that would come back different and why, and --format bson. */
+int _ccopy_jsonw_bson_line(char **out_line, size_t *out_len, const bson_t *doc,
+                           ccopy_error_t *error);
 
 #endif

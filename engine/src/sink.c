@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "extjson.h"
+#include "jsonw.h"
 #include "cosmocopy/options.h"
 #include "sink.h"
 #include "version.h"
@@ -288,14 +289,12 @@ int _ccopy_window_writer_add(_ccopy_window_writer_t *w, const bson_t *doc, ccopy
 
     if (strcmp(w->format, "jsonl") == 0) {
         size_t len;
-        char *json = bson_as_canonical_extended_json(doc, &len);
-        if (!json)
-            return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
-                                    "a document of %s.%s could not be converted to Extended JSON",
-                                    w->db, w->coll);
-        json[len] = '\n'; /* replaces the NUL; the length below includes it */
-        rc = _ccopy_stream_write(w->stream, (const uint8_t *)json, len + 1, error);
-        bson_free(json);
+        char *line;
+        /* refuses what would not read back as the same bytes (jsonw.h) */
+        if ((rc = _ccopy_jsonw_bson_line(&line, &len, doc, error)) != 0)
+            return rc;
+        rc = _ccopy_stream_write(w->stream, (const uint8_t *)line, len, error);
+        bson_free(line);
     } else {
         rc = _ccopy_stream_write(w->stream, bson_get_data(doc), doc->len, error);
     }

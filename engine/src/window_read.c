@@ -14,10 +14,11 @@
 #include <openssl/evp.h>
 
 #include "common.h"
+#include "extjson.h"
 #include "stream.h"
 #include "window_read.h"
 
-#define MAX_BSON_SIZE ((size_t)64 << 20)
+#define MAX_BSON_SIZE CCOPY_EXTJSON_MAX_BSON
 /* Canonical Extended JSON spells the smallest element (an empty key holding $undefined, 2 bytes
  * of BSON) in about 30 characters, so no line of a document up to MAX_BSON_SIZE is 16 times
  * longer; a line that is, is not one the writer made. */
@@ -144,19 +145,23 @@ static int split_bson(window_reader_t *r, const uint8_t *data, size_t len, ccopy
     return 0;
 }
 
+/* A line is read as exactly the canonical Extended JSON the window writer wrote (extjson.h),
+ * not with libbson's reader, which takes {"$regex": {...}} for a query operator it refuses and
+ * cuts code at a NUL. */
 static int emit_line(window_reader_t *r, const uint8_t *line, size_t len, ccopy_error_t *error)
 {
-    bson_t doc;
-    bson_error_t reason;
+    ccopy_error_t reason;
+    bson_t *doc;
     int rc;
 
-    if (!bson_init_from_json(&doc, (const char *)line, (ssize_t)len, &reason))
+    doc = _ccopy_extjson_to_bson((const char *)line, len, &reason);
+    if (!doc)
         return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
-                                "line %llu (byte offset %llu) is not Extended JSON: %s",
+                                "line %llu (byte offset %llu) is not canonical Extended JSON: %s",
                                 (unsigned long long)r->documents + 1,
                                 (unsigned long long)r->raw_bytes, reason.message);
-    rc = pass_on(r, &doc, len + 1, error);
-    bson_destroy(&doc);
+    rc = pass_on(r, doc, len + 1, error);
+    bson_destroy(doc);
     return rc;
 }
 

@@ -18,8 +18,8 @@ typedef int (*_ccopy_doc_fn)(const bson_t *doc, void *user_data, ccopy_error_t *
 
 /* Read one window's data object back: the stored bytes are hashed (SHA-256) and counted while
  * they are decompressed (manifest->compression) and split into documents (manifest->format: "bson"
- * = concatenated BSON, "jsonl" = one canonical Extended JSON document per line, parsed with
- * libbson), each passed to on_doc. At the end the stored size, the SHA-256 and the number of
+ * = concatenated BSON, "jsonl" = one canonical Extended JSON document per line, read back into
+ * the very BSON it was written from by _ccopy_extjson_to_bson), each passed to on_doc. At the end the stored size, the SHA-256 and the number of
  * documents must equal the manifest's; otherwise ECORRUPT naming the object (sink->ops->describe)
  * and what differs ("SHA-256 of ... is X, its manifest says Y"). Framing errors (a BSON length
  * below 5 or above 64 MiB, a truncated document, a line that is not Extended JSON, a bad

@@ -140,7 +140,10 @@ static void write_window(fixture_t *f, const char *format, _ccopy_compression_t 
     wc.compression = compression;
     CHECK_INT(_ccopy_window_writer_new(&w, f->sink, &wc, &e), 0);
     for (i = 0; i < n; i++) {
+        memset(&e, 0, sizeof e);
         CHECK_INT(_ccopy_window_writer_add(w, &docs[i], &e), 0);
+        if (e.message[0])
+            fprintf(stderr, "%s\n", e.message);
         if (strcmp(format, "jsonl") == 0)
             canonical_line(&out->expected, &docs[i]);
         else
@@ -161,6 +164,7 @@ static void written_cleanup(written_t *wr)
 typedef struct collected {
     int jsonl;
     buffer_t bytes;
+    buffer_t raw; /* the documents' BSON, whatever the format */
     size_t count;
     size_t fail_at; /* 0: never; else return ECANCELED at this document (1-based) */
 } collected_t;
@@ -178,6 +182,7 @@ static int collect_doc(const bson_t *doc, void *user_data, ccopy_error_t *error)
         canonical_line(&c->bytes, doc);
     else
         append(&c->bytes, bson_get_data(doc), doc->len);
+    append(&c->raw, bson_get_data(doc), doc->len);
     return 0;
 }
 
@@ -203,10 +208,21 @@ static void round_trip(const char *format, _ccopy_compression_t compression)
     CHECK_INT(c.count, DOC_COUNT);
     CHECK_INT(c.bytes.len, wr.expected.len);
     CHECK(c.bytes.data && memcmp(c.bytes.data, wr.expected.data, wr.expected.len) == 0);
+    /* and in either format, the very bytes that were written */
+    {
+        buffer_t original = {NULL, 0};
+        size_t i;
+        for (i = 0; i < DOC_COUNT; i++)
+            append(&original, bson_get_data(&docs[i]), docs[i].len);
+        CHECK_INT(c.raw.len, original.len);
+        CHECK(c.raw.data && memcmp(c.raw.data, original.data, original.len) == 0);
+        free(original.data);
+    }
     /* checking the stored bytes alone */
     CHECK_INT(_ccopy_window_read(f.sink, &wr.manifest, NULL, NULL, &e), 0);
 
     free(c.bytes.data);
+    free(c.raw.data);
     written_cleanup(&wr);
     free_documents(docs, DOC_COUNT);
     fixture_teardown(&f);
@@ -240,6 +256,154 @@ CCOPY_TEST(jsonl_gzip_reads_back_the_same_extended_json)
 CCOPY_TEST(jsonl_zstd_reads_back_the_same_extended_json)
 {
     round_trip("jsonl", CCOPY_COMPRESS_ZSTD);
+}
+
+/* ---- fidelity: what a jsonl window holds comes back as the same BSON, or is refused ------ */
+
+/* Each document read back must be the vector of its position, byte for byte. */
+typedef struct vector_check {
+    const bson_t *docs;
+    size_t count, same;
+} vector_check_t;
+
+static int check_vector(const bson_t *doc, void *user_data, ccopy_error_t *error)
+{
+    vector_check_t *v = user_data;
+    const bson_t *expected = &v->docs[v->count];
+
+    if (doc->len == expected->len &&
+        memcmp(bson_get_data(doc), bson_get_data(expected), doc->len) == 0) {
+        v->same++;
+    } else {
+        char *json = bson_as_canonical_extended_json(expected, NULL);
+        fprintf(stderr, "vector \"%s\" came back different: %s\n",
+                ccopy_test_jsonl_vectors[v->count].what, json ? json : "?");
+        bson_free(json);
+    }
+    v->count++;
+    return 0;
+}
+
+static void vectors_round_trip(const char *format, _ccopy_compression_t compression)
+{
+    fixture_t f;
+    bson_t docs[CCOPY_TEST_JSONL_VECTORS];
+    written_t wr;
+    vector_check_t v;
+    ccopy_error_t e;
+    size_t i;
+
+    fixture_setup(&f);
+    for (i = 0; i < CCOPY_TEST_JSONL_VECTORS; i++)
+        CHECK(ccopy_test_bson_from_hex(&docs[i], ccopy_test_jsonl_vectors[i].hex));
+    write_window(&f, format, compression, docs, CCOPY_TEST_JSONL_VECTORS, &wr);
+    memset(&v, 0, sizeof v);
+    v.docs = docs;
+    memset(&e, 0, sizeof e);
+    CHECK_INT(_ccopy_window_read(f.sink, &wr.manifest, check_vector, &v, &e), 0);
+    if (e.message[0])
+        fprintf(stderr, "%s\n", e.message);
+    CHECK_INT(v.count, CCOPY_TEST_JSONL_VECTORS);
+    CHECK_INT(v.same, CCOPY_TEST_JSONL_VECTORS);
+    written_cleanup(&wr);
+    free_documents(docs, CCOPY_TEST_JSONL_VECTORS);
+    fixture_teardown(&f);
+}
+
+CCOPY_TEST(jsonl_uncompressed_gives_back_every_vector_byte_for_byte)
+{
+    vectors_round_trip("jsonl", CCOPY_COMPRESS_NONE);
+}
+
+CCOPY_TEST(jsonl_gzip_gives_back_every_vector_byte_for_byte)
+{
+    vectors_round_trip("jsonl", CCOPY_COMPRESS_GZIP);
+}
+
+CCOPY_TEST(jsonl_zstd_gives_back_every_vector_byte_for_byte)
+{
+    vectors_round_trip("jsonl", CCOPY_COMPRESS_ZSTD);
+}
+
+CCOPY_TEST(bson_gives_back_every_vector_byte_for_byte)
+{
+    vectors_round_trip("bson", CCOPY_COMPRESS_ZSTD);
+}
+
+/* What canonical Extended JSON cannot carry is refused when the window is written, naming the
+ * document and the field; a bson window takes it. */
+static void check_refused(fixture_t *f, const bson_t *doc, const char *id, const char *field)
+{
+    _ccopy_window_writer_config_t wc;
+    _ccopy_window_writer_t *w = NULL;
+    ccopy_error_t e;
+    char text[300];
+
+    memset(&wc, 0, sizeof wc);
+    wc.kind = CCOPY_MANIFEST_WINDOW;
+    wc.window = (ccopy_window_t){1767225600, 1767240000};
+    wc.db = "shop";
+    wc.coll = "orders";
+    wc.format = "jsonl";
+    wc.compression = CCOPY_COMPRESS_NONE;
+    CHECK_INT(_ccopy_window_writer_new(&w, f->sink, &wc, &e), 0);
+    memset(&e, 0, sizeof e);
+    CHECK_INT(_ccopy_window_writer_add(w, doc, &e), CCOPY_EREJECTED);
+    snprintf(text, sizeof text, "the document with _id %s cannot be backed up as JSON lines", id);
+    CHECK_CONTAINS(e.message, text);
+    snprintf(text, sizeof text, "field \"%s\"", field);
+    if (field[0])
+        CHECK_CONTAINS(e.message, text);
+    CHECK_CONTAINS(e.message, "back this collection up with --format bson");
+    _ccopy_window_writer_destroy(w);
+
+    wc.format = "bson";
+    CHECK_INT(_ccopy_window_writer_new(&w, f->sink, &wc, &e), 0);
+    CHECK_INT(_ccopy_window_writer_add(w, doc, &e), 0);
+    _ccopy_window_writer_destroy(w);
+}
+
+CCOPY_TEST(jsonl_refuses_at_backup_what_would_read_back_different)
+{
+    fixture_t f;
+    size_t i;
+
+    fixture_setup(&f);
+    for (i = 0; i < CCOPY_TEST_JSONL_REFUSALS; i++) {
+        bson_t doc;
+        char id[64];
+        CHECK(ccopy_test_bson_from_hex(&doc, ccopy_test_jsonl_refusals[i].hex));
+        fprintf(stderr, "refusal: %s\n", ccopy_test_jsonl_refusals[i].what);
+        snprintf(id, sizeof id, "{ \"$numberInt\" : \"%zu\" }", i + 1);
+        check_refused(&f, &doc, id, ccopy_test_jsonl_refusals[i].field);
+        bson_destroy(&doc);
+    }
+    fixture_teardown(&f);
+}
+
+/* libbson writes "{ ... }" for a document nested deeper than 200 levels. */
+CCOPY_TEST(jsonl_refuses_documents_nested_deeper_than_it_writes)
+{
+    fixture_t f;
+    bson_t *level = bson_new(), *outer;
+    bson_oid_t oid;
+    int i;
+
+    fixture_setup(&f);
+    for (i = 0; i < 210; i++) {
+        outer = bson_new();
+        BSON_APPEND_DOCUMENT(outer, "n", level);
+        bson_destroy(level);
+        level = outer;
+    }
+    outer = bson_new();
+    bson_oid_init_from_string(&oid, "6955b9000000000000000001");
+    BSON_APPEND_OID(outer, "_id", &oid);
+    BSON_APPEND_DOCUMENT(outer, "deep", level);
+    check_refused(&f, outer, "{ \"$oid\" : \"6955b9000000000000000001\" }", "");
+    bson_destroy(outer);
+    bson_destroy(level);
+    fixture_teardown(&f);
 }
 
 static const char *const formats[] = {"bson", "jsonl"};

@@ -466,6 +466,7 @@ CCOPY_TEST(length_prefix_split_across_chunks)
     CHECK(c.bytes.data && memcmp(c.bytes.data, wr.expected.data, wr.expected.len) == 0);
 
     free(c.bytes.data);
+    free(c.raw.data);
     free(fill);
     written_cleanup(&wr);
     free_documents(docs, 3);
@@ -533,6 +534,7 @@ CCOPY_TEST(changed_byte_is_a_sha256_mismatch_naming_the_file)
             CHECK_CONTAINS(e.message, "SHA-256 of");
             CHECK_CONTAINS(e.message, wr.path);
             free(c.bytes.data);
+            free(c.raw.data);
             free(stored);
             written_cleanup(&wr);
             free_documents(docs, DOC_COUNT);
@@ -571,6 +573,7 @@ CCOPY_TEST(truncated_file_is_corrupt)
             CHECK_INT(_ccopy_window_read(f.sink, &wr.manifest, NULL, NULL, &e), CCOPY_ECORRUPT);
             CHECK_CONTAINS(e.message, size_text);
             free(c.bytes.data);
+            free(c.raw.data);
             free(stored);
             written_cleanup(&wr);
             free_documents(docs, DOC_COUNT);
@@ -622,6 +625,7 @@ CCOPY_TEST(wrong_document_count_is_corrupt)
     CHECK_CONTAINS(e.message, "holds 5 documents, its manifest says 6");
     CHECK_INT(_ccopy_window_read(f.sink, &wr.manifest, NULL, NULL, &e), 0);
     free(c.bytes.data);
+    free(c.raw.data);
     written_cleanup(&wr);
     free_documents(docs, DOC_COUNT);
     fixture_teardown(&f);
@@ -645,6 +649,7 @@ CCOPY_TEST(on_doc_error_stops_the_read_with_that_error)
     CHECK_STR(e.message, "the consumer had enough at 2");
     CHECK_INT(c.count, 2); /* nothing after the refusal */
     free(c.bytes.data);
+    free(c.raw.data);
     written_cleanup(&wr);
     free_documents(docs, DOC_COUNT);
     fixture_teardown(&f);
@@ -691,6 +696,7 @@ static void check_framing(const char *format, const uint8_t *data, size_t len, i
     CHECK_CONTAINS(e.message, expected);
     CHECK_INT(_ccopy_window_read(f.sink, &m, NULL, NULL, &e), 0); /* the bytes are as stored */
     free(c.bytes.data);
+    free(c.raw.data);
     fixture_teardown(&f);
 }
 
@@ -757,5 +763,6 @@ CCOPY_TEST(damaged_compressed_stream_is_corrupt)
     CHECK_CONTAINS(e.message, path);
     CHECK_CONTAINS(e.message, "gzip data is corrupt");
     free(c.bytes.data);
+    free(c.raw.data);
     fixture_teardown(&f);
 }

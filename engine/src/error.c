@@ -128,11 +128,13 @@ void _ccopy_mask_secrets(char *text)
 
     if (!text)
         return;
-    /* scheme://user:password@host */
+    /* scheme://user:password@host. The credentials end at the last '@' before the first '/' or
+     * blank: libmongoc takes a password holding '?', ',' or quotes unescaped, so those cannot
+     * end the scan (a quote closing a quoted URI only makes the scan go on to the blank). */
     for (i = 0; text[i]; i++) {
         if (text[i] == ':' && text[i + 1] == '/' && text[i + 2] == '/') {
             size_t user = i + 3, colon = 0, at = 0, k;
-            for (k = user; text[k] && !strchr("/ \t\n'\",?", text[k]); k++) {
+            for (k = user; text[k] && !strchr("/ \t\r\n", text[k]); k++) {
                 if (text[k] == ':' && !colon)
                     colon = k;
                 if (text[k] == '@')

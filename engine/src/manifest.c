@@ -339,12 +339,13 @@ int _ccopy_manifest_from_bson(ccopy_manifest_t *out, const bson_t *doc, ccopy_er
 
 int ccopy_manifest_from_json(ccopy_manifest_t *out, const char *json, size_t len, ccopy_error_t *error)
 {
-    bson_error_t reason;
+    ccopy_error_t reason;
     bson_t *doc;
     int rc;
 
     memset(out, 0, sizeof *out);
-    doc = bson_new_from_json((const uint8_t *)json, (ssize_t)len, &reason);
+    /* the jsonl reader: first_id {"$regex": {...}} or code with a NUL reads back as written */
+    doc = _ccopy_extjson_to_bson(json, len, &reason);
     if (!doc)
         return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
                                 "manifest is not valid JSON: %s", reason.message);

@@ -264,6 +264,9 @@ CCOPY_TEST(ids_of_several_types_survive_round_trip)
         "{ \"region\" : \"eu\", \"n\" : { \"$numberInt\" : \"1\" } }",
         "[ { \"$numberInt\" : \"1\" }, \"two\" ]",
         "true",
+        /* what libbson's reader refused or cut (issue 9) */
+        "{ \"$regex\" : { \"x\" : { \"$numberInt\" : \"1\" } } }",
+        "{ \"$symbol\" : \"a\\u0000b\" }",
     };
     size_t i;
 

@@ -168,6 +168,10 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
 {
     int64_t now_us = _ccopy_monotonic_us(), now_ms = now_us / 1000;
 
+    /* RetryAfterMs is the server's text and may be any int64: 2^53 ms (285,000 years) is as
+     * good as forever and keeps the sums and the debt below exact and free of overflow. */
+    if (retry_after_ms > (INT64_C(1) << 53))
+        retry_after_ms = INT64_C(1) << 53;
     pthread_mutex_lock(&g->lock);
     refill(g, now_us);
     g->tokens += reserved;

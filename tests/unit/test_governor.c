@@ -107,6 +107,27 @@ CCOPY_TEST(retry_after_pauses_every_request_even_when_unpaced)
     _ccopy_governor_destroy(&g);
 }
 
+/* RetryAfterMs is the server's text: "RetryAfterMs=9223372036854775807" parses (retry.h), and
+ * now + it overflowed, so the pause was skipped instead of taken (found reading the users of
+ * the value the fuzz target fuzz_retry parses). */
+CCOPY_TEST(retry_after_of_any_size_pauses_and_never_overflows)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 1; /* the wait is taken: cancellation ends it at once */
+    int64_t waited = 0;
+    double budgets[] = {0, 1000};
+    size_t i;
+    for (i = 0; i < 2; i++) {
+        _ccopy_governor_init(&g, budgets[i]);
+        if (budgets[i] > 0)
+            _ccopy_governor_settle(&g, 0, 5000, 1);
+        _ccopy_governor_throttled(&g, 0, INT64_MAX);
+        CHECK(g.paused_until_ms > _ccopy_monotonic_ms() + INT64_C(1000) * 86400 * 365);
+        CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, &waited), -1);
+        _ccopy_governor_destroy(&g);
+    }
+}
+
 CCOPY_TEST(first_throttle_before_any_charge_keeps_the_job_unpaced)
 {
     _ccopy_governor_t g;

@@ -194,7 +194,10 @@ static int put_utf8(parser_t *ps, unsigned cp)
 static int string_into_buf(parser_t *ps, int no_nul, size_t *out_len)
 {
     size_t begin = ps->len;
+    const char *quote;
 
+    skip_ws(ps);
+    quote = ps->p;
     if (expect(ps, '"') != OK)
         return FAILED;
     for (;;) {
@@ -252,6 +255,11 @@ static int string_into_buf(parser_t *ps, int no_nul, size_t *out_len)
     }
     if (no_nul && memchr(ps->buf + begin, 0, ps->len - begin))
         return fail(ps, "a zero character in a key or regular expression (BSON cannot hold it)");
+    /* libbson writes UTF-8 only; other bytes would make BSON that is not valid */
+    if (!bson_utf8_validate((const char *)ps->buf + begin, ps->len - begin, !no_nul)) {
+        ps->p = quote;
+        return fail(ps, "a string that is not UTF-8");
+    }
     *out_len = ps->len - begin;
     return OK;
 }

@@ -147,6 +147,26 @@ CCOPY_TEST(bad_lines_say_what_and_where)
     check_refused("{\"a\": \"x\0\"}", 11, "a control character (0x00) inside a string");
 }
 
+/* libbson never writes bytes that are not UTF-8; the reader took them into keys, strings and
+ * regular expressions, making BSON that bson_validate() refuses (found by tests/fuzz/fuzz_jsonl_read). */
+CCOPY_TEST(text_that_is_not_utf8_is_refused)
+{
+    static const char *const lines[] = {
+        "{\"$times\xff\": 1}",                 /* a key                        */
+        "{\"a\": \"x\xffy\"}",                  /* a string                     */
+        "{\"a\": \"\xe2\x82\"}",                 /* a sequence cut short         */
+        "{\"a\": {\"$regularExpression\": {\"pattern\": \"\xff\", \"options\": \"\"}}}",
+    };
+    size_t i;
+    for (i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        check_refused(lines[i], strlen(lines[i]), "a string that is not UTF-8 at byte ");
+    check_refused(lines[0], strlen(lines[0]), "not UTF-8 at byte 1 of the line");
+    check_refused(lines[1], strlen(lines[1]), "not UTF-8 at byte 6 of the line");
+    /* UTF-8, escaped or not, and an escaped zero in a value still read */
+    check_reads_as("{\"caf\xc3\xa9\": \"\\u20ac\xe2\x82\xac\\u0000\"}",
+                   "1800000002636166c3a90008000000e282ace282ac000000");
+}
+
 CCOPY_TEST(nesting_past_the_limit_is_refused_not_a_crash)
 {
     size_t depth = 100000, i;

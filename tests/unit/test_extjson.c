@@ -9,7 +9,6 @@
 #include "extjson.h"
 #include "fixtures.h"
 #include "harness.h"
-#include "jsonw.h"
 
 static char *hex_of(const bson_t *doc)
 {
@@ -245,23 +244,4 @@ CCOPY_TEST(bare_numbers_read_as_int32_int64_or_double)
     check_reads_as("{\"a\": 1, \"b\": -2147483648, \"c\": 2147483648, \"d\": 1.5}",
                    "290000001061000100000010620000000080126300000000800000000001640000000000"
                    "0000f83f00");
-}
-
-/* The line writer gives libbson's text and a newline, and only for what reads back the same. */
-CCOPY_TEST(bson_line_is_canonical_json_and_a_newline)
-{
-    bson_t doc;
-    char *line, *json;
-    size_t len;
-    ccopy_error_t e;
-
-    ccopy_test_every_type_doc(&doc);
-    CHECK_INT(_ccopy_jsonw_bson_line(&line, &len, &doc, &e), 0);
-    json = bson_as_canonical_extended_json(&doc, NULL);
-    CHECK_INT(len, strlen(json) + 1);
-    CHECK(memcmp(line, json, len - 1) == 0);
-    CHECK_INT(line[len - 1], '\n');
-    bson_free(json);
-    bson_free(line);
-    bson_destroy(&doc);
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "jsonw.h"
 
@@ -247,4 +248,48 @@ CCOPY_TEST(deepest_nesting_allowed)
     expected[2 * levels] = '\0';
     check_text(&w, expected);
     _ccopy_jsonw_cleanup(&w);
+}
+
+/* The line writer gives libbson's text and a newline, and only for what reads back the same. */
+CCOPY_TEST(bson_line_is_canonical_json_and_a_newline)
+{
+    bson_t doc;
+    char *line, *json;
+    size_t len;
+    ccopy_error_t e;
+
+    ccopy_test_every_type_doc(&doc);
+    CHECK_INT(_ccopy_jsonw_bson_line(&line, &len, &doc, &e), 0);
+    json = bson_as_canonical_extended_json(&doc, NULL);
+    CHECK_INT(len, strlen(json) + 1);
+    CHECK(memcmp(line, json, len - 1) == 0);
+    CHECK_INT(line[len - 1], '\n');
+    bson_free(json);
+    bson_free(line);
+    bson_destroy(&doc);
+}
+
+/* A document the text cannot carry gets no line, and the whole reason in one message. */
+CCOPY_TEST(bson_line_refuses_a_nan_payload_naming_id_and_field)
+{
+    bson_t doc = BSON_INITIALIZER, child;
+    uint64_t bits = UINT64_C(0x7ff8000000000012);
+    double payload;
+    char *line = (char *)"untouched";
+    size_t len = 7;
+    ccopy_error_t e;
+
+    memcpy(&payload, &bits, 8);
+    BSON_APPEND_UTF8(&doc, "_id", "order-17");
+    BSON_APPEND_DOCUMENT_BEGIN(&doc, "sensor", &child);
+    BSON_APPEND_DOUBLE(&child, "reading", payload);
+    bson_append_document_end(&doc, &child);
+    CHECK_INT(_ccopy_jsonw_bson_line(&line, &len, &doc, &e), CCOPY_EREJECTED);
+    CHECK(line == NULL);
+    CHECK_INT(len, 0);
+    CHECK_STR(e.message, "the document with _id \"order-17\" cannot be backed up as JSON lines: "
+                         "field \"sensor.reading\" is a NaN with the bits 7ff8000000000012: "
+                         "canonical Extended JSON has one NaN (7ff8000000000000); back this "
+                         "collection up with --format bson");
+    bson_destroy(&doc);
 }

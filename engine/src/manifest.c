@@ -223,12 +223,23 @@ char *_ccopy_bson_value_to_json(const bson_value_t *value)
 {
     static const char head[] = "{ \"v\" : ", tail[] = " }";
     const size_t head_len = sizeof head - 1, tail_len = sizeof tail - 1;
-    bson_t one = BSON_INITIALIZER;
+    bson_t one = BSON_INITIALIZER, *back = NULL;
     size_t len;
     char *json, *out;
 
     bson_append_value(&one, "v", 1, value);
     json = bson_as_canonical_extended_json(&one, &len);
+    /* The text must read back (as manifests are read) as the same value, or a manifest would
+     * name another _id than the window holds: libbson prints a Decimal128 whose coefficient is
+     * past 34 digits, a NaN's payload is lost, ... */
+    if (json)
+        back = _ccopy_extjson_to_bson(json, len, NULL);
+    if (!back || back->len != one.len || memcmp(bson_get_data(back), bson_get_data(&one), one.len) != 0) {
+        bson_free(json);
+        json = NULL;
+    }
+    if (back)
+        bson_destroy(back);
     bson_destroy(&one);
     /* libbson writes exactly `{ "v" : VALUE }`; the value is what lies between. */
     if (!json || len < head_len + tail_len || memcmp(json, head, head_len) != 0 ||

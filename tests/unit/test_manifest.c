@@ -7,6 +7,7 @@
 #include <bson/bson.h>
 
 #include "cosmocopy/manifest.h"
+#include "extjson.h"
 #include "harness.h"
 
 #define SHA "bba2c3b38a63fc48a5ba79593a2f83aae400ad9e770a4257759a8f8e5d89effb"
@@ -536,6 +537,34 @@ CCOPY_TEST(to_json_refuses_what_cannot_be_read)
     CHECK_CONTAINS(json, "\"first_id\": null,\n");
     check_fixed_point(json);
     ccopy_free(json);
+}
+
+/* A window's first and last _id are written as text only when the text reads back as the same
+ * value: libbson prints a Decimal128 whose coefficient has more than 34 digits, which reads back
+ * as another number (found by tests/fuzz/fuzz_extjson). */
+CCOPY_TEST(ids_are_written_only_when_they_read_back)
+{
+    bson_value_t v;
+    char *text;
+
+    memset(&v, 0, sizeof v);
+    v.value_type = BSON_TYPE_DECIMAL128;
+    v.value.v_decimal128.high = UINT64_C(0x3041FFFFFFFFFFFF); /* coefficient 2^113 - 1 */
+    v.value.v_decimal128.low = UINT64_MAX;
+    CHECK(_ccopy_bson_value_to_json(&v) == NULL);
+
+    v.value.v_decimal128.high = UINT64_C(0x3040000000000000);
+    v.value.v_decimal128.low = 5;
+    text = _ccopy_bson_value_to_json(&v);
+    CHECK_STR(text, "{ \"$numberDecimal\" : \"5\" }");
+    free(text);
+
+    memset(&v, 0, sizeof v);
+    v.value_type = BSON_TYPE_DOUBLE;
+    v.value.v_double = -0.0;
+    text = _ccopy_bson_value_to_json(&v);
+    CHECK_STR(text, "{ \"$numberDouble\" : \"-0.0\" }");
+    free(text);
 }
 
 CCOPY_TEST(cleanup_accepts_null_and_zeroes)

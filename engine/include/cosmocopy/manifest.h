@@ -18,7 +18,8 @@
  * | stored_bytes   | size of the data object as stored (after compression)                    |
  * | data           | name of the data object, relative to the manifest's folder/prefix        |
  * | sha256         | SHA-256 (hex) of the data object as stored                               |
- * | first_id       | the first _id, canonical Extended JSON value; null when empty            |
+ * | first_id       | the first _id, canonical Extended JSON value; null when empty, or when   |
+ * |                | no text reads back as that very value (a non-canonical Decimal128 ...)   |
  * | last_id        | the last _id, likewise                                                  |
  * | format         | "bson" (mongodump .bson) or "jsonl" (canonical Extended JSON lines)     |
  * | compression    | "none", "gzip" or "zstd"                                                |

@@ -1,0 +1,101 @@
+/*
+ * Where a blob sink is: --blob-connection-string values and container URLs with a SAS (--to,
+ * --from, --backup). The first byte picks the parser, the rest is the text. Any text parses or
+ * fails with a message that never holds the AccountKey or the SAS signature; a parsed account
+ * signs and addresses a request (built, never sent) without trouble.
+ */
+#include <curl/curl.h>
+
+#include "blob.h"
+#include "fuzz.h"
+#include "sink.h"
+
+/* The value after `key` (up to ';' or '&'), when it is long enough to be told apart and occurs
+ * once in the text, else NULL. */
+static char *secret_of(const char *text, const char *key)
+{
+    const char *p = strcasestr(text, key), *end;
+    char *value;
+    if (!p)
+        return NULL;
+    p += strlen(key);
+    end = p + strcspn(p, ";&");
+    if (end - p < 8)
+        return NULL;
+    value = strndup(p, (size_t)(end - p));
+    if (strstr(strstr(text, value) + 1, value)) {
+        free(value);
+        return NULL;
+    }
+    return value;
+}
+
+static void use_account(const _ccopy_blob_account_t *acct, const char *container, const char *prefix)
+{
+    static CURL *curl;
+    _ccopy_blob_request_t req = {.method = "PUT", .container = container, .blob = prefix,
+                                 .query = "comp=block&blockid=AAAA%3D%3D", .content_md5 = "x",
+                                 .body = (const uint8_t *)"data", .body_len = 4};
+    _ccopy_blob_response_t res = {0};
+    _ccopy_blob_body_cursor_t cursor;
+    struct curl_slist *headers;
+
+    FUZZ_CHECK(acct->endpoint && acct->path_prefix && acct->account, "incomplete account");
+    FUZZ_CHECK(strncmp(acct->endpoint, "http://", 7) == 0 || strncmp(acct->endpoint, "https://", 8) == 0,
+               "endpoint %s", acct->endpoint);
+    FUZZ_CHECK(strlen(acct->path_prefix) <= strlen(acct->endpoint) &&
+                   strcmp(acct->endpoint + strlen(acct->endpoint) - strlen(acct->path_prefix),
+                          acct->path_prefix) == 0,
+               "path prefix %s is not the end of %s", acct->path_prefix, acct->endpoint);
+    FUZZ_CHECK(acct->key_len > 0 || acct->sas, "neither key nor SAS");
+    if (!curl)
+        curl = curl_easy_init();
+    headers = _ccopy_blob_prepare(curl, acct, &req, &res, &cursor, 1000);
+    curl_slist_free_all(headers);
+    _ccopy_blob_response_reset(&res);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    _ccopy_blob_account_t acct;
+    ccopy_error_t error;
+    char *text, *container = NULL, *prefix = NULL, *key, *sig;
+    int which;
+
+    if (size < 1)
+        return 0;
+    which = data[0] & 1;
+    text = fuzz_text(data + 1, size - 1);
+    memset(&error, 0, sizeof error);
+    if (which == 0) {
+        key = secret_of(text, "AccountKey=");
+        sig = secret_of(text, "sig=");
+        if (_ccopy_blob_account_from_connection_string(&acct, text, &error) == 0) {
+            use_account(&acct, "container", "db/coll/x.bson");
+            _ccopy_blob_account_cleanup(&acct);
+        } else {
+            FUZZ_CHECK(error.message[0], "no message");
+        }
+    } else {
+        key = NULL;
+        sig = secret_of(text, "sig=");
+        /* what --to accepts before it reaches the parser */
+        _ccopy_sink_check_location(text, &error);
+        if (_ccopy_blob_account_from_sas_url(&acct, text, &container, &prefix, &error) == 0) {
+            FUZZ_CHECK(container && *container && prefix, "no container");
+            FUZZ_CHECK(acct.sas && acct.key_len == 0, "no SAS");
+            use_account(&acct, container, *prefix ? prefix : NULL);
+            _ccopy_blob_account_cleanup(&acct);
+        } else {
+            FUZZ_CHECK(error.message[0] && !container && !prefix, "no message");
+        }
+    }
+    FUZZ_CHECK(!key || !strstr(error.message, key), "the AccountKey is in \"%s\"", error.message);
+    FUZZ_CHECK(!sig || !strstr(error.message, sig), "the SAS signature is in \"%s\"", error.message);
+    free(key);
+    free(sig);
+    free(container);
+    free(prefix);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * Source and target connection strings: the engine's secret masking (every message and log line
+ * goes through it) and its use of libmongoc's parser. Masking never grows past the text, never
+ * leaves a password libmongoc would use in the text, and never breaks on any bytes; opening a
+ * source from the text works or fails with a masked message. mongodb+srv:// strings are masked
+ * but not opened: opening one asks DNS.
+ */
+#include <mongoc/mongoc.h>
+
+#include "common.h"
+#include "fuzz.h"
+#include "source.h"
+
+static int occurs_once(const char *text, const char *part)
+{
+    const char *p = strstr(text, part);
+    return p && !strstr(p + 1, part);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = fuzz_text(data, size), *masked = fuzz_text(data, size);
+    _ccopy_source_settings_t settings = {.server_timeout_ms = 1000, .max_clients = 1};
+    _ccopy_source_t *source = NULL;
+    const char *password = NULL;
+    mongoc_uri_t *uri;
+    ccopy_error_t error;
+
+    static int quiet;
+    if (!quiet) {
+        mongoc_log_set_handler(NULL, NULL); /* libmongoc's parse warnings would flood the log */
+        quiet = 1;
+    }
+    _ccopy_mask_secrets(masked);
+    FUZZ_CHECK(strlen(masked) <= strlen(text), "masking made \"%s\" longer", text);
+    uri = mongoc_uri_new_with_error(text, NULL);
+    if (uri)
+        password = mongoc_uri_get_password(uri);
+    /* a password of 4 or more characters that appears once, as written, is masked */
+    if (password && strlen(password) >= 4 && occurs_once(text, password))
+        FUZZ_CHECK(!strstr(masked, password), "the password of %s survives as %s", text, masked);
+    if (strncasecmp(text, "mongodb+srv:", 12) != 0) {
+        memset(&error, 0, sizeof error);
+        if (_ccopy_source_open(&source, text, &settings, &error) == 0) {
+            FUZZ_CHECK(source->hosts && !(password && strlen(password) >= 4 &&
+                                          strstr(source->hosts, password)),
+                       "hosts %s", source->hosts);
+            _ccopy_source_close(source);
+        } else {
+            FUZZ_CHECK(error.message[0], "no message");
+            if (password && strlen(password) >= 4 && occurs_once(text, password))
+                FUZZ_CHECK(!strstr(error.message, password), "the password is in %s", error.message);
+        }
+    }
+    mongoc_uri_destroy(uri);
+    free(masked);
+    free(text);
+    return 0;
+}

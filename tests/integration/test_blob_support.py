@@ -266,6 +266,36 @@ def test_slow_delays_the_reply(azurite, blob_container, blob_fault_proxy):
     assert proxy.counters()["slow"] == 1
 
 
+def test_stall_holds_the_request_before_the_server_sees_it(azurite, blob_container,
+                                                         blob_fault_proxy):
+    proxy = blob_fault_proxy(azurite, rules=[FaultRule("stall", method="PUT", delay_ms=1500,
+                                                       rate=1.0)])
+    sas = azurite.sas_url(blob_container.container_name)
+    # a client that gives up first: the request still reaches the server, late
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=0.5)
+    t0 = time.time()
+    try:
+        conn.request("PUT", _sas_target(sas, "stalled"), body=b"late", headers={
+            "x-ms-version": API_VERSION, "x-ms-blob-type": "BlockBlob"})
+        with pytest.raises(TimeoutError):
+            conn.getresponse()
+    finally:
+        conn.close()
+    assert _blob_names(blob_container) == []  # not yet at the server
+    clirun.wait_for(lambda: _blob_names(blob_container) == ["stalled"], 10,
+                    what="the stalled request applied")
+    assert blob_container.download_blob("stalled").readall() == b"late"
+    (entry,) = proxy.requests_log()
+    assert entry["fault"] == "stall"
+    assert t0 <= entry["at"] < t0 + 0.5
+    assert entry["forwarded_at"] - entry["at"] >= 1.5
+    # a client that waits gets the answer after the stall
+    t1 = time.monotonic()
+    status, _, _ = _put_blob(proxy.port, sas, "stalled2", b"s")
+    assert status == 201 and time.monotonic() - t1 >= 1.5
+    assert proxy.counters()["stall"] == 2
+
+
 def test_schedule_counts_matching_requests_only_and_keeps_alive(azurite, blob_container,
                                                                blob_fault_proxy):
     blob_container.upload_blob("x", b"x")
@@ -334,6 +364,8 @@ def test_bad_rules_are_refused():
         FaultRule("server_busy", on={0})
     with pytest.raises(ValueError, match="delay_ms"):
         FaultRule("slow", rate=1.0)
+    with pytest.raises(ValueError, match="a stall rule needs delay_ms"):
+        FaultRule("stall", rate=1.0)
     with pytest.raises(ValueError, match="never fires"):
         FaultRule("server_busy", method="PUT")
 

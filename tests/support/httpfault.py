@@ -1,6 +1,6 @@
 """An HTTP/1.1 reverse proxy that injects Azure Blob Storage faults in front
 of Azurite: 503 ServerBusy with Retry-After, 500 OperationTimedOut, lost
-replies, dropped connections and slow replies.
+replies, dropped connections, slow replies and stalled requests.
 
     with HttpFaultProxy(upstream_port=az.port, seed=7, rules=[
             FaultRule("server_busy", method="PUT", query="comp=block", on={2, 3}),
@@ -57,13 +57,20 @@ Faults (``FaultRule.fault``):
                          connection libcurl resends such a request once by
                          itself: the proxy sees, and counts, both)
     slow                 forwarded, the reply held back ``delay_ms`` ms
+    stall                the request is read, then held ``delay_ms`` ms before
+                         it is forwarded, as a request stuck on the way: the
+                         server applies it late, and even when the client has
+                         given up and closed by then (the reply then goes
+                         nowhere)
 
 Counters (``counters()``, a snapshot): requests (every request read),
 forwarded, one count per fault name, statuses {"201": n} of the replies
 sent (injected ones too), by_request {"PUT comp=block": {"requests",
 "faults"}} keyed by method and the ``comp`` parameter (``PUT`` alone for
 Put Blob), started_at and elapsed_s. ``requests_log()`` lists every request
-(method, target, fault, status) since the last reset.
+(method, target, fault, status, at: the ``time.time()`` when its head was
+read, forwarded_at: when it was sent on to the server, or None) since the
+last reset.
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ ACCOUNT_NAME = "devstoreaccount1"
 ACCOUNT_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                "K1SZFPTOtr/KBHBeksoGMGw==")
 
-FAULTS = ("server_busy", "operation_timed_out", "drop_reply", "drop_request", "slow")
+FAULTS = ("server_busy", "operation_timed_out", "drop_reply", "drop_request", "slow", "stall")
 _NOT_FORWARDED = ("server_busy", "operation_timed_out", "drop_request")
 _ERRORS = {  # fault -> (status, reason, x-ms-error-code, message)
     "server_busy": (503, "The server is busy.", "ServerBusy", "The server is busy."),
@@ -106,7 +113,7 @@ class FaultRule:
     rate: float = 0.0
     on: frozenset[int] = frozenset()
     retry_after: int | None = 1  # seconds, server_busy only
-    delay_ms: int = 0            # slow only
+    delay_ms: int = 0            # slow and stall only
 
     def __post_init__(self):
         if self.fault not in FAULTS:
@@ -120,8 +127,8 @@ class FaultRule:
             raise ValueError(f"a {self.fault} rule that never fires: give rate= or on=")
         if self.method is not None:
             object.__setattr__(self, "method", self.method.upper())
-        if self.fault == "slow" and self.delay_ms <= 0:
-            raise ValueError("a slow rule needs delay_ms > 0")
+        if self.fault in ("slow", "stall") and self.delay_ms <= 0:
+            raise ValueError(f"a {self.fault} rule needs delay_ms > 0")
 
     def matches(self, method: str, path: str, params: list[tuple[str, str]]) -> bool:
         if self.method is not None and method != self.method:
@@ -282,7 +289,8 @@ class HttpFaultProxy(LoopThreadServer):
             if fired is None or fired.fault not in _NOT_FORWARDED:
                 c["forwarded"] += 1
             entry = {"method": method, "target": target,
-                     "fault": fired.fault if fired else None, "status": None}
+                     "fault": fired.fault if fired else None, "status": None,
+                     "at": time.time(), "forwarded_at": None}
             if len(self._log) < _LOG_LIMIT:
                 self._log.append(entry)
             return fired, entry
@@ -352,6 +360,10 @@ class HttpFaultProxy(LoopThreadServer):
             await self._send_error(writer, entry, rule, headers, close=not keep_alive)
             return keep_alive
 
+        if fault == "stall":
+            await asyncio.sleep(rule.delay_ms / 1000)
+        with self._lock:
+            entry["forwarded_at"] = time.time()
         reply = await self._forward(head + body, method)
         status = int(reply.start.split(" ", 2)[1])
         if fault == "drop_reply":

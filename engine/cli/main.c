@@ -42,9 +42,13 @@ static int exit_code_for(int code)
     return code == CCOPY_EINVAL ? EXIT_USAGE : code == CCOPY_EMISMATCH ? EXIT_DIFFERENT : EXIT_JOB_FAILED;
 }
 
+static void say_flags(char *out, size_t size, const char *command, const char *message);
+
 static void print_error(const char *command, const ccopy_error_t *e)
 {
-    fprintf(stderr, "%s %s: error: %s\n", prog, command, e->message);
+    char message[1024];
+    say_flags(message, sizeof message, command, e->message);
+    fprintf(stderr, "%s %s: error: %s\n", prog, command, message);
 }
 
 /* ---- help ------------------------------------------------------------------------------- */
@@ -195,6 +199,7 @@ static const char restore_head[] =
 static const char verify_head[] =
     "Usage: cosmocopy verify --source URI --db NAME [--collection NAME ...]\n"
     "                        --backup dir:PATH|azblob://...|SAS-URL|URI [--from T --to T] [--deep]\n"
+    "                        [--source-db NAME] [--source-collection NAME]\n"
     "\n"
     "Compare each window of a backup, or of a replica (a URI: the windows recorded in its\n"
     "\"cosmocopy\" catalog collection), with the source: the source's count of documents in the\n"
@@ -204,9 +209,13 @@ static const char verify_head[] =
     "or a JSON report with --json. Exit code 3 when any window differs, naming the windows.\n"
     "\n"
     "  --source URI            connection string of the source\n"
-    "  --db NAME               source database\n"
+    "  --db NAME               the database as the backup (or the replica's catalog) names it\n"
     "  --collection NAME       collection to check; repeat for several (default: all)\n"
     "  --backup WHERE          a backup (dir:, azblob://, SAS URL) or a replica (mongodb://...)\n"
+    "  --source-db NAME        where the source holds the database now, when that is another\n"
+    "                          name (a backup restored into another database): the backup's\n"
+    "                          --db is compared with the source's --source-db\n"
+    "  --source-collection NAME  the same for one collection (needs exactly one --collection)\n"
     "  --target-db NAME, --target-collection NAME  where the replica is, when renamed\n"
     "  --from T --to T         only the windows that overlap [T, T)\n"
     "  --deep                  compare every document, not only counts\n"
@@ -215,29 +224,52 @@ static const char verify_head[] =
     "\n"
     "Tuning (defaults in brackets):\n";
 
-/* A command that runs a job: its kind, help and the flags it spells its own way. */
-typedef struct alias {
-    const char *flag;   /* "--target" */
-    const char *option; /* "target" */
-    const char *value;  /* a switch's value, or NULL when the flag takes one */
-} alias_t;
+/* How a command spells an option's flag. The option table names options (target_db); each
+ * command names them in its own words (restore --to-db): one spelling per option and command,
+ * plus aliases, which are accepted and listed as aliases. An option without a row here is
+ * spelled --NAME with '_' written as '-'. */
+typedef struct spelling {
+    const char *option;   /* "target_db" */
+    const char *commands; /* "restore", or NULL: every command the option applies to */
+    const char *flag;     /* "--to-db" */
+    const char *value;    /* what follows the flag in help ("NAME"), or NULL: from the type */
+    int alias;            /* 1: another accepted spelling, listed as an alias */
+} spelling_t;
 
+static const spelling_t spellings[] = {
+    {"source", NULL, "--source", "URI", 0},
+    {"db", NULL, "--db", "NAME", 0},
+    {"collection", NULL, "--collection", "NAME", 0},
+    {"sink", "backup", "--to", "DESTINATION", 0},
+    {"sink", "restore list", "--from", "BACKUP", 0},
+    {"sink", "verify", "--backup", "BACKUP", 0},
+    {"from", NULL, "--from", "T", 0},
+    {"until", "backup replicate verify", "--to", "T", 0},
+    {"until", "restore", "--until", "T", 0},
+    {"until", "backup replicate verify", "--until", "T", 1},
+    {"target", "replicate", "--target", "URI", 0},
+    {"target", "restore", "--to", "URI", 0},
+    {"target", "verify", "--backup", "URI", 0},
+    {"target_db", "replicate verify", "--target-db", "NAME", 0},
+    {"target_db", "restore", "--to-db", "NAME", 0},
+    {"target_collection", "replicate verify", "--target-collection", "NAME", 0},
+    {"target_collection", "restore", "--to-collection", "NAME", 0},
+    {"source_db", NULL, "--source-db", "NAME", 0},
+    {"source_collection", NULL, "--source-collection", "NAME", 0},
+    {"write_mode", NULL, "--mode", NULL, 0},
+    {"write_mode", NULL, "--write-mode", NULL, 1},
+    {"blob_connection_string", NULL, "--blob-connection-string", "CS", 0},
+};
+
+#define SPELLING_COUNT (sizeof spellings / sizeof spellings[0])
+
+/* A command that runs a job: its kind, help and the options its help describes in its head. */
 typedef struct job_command {
     const char *name;
     ccopy_job_kind_t kind;
     const char *head;
-    const alias_t *aliases;
     const char *const *special; /* options described in the head, not in the tuning list */
 } job_command_t;
-
-static const alias_t no_aliases[] = {{NULL, NULL, NULL}};
-static const alias_t replicate_aliases[] = {
-    {"--mode", "write_mode", NULL}, {"--to", "until", NULL}, {NULL, NULL, NULL}};
-static const alias_t restore_aliases[] = {
-    {"--from", "sink", NULL},       {"--to", "target", NULL},
-    {"--to-db", "target_db", NULL}, {"--to-collection", "target_collection", NULL},
-    {"--mode", "write_mode", NULL}, {NULL, NULL, NULL}};
-static const alias_t verify_aliases[] = {{"--to", "until", NULL}, {NULL, NULL, NULL}};
 
 static const char *const backup_special[] = {"source", "db", "collection", "sink", "mode", "from", "until", NULL};
 static const char *const replicate_special[] = {"source", "db", "collection", "mode", "from", "until",
@@ -247,13 +279,14 @@ static const char *const restore_special[] = {"sink", "db", "collection", "until
                                               "target_collection", "write_mode", "drop", "copy_indexes",
                                               "dry_run", "allow_gaps", NULL};
 static const char *const verify_special[] = {"source", "db", "collection", "sink", "from", "until",
-                                             "target", "target_db", "target_collection", "deep", NULL};
+                                             "target", "target_db", "target_collection", "source_db",
+                                             "source_collection", "deep", NULL};
 
 static const job_command_t job_commands[] = {
-    {"backup", CCOPY_JOB_BACKUP, NULL, no_aliases, backup_special},
-    {"replicate", CCOPY_JOB_REPLICATE, replicate_head, replicate_aliases, replicate_special},
-    {"restore", CCOPY_JOB_RESTORE, restore_head, restore_aliases, restore_special},
-    {"verify", CCOPY_JOB_VERIFY, verify_head, verify_aliases, verify_special},
+    {"backup", CCOPY_JOB_BACKUP, NULL, backup_special},
+    {"replicate", CCOPY_JOB_REPLICATE, replicate_head, replicate_special},
+    {"restore", CCOPY_JOB_RESTORE, restore_head, restore_special},
+    {"verify", CCOPY_JOB_VERIFY, verify_head, verify_special},
 };
 
 static int in_list(const char *name, const char *const *list)
@@ -270,17 +303,83 @@ static int is_backup_flag_special(const char *name)
     return in_list(name, backup_special);
 }
 
-/* Whether an option applies to a command ("backup replicate" holds "backup"). */
-static int applies_to(const ccopy_option_info_t *o, const char *command)
+/* Whether a space-separated list of words holds word ("backup replicate" holds "backup"). */
+static int has_word(const char *list, const char *word)
 {
-    const char *p = o->commands;
-    size_t n = strlen(command);
-    while (p && (p = strstr(p, command)) != NULL) {
-        if ((p == o->commands || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+    const char *p = list;
+    size_t n = strlen(word);
+    while (p && (p = strstr(p, word)) != NULL) {
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
             return 1;
         p += n;
     }
     return 0;
+}
+
+/* Whether an option applies to a command. */
+static int applies_to(const ccopy_option_info_t *o, const char *command)
+{
+    return has_word(o->commands, command);
+}
+
+/* The spelling row of an option for a command (alias 0: its own spelling), or NULL. */
+static const spelling_t *find_spelling(const char *option, const char *command, int alias)
+{
+    size_t i;
+    for (i = 0; i < SPELLING_COUNT; i++) {
+        const spelling_t *sp = &spellings[i];
+        if (strcmp(sp->option, option) == 0 && sp->alias == alias &&
+            (!sp->commands || has_word(sp->commands, command)))
+            return sp;
+    }
+    return NULL;
+}
+
+/* The flag by which a command sets an option: "--to-db" (restore, target_db), "--batch-size". */
+static const char *flag_for(char *buf, size_t size, const char *option, const char *command)
+{
+    const spelling_t *sp = find_spelling(option, command, 0);
+    char *p;
+    if (sp)
+        return sp->flag;
+    snprintf(buf, size, "--%s", option);
+    for (p = buf; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    return buf;
+}
+
+/* The C library's messages name options as "option NAME" (C callers set them by name); the
+ * command says the flag the person typed instead: "option until: ..." is "--to: ..." in backup. */
+static void say_flags(char *out, size_t size, const char *command, const char *message)
+{
+    static const char word[] = "option ";
+    const char *p = message;
+    size_t used = 0;
+    while (*p && used + 1 < size) {
+        const ccopy_option_info_t *o = NULL;
+        size_t n = 0;
+        if (strncmp(p, word, sizeof word - 1) == 0 && (p == message || p[-1] == ' ' || p[-1] == '(')) {
+            char name[64];
+            n = strspn(p + sizeof word - 1, "abcdefghijklmnopqrstuvwxyz_");
+            if (n > 0 && n < sizeof name) {
+                memcpy(name, p + sizeof word - 1, n);
+                name[n] = '\0';
+                o = ccopy_option_find(name);
+            }
+        }
+        if (o && strcmp(o->name, "mode") != 0) {
+            char buf[64];
+            const char *flag = flag_for(buf, sizeof buf, o->name, command);
+            used += (size_t)snprintf(out + used, size - used, "%s", flag);
+            if (used >= size)
+                used = size - 1;
+            p += sizeof word - 1 + n;
+        } else {
+            out[used++] = *p++;
+        }
+    }
+    out[used] = '\0';
 }
 
 /* The option's flag: "--batch-size N". */
@@ -290,24 +389,40 @@ static int is_switch(const ccopy_option_info_t *o)
     return o->type == CCOPY_OPTION_ENUM && o->choices && strcmp(o->choices, "no|yes") == 0;
 }
 
-static void option_flag(char *out, size_t size, const ccopy_option_info_t *o)
+/* The option's flag as a command spells it, with what follows: "--batch-size N". */
+static void option_flag(char *out, size_t size, const ccopy_option_info_t *o, const char *command)
 {
-    char *p;
+    char buf[64];
+    const spelling_t *sp = find_spelling(o->name, command, 0);
+    const char *flag = flag_for(buf, sizeof buf, o->name, command);
     if (is_switch(o)) {
-        snprintf(out, size, "--%s", o->name);
-        for (p = out; *p; p++)
-            if (*p == '_')
-                *p = '-';
+        snprintf(out, size, "%s", flag);
         return;
     }
-    snprintf(out, size, "--%s %s", o->name,
-             o->type == CCOPY_OPTION_ENUM       ? o->choices
+    snprintf(out, size, "%s %s", flag,
+             sp && sp->value                    ? sp->value
+             : o->type == CCOPY_OPTION_ENUM     ? o->choices
              : o->type == CCOPY_OPTION_DURATION ? "D"
              : o->type == CCOPY_OPTION_STRING   ? (strstr(o->name, "file") ? "PATH" : "TEXT")
                                                 : "N");
-    for (p = out; *p; p++)
-        if (*p == '_')
-            *p = '-';
+}
+
+/* "--until (alias of --to T), --write-mode (alias of --mode)" for a command, or "". */
+static void aliases_of(char *out, size_t size, const char *command)
+{
+    size_t i, used = 0;
+    out[0] = '\0';
+    for (i = 0; i < SPELLING_COUNT; i++) {
+        const spelling_t *sp = &spellings[i];
+        const ccopy_option_info_t *o = ccopy_option_find(sp->option);
+        char buf[64];
+        if (!sp->alias || !o || !applies_to(o, command) || (sp->commands && !has_word(sp->commands, command)))
+            continue;
+        used += (size_t)snprintf(out + used, size - used, "%s%s for %s", used ? ", " : "", sp->flag,
+                                 flag_for(buf, sizeof buf, o->name, command));
+        if (used >= size)
+            return;
+    }
 }
 
 /* Print text wrapped at 100 columns, continuation lines indented by indent. */
@@ -343,10 +458,16 @@ static void print_job_help(const job_command_t *cmd)
         char flag[64], doc[512];
         if (in_list(o->name, cmd->special) || !applies_to(o, cmd->name))
             continue;
-        option_flag(flag, sizeof flag, o);
+        option_flag(flag, sizeof flag, o, cmd->name);
         snprintf(doc, sizeof doc, "%s [%s]", o->doc, o->default_value ? o->default_value : "none");
         printf("  %-28s ", flag);
         print_wrapped(doc, 31, 31);
+    }
+    {
+        char aliases[256];
+        aliases_of(aliases, sizeof aliases, cmd->name);
+        if (aliases[0])
+            printf("\nAliases: %s.\n", aliases);
     }
 }
 
@@ -359,15 +480,38 @@ static int cmd_options(int argc, char **argv)
     printf("| flag | option name | default | commands | meaning |\n|---|---|---|---|---|\n");
     for (i = 0; i < ccopy_option_count(); i++) {
         const ccopy_option_info_t *o = ccopy_option_get_info(i);
-        char flag[64];
+        char first[32], flag[128], others[256] = "", buf[64], first_buf[64], *bar;
+        const char *p = o->commands, *main_flag;
+        size_t k, used = 0;
         if (is_backup_flag_special(o->name))
             continue;
-        option_flag(flag, sizeof flag, o);
-        for (char *bar = strchr(flag, '|'); bar; bar = strchr(bar + 2, '|')) {
+        /* the flag as the first command spells it; the commands that spell it otherwise */
+        snprintf(first, sizeof first, "%.*s", (int)strcspn(p, " "), p);
+        option_flag(flag, sizeof flag, o, first);
+        main_flag = flag_for(first_buf, sizeof first_buf, o->name, first);
+        while (*p) {
+            char command[32];
+            const char *f;
+            size_t n = strcspn(p, " ");
+            snprintf(command, sizeof command, "%.*s", (int)n, p);
+            p += n + (p[n] == ' ');
+            f = flag_for(buf, sizeof buf, o->name, command);
+            if (strcmp(f, main_flag) != 0)
+                used += (size_t)snprintf(others + used, sizeof others - used, "%s%s: `%s`",
+                                         used ? ", " : " (", command, f);
+        }
+        for (k = 0; k < SPELLING_COUNT; k++) {
+            if (spellings[k].alias && strcmp(spellings[k].option, o->name) == 0)
+                used += (size_t)snprintf(others + used, sizeof others - used, "%salias `%s`",
+                                         used ? ", " : " (", spellings[k].flag);
+        }
+        if (used)
+            snprintf(others + used, sizeof others - used, ")");
+        for (bar = strchr(flag, '|'); bar; bar = strchr(bar + 2, '|')) {
             memmove(bar + 1, bar, strlen(bar) + 1); /* a bare | would end the table cell */
             *bar = '\\';
         }
-        printf("| `%s` | `%s` | %s | %s | %s |\n", flag, o->name,
+        printf("| `%s`%s | `%s` | %s | %s | %s |\n", flag, others, o->name,
                o->default_value ? o->default_value : "-", o->commands, o->doc);
     }
     return EXIT_OK;
@@ -488,13 +632,17 @@ static void catch_stop_signals(int catching)
 typedef struct log_ctx {
     int quiet;
     int tty;
+    const char *command;
 } log_ctx_t;
 
 static void on_log(ccopy_log_level_t level, const char *message, void *user_data)
 {
     log_ctx_t *ctx = user_data;
+    char text[1024];
     if (level == CCOPY_LOG_INFO && ctx->quiet)
         return;
+    say_flags(text, sizeof text, ctx->command, message);
+    message = text;
     if (ctx->tty)
         fputs("\r\033[K", stderr);
     fprintf(stderr, "%s: %s%s\n", prog,
@@ -517,22 +665,67 @@ static void hide_secrets_in_arguments(int argc, char **argv)
     }
 }
 
-/* A flag this command spells its own way. */
-static const alias_t *find_alias(const job_command_t *cmd, const char *flag)
-{
-    const alias_t *al;
-    for (al = cmd->aliases; al->flag; al++) {
-        if (strcmp(al->flag, flag) == 0)
-            return al;
-    }
-    return NULL;
-}
-
 /* verify --backup: a backup location, or a replica's connection string. */
 static const char *backup_option(const char *value)
 {
     return strncmp(value, "mongodb://", 10) == 0 || strncmp(value, "mongodb+srv://", 14) == 0 ? "target"
                                                                                               : "sink";
+}
+
+/* The option a command's flag sets, or NULL. Backup's --to is the destination or the end of
+ * the range and verify's --backup a backup or a replica: the value tells which. */
+static const ccopy_option_info_t *option_of_flag(const job_command_t *cmd, const char *flag,
+                                                 const char *value)
+{
+    const ccopy_option_info_t *info = NULL;
+    const char *name = NULL;
+    char typed[64], buf[64], *p;
+    size_t i;
+
+    if (cmd->kind == CCOPY_JOB_BACKUP && strcmp(flag, "--to") == 0)
+        name = value && looks_like_destination(value) ? "sink" : "until";
+    else if (cmd->kind == CCOPY_JOB_VERIFY && strcmp(flag, "--backup") == 0)
+        name = value ? backup_option(value) : "sink";
+    for (i = 0; i < SPELLING_COUNT && !name; i++) {
+        const spelling_t *sp = &spellings[i];
+        const ccopy_option_info_t *o = ccopy_option_find(sp->option);
+        if (strcmp(sp->flag, flag) == 0 && o && applies_to(o, cmd->name) &&
+            (!sp->commands || has_word(sp->commands, cmd->name)))
+            name = sp->option;
+    }
+    if (!name && strlen(flag) < sizeof typed) {
+        /* --NAME, for an option this command spells that way (--batch_size is --batch-size) */
+        snprintf(typed, sizeof typed, "%s", flag);
+        for (p = typed; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        info = ccopy_option_find(flag + 2);
+        if (info && strcmp(typed, flag_for(buf, sizeof buf, info->name, cmd->name)) == 0)
+            name = info->name;
+    }
+    info = name ? ccopy_option_find(name) : NULL;
+    if (!info || strcmp(info->name, "mode") == 0 || !applies_to(info, cmd->name))
+        return NULL;
+    return info;
+}
+
+/* An unknown flag that names an option of this command under another spelling: the hint
+ * " (restore calls it --to-db)", else "". */
+static void spelling_hint(char *out, size_t size, const job_command_t *cmd, const char *flag)
+{
+    const ccopy_option_info_t *o = NULL;
+    char buf[64];
+    size_t i;
+    out[0] = '\0';
+    for (i = 0; i < SPELLING_COUNT && !o; i++) {
+        const ccopy_option_info_t *candidate = ccopy_option_find(spellings[i].option);
+        if (strcmp(spellings[i].flag, flag) == 0 && candidate && applies_to(candidate, cmd->name))
+            o = candidate;
+    }
+    if (!o && strncmp(flag, "--", 2) == 0)
+        o = ccopy_option_find(flag + 2);
+    if (o && strcmp(o->name, "mode") != 0 && applies_to(o, cmd->name))
+        snprintf(out, size, " (%s calls it %s)", cmd->name, flag_for(buf, sizeof buf, o->name, cmd->name));
 }
 
 /* Fill options from the command line; returns -1 when it printed a usage error (*rc set). */
@@ -545,8 +738,6 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         const ccopy_option_info_t *info;
-        const alias_t *alias;
-        const char *name;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_job_help(cmd);
             *rc = EXIT_OK;
@@ -566,17 +757,11 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
             *rc = usage_error(cmd->name, "unexpected argument \"%s\"", a);
             return -1;
         }
-        alias = find_alias(cmd, a);
-        name = alias ? alias->option : a + 2;
-        if (cmd->kind == CCOPY_JOB_BACKUP && strcmp(name, "to") == 0)
-            name = i + 1 < argc && looks_like_destination(argv[i + 1]) ? "sink" : "until";
-        if (cmd->kind == CCOPY_JOB_VERIFY && strcmp(name, "backup") == 0 && i + 1 < argc)
-            name = backup_option(argv[i + 1]);
-        info = ccopy_option_find(name);
-        if (!info || strcmp(info->name, "mode") == 0 || !applies_to(info, cmd->name) ||
-            (!alias && cmd->kind == CCOPY_JOB_RESTORE && strcmp(info->name, "sink") == 0) ||
-            (!alias && cmd->kind != CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0)) {
-            *rc = usage_error(cmd->name, "unknown option \"%s\"", a);
+        info = option_of_flag(cmd, a, i + 1 < argc ? argv[i + 1] : NULL);
+        if (!info) {
+            char hint[96];
+            spelling_hint(hint, sizeof hint, cmd, a);
+            *rc = usage_error(cmd->name, "unknown option \"%s\"%s", a, hint);
             return -1;
         }
         if (is_switch(info)) {
@@ -596,6 +781,16 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
             modes++;
         }
         if (ccopy_options_set(opts, info->name, argv[++i], &e) != 0) {
+            if (cmd->kind == CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0) {
+                /* neither a destination nor a time: most likely a folder without dir: */
+                *rc = usage_error(cmd->name,
+                                  "--to \"%s\" is neither a destination (dir:PATH, "
+                                  "azblob://CONTAINER[/PREFIX] or a container URL with a SAS) nor a "
+                                  "time (the end of a --from range)%s%s",
+                                  argv[i], strchr(argv[i], '/') ? "; for a folder write dir:" : "",
+                                  strchr(argv[i], '/') ? argv[i] : "");
+                return -1;
+            }
             print_error(cmd->name, &e);
             *rc = EXIT_USAGE;
             return -1;
@@ -609,6 +804,21 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
     if (cmd->kind != CCOPY_JOB_RESTORE && ccopy_options_get(opts, "until") &&
         !ccopy_options_get(opts, "from")) {
         *rc = usage_error(cmd->name, "%s", "--to T (the end of a range) needs --from T");
+        return -1;
+    }
+    if (cmd->kind != CCOPY_JOB_RESTORE && cmd->kind != CCOPY_JOB_VERIFY &&
+        ccopy_options_get(opts, "from") && !ccopy_options_get(opts, "until")) {
+        *rc = usage_error(cmd->name, "%s", "--from T (the start of a range) needs --to T (its end)");
+        return -1;
+    }
+    if (cmd->kind == CCOPY_JOB_VERIFY && !ccopy_options_get(opts, "sink") && !ccopy_options_get(opts, "target")) {
+        *rc = usage_error(cmd->name, "%s",
+                          "--backup is required: a backup (dir:PATH, azblob://CONTAINER[/PREFIX] or a "
+                          "container URL with a SAS) or a replica (mongodb://...)");
+        return -1;
+    }
+    if (cmd->kind == CCOPY_JOB_VERIFY && ccopy_options_get(opts, "sink") && ccopy_options_get(opts, "target")) {
+        *rc = usage_error(cmd->name, "%s", "--backup takes one backup or one replica, not both");
         return -1;
     }
     return 0;
@@ -823,6 +1033,7 @@ static int cmd_job(const job_command_t *cmd, int argc, char **argv)
         return EXIT_USAGE;
     }
     log_ctx.quiet = quiet;
+    log_ctx.command = cmd->name;
     log_ctx.tty = isatty(STDERR_FILENO);
     ccopy_job_set_log(job, on_log, &log_ctx);
     if (!quiet && log_ctx.tty)
@@ -983,7 +1194,8 @@ static int list_backup(const list_args_t *args)
 static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
 {
     (void)data;
-    if (level <= MONGOC_LOG_LEVEL_ERROR)
+    /* the "mongoc" domain is the URI parser's, whose error the library reports in its own words */
+    if (level <= MONGOC_LOG_LEVEL_ERROR && strcmp(domain, "mongoc") != 0)
         fprintf(stderr, "%s: %s: %s\n", prog, domain, message);
 }
 

@@ -15,12 +15,12 @@
 #include "sink.h"
 #include "source.h"
 
-static int required(const ccopy_options_t *o, const char *name, const char *flag, ccopy_error_t *error)
+static int required(const ccopy_options_t *o, const char *name, const char *what, ccopy_error_t *error)
 {
     const char *v = ccopy_options_get(o, name);
     if (!v || !*v)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "option %s is required (%s)", name, flag);
+                                "option %s is required (%s)", name, what);
     return 0;
 }
 
@@ -31,17 +31,17 @@ static int check_range(const ccopy_options_t *options, int needs_mode, ccopy_err
     const char *until = ccopy_options_get(options, "until");
     if (needs_mode && strcmp(mode, "range") == 0 && (!from || !until))
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "mode range needs both from and until (--from T --to T)");
+                                "mode range needs both option from and option until");
     if (needs_mode && strcmp(mode, "range") != 0 && (from || until))
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "from and until only apply to mode range, not to mode %s", mode);
+                                "option from and option until only apply to mode range, not to mode %s", mode);
     if (from && until) {
         int64_t now = _ccopy_now_seconds(), start = 0, end = 0;
         ccopy_time_parse(&start, from, now, NULL);
         ccopy_time_parse(&end, until, now, NULL);
         if (start >= end)
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                    "range from %s to %s is empty: from must be before until", from,
+                                    "range from %s to %s is empty: option from must be before option until", from,
                                     until);
     }
     return 0;
@@ -53,34 +53,35 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
     int has_target = ccopy_options_get(options, "target") != NULL;
     switch (kind) {
     case CCOPY_JOB_BACKUP:
-        if (required(options, "source", "--source URI", error) ||
-            required(options, "db", "--db NAME", error) ||
-            required(options, "sink", "--to dir:PATH", error) || check_range(options, 1, error))
+        if (required(options, "source", "a connection string", error) ||
+            required(options, "db", "a database name", error) ||
+            required(options, "sink", "dir:PATH, azblob://CONTAINER[/PREFIX] or a container URL with a SAS", error) ||
+            check_range(options, 1, error))
             return -1;
         break;
     case CCOPY_JOB_REPLICATE:
-        if (required(options, "source", "--source URI", error) ||
-            required(options, "db", "--db NAME", error) ||
-            required(options, "target", "--target URI", error) || check_range(options, 1, error))
+        if (required(options, "source", "a connection string", error) ||
+            required(options, "db", "a database name", error) ||
+            required(options, "target", "a connection string", error) || check_range(options, 1, error))
             return -1;
         break;
     case CCOPY_JOB_RESTORE:
-        if (required(options, "sink", "--from dir:PATH", error) ||
-            required(options, "target", "--to URI", error))
+        if (required(options, "sink", "the backup: dir:PATH, azblob://CONTAINER[/PREFIX] or a container URL with a SAS", error) ||
+            required(options, "target", "a connection string", error))
             return -1;
         if (ccopy_options_get(options, "from"))
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                    "restore takes until (--until T), not from: it restores every "
+                                    "restore takes option until, not option from: it restores every "
                                     "completed window before T");
         break;
     case CCOPY_JOB_VERIFY:
-        if (required(options, "source", "--source URI", error) ||
-            required(options, "db", "--db NAME", error) || check_range(options, 0, error))
+        if (required(options, "source", "a connection string", error) ||
+            required(options, "db", "a database name", error) || check_range(options, 0, error))
             return -1;
         if (has_sink == has_target)
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                    "verify needs one backup: a sink (--backup dir:PATH or "
-                                    "azblob://...) or a target (--backup mongodb://...)");
+                                    "verify needs one of option sink (a backup) and option target (a "
+                                    "replica)");
         break;
     default:
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown job kind %d",
@@ -93,11 +94,17 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
     if (has_sink && kind != CCOPY_JOB_REPLICATE &&
         _ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
         return -1;
+    if (ccopy_options_get(options, "source_collection") &&
+        ccopy_options_get_count(options, "collection") != 1)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "option source_collection needs exactly one option collection, "
+                                "not %zu",
+                                ccopy_options_get_count(options, "collection"));
     if (ccopy_options_get(options, "target_collection") &&
         ccopy_options_get_count(options, "collection") > 1)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "target_collection (--target-collection/--to-collection) needs "
-                                "exactly one collection, not %zu",
+                                "option target_collection needs exactly one option collection, "
+                                "not %zu",
                                 ccopy_options_get_count(options, "collection"));
     return 0;
 }
@@ -448,8 +455,8 @@ static int open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *opti
         .max_clients = job->parallel + 1,
     };
     int rc = _ccopy_source_open(out, ccopy_options_get(job->options, option), &settings, error);
-    if (rc != 0 && strcmp(option, "target") == 0)
-        _ccopy_error_prefix(error, "target");
+    if (rc != 0)
+        _ccopy_error_prefix(error, "option %s", option); /* which of source and target it is */
     return rc;
 }
 

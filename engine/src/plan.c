@@ -271,7 +271,7 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
             if (strcmp(names[i], _CCOPY_CATALOG_COLLECTION) == 0) {
                 _ccopy_job_log(job, CCOPY_LOG_INFO,
                                "%s.%s is a replica's catalog of cosmocopy: left out (name it with "
-                               "--collection to copy it)",
+                               "option collection to copy it)",
                                job->db, names[i]);
                 continue;
             }
@@ -336,9 +336,8 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
      * cannot start leaves nothing behind. */
     if (rc == 0 && job->target_coll && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "target_collection (--target-collection/--to-collection) needs "
-                              "exactly one source collection; %s has %zu (choose one with "
-                              "--collection)",
+                              "option target_collection needs exactly one source collection; %s "
+                              "has %zu (choose one with option collection)",
                               job->db, job->coll_count);
     if (rc == 0)
         rc = _ccopy_target_check_not_source(job, error);
@@ -373,7 +372,7 @@ static int choose_database(ccopy_job_t *job, ccopy_error_t *error)
         for (size_t i = 0; i < count; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "%s holds several databases (%s): choose one with --db",
+                              "%s holds several databases (%s): choose one with option db",
                               job->sink->location, list);
     }
     if (rc == 0) {
@@ -394,14 +393,22 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
     int rc;
     if (job->explicit_collections)
         return 0;
-    if (job->kind == CCOPY_JOB_VERIFY) {
+    if (job->kind == CCOPY_JOB_VERIFY && !(job->sink && ccopy_options_get(job->options, "source_db"))) {
         mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
         rc = check_source(job, client, error);
         if (rc == 0)
             rc = select_collections(job, client, error);
         mongoc_client_pool_push(job->source->pool, client);
+        if (rc == CCOPY_ENOTFOUND && job->sink) {
+            ccopy_error_t why = *error;
+            rc = _ccopy_error_set(error, why.code, why.domain, why.cause,
+                                  "%s; if it was restored under another name, give that name with "
+                                  "option source_db", why.message);
+        }
         return rc;
     }
+    /* verify with source_db: the collections are those of the backup, found on the source under
+     * the new database name */
     rc = job->sink->ops->list_groups(job->sink, job->db, &names, &count, error);
     for (i = 0; rc == 0 && i < count; i++)
         _ccopy_job_add_collection(job, names[i]);
@@ -432,7 +439,7 @@ static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count,
             return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
                                     "the backup of %s.%s has no completed window for [%s, %s): a "
                                     "window failed or was never backed up (run the backup again, "
-                                    "or restore anyway with --allow-gaps)",
+                                    "or restore anyway with option allow_gaps)",
                                     m[i].database, m[i].collection, a, b);
         }
         if (m[i].window.end > covered)
@@ -477,8 +484,8 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         rc = backup_collections(job, error);
     if (rc == 0 && job->target_coll && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "target_collection (--target-collection/--to-collection) needs "
-                              "exactly one collection; %s has %zu (choose one with --collection)",
+                              "option target_collection needs exactly one collection; %s has %zu "
+                              "(choose one with option collection)",
                               job->db, job->coll_count);
     for (c = 0; rc == 0 && c < job->coll_count; c++) {
         _ccopy_coll_stats_t *coll = &job->colls[c];
@@ -532,7 +539,7 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                 char end[CCOPY_TIME_TEXT_SIZE];
                 ccopy_time_format(end, coll->range_end, NULL);
                 _ccopy_job_log(job, CCOPY_LOG_WARNING,
-                               "%s.%s: the backup ends at %s, before --until: documents created "
+                               "%s.%s: the backup ends at %s, before option until: documents created "
                                "after that are not in it",
                                job->db, coll->name, end);
             }

@@ -229,7 +229,7 @@ static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
             rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_HTTP, 404,
                                   "container %s does not exist in account %s%s", b->container,
                                   b->acct.account,
-                                  for_writing ? " (--create-container creates it)" : "");
+                                  for_writing ? " (option create_container creates it)" : "");
         } else {
             _ccopy_blob_request_t create = {.method = "PUT", .container = b->container,
                                             .query = "restype=container"};
@@ -1052,7 +1052,7 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
         if (!cs || !*cs) {
             free(b);
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                    "no credentials for %s: give --blob-connection-string, set "
+                                    "no credentials for %s: give option blob_connection_string, set "
                                     "AZURE_STORAGE_CONNECTION_STRING, or use a container URL with a SAS",
                                     location);
         }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 #include "source.h"
@@ -27,6 +28,22 @@ static char *hosts_text(const mongoc_uri_t *uri)
     return text ? text : _ccopy_strdup("(no host)");
 }
 
+/* libmongoc accepts any authMechanism and only fails when it authenticates, after the
+ * connection is made: a misspelt one is bad input, found at once. NULL (none given) is fine. */
+static int known_auth_mechanism(const char *mechanism)
+{
+    static const char *const known[] = {"SCRAM-SHA-256", "SCRAM-SHA-1", "MONGODB-X509", "MONGODB-AWS",
+                                        "PLAIN", "GSSAPI", "MONGODB-CR", NULL};
+    size_t i;
+    if (!mechanism)
+        return 1;
+    for (i = 0; known[i]; i++) {
+        if (strcasecmp(mechanism, known[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
                        const _ccopy_source_settings_t *settings, ccopy_error_t *error)
 {
@@ -43,7 +60,16 @@ int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
     uri = mongoc_uri_new_with_error(uri_text, &e);
     if (!uri)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_MONGO, e.code,
-                                "malformed source connection string: %s", e.message);
+                                "malformed connection string: %s", e.message);
+    if (!known_auth_mechanism(mongoc_uri_get_auth_mechanism(uri))) {
+        int rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                  "malformed connection string: unknown authMechanism \"%s\" "
+                                  "(expected SCRAM-SHA-256, SCRAM-SHA-1, MONGODB-X509, MONGODB-AWS, "
+                                  "PLAIN or GSSAPI)",
+                                  mongoc_uri_get_auth_mechanism(uri));
+        mongoc_uri_destroy(uri);
+        return rc;
+    }
     if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
         mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)server_timeout_ms);
     if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
@@ -77,7 +103,7 @@ int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
     source->pool = mongoc_client_pool_new_with_error(uri, &e);
     if (!source->pool) {
         int rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_MONGO, e.code,
-                                  "cannot use source connection string for %s: %s", source->hosts,
+                                  "cannot use connection string for %s: %s", source->hosts,
                                   e.message);
         _ccopy_source_close(source);
         return rc;

@@ -64,7 +64,7 @@ int _ccopy_target_check_not_source(const ccopy_job_t *job, ccopy_error_t *error)
         (!job->target_coll || (job->coll_count == 1 && strcmp(job->target_coll, job->colls[0].name) == 0)))
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "the target is the source (%s, database %s): give another "
-                                "--target-db or --target-collection",
+                                "option target_db or option target_collection",
                                 job->target->hosts, job->db);
     return 0;
 }
@@ -674,7 +674,7 @@ int _ccopy_restore_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_mani
         free(json);
         if (r.skipped > 0)
             _ccopy_job_log(job, CCOPY_LOG_INFO,
-                           "%s.%s: %lld document%s of the window created at or after --until left out",
+                           "%s.%s: %lld document%s of the window created at or after option until left out",
                            job->db, task->coll, (long long)r.skipped, r.skipped == 1 ? "" : "s");
     }
     batch_destroy(&r.batch);

@@ -28,6 +28,21 @@ typedef struct side_reader {
     void *user_data;
 } side_reader_t;
 
+/* The source side reads the window where the source holds it now: source_db and
+ * source_collection name it when it differs from the names the backup or replica recorded
+ * (a backup restored into another database). */
+static void source_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task,
+                                 _ccopy_reader_config_t *c)
+{
+    const char *db = ccopy_options_get(worker->job->options, "source_db");
+    const char *coll = ccopy_options_get(worker->job->options, "source_collection");
+    _ccopy_worker_reader_config(worker, task, 0, c);
+    if (db)
+        c->db = db;
+    if (coll)
+        c->coll = coll;
+}
+
 /* Every document of the window on the source (backup_side 0) or in the backup or replica. A
  * backup whose data does not match its manifest still delivers what it holds, then ECORRUPT. */
 static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int backup_side,
@@ -37,7 +52,10 @@ static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int bac
     _ccopy_reader_config_t c;
     if (backup_side && job->sink)
         return _ccopy_window_read(job->sink, task->manifest, r->on_doc, r->user_data, error);
-    _ccopy_worker_reader_config(worker, task, backup_side, &c);
+    if (backup_side)
+        _ccopy_worker_reader_config(worker, task, 1, &c);
+    else
+        source_reader_config(worker, task, &c);
     return _ccopy_reader_run(&c, r->on_doc, r->on_restart, r->user_data, error);
 }
 
@@ -303,7 +321,7 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
     v.kind = task->kind;
     v.window = task->window;
     v.deep = deep;
-    _ccopy_worker_reader_config(worker, task, 0, &c);
+    source_reader_config(worker, task, &c);
     rc = _ccopy_reader_count(&c, &v.source_count, error);
     if (rc == 0 && job->sink) {
         v.backup_count = task->manifest->documents;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import array
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import termios
@@ -311,3 +312,83 @@ def test_a_restore_that_fails_before_writing_says_nothing_was_restored(ferretdb,
                      f"mongodb://127.0.0.1:{port}/", "--server-timeout-ms", "1000", timeout=60)
     assert res.rc == 1, res.explain()
     assert "restored to" not in res.stdout, res.explain()
+
+
+@pytest.mark.parametrize("flag", ["--source", "--target"])
+def test_an_unknown_auth_mechanism_is_bad_input(flag):
+    """libmongoc takes any authMechanism and fails only when it authenticates: found at once."""
+    uri = f"mongodb://user:{SECRET}@127.0.0.1:{clirun.closed_port()}/?authMechanism=SCRAM-SHA-257"
+    other = "--target" if flag == "--source" else "--source"
+    res = clirun.run("replicate", flag, uri, other, "mongodb://127.0.0.1:1/", "--db", "shop",
+                     "--server-timeout-ms", "1000", timeout=60)
+    assert res.rc == 2, res.explain()
+    assert 'unknown authMechanism "SCRAM-SHA-257"' in res.stderr, res.explain()
+    _assert_masked(res)
+
+
+# ---------------------------------------------------------------- messages name the user's flags
+
+INTERNAL = re.compile(r"\b(option \w+|sink|until|target_db|target_collection|write_mode|source_db|"
+                      r"source_collection|mode range)\b")
+
+FLAG_MESSAGES = [
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "/some/folder"],
+     '--to "/some/folder" is neither a destination (dir:PATH, azblob://CONTAINER[/PREFIX] or a '
+     'container URL with a SAS) nor a time (the end of a --from range); for a folder write '
+     'dir:/some/folder'),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
+                "--from", "-2d"], "--from T (the start of a range) needs --to T (its end)"),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x"],
+     "--to is required (dir:PATH, azblob://CONTAINER[/PREFIX] or a container URL with a SAS)"),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
+                "--from", "2026-01-02", "--to", "2026-01-01"],
+     "range from 2026-01-02 to 2026-01-01 is empty: --from must be before --to"),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
+                "--from", "-2d", "--to", "yesterday"], '--to "yesterday" is neither a destination'),
+    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--target",
+                   "mongodb://127.0.0.1:2/", "--from", "-2d", "--to", "soon"],
+     '--to: invalid time "soon"'),
+    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--target",
+                   "mongodb://127.0.0.1:2/", "--target-collection", "c", "--collection", "a",
+                   "--collection", "b"], "--target-collection needs exactly one --collection, not 2"),
+    ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--to-collection", "c",
+                 "--collection", "a", "--collection", "b"],
+     "--to-collection needs exactly one --collection, not 2"),
+    ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--target-db", "x"],
+     'unknown option "--target-db" (restore calls it --to-db)'),
+    ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--mode", "merge"],
+     '--mode: "merge" is not one of upsert|insert'),
+    ("restore", ["--from", "dir:{tmp}"], "--to is required (a connection string)"),
+    ("verify", ["--source", "mongodb://127.0.0.1:1/", "--db", "x"],
+     "--backup is required: a backup (dir:PATH, azblob://CONTAINER[/PREFIX] or a container URL "
+     "with a SAS) or a replica (mongodb://...)"),
+    ("verify", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--backup", "dir:{tmp}",
+                "--source-collection", "y"], "--source-collection needs exactly one --collection, not 0"),
+]
+
+
+@pytest.mark.parametrize("command,args,message", FLAG_MESSAGES,
+                         ids=[f"{c}-{m[:30]}" for c, _, m in FLAG_MESSAGES])
+def test_messages_name_the_flags_of_the_command(tmp_path, command, args, message):
+    res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args], "--server-timeout-ms",
+                     "1000", timeout=30)
+    assert res.rc == 2, res.explain()
+    first = res.stderr.splitlines()[0]
+    assert message in first, res.explain()
+    assert not INTERNAL.search(first), f"an internal option name in: {first}"
+
+
+@pytest.mark.parametrize("command,args,flag", [
+    ("verify", ["--source", "mongodb//127.0.0.1:1/", "--db", "x", "--backup", "dir:{tmp}"],
+     "--source"),
+    ("verify", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--backup",
+                f"mongodb://user:{SECRET}@"], "--backup"),
+    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--target",
+                   f"mongodb://user:{SECRET}@"], "--target"),
+], ids=["verify-source", "verify-replica", "replicate-target"])
+def test_a_malformed_connection_string_names_its_flag(tmp_path, command, args, flag):
+    res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args])
+    assert res.rc == 2, res.explain()
+    assert res.stderr.startswith(f"cosmocopy {command}: error: {flag}: malformed connection string"), \
+        res.explain()
+    _assert_masked(res)

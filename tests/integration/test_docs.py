@@ -47,3 +47,63 @@ def test_readme_starts_with_the_two_commands():
     lines = (ROOT / "README.md").read_text().splitlines()
     commands = [line.split("#")[0].strip() for line in lines[:8] if line.startswith("./run")]
     assert commands == ["./run demo", "./run test"]
+
+
+def _spellings(cosmocopy_bin):
+    """{option: (commands, {command: flag}, [aliases])} from `cosmocopy options`."""
+    table = subprocess.run([cosmocopy_bin, "options"], capture_output=True, text=True, check=True).stdout
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cell, name, _default, commands = [c.strip() for c in line.strip("|").split(" | ")][:4]
+        m = re.fullmatch(r"`(--[a-z-]+)[^`]*`(?: \((.*)\))?", cell)
+        assert m, f"flag cell {cell!r} is not `FLAG VALUE` (command: `FLAG`, alias `FLAG`)"
+        flags = {command: m.group(1) for command in commands.split()}
+        aliases = []
+        for item in (m.group(2) or "").split(", "):
+            if item.startswith("alias "):
+                aliases.append(item[len("alias "):].strip("`"))
+            elif item:
+                command, flag = item.split(": ")
+                assert command in flags, f"{name}: {command} is not one of its commands"
+                flags[command] = flag.strip("`")
+        rows[name.strip("`")] = (commands.split(), flags, aliases)
+    return rows
+
+
+def _mentions(text, flag):
+    return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text) is not None
+
+
+@pytest.mark.parametrize("command", sorted(SPECIAL_FLAGS))
+def test_each_option_has_one_name_per_command_and_aliases_are_listed_as_aliases(cosmocopy_bin,
+                                                                                command):
+    """The table gives each option one flag per command (restore: `--to-db`); that command's
+    --help uses exactly that flag, never another command's spelling, and names each alias as
+    an alias."""
+    rows = _spellings(cosmocopy_bin)
+    help_text = subprocess.run([cosmocopy_bin, command, "--help"], capture_output=True, text=True,
+                               check=True).stdout
+    own = {flags[command] for commands, flags, _ in rows.values() if command in commands}
+    own |= set(SPECIAL_FLAGS[command]) | {"--from", "--to"}  # every command has its --from and --to
+    for name, (commands, flags, aliases) in rows.items():
+        if command not in commands:
+            continue
+        assert _mentions(help_text, flags[command]), f"{command} --help lacks {flags[command]} ({name})"
+        for other in set(flags.values()) - own:
+            assert not _mentions(help_text, other), \
+                f"{command} --help names {name} {other}, not its own {flags[command]}"
+        for alias in aliases:
+            assert f"{alias} for {flags[command].split()[0]}" in help_text.split("Aliases: ")[-1], \
+                f"{command} --help does not list {alias} as an alias of {flags[command]}"
+        if command == "restore" and name in ("target", "target_db", "target_collection"):
+            assert flags[command].startswith("--to"), (name, flags)
+    if command in ("replicate", "restore"):
+        assert rows["write_mode"][1][command] == "--mode"
+        assert rows["write_mode"][2] == ["--write-mode"]
+
+
+def test_readme_says_what_setup_needs_and_where_the_command_is():
+    top = "\n".join((ROOT / "README.md").read_text().splitlines()[:30])
+    for needed in ("Debian", "`apt`", "root", "Go", "Node >= 18", "network", "`build/cosmocopy`",
+                   "cmake --install build --prefix", "bin/cosmocopy"):
+        assert needed in top, f"the README's opening does not say {needed!r}"

@@ -394,3 +394,61 @@ def test_from_to_checks_only_the_windows_in_the_range(ferretdb, source, scratch)
     assert res.summary["windows_verified"] == 2
     assert res.summary["windows_differing"] == 1
     assert describe(source.name, "orders", first) in last_line(res)
+
+
+# ---------------------------------------------------------------- a backup restored under another name
+
+
+def test_a_backup_restored_into_another_database_verifies_with_source_db(ferretdb, mongo,
+                                                                           tmp_path):
+    """restore --to-db renames the database: verify --db (the backup's name) --source-db (the
+    name it has now) compares the right pair; without the mapping the message says what to
+    give. --source-collection does the same for a collection restored under a new name."""
+    original, restored = f"demo_{uuid.uuid4().hex[:8]}", f"demo_restored_{uuid.uuid4().hex[:8]}"
+    try:
+        datagen.insert_spread(mongo[original].orders, BASE, BASE + DAY, 120, doc_size=300,
+                              seed=301)
+        datagen.insert_non_oid(mongo[original].orders, 3, seed=302)
+        backup_ok(ferretdb.uri, original, tmp_path / "bk", "--step", "4h")
+        res = clirun.run("restore", "--from", f"dir:{tmp_path}/bk", "--to", ferretdb.uri,
+                         "--db", original, "--to-db", restored, "--json")
+        assert res.rc == 0, res.explain()
+        _drop(mongo, original)
+
+        plain = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", json_report=False)
+        assert plain.rc == 1, plain.explain()
+        assert plain.stderr == (
+            f"cosmocopy verify: error: database {original} not found on {ferretdb.uri.split('//')[1].rstrip('/')} "
+            "(it has no collections); if it was restored under another name, give that name "
+            "with --source-db\n"), plain.explain()
+
+        for deep in ([], ["--deep"]):
+            mapped = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--source-db", restored,
+                            *deep)
+            assert mapped.rc == 0, mapped.explain()
+            report = mapped.summary
+            assert report["windows_differing"] == 0
+            assert report["windows_verified"] == len(report["verdicts"]) >= 7
+            assert sum(v["source_documents"] for v in report["verdicts"]) == 123
+
+        # one collection renamed too
+        res = clirun.run("restore", "--from", f"dir:{tmp_path}/bk", "--to", ferretdb.uri,
+                         "--db", original, "--to-db", restored, "--collection", "orders",
+                         "--to-collection", "orders_copy", "--json")
+        assert res.rc == 0, res.explain()
+        mapped = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--source-db", restored,
+                        "--collection", "orders", "--source-collection", "orders_copy", "--deep")
+        assert mapped.rc == 0, mapped.explain()
+        mongo[restored].orders_copy.delete_one({"_id": {"$type": "objectId"}})
+        changed = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--source-db", restored,
+                         "--collection", "orders", "--source-collection", "orders_copy")
+        assert changed.rc == 3, changed.explain()
+        assert changed.summary["windows_differing"] == 1
+
+        two = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--source-db", restored,
+                     "--source-collection", "orders_copy")
+        assert two.rc == 2, two.explain()
+        assert "--source-collection needs exactly one --collection, not 0" in two.stderr
+    finally:
+        _drop(mongo, original)
+        _drop(mongo, restored)

@@ -652,10 +652,19 @@ int _ccopy_blob_send(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *
     int attempt = 0;
     for (;;) {
         _ccopy_blob_body_cursor_t cursor;
-        struct curl_slist *headers =
-            _ccopy_blob_prepare(client->curl, client->acct, req, res, &cursor, client->timeout_ms);
+        struct curl_slist *headers;
+        long timeout_ms = client->timeout_ms;
         int64_t delay;
 
+        if (client->guard) {
+            int rc = client->guard(client->guard_data, &timeout_ms, error);
+            if (rc != 0) {
+                _ccopy_blob_response_reset(res);
+                return rc;
+            }
+        }
+        headers = _ccopy_blob_prepare(client->curl, client->acct, req, res, &cursor, timeout_ms);
+        client->try_started_ms = _ccopy_monotonic_ms();
         res->curl_code = curl_easy_perform(client->curl);
         if (res->curl_code == CURLE_OK)
             curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &res->status);
@@ -715,4 +724,47 @@ void _ccopy_blob_try_streamed(_ccopy_blob_client_t *client, const _ccopy_blob_re
     else
         res->status = 0;
     curl_slist_free_all(headers);
+}
+
+/* ---- the lease on a writer's lock --------------------------------------------------------- */
+
+int64_t _ccopy_blob_lease_deadline_ms(int64_t started_ms)
+{
+    return started_ms + CCOPY_BLOB_LEASE_HELD_MS;
+}
+
+int64_t _ccopy_blob_lease_renew_at_ms(int64_t started_ms)
+{
+    return started_ms + CCOPY_BLOB_LEASE_RENEW_MS;
+}
+
+long _ccopy_blob_lease_try_timeout_ms(int64_t now_ms, int64_t deadline_ms, long timeout_ms)
+{
+    int64_t left = deadline_ms - now_ms, limit = CCOPY_BLOB_LEASE_TRY_MS;
+    if (timeout_ms > 0 && timeout_ms < limit)
+        limit = timeout_ms;
+    if (left < limit)
+        limit = left;
+    return limit > 0 ? (long)limit : 0;
+}
+
+int64_t _ccopy_blob_lease_retry_at_ms(int64_t now_ms, int64_t deadline_ms, int64_t retry_after_ms)
+{
+    int64_t at = now_ms + CCOPY_BLOB_LEASE_RETRY_MS;
+    /* a server's Retry-After is heeded while a try of CCOPY_BLOB_LEASE_RETRY_MS still fits after
+     * it; the lease matters more than its wish */
+    if (retry_after_ms > CCOPY_BLOB_LEASE_RETRY_MS &&
+        now_ms + retry_after_ms + CCOPY_BLOB_LEASE_RETRY_MS <= deadline_ms)
+        at = now_ms + retry_after_ms;
+    return at;
+}
+
+_ccopy_blob_lease_verdict_t _ccopy_blob_lease_verdict(const _ccopy_blob_response_t *res)
+{
+    if (res->curl_code == CURLE_OK && res->status == 200)
+        return CCOPY_BLOB_LEASE_RENEWED;
+    /* no answer at all says nothing about the lease: tried again until the deadline */
+    if (res->curl_code != CURLE_OK || _ccopy_blob_retryable(res))
+        return CCOPY_BLOB_LEASE_TRY_AGAIN;
+    return CCOPY_BLOB_LEASE_LOST;
 }

@@ -97,6 +97,10 @@ int _ccopy_blob_retryable(const _ccopy_blob_response_t *res);
 int _ccopy_blob_error(const _ccopy_blob_account_t *acct, const _ccopy_blob_response_t *res,
                       const char *what, ccopy_error_t *error);
 
+/* A check made before every try of a request: non-zero (with *error set) stops the request
+ * with that code before anything is sent; it may lower *timeout_ms, the try's time limit. */
+typedef int (*_ccopy_blob_guard_fn)(void *user_data, long *timeout_ms, ccopy_error_t *error);
+
 typedef struct _ccopy_blob_client {
     const _ccopy_blob_account_t *acct;
     CURL *curl;
@@ -105,11 +109,15 @@ typedef struct _ccopy_blob_client {
     atomic_int *canceled;      /* may be NULL */
     long timeout_ms;
     atomic_llong *retries;     /* may be NULL: counts retried requests */
+    _ccopy_blob_guard_fn guard; /* may be NULL */
+    void *guard_data;
+    int64_t try_started_ms;    /* monotonic: when the last try of _ccopy_blob_send started */
 } _ccopy_blob_client_t;
 
 /* Send `req`, retrying what is retryable with back-off (never sooner than Retry-After). Returns
  * 0 with *res holding the final answer whatever its status (the caller judges 404, 409 ...), or
- * the error once retries are spent (ENETWORK, or ESERVER for 5xx) or ECANCELED. */
+ * the error once retries are spent (ENETWORK, or ESERVER for 5xx), ECANCELED, or the guard's
+ * error (checked before every try). */
 int _ccopy_blob_send(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
                      _ccopy_blob_response_t *res, const char *what, ccopy_error_t *error);
 
@@ -126,6 +134,41 @@ typedef int (*_ccopy_blob_data_fn)(const _ccopy_blob_response_t *res, const uint
 void _ccopy_blob_try_streamed(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
                               _ccopy_blob_response_t *res, _ccopy_blob_data_fn on_data,
                               void *user_data);
+
+/* The lease on a writer's lock blob, as the writer counts it. Blob Storage lets a 15 s lease
+ * run for 15 s after the server took the request that acquired or last renewed it, which is
+ * after that request's try started here; the writer counts it held until 12 s after that start
+ * (3 s kept back for a commit already sent to land in time) and writes nothing after that. It
+ * renews 5 s after each renewal; each try of a renewal gets at most 3 s (never more than the
+ * lease has left, nor than the client's timeout), and a try that failed in a way worth trying
+ * again is tried again 0.5 s later (the Retry-After of a 503 only while that still leaves the
+ * lease a try), until the deadline. All times are monotonic milliseconds. */
+#define CCOPY_BLOB_LEASE_SECONDS 15
+#define CCOPY_BLOB_LEASE_HELD_MS 12000
+#define CCOPY_BLOB_LEASE_RENEW_MS 5000
+#define CCOPY_BLOB_LEASE_TRY_MS 3000
+#define CCOPY_BLOB_LEASE_RETRY_MS 500
+
+typedef enum {
+    CCOPY_BLOB_LEASE_RENEWED,   /* 200: held for another period */
+    CCOPY_BLOB_LEASE_TRY_AGAIN, /* no answer (whatever the connection's failure), or one worth
+                                   trying again (500, 502, 503, 504, 408, 429) */
+    CCOPY_BLOB_LEASE_LOST       /* any other answer: 409 (lease broken, expired and taken, another
+                                   id), 404 (the lock blob is gone), 403, 400 ... */
+} _ccopy_blob_lease_verdict_t;
+
+/* Until when a lease acquired or renewed by a try that started at started_ms counts as held. */
+int64_t _ccopy_blob_lease_deadline_ms(int64_t started_ms);
+/* When a lease renewed by a try that started at started_ms is due for its next renewal. */
+int64_t _ccopy_blob_lease_renew_at_ms(int64_t started_ms);
+/* The time limit of a renewal try starting at now_ms: at most CCOPY_BLOB_LEASE_TRY_MS, the
+ * client's timeout_ms (when > 0) and what is left before deadline_ms; 0 when nothing is left. */
+long _ccopy_blob_lease_try_timeout_ms(int64_t now_ms, int64_t deadline_ms, long timeout_ms);
+/* When to try a renewal again after a failed try that ended at now_ms; retry_after_ms is the
+ * answer's Retry-After (-1: none). */
+int64_t _ccopy_blob_lease_retry_at_ms(int64_t now_ms, int64_t deadline_ms, int64_t retry_after_ms);
+/* What an answer to a renewal means. */
+_ccopy_blob_lease_verdict_t _ccopy_blob_lease_verdict(const _ccopy_blob_response_t *res);
 
 /* URL-encode a blob name: every byte but unreserved characters and '/'. New string. */
 char *_ccopy_blob_encode_name(const char *name);

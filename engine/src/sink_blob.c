@@ -14,10 +14,18 @@
  * with Get Blob streamed to the caller; a read cut short resumes from the first byte not yet
  * delivered, on the condition (If-Match) that the blob is still the version it started on.
  *
- * A writing job holds a lease on PREFIX/.cosmocopy.lock (15 s, renewed every 5 s by a thread,
- * released at the end), as the folder sink holds an flock: a second job on the same destination
- * is refused. A killed job's lease runs out by itself; the next run waits up to 20 s for it.
+ * A writing job holds a lease on PREFIX/.cosmocopy.lock (15 s), as the folder sink holds an
+ * flock: a second job on the same destination is refused. A killed job's lease runs out by
+ * itself; the next run waits up to 20 s for it. A thread renews the lease (blob.h says when and
+ * how long each try may take) and keeps its deadline: 12 s after the start of the try that last
+ * renewed it. Every write (Put Block, Put Block List, Put Blob, Delete) checks the lease first
+ * and gets no more time than it has left; once a renewal is answered with anything but success
+ * or a failure worth trying again (409: another job has the lock), or the deadline passes
+ * without one, the lease is lost for good: transfers in flight are dropped, every write fails
+ * with why, and the windows being written fail. A blob lease guards only the lock blob itself,
+ * so this check on our side is what keeps a writer that lost the lock from committing.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +33,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "blob.h"
 #include "common.h"
@@ -33,9 +42,7 @@
 #define MAX_BLOCK_SIZE ((size_t)4000 << 20)
 #define BLOCKS_PER_DOUBLING 10000
 
-#define LEASE_SECONDS 15       /* the shortest lease Blob Storage grants */
-#define LEASE_RENEW_MS 5000     /* renewed three times per lease period */
-#define LEASE_WAIT_MS 20000     /* a killed job's lease runs out within LEASE_SECONDS */
+#define LEASE_WAIT_MS 20000     /* a killed job's lease runs out within 15 s */
 #define LOCK_NAME ".cosmocopy.lock"
 
 typedef struct blob_sink {
@@ -47,13 +54,22 @@ typedef struct blob_sink {
     _ccopy_blob_client_t client;
     /* the writer's lock: a lease on PREFIX/.cosmocopy.lock, renewed by a thread */
     char *lock_blob;
-    char lease_id[64];
+    char *lock_where;          /* azblob://CONTAINER/PREFIX/.cosmocopy.lock, for messages */
+    char lease_id[64];         /* proposed by us: an acquire whose answer was lost gets it again */
     int leased;
+    int renewing;              /* the renewer thread runs */
     pthread_t renewer;
-    pthread_mutex_t lease_lock;
-    pthread_cond_t lease_cond;
+    _ccopy_blob_client_t lease_client; /* the renewer's, one try per request */
+    pthread_mutex_t lease_lock; /* guards what follows */
+    pthread_cond_t lease_cond;  /* on CLOCK_MONOTONIC */
     int stop_renewing;
-    _ccopy_blob_client_t lease_client;
+    int64_t lease_deadline_ms;  /* held while before this (monotonic) */
+    int64_t lease_renew_at_ms;  /* the renewer's next try */
+    int renew_in_flight;
+    int renew_failed;           /* a try failed since the last renewal: renew_failure says how */
+    ccopy_error_t renew_failure;
+    int lease_lost;             /* for good: lease_error says why */
+    ccopy_error_t lease_error;
 } blob_sink_t;
 
 static char *full_name(const blob_sink_t *b, const char *db, const char *coll, const char *name)
@@ -98,6 +114,22 @@ static int small_send(blob_sink_t *b, const _ccopy_blob_request_t *req, _ccopy_b
 
 /* ---- the writer's lock ------------------------------------------------------------------ */
 
+/* One small write on the sink's shared client, made only while the lease is held. */
+static int lease_guard(void *user_data, long *timeout_ms, ccopy_error_t *error);
+
+static int small_write(blob_sink_t *b, const _ccopy_blob_request_t *req, _ccopy_blob_response_t *res,
+                       const char *what, ccopy_error_t *error)
+{
+    int rc;
+    pthread_mutex_lock(&b->lock);
+    b->client.guard = b->leased ? lease_guard : NULL;
+    b->client.guard_data = b;
+    rc = _ccopy_blob_send(&b->client, req, res, what, error);
+    b->client.guard = NULL;
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
 static int lease_request(blob_sink_t *b, _ccopy_blob_client_t *client, const char *action,
                          _ccopy_blob_response_t *res, ccopy_error_t *error)
 {
@@ -108,55 +140,194 @@ static int lease_request(blob_sink_t *b, _ccopy_blob_client_t *client, const cha
     snprintf(act, sizeof act, "x-ms-lease-action:%s", action);
     req.xms[n++] = act;
     if (strcmp(action, "acquire") == 0) {
-        snprintf(dur, sizeof dur, "x-ms-lease-duration:%d", LEASE_SECONDS);
+        snprintf(dur, sizeof dur, "x-ms-lease-duration:%d", CCOPY_BLOB_LEASE_SECONDS);
         req.xms[n++] = dur;
+        snprintf(id, sizeof id, "x-ms-proposed-lease-id:%s", b->lease_id);
     } else {
         snprintf(id, sizeof id, "x-ms-lease-id:%s", b->lease_id);
-        req.xms[n++] = id;
     }
+    req.xms[n++] = id;
     return _ccopy_blob_send(client, &req, res, "taking the destination's lock", error);
+}
+
+/* Under lease_lock. The lease is lost for good: every write from now on fails with *why. */
+static void lease_lose(blob_sink_t *b, const ccopy_error_t *why)
+{
+    if (b->lease_lost)
+        return;
+    b->lease_error = *why;
+    b->lease_lost = 1;
+    pthread_cond_broadcast(&b->lease_cond);
+}
+
+/* Under lease_lock: a lease whose deadline passed without a confirmed renewal is lost. */
+static void lease_expire_if_due(blob_sink_t *b, int64_t now_ms)
+{
+    ccopy_error_t e;
+    const char *why;
+    if (b->lease_lost || now_ms < b->lease_deadline_ms)
+        return;
+    why = b->renew_failed      ? b->renew_failure.message
+          : b->renew_in_flight ? "a renewal was still unanswered"
+                               : "no renewal could be tried in time: was the process stalled?";
+    _ccopy_error_set(&e, b->renew_failed ? b->renew_failure.code : CCOPY_ETIMEDOUT,
+                     CCOPY_DOMAIN_HTTP, b->renew_failed ? b->renew_failure.cause : 0,
+                     "the lease on %s could not be renewed in time (none confirmed within %d s of "
+                     "the last; %s): nothing more is written, run again to resume",
+                     b->lock_where, CCOPY_BLOB_LEASE_HELD_MS / 1000, why);
+    lease_lose(b, &e);
+}
+
+/* 0 while the lease is held, with *left_ms (optional) what is left of it; else the code of
+ * why it was lost, and why in *error. */
+static int lease_check(blob_sink_t *b, int64_t *left_ms, ccopy_error_t *error)
+{
+    int64_t now = _ccopy_monotonic_ms();
+    int rc = 0;
+    pthread_mutex_lock(&b->lease_lock);
+    lease_expire_if_due(b, now);
+    if (b->lease_lost) {
+        if (error)
+            *error = b->lease_error;
+        rc = b->lease_error.code;
+    } else if (left_ms) {
+        *left_ms = b->lease_deadline_ms - now;
+    }
+    pthread_mutex_unlock(&b->lease_lock);
+    return rc;
+}
+
+/* Every try of a write: only while the lease is held, and for no longer than it has left. */
+static int lease_guard(void *user_data, long *timeout_ms, ccopy_error_t *error)
+{
+    blob_sink_t *b = user_data;
+    int64_t left = 0;
+    int rc = lease_check(b, &left, error);
+    if (rc == 0 && (*timeout_ms <= 0 || left < *timeout_ms))
+        *timeout_ms = (long)left;
+    return rc;
+}
+
+/* Under lease_lock: wait until at_ms (monotonic) or a signal. */
+static void lease_wait_until(blob_sink_t *b, int64_t at_ms)
+{
+    struct timespec until;
+    until.tv_sec = (time_t)(at_ms / 1000);
+    until.tv_nsec = (long)(at_ms % 1000) * 1000000L;
+    pthread_cond_timedwait(&b->lease_cond, &b->lease_lock, &until);
 }
 
 static void *renew_lease(void *arg)
 {
     blob_sink_t *b = arg;
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+
     pthread_mutex_lock(&b->lease_lock);
-    while (!b->stop_renewing) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += LEASE_RENEW_MS / 1000;
-        pthread_cond_timedwait(&b->lease_cond, &b->lease_lock, &until);
-        if (!b->stop_renewing) {
-            _ccopy_blob_response_t res = {.body_limit = 1 << 20};
-            pthread_mutex_unlock(&b->lease_lock);
-            /* a failed renewal is tried again at the next turn, well within the lease */
-            lease_request(b, &b->lease_client, "renew", &res, NULL);
-            _ccopy_blob_response_reset(&res);
-            pthread_mutex_lock(&b->lease_lock);
+    while (!b->stop_renewing && !b->lease_lost) {
+        int64_t now = _ccopy_monotonic_ms(), started;
+        _ccopy_blob_lease_verdict_t verdict;
+
+        lease_expire_if_due(b, now);
+        if (b->lease_lost)
+            break;
+        if (now < b->lease_renew_at_ms) {
+            lease_wait_until(b, b->lease_renew_at_ms);
+            continue;
         }
+        b->lease_client.timeout_ms =
+            _ccopy_blob_lease_try_timeout_ms(now, b->lease_deadline_ms, (long)b->settings.timeout_ms);
+        b->renew_in_flight = 1;
+        pthread_mutex_unlock(&b->lease_lock);
+        /* one try: the lease's deadline, not a retry budget, says how long to go on */
+        started = _ccopy_monotonic_ms();
+        lease_request(b, &b->lease_client, "renew", &res, NULL);
+        verdict = _ccopy_blob_lease_verdict(&res);
+        pthread_mutex_lock(&b->lease_lock);
+        b->renew_in_flight = 0;
+        if (verdict == CCOPY_BLOB_LEASE_RENEWED) {
+            /* the server renewed it when it took the request, after `started` */
+            b->lease_deadline_ms = _ccopy_blob_lease_deadline_ms(started);
+            b->lease_renew_at_ms = _ccopy_blob_lease_renew_at_ms(started);
+            b->renew_failed = 0;
+        } else if (verdict == CCOPY_BLOB_LEASE_TRY_AGAIN) {
+            _ccopy_blob_error(&b->acct, &res, "last try", &b->renew_failure);
+            b->renew_failed = 1;
+            b->lease_renew_at_ms = _ccopy_blob_lease_retry_at_ms(_ccopy_monotonic_ms(),
+                                                                 b->lease_deadline_ms,
+                                                                 res.retry_after_ms);
+        } else {
+            ccopy_error_t e, why;
+            int code = _ccopy_blob_error(&b->acct, &res, "renewing it", &why);
+            _ccopy_error_set(&e, res.status == 409 ? CCOPY_EBUSY : code, CCOPY_DOMAIN_HTTP,
+                             res.status,
+                             "the lease on %s was lost (%s%s): nothing more is written, run "
+                             "again to resume",
+                             b->lock_where, why.message,
+                             res.status == 409 ? "; another job may have taken the lock"
+                             : res.status == 404 ? "; the lock blob was deleted" : "");
+            lease_lose(b, &e);
+        }
+        _ccopy_blob_response_reset(&res);
     }
     pthread_mutex_unlock(&b->lease_lock);
+    _ccopy_blob_response_reset(&res);
     return NULL;
 }
 
-/* Create the lock blob if needed and lease it, waiting out a lease left by a killed job. */
+/* A lease id of our own (a version 4 UUID): acquiring again with it after an answer that was
+ * lost gets the lease that try took. */
+static void new_lease_id(char out[64])
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1) {
+        uint64_t x = (uint64_t)_ccopy_monotonic_ms() * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)out;
+        size_t i;
+        for (i = 0; i < sizeof r; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            r[i] = (unsigned char)x;
+        }
+    }
+    r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
+    snprintf(out, 64, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+             r[13], r[14], r[15]);
+}
+
+/* One try at releasing the lease, bounded: a lease left behind runs out by itself in 15 s. */
+static void release_once(blob_sink_t *b)
+{
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    b->lease_client.timeout_ms = _ccopy_blob_lease_try_timeout_ms(0, CCOPY_BLOB_LEASE_TRY_MS,
+                                                                 (long)b->settings.timeout_ms);
+    lease_request(b, &b->lease_client, "release", &res, NULL);
+    _ccopy_blob_response_reset(&res);
+}
+
+/* Create the lock blob if needed and lease it, waiting out a lease left by a killed job; then
+ * start the thread that renews it. */
 static int take_lock(blob_sink_t *b, ccopy_error_t *error)
 {
     _ccopy_blob_request_t create = {.method = "PUT", .container = b->container, .blob = b->lock_blob,
                                     .if_none_match = "*", .xms = {"x-ms-blob-type:BlockBlob"}};
     _ccopy_blob_response_t res = {.body_limit = 1 << 20};
     int64_t give_up = _ccopy_monotonic_ms() + LEASE_WAIT_MS;
-    int rc = small_send(b, &create, &res, "creating the destination's lock", error);
+    int rc = small_send(b, &create, &res, "creating the destination's lock", error), err;
 
     if (rc == 0 && res.status != 201 && res.status != 409)
         rc = _ccopy_blob_error(&b->acct, &res, "creating the destination's lock", error);
+    new_lease_id(b->lease_id);
     while (rc == 0) {
+        pthread_mutex_lock(&b->lock);
         rc = lease_request(b, &b->client, "acquire", &res, error);
+        pthread_mutex_unlock(&b->lock);
         if (rc != 0)
             break;
-        if (res.status == 201) {
-            snprintf(b->lease_id, sizeof b->lease_id, "%s", res.lease_id);
+        if (res.status == 201 || res.status == 200) {
             b->leased = 1;
+            /* held from when the try that took it started */
+            b->lease_deadline_ms = _ccopy_blob_lease_deadline_ms(b->client.try_started_ms);
+            b->lease_renew_at_ms = _ccopy_blob_lease_renew_at_ms(b->client.try_started_ms);
             break;
         }
         if (res.status != 409) {
@@ -177,33 +348,42 @@ static int take_lock(blob_sink_t *b, ccopy_error_t *error)
         }
     }
     _ccopy_blob_response_reset(&res);
-    if (rc == 0 && b->leased) {
-        client_init(&b->lease_client, b);
-        b->lease_client.retries = NULL;
-        if (pthread_create(&b->renewer, NULL, renew_lease, b) != 0) {
-            curl_easy_cleanup(b->lease_client.curl);
-            b->lease_client.curl = NULL;
-        }
+    if (rc != 0 || !b->leased)
+        return rc;
+    client_init(&b->lease_client, b);
+    b->lease_client.retries = NULL;
+    b->lease_client.backoff.max_retries = 0;
+    err = pthread_create(&b->renewer, NULL, renew_lease, b);
+    if (err != 0) {
+        /* without renewals the lease would run out under the windows being written */
+        release_once(b);
+        curl_easy_cleanup(b->lease_client.curl);
+        b->lease_client.curl = NULL;
+        b->leased = 0;
+        return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_OS, err,
+                                "cannot start the thread that renews the lease on %s (%s): "
+                                "nothing was written",
+                                b->lock_where, strerror(err));
     }
-    return rc;
+    b->renewing = 1;
+    return 0;
 }
 
 static void release_lock(blob_sink_t *b)
 {
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
     if (!b->leased)
         return;
-    if (b->lease_client.curl) {
+    if (b->renewing) {
         pthread_mutex_lock(&b->lease_lock);
         b->stop_renewing = 1;
-        pthread_cond_signal(&b->lease_cond);
+        pthread_cond_broadcast(&b->lease_cond);
         pthread_mutex_unlock(&b->lease_lock);
         pthread_join(b->renewer, NULL);
-        curl_easy_cleanup(b->lease_client.curl);
-        b->lease_client.curl = NULL;
+        b->renewing = 0;
     }
-    lease_request(b, &b->client, "release", &res, NULL);
-    _ccopy_blob_response_reset(&res);
+    release_once(b);
+    curl_easy_cleanup(b->lease_client.curl);
+    b->lease_client.curl = NULL;
     b->leased = 0;
 }
 
@@ -459,7 +639,7 @@ static int blob_write_small(_ccopy_sink_t *sink, const char *db, const char *col
     int rc;
 
     _ccopy_md5_base64((const uint8_t *)data, len, md5);
-    rc = small_send(b, &req, &res, what, error);
+    rc = small_write(b, &req, &res, what, error);
     if (rc == 0 && res.status == 409 && once) {
         /* already there: ours if an earlier try of this very write went through */
         char *have = NULL;
@@ -485,7 +665,7 @@ static int delete_blob(blob_sink_t *b, _ccopy_blob_client_t *client, const char 
     _ccopy_blob_request_t req = {.method = "DELETE", .container = b->container, .blob = blob};
     _ccopy_blob_response_t res = {.body_limit = 1 << 20};
     int rc = client ? _ccopy_blob_send(client, &req, &res, what, error)
-                    : small_send(b, &req, &res, what, error);
+                    : small_write(b, &req, &res, what, error);
     if (rc == 0 && res.status != 202 && res.status != 200 && res.status != 404)
         rc = _ccopy_blob_error(&b->acct, &res, what, error);
     _ccopy_blob_response_reset(&res);
@@ -582,13 +762,37 @@ static void fail(blob_object_t *o, const ccopy_error_t *e)
     }
 }
 
-/* Move transfers along; wait up to wait_ms for something to happen. */
+/* Drop every transfer in flight or waiting to be retried: not another byte of them is sent. */
+static void drop_transfers(blob_object_t *o)
+{
+    int i;
+    for (i = 0; i < o->nslots; i++) {
+        slot_t *s = &o->slots[i];
+        if (s->state == 1)
+            curl_multi_remove_handle(o->multi, s->curl);
+        curl_slist_free_all(s->headers);
+        s->headers = NULL;
+        s->state = 0;
+        s->len = 0;
+    }
+}
+
+/* Move transfers along; wait up to wait_ms for something to happen. Blocks are sent only while
+ * the lease is held: once it is lost, the object fails and its transfers are dropped. */
 static void drive(blob_object_t *o, int wait_ms)
 {
     CURLMsg *msg;
     int running = 0, left, i;
     int64_t now;
 
+    if (o->b->leased) {
+        ccopy_error_t e;
+        if (lease_check(o->b, NULL, &e) != 0) {
+            fail(o, &e);
+            drop_transfers(o);
+            return;
+        }
+    }
     curl_multi_perform(o->multi, &running);
     while ((msg = curl_multi_info_read(o->multi, &left)) != NULL) {
         slot_t *s = NULL;
@@ -710,6 +914,11 @@ static int blob_object_begin(_ccopy_sink_t *sink, const char *db, const char *co
     o->b = b;
     o->blob = full_name(b, db, coll, name);
     client_init(&o->client, b);
+    if (b->leased) {
+        /* the delete below and the commit: only while the lease is held */
+        o->client.guard = lease_guard;
+        o->client.guard_data = b;
+    }
     o->multi = curl_multi_init();
     o->nslots = b->settings.blocks_in_flight > 0 ? b->settings.blocks_in_flight : 1;
     o->slots = _ccopy_calloc((size_t)o->nslots, sizeof *o->slots);
@@ -1002,6 +1211,7 @@ static void blob_close(_ccopy_sink_t *sink)
     pthread_mutex_destroy(&b->lease_lock);
     pthread_cond_destroy(&b->lease_cond);
     free(b->lock_blob);
+    free(b->lock_where);
     _ccopy_blob_account_cleanup(&b->acct);
     free(b->container);
     free(b->prefix);
@@ -1076,8 +1286,16 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
     }
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->lease_lock, NULL);
-    pthread_cond_init(&b->lease_cond, NULL);
+    {
+        /* the renewer waits on the monotonic clock, as the lease's deadline is kept */
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&b->lease_cond, &attr);
+        pthread_condattr_destroy(&attr);
+    }
     b->lock_blob = _ccopy_strdup_printf("%s%s%s", b->prefix, b->prefix[0] ? "/" : "", LOCK_NAME);
+    b->lock_where = _ccopy_strdup_printf("azblob://%s/%s", b->container, b->lock_blob);
     client_init(&b->client, b);
     sink = _ccopy_calloc(1, sizeof *sink);
     sink->ops = &blob_ops;

@@ -6,9 +6,11 @@ proxy, a kill mid-window, and bad input as a new user would type it."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 
 import pytest
+from azure.storage.blob import BlobLeaseClient
 
 import backupcheck as bc
 import blobcheck
@@ -46,6 +48,11 @@ def blob_backup(ferretdb, coll, to, *extra, env=None, json_summary=True, timeout
 
 def exact(container, prefix, coll):
     return blobcheck.assert_blob_backup_matches(container, prefix, coll.database, ["orders"])
+
+
+def manifests(container, prefix):
+    return [b.name for b in container.list_blobs(name_starts_with=f"{prefix}/")
+            if b.name.endswith(".manifest.json")]
 
 
 # ---------------------------------------------------------------- what users configure
@@ -276,3 +283,280 @@ def test_a_second_job_on_the_same_destination_is_refused(ferretdb, orders, azuri
     assert "another job is writing to azblob://" in second.stderr
     assert done.rc == 0, done.explain()
     exact(blob_container, "one", orders)
+
+
+# ---------------------------------------------------------------- the writer's lease
+#
+# Blob Storage keeps a 15 s lease for 15 s after it took the last renewal. A writer that cannot
+# renew in time, or whose renewal is refused, must stop: nothing it sends after that may reach
+# the server, or it could commit windows under a lock another job now holds. The proxy's log
+# says when each request reached it and when it was sent on to Azurite.
+
+LEASE_S = 15
+SLOW_BLOCKS = FaultRule("slow", method="PUT", query="comp=block", rate=1.0, delay_ms=100)
+
+
+def _lease_request(e):
+    return e["method"] == "PUT" and "comp=lease" in e["target"]
+
+
+def _write(e):
+    """Anything that changes the destination but the lock's lease: Put Block, Put Block List,
+    Put Blob (manifests), Delete."""
+    return e["method"] in ("PUT", "DELETE") and not _lease_request(e)
+
+
+def _lease_confirmed(e):
+    """A lease request the writer saw succeed (not one a fault held or answered)."""
+    return _lease_request(e) and e["fault"] is None and e["status"] in (200, 201)
+
+
+def _slow_job(to, cs, *extra):
+    return ["backup", *extra, "--to", to, *range_args("--block-size", "8192", "--parallel", "1",
+                                                      "--blocks-in-flight", "1", "--compress",
+                                                      "none"), *cs, "--json"]
+
+
+def _start(ferretdb, coll, to, cs):
+    return clirun.Background(*_slow_job(to, cs, "--source", ferretdb.uri, "--db",
+                                        coll.database.name))
+
+
+@pytest.mark.parametrize("fault,why", [
+    (FaultRule("server_busy", method="PUT", query="comp=lease", rate=1.0, retry_after=1),
+     "answered 503 ServerBusy"),
+    # each renewal is stuck on the way for 8 s: a try must give up long before that
+    (FaultRule("stall", method="PUT", query="comp=lease", rate=1.0, delay_ms=8000),
+     "Timeout was reached"),
+], ids=["server_busy", "stalled"])
+def test_renewals_failing_until_the_lease_runs_out_stop_the_job_before_it(
+        ferretdb, orders, azurite, blob_container, blob_fault_proxy, fault, why):
+    proxy = blob_fault_proxy(azurite, rules=[SLOW_BLOCKS])
+    to = f"azblob://{blob_container.container_name}/lr"
+    job = _start(ferretdb, orders, to, ["--blob-connection-string", proxy.connection_string])
+    try:
+        clirun.wait_for(lambda: len(manifests(blob_container, "lr")) >= 1, 90,
+                        what="a completed window")
+        # from now on no renewal gets through, and the blocks crawl: the job has a minute of
+        # writing left, far more than its lease
+        proxy.configure(rules=[fault, FaultRule("slow", method="PUT", query="comp=block",
+                                                rate=1.0, delay_ms=400)])
+        res = job.wait(timeout=120)
+    finally:
+        job.kill()
+    assert res.rc == 1, res.explain()
+    lock = f"azblob://{blob_container.container_name}/lr/.cosmocopy.lock"
+    assert f"the lease on {lock} could not be renewed in time" in res.stderr, res.explain()
+    assert why in res.stderr, res.explain()
+    assert "run again to resume" in res.stderr
+    log = proxy.requests_log()
+    assert any(e["fault"] == fault.fault for e in log)
+    held_until = max(e["at"] for e in log if _lease_confirmed(e)) + LEASE_S
+    late = [(e["method"], e["target"]) for e in log
+            if _write(e) and (e["forwarded_at"] or 0) >= held_until]
+    assert late == []
+    # each window complete is whole and was committed under the lease; the one being written
+    # when the lease ran out is not complete
+    done = len(blobcheck.read_blob_backup(blob_container, "lr").windows_of(
+        orders.database.name, "orders"))
+    assert 1 <= done < 3
+    # the next run resumes as usual
+    proxy.configure(rules=[])
+    again = blob_backup(ferretdb, orders, to, "--blob-connection-string",
+                        proxy.connection_string)
+    assert again.rc == 0, again.explain()
+    assert again.summary["windows_already_complete"] == done
+    exact(blob_container, "lr", orders)
+
+
+def test_a_lease_taken_by_another_fails_the_job_at_its_next_renewal(
+        ferretdb, orders, azurite, blob_container, blob_fault_proxy):
+    proxy = blob_fault_proxy(azurite, rules=[
+        FaultRule("slow", method="PUT", query="comp=block", rate=1.0, delay_ms=300)])
+    to = f"azblob://{blob_container.container_name}/taken"
+    job = _start(ferretdb, orders, to, ["--blob-connection-string", proxy.connection_string])
+    lock_blob = blob_container.get_blob_client("taken/.cosmocopy.lock")
+    other = BlobLeaseClient(lock_blob)
+    try:
+        clirun.wait_for(lambda: proxy.counters()["by_request"].get("PUT comp=block", {}).get(
+            "requests", 0) > 0, 60, what="blocks being written")
+        # what an operator does to a job believed gone: break its lease, then a new job takes it
+        BlobLeaseClient(lock_blob).break_lease(lease_break_period=0)
+        other.acquire(lease_duration=LEASE_S)
+        taken_at = time.time()
+        res = job.wait(timeout=60)
+        still_ours = lock_blob.get_blob_properties().lease
+    finally:
+        job.kill()
+    other.release()
+    assert res.rc == 1, res.explain()
+    lock = f"azblob://{blob_container.container_name}/taken/.cosmocopy.lock"
+    assert f"the lease on {lock} was lost" in res.stderr, res.explain()
+    assert "409 LeaseIdMismatchWithLeaseOperation" in res.stderr
+    assert "another job may have taken the lock" in res.stderr
+    assert still_ours.state == "leased"  # the job left the other holder's lease alone
+    log = proxy.requests_log()
+    refused = [e for e in log if _lease_request(e) and e["status"] == 409]
+    assert refused, "no renewal was refused"
+    refused_at = refused[0]["at"]
+    assert refused_at - taken_at < 6  # the next renewal, at most 5 s away
+    # nothing written after the refusal (0.2 s: the answer's way back to the job)
+    late = [(e["method"], e["target"]) for e in log if _write(e) and e["at"] > refused_at + 0.2]
+    assert late == []
+    done = len(blobcheck.read_blob_backup(blob_container, "taken").windows_of(
+        orders.database.name, "orders"))
+    assert done < 3
+
+
+def test_a_writer_stalled_past_its_lease_writes_nothing_once_another_has_the_lock(
+        ferretdb, orders, azurite, blob_container, blob_fault_proxy):
+    # the first job is frozen (SIGSTOP, as a paused VM or a swapped-out process) longer than its
+    # lease; a second job takes the lock meanwhile; the first, thawed, must write nothing more
+    first_proxy = blob_fault_proxy(azurite, rules=[SLOW_BLOCKS])
+    second_proxy = blob_fault_proxy(azurite, rules=[SLOW_BLOCKS])
+    to = f"azblob://{blob_container.container_name}/frozen"
+    first = _start(ferretdb, orders, to, ["--blob-connection-string",
+                                          first_proxy.connection_string])
+    second = None
+    try:
+        clirun.wait_for(lambda: len(manifests(blob_container, "frozen")) >= 1, 90,
+                        what="a completed window")
+        first.proc.send_signal(signal.SIGSTOP)
+        stopped_at = time.time()
+        second = _start(ferretdb, orders, to, ["--blob-connection-string",
+                                               second_proxy.connection_string])
+        clirun.wait_for(lambda: any(_lease_confirmed(e) for e in second_proxy.requests_log()),
+                        40, what="the second job taking the lock")
+        clirun.wait_for(lambda: second_proxy.counters()["by_request"].get(
+            "PUT comp=block", {}).get("requests", 0) >= 5, 30, what="the second job writing")
+        first.proc.send_signal(signal.SIGCONT)
+        first_res = first.wait(timeout=60)
+        second_res = second.wait(timeout=180)
+    finally:
+        first.kill()
+        if second:
+            second.kill()
+    assert first_res.rc == 1, first_res.explain()
+    lock = f"azblob://{blob_container.container_name}/frozen/.cosmocopy.lock"
+    assert f"the lease on {lock} could not be renewed in time" in first_res.stderr, \
+        first_res.explain()
+    # once frozen (0.5 s for the signal to land), the first job sent no write at all
+    late = [(e["method"], e["target"]) for e in first_proxy.requests_log()
+            if _write(e) and e["at"] > stopped_at + 0.5]
+    assert late == []
+    assert second_res.rc == 0, second_res.explain()
+    assert second_res.summary["windows_already_complete"] >= 1
+    exact(blob_container, "frozen", orders)
+
+
+def test_a_lost_answer_to_taking_the_lock_does_not_lock_the_job_out(
+        ferretdb, orders, azurite, blob_container, blob_fault_proxy):
+    # the acquire went through but its answer was lost: the retry must get that same lease,
+    # not wait for it as if another job held it
+    proxy = blob_fault_proxy(azurite, rules=[
+        FaultRule("drop_reply", method="PUT", query="comp=lease", on={1})])
+    to = f"azblob://{blob_container.container_name}/relock"
+    res = blob_backup(ferretdb, orders, to, "--blob-connection-string", proxy.connection_string)
+    assert res.rc == 0, res.explain()
+    assert res.elapsed < 10, res.explain()  # no waiting for that lease to run out (15 s)
+    exact(blob_container, "relock", orders)
+    assert proxy.counters()["drop_reply"] == 1
+    lock = blob_container.get_blob_client("relock/.cosmocopy.lock").get_blob_properties()
+    assert lock.lease.state == "available"  # released at the end
+
+
+SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* pthread_create refusing (EAGAIN) to start one function: the one at offset
+   CCOPY_TEST_REFUSE_THREAD (hex) of the loaded object whose name contains
+   CCOPY_TEST_REFUSE_IN (empty: the program itself) */
+static uintptr_t base;
+static int found;
+
+static int find(struct dl_phdr_info *info, size_t size, void *data)
+{
+    const char *want = data;
+    (void)size;
+    if ((!*want && !found) || (*want && info->dlpi_name && strstr(info->dlpi_name, want))) {
+        base = info->dlpi_addr;
+        found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+    int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+        (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(
+            RTLD_NEXT, "pthread_create");
+    const char *off = getenv("CCOPY_TEST_REFUSE_THREAD"), *in = getenv("CCOPY_TEST_REFUSE_IN");
+    if (off && in) {
+        if (!found)
+            dl_iterate_phdr(find, (void *)in);
+        if (found && (uintptr_t)fn - base == (uintptr_t)strtoull(off, NULL, 16))
+            return EAGAIN;
+    }
+    return real(t, a, fn, arg);
+}
+"""
+
+
+def _renewer_address():
+    """(object name fragment, hex offset) of the lease renewer's function, or None."""
+    binary = str(clirun.binary())
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    if "libasan" in ldd or "libtsan" in ldd:
+        return None  # a sanitizer wants its own pthread_create first
+    candidates = [("", binary)]
+    for line in ldd.splitlines():
+        if "libcosmocopy" in line and "=>" in line:
+            candidates.append(("libcosmocopy", line.split("=>")[1].split("(")[0].strip()))
+    for fragment, path in candidates:
+        nm = subprocess.run(["nm", path], capture_output=True, text=True).stdout
+        for line in nm.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "renew_lease" and parts[1] in "tT":
+                return fragment, parts[0]
+    return None
+
+
+def test_a_lease_renewer_that_cannot_start_fails_the_job_before_any_write(
+        ferretdb, orders, azurite, blob_container, blob_fault_proxy, tmp_path):
+    where = _renewer_address()
+    if where is None:
+        pytest.skip("the binary has no symbol renew_lease, or runs under a sanitizer")
+    src = tmp_path / "refuse_thread.c"
+    src.write_text(SHIM)
+    shim = tmp_path / "refuse_thread.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(shim), str(src), "-ldl"],
+                   check=True)
+    proxy = blob_fault_proxy(azurite)
+    to = f"azblob://{blob_container.container_name}/nothread"
+    res = blob_backup(ferretdb, orders, to, "--blob-connection-string", proxy.connection_string,
+                      env={"LD_PRELOAD": str(shim), "CCOPY_TEST_REFUSE_IN": where[0],
+                           "CCOPY_TEST_REFUSE_THREAD": where[1]})
+    assert res.rc == 1, res.explain()
+    lock = f"azblob://{blob_container.container_name}/nothread/.cosmocopy.lock"
+    assert f"cannot start the thread that renews the lease on {lock}" in res.stderr, \
+        res.explain()
+    assert "Resource temporarily unavailable" in res.stderr
+    # nothing but the lock was written, and its lease was given back at once
+    assert [b.name for b in blob_container.list_blobs()] == ["nothread/.cosmocopy.lock"]
+    assert [(e["method"], e["target"].split("?")[0].rsplit("/", 1)[1])
+            for e in proxy.requests_log() if _write(e)] == [("PUT", ".cosmocopy.lock")]
+    lease = blob_container.get_blob_client("nothread/.cosmocopy.lock").get_blob_properties().lease
+    assert lease.state == "available"
+    # with the thread, the same run goes through
+    again = blob_backup(ferretdb, orders, to, "--blob-connection-string",
+                        proxy.connection_string)
+    assert again.rc == 0, again.explain()
+    exact(blob_container, "nothread", orders)

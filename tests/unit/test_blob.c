@@ -253,3 +253,129 @@ CCOPY_TEST(errors_say_what_failed_and_for_which_account)
     CHECK_INT(_ccopy_blob_error(&a, &r, "reading y", &e), CCOPY_ENETWORK);
     CHECK_CONTAINS(e.message, "https://acct.blob.core.windows.net");
 }
+
+/* ---- the lease on a writer's lock ---------------------------------------------------------- */
+
+CCOPY_TEST(lease_is_counted_held_12_s_from_the_try_that_took_it_and_renewed_after_5_s)
+{
+    /* Blob Storage keeps a 15 s lease for 15 s after it took the request, which is after the
+     * try started: 3 s of those are kept back */
+    CHECK_INT(_ccopy_blob_lease_deadline_ms(1000000), 1012000);
+    CHECK_INT(_ccopy_blob_lease_renew_at_ms(1000000), 1005000);
+    CHECK(_ccopy_blob_lease_deadline_ms(0) < (int64_t)CCOPY_BLOB_LEASE_SECONDS * 1000);
+    /* several tries of a renewal fit between the renewal and the deadline */
+    CHECK(_ccopy_blob_lease_deadline_ms(0) - _ccopy_blob_lease_renew_at_ms(0) >=
+          2 * CCOPY_BLOB_LEASE_TRY_MS);
+}
+
+CCOPY_TEST(lease_try_gets_no_more_than_the_lease_has_left)
+{
+    int64_t deadline = _ccopy_blob_lease_deadline_ms(0); /* 12,000 */
+    /* a renewal on time: 3 s, or less when the client's own timeout is shorter */
+    CHECK_INT(_ccopy_blob_lease_try_timeout_ms(5000, deadline, 300000), 3000);
+    CHECK_INT(_ccopy_blob_lease_try_timeout_ms(5000, deadline, 1200), 1200);
+    CHECK_INT(_ccopy_blob_lease_try_timeout_ms(5000, deadline, 0), 3000);
+    /* late tries: what is left, then nothing */
+    CHECK_INT(_ccopy_blob_lease_try_timeout_ms(10500, deadline, 300000), 1500);
+    CHECK_INT(_ccopy_blob_lease_try_timeout_ms(11999, deadline, 300000), 1);
+    CHECK_INT(_ccopy_blob_lease_try_timeout_ms(12000, deadline, 300000), 0);
+    CHECK_INT(_ccopy_blob_lease_try_timeout_ms(20000, deadline, 300000), 0);
+}
+
+CCOPY_TEST(lease_retry_heeds_retry_after_only_while_the_lease_leaves_a_try)
+{
+    int64_t deadline = 12000;
+    CHECK_INT(_ccopy_blob_lease_retry_at_ms(6000, deadline, -1), 6500);
+    CHECK_INT(_ccopy_blob_lease_retry_at_ms(6000, deadline, 0), 6500);
+    CHECK_INT(_ccopy_blob_lease_retry_at_ms(6000, deadline, 2000), 8000);
+    CHECK_INT(_ccopy_blob_lease_retry_at_ms(6000, deadline, 5500), 11500);
+    /* a Retry-After that would leave no try before the deadline is not waited for */
+    CHECK_INT(_ccopy_blob_lease_retry_at_ms(6000, deadline, 5600), 6500);
+    CHECK_INT(_ccopy_blob_lease_retry_at_ms(6000, deadline, 30000), 6500);
+}
+
+CCOPY_TEST(lease_verdict_of_each_answer_to_a_renewal)
+{
+    _ccopy_blob_response_t r = {0};
+    long again[] = {408, 429, 500, 502, 503, 504}, lost[] = {400, 403, 404, 409, 412};
+    size_t i;
+    r.status = 200;
+    CHECK_INT(_ccopy_blob_lease_verdict(&r), CCOPY_BLOB_LEASE_RENEWED);
+    for (i = 0; i < sizeof again / sizeof again[0]; i++) {
+        r.status = again[i];
+        CHECK_INT(_ccopy_blob_lease_verdict(&r), CCOPY_BLOB_LEASE_TRY_AGAIN);
+    }
+    for (i = 0; i < sizeof lost / sizeof lost[0]; i++) {
+        r.status = lost[i];
+        CHECK_INT(_ccopy_blob_lease_verdict(&r), CCOPY_BLOB_LEASE_LOST);
+    }
+    /* 409 LeaseIdMismatchWithLeaseOperation, LeaseNotPresentWithLeaseOperation, LeaseLost... */
+    r.status = 409;
+    strcpy(r.error_code, "LeaseIdMismatchWithLeaseOperation");
+    CHECK_INT(_ccopy_blob_lease_verdict(&r), CCOPY_BLOB_LEASE_LOST);
+    /* no answer says nothing of the lease, whatever the connection's failure */
+    r.status = 0;
+    r.error_code[0] = '\0';
+    r.curl_code = CURLE_OPERATION_TIMEDOUT;
+    CHECK_INT(_ccopy_blob_lease_verdict(&r), CCOPY_BLOB_LEASE_TRY_AGAIN);
+    r.curl_code = CURLE_COULDNT_RESOLVE_HOST;
+    CHECK_INT(_ccopy_blob_lease_verdict(&r), CCOPY_BLOB_LEASE_TRY_AGAIN);
+}
+
+typedef struct guard_state {
+    int calls;
+    int refuse_at; /* the call that refuses */
+    long timeouts[8];
+} guard_state_t;
+
+static int test_guard(void *user_data, long *timeout_ms, ccopy_error_t *error)
+{
+    guard_state_t *g = user_data;
+    g->timeouts[g->calls < 8 ? g->calls : 7] = *timeout_ms;
+    if (++g->calls == g->refuse_at)
+        return _ccopy_error_set(error, CCOPY_EBUSY, CCOPY_DOMAIN_HTTP, 409, "the lease is gone");
+    *timeout_ms = 250;
+    return 0;
+}
+
+CCOPY_TEST(guard_is_asked_before_every_try_and_stops_the_request)
+{
+    /* nothing listens on port 1: every try fails to connect, which is worth retrying */
+    _ccopy_blob_account_t a;
+    _ccopy_blob_request_t req = {.method = "PUT", .container = "c", .blob = "b"};
+    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_blob_client_t client = {.backoff = {.max_retries = 2, .base_ms = 1, .cap_ms = 1},
+                                   .timeout_ms = 60000, .rng = 1};
+    guard_state_t g = {0};
+    ccopy_error_t e;
+    CHECK_INT(_ccopy_blob_account_from_connection_string(
+                  &a, "AccountName=devstoreaccount1;AccountKey=" DEV_KEY
+                      ";BlobEndpoint=http://127.0.0.1:1/devstoreaccount1", &e), 0);
+    client.acct = &a;
+    client.curl = curl_easy_init();
+    client.guard = test_guard;
+    client.guard_data = &g;
+
+    /* allowed every time: one call per try, the first try and two retries */
+    CHECK_INT(_ccopy_blob_send(&client, &req, &res, "writing b", &e), CCOPY_ENETWORK);
+    CHECK_INT(g.calls, 3);
+    CHECK_INT(g.timeouts[0], 60000);
+    CHECK(client.try_started_ms > 0);
+
+    /* refused before the second try: the guard's error, not the connection's */
+    g = (guard_state_t){.refuse_at = 2};
+    CHECK_INT(_ccopy_blob_send(&client, &req, &res, "writing b", &e), CCOPY_EBUSY);
+    CHECK_INT(g.calls, 2);
+    CHECK_STR(e.message, "the lease is gone");
+    CHECK_INT(res.status, 0);
+
+    /* refused before the first: nothing is sent */
+    g = (guard_state_t){.refuse_at = 1};
+    client.try_started_ms = 0;
+    CHECK_INT(_ccopy_blob_send(&client, &req, &res, "writing b", &e), CCOPY_EBUSY);
+    CHECK_INT(g.calls, 1);
+    CHECK_INT(client.try_started_ms, 0);
+    _ccopy_blob_response_reset(&res);
+    curl_easy_cleanup(client.curl);
+    _ccopy_blob_account_cleanup(&a);
+}

@@ -162,11 +162,13 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
     _ccopy_governor_init(&job->target_governor,
                          (double)ccopy_options_get_int(job->options, "target_max_ru"));
     _ccopy_request_shared_init(&job->target_shared, &job->target_governor);
+    pthread_mutex_init(&job->lock, NULL);
+    pthread_mutex_init(&job->warnings_lock, NULL);
+    pthread_mutex_init(&job->log_callback_lock, NULL);
+    pthread_cond_init(&job->gate, NULL);
     for (i = 0; i < ccopy_options_get_count(job->options, "collection"); i++)
         _ccopy_job_add_collection(job, ccopy_options_get_nth(job->options, "collection", i));
     job->explicit_collections = job->coll_count > 0;
-    pthread_mutex_init(&job->lock, NULL);
-    pthread_mutex_init(&job->log_lock, NULL);
     job->phase = CCOPY_PHASE_PLANNING;
     return job;
 }
@@ -197,12 +199,17 @@ void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, 
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     _ccopy_mask_secrets(line);
-    pthread_mutex_lock(&job->log_lock);
-    if (level == CCOPY_LOG_WARNING)
+    if (level == CCOPY_LOG_WARNING) {
+        pthread_mutex_lock(&job->warnings_lock);
         _ccopy_strings_push(&job->warnings, line);
-    if (job->log_cb)
+        pthread_mutex_unlock(&job->warnings_lock);
+    }
+    if (job->log_cb) {
+        /* only the callback's own lock: it may ask for the summary or the progress */
+        pthread_mutex_lock(&job->log_callback_lock);
         job->log_cb(level, line, job->log_data);
-    pthread_mutex_unlock(&job->log_lock);
+        pthread_mutex_unlock(&job->log_callback_lock);
+    }
 }
 
 /* ---- workers ---------------------------------------------------------------------------- */
@@ -217,11 +224,13 @@ static int on_restart(void *user_data, ccopy_error_t *error)
     return _ccopy_window_writer_restart(user_data, error);
 }
 
-/* Next task, or NULL when all are taken or the job is stopping. */
+/* Next task, or NULL when all are taken or the job is stopping. Waits until the gate opens. */
 static _ccopy_task_t *take_task(ccopy_job_t *job)
 {
     _ccopy_task_t *task = NULL;
     pthread_mutex_lock(&job->lock);
+    while (!job->gate_open)
+        pthread_cond_wait(&job->gate, &job->lock);
     if (!atomic_load(&job->canceled) && !job->stopping && job->next_task < job->task_count)
         task = &job->tasks[job->next_task++];
     pthread_mutex_unlock(&job->lock);
@@ -336,13 +345,13 @@ static void *worker_main(void *arg)
 
 static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
 {
-    double elapsed = (double)(_ccopy_monotonic_ms() - job->started_ms) / 1000.0;
-    double copy_elapsed = job->copy_started_ms
-                              ? (double)(_ccopy_monotonic_ms() - job->copy_started_ms) / 1000.0
-                              : 0.0;
+    double elapsed, copy_elapsed;
+    int64_t now = _ccopy_monotonic_ms();
     memset(p, 0, sizeof *p);
-    p->phase = job->phase;
     pthread_mutex_lock(&job->lock);
+    elapsed = (double)(now - job->started_ms) / 1000.0;
+    copy_elapsed = job->copy_started_ms ? (double)(now - job->copy_started_ms) / 1000.0 : 0.0;
+    p->phase = job->phase;
     p->windows_total = (int64_t)job->task_count;
     p->windows_done = job->windows_done;
     p->windows_failed = job->windows_failed;
@@ -402,25 +411,36 @@ static void report(ccopy_job_t *job)
     job->progress_cb(&p, job->progress_data);
 }
 
-static void run_workers(ccopy_job_t *job)
+/* Restore's --drop and indexes: done by run_workers once the workers are there. */
+typedef int (*before_tasks_fn)(ccopy_job_t *job, ccopy_error_t *error);
+
+/* Run job->tasks on up to `parallel` worker threads. The workers wait at a gate until every
+ * thread has been started and `before` (may be NULL) has succeeded: what it does (restore drops
+ * collections) happens only when there are workers to write the windows after it. Non-zero when
+ * no worker thread could be started or `before` failed; no task ran then. Window failures are
+ * recorded, not returned. */
+static int run_workers(ccopy_job_t *job, before_tasks_fn before, ccopy_error_t *error)
 {
     size_t n = job->task_count < (size_t)job->parallel ? job->task_count : (size_t)job->parallel;
     pthread_t *threads = _ccopy_calloc(n, sizeof *threads);
     _ccopy_worker_t *ctx = _ccopy_calloc(n, sizeof *ctx);
     size_t i, started = 0;
+    int rc = 0, failure = 0;
 
+    pthread_mutex_lock(&job->lock);
     if (!job->copy_started_ms)
         job->copy_started_ms = _ccopy_monotonic_ms();
     job->phase = CCOPY_PHASE_COPYING;
-    report(job);
-    pthread_mutex_lock(&job->lock);
     job->next_task = 0;
+    job->gate_open = 0;
     job->workers_running = (int)n;
     pthread_mutex_unlock(&job->lock);
+    report(job);
     for (i = 0; i < n; i++) {
         ctx[i].job = job;
         ctx[i].rng = (uint64_t)_ccopy_monotonic_ms() * 0x9E3779B97F4A7C15ULL + i;
-        if (pthread_create(&threads[i], NULL, worker_main, &ctx[i]) != 0)
+        failure = pthread_create(&threads[i], NULL, worker_main, &ctx[i]);
+        if (failure != 0)
             break;
         started++;
     }
@@ -429,6 +449,23 @@ static void run_workers(ccopy_job_t *job)
         job->workers_running -= (int)(n - started);
         pthread_mutex_unlock(&job->lock);
     }
+    if (started == 0 && n > 0)
+        rc = _ccopy_error_set(error, CCOPY_ENOMEM, CCOPY_DOMAIN_OS, failure,
+                              "no worker thread could be started (%s): no window was run",
+                              strerror(failure));
+    else if (started < n)
+        _ccopy_job_log(job, CCOPY_LOG_WARNING,
+                       "only %zu of %zu worker threads could be started (%s): the windows run on "
+                       "%zu",
+                       started, n, strerror(failure), started);
+    if (rc == 0 && before)
+        rc = before(job, error);
+    pthread_mutex_lock(&job->lock);
+    if (rc != 0)
+        job->stopping = 1; /* the workers leave without a task */
+    job->gate_open = 1;
+    pthread_cond_broadcast(&job->gate);
+    pthread_mutex_unlock(&job->lock);
     for (;;) {
         int running;
         pthread_mutex_lock(&job->lock);
@@ -443,6 +480,7 @@ static void run_workers(ccopy_job_t *job)
         pthread_join(threads[i], NULL);
     free(threads);
     free(ctx);
+    return rc;
 }
 
 static int open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *option,
@@ -470,8 +508,9 @@ static int workers_failed(ccopy_job_t *job)
 }
 
 /* Restore: every window's SHA-256 is checked (in parallel) before the first document is written;
- * then the target collections are dropped or given their indexes, as asked; then the windows
- * are written. */
+ * then, once the writing workers are started, the target collections are dropped or given their
+ * indexes, as asked; then the windows are written. A restore that cannot start a worker fails
+ * with the target untouched. */
 static int run_restore(ccopy_job_t *job, ccopy_error_t *error)
 {
     int rc = _ccopy_job_plan_from_backup(job, error);
@@ -484,15 +523,11 @@ static int run_restore(ccopy_job_t *job, ccopy_error_t *error)
     if (rc != 0)
         return rc;
     job->run_task = _ccopy_restore_check_task;
-    run_workers(job);
-    if (workers_failed(job))
-        return 0; /* the failures are recorded */
-    rc = _ccopy_restore_prepare(job, error);
-    if (rc != 0)
-        return rc;
+    rc = run_workers(job, NULL, error);
+    if (rc != 0 || workers_failed(job))
+        return rc; /* window failures are recorded */
     job->run_task = _ccopy_restore_task;
-    run_workers(job);
-    return 0;
+    return run_workers(job, _ccopy_restore_prepare, error);
 }
 
 static int run_kind(ccopy_job_t *job, ccopy_error_t *error)
@@ -509,7 +544,7 @@ static int run_kind(ccopy_job_t *job, ccopy_error_t *error)
         rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_plan_from_backup(job, error)
                                            : _ccopy_job_plan(job, error);
     if (rc == 0 && job->task_count > 0 && !atomic_load(&job->canceled))
-        run_workers(job);
+        rc = run_workers(job, NULL, error);
     if (job->kind == CCOPY_JOB_VERIFY)
         _ccopy_verify_sort(job);
     return rc;
@@ -523,8 +558,10 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     if (job->ran)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "this job has already run; make a new one");
+    pthread_mutex_lock(&job->lock);
     job->ran = 1;
     job->started_ms = _ccopy_monotonic_ms();
+    pthread_mutex_unlock(&job->lock);
     job->plan_rng = (uint64_t)job->started_ms * 0x9E3779B97F4A7C15ULL;
     report(job);
     rc = run_kind(job, &e);
@@ -534,9 +571,9 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
         pthread_mutex_unlock(&job->lock);
     }
     _ccopy_job_sort_written(job);
+    pthread_mutex_lock(&job->lock);
     job->finished_ms = _ccopy_monotonic_ms();
-    job->phase = CCOPY_PHASE_DONE;
-    report(job);
+    pthread_mutex_unlock(&job->lock);
 
     if (job->error_count > 0) {
         e = job->errors[0];
@@ -556,12 +593,15 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     } else {
         rc = 0;
     }
+    pthread_mutex_lock(&job->lock);
     job->result = rc;
-    if (rc != 0) {
+    if (rc != 0)
         job->result_error = e;
-        if (error)
-            *error = e;
-    }
+    job->phase = CCOPY_PHASE_DONE;
+    pthread_mutex_unlock(&job->lock);
+    if (rc != 0 && error)
+        *error = e;
+    report(job);
     /* The lock is released and connections closed as soon as the run ends, not at destroy. */
     _ccopy_sink_close(job->sink);
     job->sink = NULL;
@@ -578,7 +618,9 @@ void ccopy_job_destroy(ccopy_job_t *job)
         return;
     _ccopy_job_free_state(job);
     pthread_mutex_destroy(&job->lock);
-    pthread_mutex_destroy(&job->log_lock);
+    pthread_mutex_destroy(&job->warnings_lock);
+    pthread_mutex_destroy(&job->log_callback_lock);
+    pthread_cond_destroy(&job->gate);
     _ccopy_governor_destroy(&job->governor);
     _ccopy_governor_destroy(&job->target_governor);
     ccopy_options_destroy(job->options);

@@ -1,6 +1,9 @@
 /*
  * The job's state, shared by job.c (running), plan.c (planning) and summary.c (recording and
- * reporting). Fields marked (lock) are guarded by job->lock.
+ * reporting). Fields marked (lock) are guarded by job->lock: ccopy_job_get_progress() and
+ * ccopy_job_summary_json() may be called from any thread at any moment of a run, so whatever
+ * they read is changed only with the lock held, planning included. Unmarked fields are set
+ * before the run or read by the running threads only.
  */
 #ifndef CCOPY_JOB_INTERNAL_H
 #define CCOPY_JOB_INTERNAL_H
@@ -111,23 +114,25 @@ struct ccopy_job {
     _ccopy_request_shared_t target_shared;
     int64_t rejected;             /* (lock) documents the target refused for good */
     _ccopy_strings_t rejected_examples; /* (lock) "_id X (N bytes): reason", at most 100 */
-    ccopy_manifest_t *backup;     /* restore, verify: the backup's manifests, in task order */
-    size_t backup_count;
-    int64_t until;                /* restore: only documents created before it; -1: all */
+    ccopy_manifest_t *backup;     /* (lock) restore, verify: the backup's manifests, in task order */
+    size_t backup_count;          /* (lock) */
+    int64_t until;                /* (lock) restore: only documents created before it; -1: all */
     int64_t verified_windows, verified_bytes; /* restore: checked before writing */
     _ccopy_verdict_t *verdicts;   /* (lock) verify */
     size_t verdict_count;         /* (lock) */
     int64_t mismatches;           /* (lock) verify: windows that differ */
 
-    _ccopy_coll_stats_t *colls;
-    size_t coll_count;
+    _ccopy_coll_stats_t *colls; /* (lock) the array and every field but insert_only */
+    size_t coll_count;          /* (lock) */
     int explicit_collections;
 
-    _ccopy_task_t *tasks;
-    size_t task_count;
+    _ccopy_task_t *tasks;     /* (lock) the array; a task does not change once workers run */
+    size_t task_count;        /* (lock) */
     size_t next_task;         /* (lock) */
     int workers_running;      /* (lock) */
     int stopping;             /* (lock) a window failed: take no new ones */
+    int gate_open;            /* (lock) workers may take tasks (see run_workers in job.c) */
+    pthread_cond_t gate;      /* signalled when gate_open is set */
     int64_t windows_done;     /* (lock) */
     int64_t windows_failed;   /* (lock) */
     int64_t documents_written, bytes_written, stored_bytes; /* (lock) of completed windows */
@@ -135,22 +140,26 @@ struct ccopy_job {
     size_t written_count;     /* (lock) */
     ccopy_error_t *errors;      /* (lock) */
     size_t error_count;         /* (lock) */
-    _ccopy_strings_t warnings;  /* (log_lock) */
+    _ccopy_strings_t warnings;  /* (warnings_lock) */
 
     _ccopy_counters_t counters;
     _ccopy_governor_t governor;           /* paces every request of every worker */
     _ccopy_request_shared_t request_shared;
     atomic_int canceled;
     uint64_t plan_rng;        /* back-off jitter of planning retries (planning is one thread) */
-    volatile ccopy_phase_t phase;
-    int ran;
-    int result;
-    ccopy_error_t result_error;
+    ccopy_phase_t phase;      /* (lock) */
+    int ran;                  /* (lock) */
+    int result;               /* (lock) */
+    ccopy_error_t result_error; /* (lock) */
     int64_t now;              /* wall clock at planning, seconds */
-    int64_t started_ms, copy_started_ms, finished_ms;
+    int64_t started_ms, copy_started_ms, finished_ms; /* (lock) */
 
     pthread_mutex_t lock;
-    pthread_mutex_t log_lock;
+    pthread_mutex_t warnings_lock;
+    /* Held only around a call of the log callback, so that it never runs on two threads at
+     * once. No other lock is held then, and nothing else takes it, so the callback may call
+     * ccopy_job_get_progress() and ccopy_job_summary_json(). Never log with job->lock held. */
+    pthread_mutex_t log_callback_lock;
 };
 
 /* plan.c: check the source and build job->tasks from the catalog. */

@@ -11,36 +11,50 @@
 #include "common.h"
 #include "job_internal.h"
 
+/* The arrays grow under job->lock: progress and the summary may read them from another thread
+ * while planning runs. The pointer returned stays valid until the next collection is added. */
 _ccopy_coll_stats_t *_ccopy_job_add_collection(ccopy_job_t *job, const char *name)
 {
-    _ccopy_coll_stats_t *c;
+    _ccopy_coll_stats_t *c = NULL;
     size_t i;
-    for (i = 0; i < job->coll_count; i++) {
+    pthread_mutex_lock(&job->lock);
+    for (i = 0; i < job->coll_count && !c; i++) {
         if (strcmp(job->colls[i].name, name) == 0)
-            return &job->colls[i];
+            c = &job->colls[i];
     }
-    job->colls = _ccopy_realloc(job->colls, (job->coll_count + 1) * sizeof *job->colls);
-    c = &job->colls[job->coll_count++];
-    memset(c, 0, sizeof *c);
-    c->name = _ccopy_strdup(name);
-    c->non_oid_copied = -1;
-    c->non_oid_not_covered = -1;
-    c->range_start = c->range_end = -1;
+    if (!c) {
+        job->colls = _ccopy_realloc(job->colls, (job->coll_count + 1) * sizeof *job->colls);
+        c = &job->colls[job->coll_count++];
+        memset(c, 0, sizeof *c);
+        c->name = _ccopy_strdup(name);
+        c->non_oid_copied = -1;
+        c->non_oid_not_covered = -1;
+        c->range_start = c->range_end = -1;
+    }
+    pthread_mutex_unlock(&job->lock);
     return c;
+}
+
+static void append_task(_ccopy_task_t **tasks, size_t *count, const char *coll,
+                        ccopy_manifest_kind_t kind, int64_t start, int64_t end)
+{
+    _ccopy_task_t *t;
+    *tasks = _ccopy_realloc(*tasks, (*count + 1) * sizeof **tasks);
+    t = &(*tasks)[(*count)++];
+    memset(t, 0, sizeof *t);
+    t->coll = (char *)coll;
+    t->kind = kind;
+    t->window.start = start;
+    t->window.end = end;
 }
 
 void _ccopy_job_add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_manifest_kind_t kind,
                          int64_t start, int64_t end)
 {
-    _ccopy_task_t *t;
-    job->tasks = _ccopy_realloc(job->tasks, (job->task_count + 1) * sizeof *job->tasks);
-    t = &job->tasks[job->task_count++];
-    memset(t, 0, sizeof *t);
-    t->coll = coll->name;
-    t->kind = kind;
-    t->window.start = start;
-    t->window.end = end;
+    pthread_mutex_lock(&job->lock);
+    append_task(&job->tasks, &job->task_count, coll->name, kind, start, end);
     coll->windows_planned++;
+    pthread_mutex_unlock(&job->lock);
 }
 
 static int compare_windows(const void *a, const void *b)
@@ -82,8 +96,10 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
     int rc = ccopy_plan_cut(&windows, &count, lo, hi, job->step, error);
     if (rc != 0)
         return rc;
+    pthread_mutex_lock(&job->lock);
     coll->range_start = lo;
     coll->range_end = hi;
+    pthread_mutex_unlock(&job->lock);
     for (i = 0; i < count; i++) {
         int64_t cur = windows[i].start, end = windows[i].end;
         int gaps = 0;
@@ -101,8 +117,11 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
             _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, end);
             gaps++;
         }
-        if (gaps == 0)
+        if (gaps == 0) {
+            pthread_mutex_lock(&job->lock);
             coll->windows_already_complete++;
+            pthread_mutex_unlock(&job->lock);
+        }
     }
     free(windows);
     return 0;
@@ -212,21 +231,29 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         }
         if (rc == 0 && has)
             _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_NON_OBJECTID, 0, 0);
+        pthread_mutex_lock(&job->lock);
         coll->non_oid_copied = 0;
+        pthread_mutex_unlock(&job->lock);
     } else if (rc == 0 && incremental) {
         /* A range run asks for exactly its windows; an incremental run stands in for a backup
          * of everything new, so it says what it cannot see. */
+        int64_t not_covered = 0;
         do
             rc = _ccopy_source_count_non_oid(job->source, client, job->db, coll->name,
-                                             &coll->non_oid_not_covered, error);
+                                             &not_covered, error);
         while (_ccopy_plan_again(job, rc, &attempt, error));
-        if (rc == 0 && coll->non_oid_not_covered > 0)
+        if (rc == 0) {
+            pthread_mutex_lock(&job->lock);
+            coll->non_oid_not_covered = not_covered;
+            pthread_mutex_unlock(&job->lock);
+        }
+        if (rc == 0 && not_covered > 0)
             _ccopy_job_log(job, CCOPY_LOG_WARNING,
                            "%s.%s: %lld document%s an _id that is not an ObjectId; incremental "
                            "runs cannot see %s (a full run copies %s)",
-                           job->db, coll->name, (long long)coll->non_oid_not_covered,
-                           coll->non_oid_not_covered == 1 ? " has" : "s have", coll->non_oid_not_covered == 1 ? "it" : "them",
-                           coll->non_oid_not_covered == 1 ? "it" : "them");
+                           job->db, coll->name, (long long)not_covered,
+                           not_covered == 1 ? " has" : "s have", not_covered == 1 ? "it" : "them",
+                           not_covered == 1 ? "it" : "them");
     }
     free(cov);
     _ccopy_manifests_free(manifests, count);
@@ -288,37 +315,43 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
 static int split_for_parallel(ccopy_job_t *job, ccopy_error_t *error)
 {
     size_t windows = 0, i, k, count = 0;
-    _ccopy_task_t *tasks;
+    _ccopy_task_t *tasks = NULL;
+    int rc = 0;
 
     for (i = 0; i < job->task_count; i++)
         windows += job->tasks[i].kind == CCOPY_MANIFEST_WINDOW;
     if (windows == 0 || windows >= (size_t)job->parallel)
         return 0;
     k = ((size_t)job->parallel + windows - 1) / windows;
-    tasks = job->tasks;
-    count = job->task_count;
-    job->tasks = NULL;
-    job->task_count = 0;
-    for (i = 0; i < count; i++) {
-        _ccopy_coll_stats_t *coll = _ccopy_job_add_collection(job, tasks[i].coll);
-        ccopy_window_t *parts;
-        size_t n, p;
-        int rc;
-        coll->windows_planned--;
-        if (tasks[i].kind != CCOPY_MANIFEST_WINDOW) {
-            _ccopy_job_add_task(job, coll, tasks[i].kind, tasks[i].window.start, tasks[i].window.end);
-            continue;
-        }
-        rc = ccopy_window_split(&parts, &n, &tasks[i].window, k, error);
-        if (rc != 0) {
-            free(tasks);
-            return rc;
-        }
+    for (i = 0; rc == 0 && i < job->task_count; i++) {
+        const _ccopy_task_t *t = &job->tasks[i];
+        ccopy_window_t *parts = NULL;
+        size_t n = 0, p;
+        if (t->kind == CCOPY_MANIFEST_WINDOW)
+            rc = ccopy_window_split(&parts, &n, &t->window, k, error);
+        if (rc != 0)
+            break;
+        if (n == 0)
+            append_task(&tasks, &count, t->coll, t->kind, t->window.start, t->window.end);
         for (p = 0; p < n; p++)
-            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, parts[p].start, parts[p].end);
+            append_task(&tasks, &count, t->coll, t->kind, parts[p].start, parts[p].end);
         ccopy_free(parts);
     }
-    free(tasks);
+    if (rc != 0) {
+        free(tasks);
+        return rc;
+    }
+    pthread_mutex_lock(&job->lock);
+    for (i = 0; i < job->coll_count; i++) {
+        _ccopy_coll_stats_t *c = &job->colls[i];
+        c->windows_planned = 0;
+        for (k = 0; k < count; k++)
+            c->windows_planned += tasks[k].coll == c->name;
+    }
+    free(job->tasks);
+    job->tasks = tasks;
+    job->task_count = count;
+    pthread_mutex_unlock(&job->lock);
     return 0;
 }
 
@@ -376,10 +409,12 @@ static int choose_database(ccopy_job_t *job, ccopy_error_t *error)
                               job->sink->location, list);
     }
     if (rc == 0) {
+        pthread_mutex_lock(&job->lock); /* the summary reads the options */
         ccopy_options_set(job->options, "db", names[0], NULL);
         job->db = ccopy_options_get(job->options, "db");
         if (!ccopy_options_get(job->options, "target_db"))
             job->target_db = job->db;
+        pthread_mutex_unlock(&job->lock);
     }
     _ccopy_names_free(names, count);
     return rc;
@@ -469,8 +504,11 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         ccopy_time_parse(&from, ccopy_options_get(job->options, "from"), job->now, NULL);
     if (ccopy_options_get(job->options, "until"))
         ccopy_time_parse(&until, ccopy_options_get(job->options, "until"), job->now, NULL);
-    if (job->kind == CCOPY_JOB_RESTORE)
+    if (job->kind == CCOPY_JOB_RESTORE) {
+        pthread_mutex_lock(&job->lock);
         job->until = until;
+        pthread_mutex_unlock(&job->lock);
+    }
     if (ccopy_options_get(job->options, "sink")) {
         _ccopy_sink_settings_t settings;
         _ccopy_sink_settings_from_options(&settings, job->options);
@@ -521,8 +559,10 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                 ccopy_manifest_cleanup(&m[i]);
                 continue;
             }
+            pthread_mutex_lock(&job->lock);
             job->backup = _ccopy_realloc(job->backup, (job->backup_count + 1) * sizeof *job->backup);
             job->backup[job->backup_count++] = m[i];
+            pthread_mutex_unlock(&job->lock);
             _ccopy_job_add_task(job, coll, m[i].kind, m[i].window.start, m[i].window.end);
             kept++;
         }
@@ -532,8 +572,10 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         }
         free(m);
         if (rc == 0 && kept > 0) {
+            pthread_mutex_lock(&job->lock);
             coll->range_start = job->backup[job->backup_count - kept].window.start;
             coll->range_end = job->backup[job->backup_count - 1].window.end;
+            pthread_mutex_unlock(&job->lock);
             if (job->kind == CCOPY_JOB_RESTORE && until > coll->range_end &&
                 job->backup[job->backup_count - 1].kind == CCOPY_MANIFEST_WINDOW) {
                 char end[CCOPY_TIME_TEXT_SIZE];
@@ -552,7 +594,9 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                               job->sink ? job->sink->location : "the target's catalog", job->db,
                               from >= 0 || until >= 0 ? " in the time asked for" : "");
     /* the array is complete: tasks may point into it now */
+    pthread_mutex_lock(&job->lock);
     for (i = 0; i < job->task_count && i < job->backup_count; i++)
         job->tasks[i].manifest = &job->backup[i];
+    pthread_mutex_unlock(&job->lock);
     return rc;
 }

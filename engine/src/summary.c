@@ -372,13 +372,13 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
         _ccopy_jsonw_string(&w, job->errors[i].message);
     _ccopy_jsonw_end_array(&w);
     pthread_mutex_unlock(&job->lock);
-    pthread_mutex_lock(&job->log_lock);
+    pthread_mutex_lock(&job->warnings_lock);
     _ccopy_jsonw_key(&w, "warnings");
     _ccopy_jsonw_begin_array(&w);
     for (i = 0; i < job->warnings.count; i++)
         _ccopy_jsonw_string(&w, job->warnings.items[i]);
     _ccopy_jsonw_end_array(&w);
-    pthread_mutex_unlock(&job->log_lock);
+    pthread_mutex_unlock(&job->warnings_lock);
     _ccopy_jsonw_end_object(&w);
     return _ccopy_jsonw_steal(&w);
 }

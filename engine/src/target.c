@@ -397,10 +397,9 @@ static void batch_forget_window(batch_t *b)
 static void batch_init(batch_t *b, _ccopy_worker_t *worker, const char *coll)
 {
     ccopy_job_t *job = worker->job;
-    int insert_only;
-    pthread_mutex_lock(&job->lock);
-    insert_only = _ccopy_job_add_collection(job, coll)->insert_only;
-    pthread_mutex_unlock(&job->lock);
+    /* a lookup: the collections were all added while planning (insert_only is set before the
+     * workers take tasks) */
+    int insert_only = _ccopy_job_add_collection(job, coll)->insert_only;
     memset(b, 0, sizeof *b);
     b->worker = worker;
     bulk_config(worker, &b->config, _ccopy_job_target_coll(job, coll),

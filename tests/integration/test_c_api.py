@@ -5,6 +5,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
@@ -26,7 +28,7 @@ def build_program(tmp_path: Path, name: str = "c_api_backup") -> Path:
     exe = tmp_path / name
     cmd = ["cc", "-std=c11", "-Wall", "-Werror", str(REPO_ROOT / f"tests/integration/{name}.c"),
            "-I", str(REPO_ROOT / "engine/include"), "-L", str(build), "-lcosmocopy",
-           f"-Wl,-rpath,{build}", "-o", str(exe)]
+           f"-Wl,-rpath,{build}", "-pthread", "-ldl", "-o", str(exe)]
     if sanitize:
         cmd[1:1] = ["-fsanitize=address,undefined"]
     subprocess.run(cmd, check=True)
@@ -91,3 +93,112 @@ def test_a_c_program_restores_and_verifies_through_the_library(ferretdb, mongo, 
     restored = [d.raw for d in mongo[target_db].get_collection("orders", codec_options=raw).find(sort=[("_id", 1)])]
     assert len(source) == 400 and restored == source  # byte for byte, field order included
     mongo.drop_database(target_db)
+
+
+# ---------------------------------------------------------------- threads and callbacks
+
+
+def run_program(exe: Path, *args, env: dict | None = None, timeout: float = 180) -> tuple[dict, str]:
+    res = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                         env={**os.environ, **(env or {})})
+    # the record is printed last: without it the program died (a sanitizer's report is on stderr)
+    assert res.returncode in (0, 1) and '\n{"rc"' in res.stdout, res.stderr
+    return last_json_line(res.stdout), res.stderr
+
+
+def test_a_backup_that_cannot_start_a_worker_thread_fails(ferretdb, mongo, db_name, tmp_path):
+    now = int(time.time())
+    datagen.insert_spread(mongo[db_name].orders, now - 3 * DAY, now - DAY, 100, doc_size=256, seed=73)
+    exe = build_program(tmp_path, "c_api_no_threads")
+    dest = tmp_path / "bk"
+    out, err = run_program(exe, "backup", ferretdb.uri, db_name, dest,
+                           env={"CCOPY_TEST_THREADS_ALLOWED": "0"})
+    assert out["rc"] != 0 and out["code"] == "ENOMEM", err
+    summary = out["summary"]
+    assert summary["status"] == "failed" and summary["windows_written"] == 0
+    assert summary["error"]["domain"] == "os"
+    assert summary["error"]["message"].startswith("no worker thread could be started ("), summary
+    assert not list(dest.rglob("*.manifest.json"))
+
+
+def test_a_backup_that_starts_fewer_worker_threads_copies_everything_on_them(ferretdb, mongo, db_name,
+                                                                             tmp_path):
+    now = int(time.time())
+    datagen.insert_spread(mongo[db_name].orders, now - 3 * DAY, now - DAY, 100, doc_size=256, seed=74)
+    exe = build_program(tmp_path, "c_api_no_threads")
+    dest = tmp_path / "bk"
+    out, err = run_program(exe, "backup", ferretdb.uri, db_name, dest,
+                           env={"CCOPY_TEST_THREADS_ALLOWED": "1"})
+    assert out["rc"] == 0, err
+    summary = out["summary"]
+    assert summary["status"] == "ok" and summary["documents"] == 100
+    assert any(w.startswith("only 1 of 2 worker threads could be started (") for w in summary["warnings"])
+    bc.assert_backup_matches(dest, mongo[db_name])
+
+
+# 0: not even the check of the backup can start; 2: the check runs (2 workers), the writing cannot.
+@pytest.mark.parametrize("allowed", [0, 2])
+def test_a_restore_that_cannot_start_its_workers_fails_and_drops_nothing(ferretdb, mongo, db_name,
+                                                                          tmp_path, allowed):
+    now = int(time.time())
+    datagen.insert_spread(mongo[db_name].orders, now - 3 * DAY, now - DAY, 200, doc_size=256, seed=75)
+    dest = tmp_path / "bk"
+    res = subprocess.run([str(cosmocopy_path()), "backup", "--source", ferretdb.uri, "--db", db_name,
+                          "--to", f"dir:{dest}", "--step", "1d", "--settle-lag", "0s", "--quiet"],
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    target_db = db_name + "_r"
+    mongo[target_db].orders.insert_many([{"_id": i, "kept": True} for i in range(5)])
+    try:
+        exe = build_program(tmp_path, "c_api_no_threads")
+        out, err = run_program(exe, "restore", ferretdb.uri, db_name, dest, target_db,
+                               env={"CCOPY_TEST_THREADS_ALLOWED": str(allowed)})
+        assert out["rc"] != 0 and out["code"] == "ENOMEM", err
+        summary = out["summary"]
+        assert summary["status"] == "failed" and summary["windows_written"] == 0
+        assert summary["windows_verified"] == (len(summary["planned"]) if allowed else 0)
+        assert "no worker thread could be started" in summary["error"]["message"]
+        # --drop waits for the writing workers: the target is as it was
+        assert list(mongo[target_db].orders.find(sort=[("_id", 1)])) == \
+            [{"_id": i, "kept": True} for i in range(5)]
+    finally:
+        mongo.drop_database(target_db)
+
+
+def _many_collections(mongo, db_name, count: int) -> int:
+    """count collections of a few documents each; returns the number of documents."""
+    now = int(time.time())
+    total = 0
+    for i in range(count):
+        n = 1 + i % 3
+        mongo[db_name][f"c{i:03d}"].insert_many(
+            [{"_id": datagen.make_oid(now - 2 * DAY + i * 60 + k, k), "i": i, "k": k} for k in range(n)])
+        total += n
+    return total
+
+
+def test_progress_and_summary_can_be_read_from_another_thread_all_through_a_run(ferretdb, mongo, db_name,
+                                                                                tmp_path):
+    """Planning adds collections and windows while the other thread reads them (run under the
+    ASan build, a read of a moved array is a heap-use-after-free)."""
+    total = _many_collections(mongo, db_name, 400)
+    exe = build_program(tmp_path, "c_api_callbacks")
+    out, err = run_program(exe, "poll", ferretdb.uri, db_name, tmp_path / "bk", timeout=600)
+    assert out["rc"] == 0, err
+    assert out["polls"] > 0
+    summary = out["summary"]
+    assert summary["status"] == "ok" and summary["documents"] == total
+    assert len(summary["collections"]) == 400
+    bc.assert_backup_matches(tmp_path / "bk", mongo[db_name])
+
+
+def test_a_log_callback_may_ask_for_the_summary_and_the_progress(ferretdb, mongo, db_name, tmp_path):
+    total = _many_collections(mongo, db_name, 3)
+    exe = build_program(tmp_path, "c_api_callbacks")
+    # the callback used to wait for a lock its own thread held: the program hung
+    out, err = run_program(exe, "log", ferretdb.uri, db_name, tmp_path / "bk", timeout=120)
+    assert out["rc"] == 0, err
+    # one line per collection: "no completed window yet, starting from the oldest ObjectId"
+    assert out["log_lines"] >= 3 and out["summaries_in_log"] == out["log_lines"]
+    assert out["status_in_log"] == "running"
+    assert out["summary"]["status"] == "ok" and out["summary"]["documents"] == total

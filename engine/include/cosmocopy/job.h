@@ -19,7 +19,8 @@
  * - range: the windows of [from, until), as given; nothing else is looked at.
  *
  * Threading: a job is driven by one thread (the one calling ccopy_job_run()); ccopy_job_cancel()
- * may be called from any thread or from a signal handler.
+ * may be called from any thread or from a signal handler, ccopy_job_get_progress() and
+ * ccopy_job_summary_json() from any thread at any moment of the run, callbacks included.
  */
 #ifndef COSMOCOPY_JOB_H
 #define COSMOCOPY_JOB_H
@@ -96,8 +97,9 @@ typedef struct ccopy_progress {
 
 /**
  * Progress callback. Called on the thread that runs ccopy_job_run(), at phase changes and at
- * most about every 100 ms while copying. It must not call back into the job except
- * ccopy_job_cancel().
+ * most about every 100 ms while copying, with no lock of the job held. It may call
+ * ccopy_job_cancel(), ccopy_job_get_progress() and ccopy_job_summary_json(); not
+ * ccopy_job_run() or ccopy_job_destroy().
  */
 typedef void (*ccopy_progress_cb)(const ccopy_progress_t *progress, void *user_data);
 
@@ -110,7 +112,9 @@ typedef enum ccopy_log_level {
 
 /**
  * Log callback: one line for a person, secrets masked. Called from the thread that runs
- * ccopy_job_run() or from a worker thread, never from two threads at once.
+ * ccopy_job_run() or from a worker thread, never from two threads at once, and with no other
+ * lock of the job held: it may call ccopy_job_cancel(), ccopy_job_get_progress() and
+ * ccopy_job_summary_json(); not ccopy_job_run() or ccopy_job_destroy().
  */
 typedef void (*ccopy_log_cb)(ccopy_log_level_t level, const char *message, void *user_data);
 
@@ -138,14 +142,18 @@ CCOPY_EXPORT void ccopy_job_set_progress(ccopy_job_t *job, ccopy_progress_cb cal
 CCOPY_EXPORT void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, void *user_data);
 
 /**
- * Run the job to the end. Blocks; can be called once.
+ * Run the job to the end. Blocks; can be called once. The windows run on up to `parallel`
+ * worker threads; when only some can be started the job runs on those (and warns), when none
+ * can it fails without running any window. A restore drops (option drop) and creates indexes
+ * only once its writing threads are started.
  * @return 0 when every planned window is complete (verify: and matches); CCOPY_EMISMATCH when
  *         verify found windows that differ (named in *error and the summary); otherwise the
  *         first error's code
  *         (CCOPY_ECANCELED after ccopy_job_cancel(), CCOPY_ETIMEDOUT when the source does not
  *         answer, CCOPY_ENOTFOUND for a missing database or collection, CCOPY_EIO for a sink
- *         that cannot be written...), with *error describing it. Windows completed before a
- *         failure stay complete.
+ *         that cannot be written, CCOPY_ENOMEM with domain OS and the errno as cause when no
+ *         worker thread could be started...), with *error describing it. Windows completed
+ *         before a failure stay complete.
  */
 CCOPY_EXPORT int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error);
 
@@ -155,12 +163,15 @@ CCOPY_EXPORT int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error);
  */
 CCOPY_EXPORT void ccopy_job_cancel(ccopy_job_t *job);
 
-/** The latest progress snapshot. Thread-safe. */
+/** The latest progress snapshot. Thread-safe: any thread, any moment from ccopy_job_new() to
+ * ccopy_job_destroy(), planning included. */
 CCOPY_EXPORT void ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out);
 
 /**
  * A JSON summary of the run: status, counts, every window written, errors and warnings.
- * @return new text (free with ccopy_free()); valid after ccopy_job_run() returned.
+ * Thread-safe like ccopy_job_get_progress(); while the job runs, its status is "running" and it
+ * holds what is done so far.
+ * @return new text (free with ccopy_free()); final once ccopy_job_run() returned.
  */
 CCOPY_EXPORT char *ccopy_job_summary_json(ccopy_job_t *job);
 

@@ -260,6 +260,11 @@ int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *ur
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "destination URL is not a blob container URL with a SAS "
                                 "(https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]?sv=...)");
+    if (strncmp(q + 1, "sig=", 4) != 0 && !strstr(q, "&sig="))
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "the SAS of the container URL has no signature (sig=): give the whole "
+                                "URL with its SAS (https://ACCOUNT.blob.core.windows.net/CONTAINER"
+                                "[/PREFIX]?sv=...&sig=...)");
     path_style = path_style_host(url + hs, strcspn(url + hs, ":/?") < hl ? strcspn(url + hs, ":/?") : hl);
     path = rest;
     segs = _ccopy_strndup(path, (size_t)(q - path));
@@ -276,6 +281,8 @@ int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *ur
         }
         acct->account = _ccopy_strndup(p, (size_t)(slash - p));
         p = slash + 1;
+        while (*p == '/')
+            p++;
         endpoint = _ccopy_strdup_printf("%.*s/%s", (int)(hs + hl), url, acct->account);
     } else {
         acct->account = _ccopy_strndup(url + hs, strcspn(url + hs, ".:/"));
@@ -447,6 +454,17 @@ static void header_value(const char *line, size_t len, const char *name, char *o
     out[v] = '\0';
 }
 
+int64_t _ccopy_blob_retry_after_ms(const char *value)
+{
+    long long seconds;
+    if (!isdigit((unsigned char)value[0]))
+        return -1;
+    /* the server's number, of any size (strtoll stops at LLONG_MAX): 2^53 ms at most, so
+     * neither this product nor a time plus it can overflow */
+    seconds = strtoll(value, NULL, 10);
+    return seconds > (INT64_C(1) << 53) / 1000 ? INT64_C(1) << 53 : (int64_t)seconds * 1000;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *user)
 {
     _ccopy_blob_response_t *res = user;
@@ -468,8 +486,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     header_value(data, len, "ETag", res->etag, sizeof res->etag);
     header_value(data, len, "Content-Range", res->content_range, sizeof res->content_range);
     header_value(data, len, "Retry-After", retry_after, sizeof retry_after);
-    if (retry_after[0] && isdigit((unsigned char)retry_after[0]))
-        res->retry_after_ms = strtoll(retry_after, NULL, 10) * 1000;
+    if (retry_after[0])
+        res->retry_after_ms = _ccopy_blob_retry_after_ms(retry_after);
     header_value(data, len, "Content-Length", content_length, sizeof content_length);
     if (content_length[0] && isdigit((unsigned char)content_length[0]))
         res->content_length = strtoll(content_length, NULL, 10);

@@ -87,6 +87,10 @@ struct curl_slist *_ccopy_blob_prepare(CURL *curl, const _ccopy_blob_account_t *
                                        const _ccopy_blob_request_t *req, _ccopy_blob_response_t *res,
                                        _ccopy_blob_body_cursor_t *cursor, long timeout_ms);
 
+/* A Retry-After header's value in ms: whole seconds; -1 when it is not a number (an HTTP date).
+ * Past 2^53 ms (285,000 years) it is 2^53, so sums with it cannot overflow. */
+int64_t _ccopy_blob_retry_after_ms(const char *value);
+
 /* Whether an answer is worth another try: 408, 429, 500 (not FeatureNotSupported), 502, 503,
  * 504, and connection failures, resets and timeouts. */
 int _ccopy_blob_retryable(const _ccopy_blob_response_t *res);

@@ -118,6 +118,40 @@ CCOPY_TEST(sas_url_path_style_for_the_emulator)
     _ccopy_blob_account_cleanup(&a);
 }
 
+/* Found by tests/fuzz/fuzz_blob_account: a second '/' after the account of a path-style URL
+ * made the container name empty. */
+CCOPY_TEST(sas_url_path_style_with_doubled_slashes)
+{
+    _ccopy_blob_account_t a;
+    ccopy_error_t e;
+    char *container, *prefix;
+    CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "http://127.0.0.1:10000/devstoreaccount1//bk//p?sv=1&sig=2",
+                                               &container, &prefix, &e), 0);
+    CHECK_STR(a.account, "devstoreaccount1");
+    CHECK_STR(container, "bk");
+    CHECK_STR(prefix, "p");
+    free(container);
+    free(prefix);
+    _ccopy_blob_account_cleanup(&a);
+    CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "http://127.0.0.1:10000/devstoreaccount1//?sv=1&sig=2",
+                                               &container, &prefix, &e), CCOPY_EINVAL);
+    CHECK_CONTAINS(e.message, "names no container");
+}
+
+/* Found by tests/fuzz/fuzz_blob_headers: "Retry-After: 99999999999999999999" multiplied
+ * LLONG_MAX by 1000 (signed overflow; the wait came out negative). */
+CCOPY_TEST(retry_after_header_in_ms_of_any_size)
+{
+    CHECK_INT(_ccopy_blob_retry_after_ms("2"), 2000);
+    CHECK_INT(_ccopy_blob_retry_after_ms("0"), 0);
+    CHECK_INT(_ccopy_blob_retry_after_ms("120"), 120000);
+    CHECK_INT(_ccopy_blob_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), -1);
+    CHECK_INT(_ccopy_blob_retry_after_ms("-5"), -1);
+    CHECK_INT(_ccopy_blob_retry_after_ms("9007199254740"), INT64_C(9007199254740000));
+    CHECK_INT(_ccopy_blob_retry_after_ms("9007199254741"), INT64_C(1) << 53);
+    CHECK_INT(_ccopy_blob_retry_after_ms("99999999999999999999"), INT64_C(1) << 53);
+}
+
 CCOPY_TEST(sas_url_without_sas_or_container_is_refused)
 {
     _ccopy_blob_account_t a;

@@ -311,8 +311,11 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
 
 /* With fewer windows left than workers (an incremental run usually has one), cut each window
  * into equal sub-windows so every worker has a range to read. Each sub-window is a window of its
- * own in the catalog, so an interrupted run keeps the parts it finished. */
-static int split_for_parallel(ccopy_job_t *job, ccopy_error_t *error)
+ * own in the catalog, so an interrupted run keeps the parts it finished. A window that holds no
+ * document is not cut: it is copied as one empty window, which keeps the catalog without a hole
+ * (incremental planning and restore read its time coverage) without `parallel` empty files for
+ * every run that finds nothing new. */
+static int split_for_parallel(ccopy_job_t *job, mongoc_client_t *client, ccopy_error_t *error)
 {
     size_t windows = 0, i, k, count = 0;
     _ccopy_task_t *tasks = NULL;
@@ -327,7 +330,14 @@ static int split_for_parallel(ccopy_job_t *job, ccopy_error_t *error)
         const _ccopy_task_t *t = &job->tasks[i];
         ccopy_window_t *parts = NULL;
         size_t n = 0, p;
-        if (t->kind == CCOPY_MANIFEST_WINDOW)
+        int has = 0, attempt = 0;
+        if (t->kind == CCOPY_MANIFEST_WINDOW) {
+            do
+                rc = _ccopy_source_window_has_documents(job->source, client, job->db, t->coll,
+                                                        &t->window, &has, error);
+            while (_ccopy_plan_again(job, rc, &attempt, error));
+        }
+        if (rc == 0 && has)
             rc = ccopy_window_split(&parts, &n, &t->window, k, error);
         if (rc != 0)
             break;
@@ -385,7 +395,7 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
     for (i = 0; rc == 0 && i < job->coll_count; i++)
         rc = plan_collection(job, client, &job->colls[i], error);
     if (rc == 0)
-        rc = split_for_parallel(job, error);
+        rc = split_for_parallel(job, client, error);
     mongoc_client_pool_push(job->source->pool, client);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "common.h"
+#include "reader.h"
 #include "source.h"
 #include "version.h"
 
@@ -372,6 +373,23 @@ int _ccopy_source_oldest_oid_time(_ccopy_source_t *source, mongoc_client_t *clie
             *out_time = (int64_t)bson_oid_get_time_t(&id.value.v_oid);
         bson_value_destroy(&id);
     }
+    return rc;
+}
+
+int _ccopy_source_window_has_documents(_ccopy_source_t *source, mongoc_client_t *client,
+                                       const char *db, const char *coll,
+                                       const ccopy_window_t *window, int *out_has,
+                                       ccopy_error_t *error)
+{
+    bson_t filter = BSON_INITIALIZER;
+    bson_value_t id;
+    int rc;
+
+    _ccopy_window_filter(&filter, window, NULL);
+    rc = edge_id(source, client, db, coll, &filter, 1, &id, out_has, error);
+    if (rc == 0 && *out_has)
+        bson_value_destroy(&id);
+    bson_destroy(&filter);
     return rc;
 }
 

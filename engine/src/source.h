@@ -12,6 +12,7 @@
 #include <mongoc/mongoc.h>
 
 #include "cosmocopy/error.h"
+#include "cosmocopy/window.h"
 #include "retry.h"
 
 typedef struct _ccopy_source {
@@ -54,6 +55,12 @@ int _ccopy_source_metadata_json(_ccopy_source_t *source, mongoc_client_t *client
 /* Creation time of the collection's oldest ObjectId _id, or -1 when it has none. */
 int _ccopy_source_oldest_oid_time(_ccopy_source_t *source, mongoc_client_t *client, const char *db,
                                   const char *coll, int64_t *out_time, ccopy_error_t *error);
+
+/* Whether any document has an ObjectId _id in the window (one index-served read). */
+int _ccopy_source_window_has_documents(_ccopy_source_t *source, mongoc_client_t *client,
+                                       const char *db, const char *coll,
+                                       const ccopy_window_t *window, int *out_has,
+                                       ccopy_error_t *error);
 
 /* Whether any document has an _id that is not an ObjectId (two index-served reads). */
 int _ccopy_source_has_non_oid(_ccopy_source_t *source, mongoc_client_t *client, const char *db,

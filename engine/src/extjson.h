@@ -30,8 +30,9 @@ int _ccopy_manifest_from_bson(ccopy_manifest_t *out, const bson_t *doc, ccopy_er
  * ...; numbers in the spelling libbson gives them); any other object, $-keys or not, is an
  * embedded document. Strings may hold \u0000 except in keys and regular expressions (BSON cannot).
  * "NaN" reads as 0x7ff8000000000000; bare JSON numbers read as int32, int64 or double. Nesting is
- * limited (512 levels) and so is the result (CCOPY_EXTJSON_MAX_BSON). Safe on any bytes: this is
- * the entry point to fuzz. */
+ * limited (512 levels; code with scope inside more than 32 "$code" objects reads as a document,
+ * which bounds the work at 32 passes over the text) and so is the result (CCOPY_EXTJSON_MAX_BSON).
+ * Safe on any bytes: this is the entry point to fuzz. */
 bson_t *_ccopy_extjson_to_bson(const char *text, size_t len, ccopy_error_t *error);
 
 #endif

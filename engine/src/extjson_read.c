@@ -7,7 +7,8 @@
  * ...); any other object, "$"-keys or not, is a plain embedded document. Only "$code" with
  * "$scope" holds a document inside a wrapper: the scope is skimmed first to see that the object
  * closes after it, so no text is parsed more than twice at one level and a chain of look-alike
- * objects cannot make the work grow exponentially.
+ * objects cannot make the work grow exponentially; and only within 32 nested "$code" objects, so
+ * the skims add up to at most 32 passes over the line.
  */
 #include <errno.h>
 #include <locale.h>
@@ -23,6 +24,9 @@
 
 /* libbson writes documents up to 200 levels deep; a line nested deeper is not ours. */
 #define MAX_DEPTH 512
+/* Objects starting with "$code" that may be code with scope, nested: each skims its scope, so
+ * this bounds the work at that many passes over the line. Deeper ones are documents. */
+#define MAX_CODE_NESTING 32
 
 enum { OK = 0, NOT_WRAPPER = 1, FAILED = -1 };
 
@@ -31,6 +35,7 @@ typedef struct parser {
     uint8_t *buf;
     size_t len, cap;
     int depth;
+    int code_nesting; /* objects starting with "$code" around the cursor */
     char why[200]; /* the last failure, with its byte offset */
 } parser_t;
 
@@ -764,16 +769,19 @@ static int code(parser_t *ps, size_t type_at)
         return NOT_WRAPPER;
     /* It is code with scope: from here on a failure is the line's, not the shape's. */
     ps->p = scope;
+    ps->code_nesting++;
     if (document(ps) != OK || !accept(ps, '}'))
         return FAILED;
+    ps->code_nesting--;
     store_le32(ps->buf + at, (uint32_t)(ps->len - at));
     ps->buf[type_at] = BSON_TYPE_CODEWSCOPE;
     return OK;
 }
 
 /* The wrapper a first key announces, parsed into the value at type_at; NOT_WRAPPER when the
- * object does not have exactly that wrapper's shape. The cursor is after the object's '{'. */
-static int wrapper(parser_t *ps, size_t type_at)
+ * object does not have exactly that wrapper's shape. The cursor is after the object's '{'.
+ * *code_shaped: the first key is "$code". */
+static int wrapper(parser_t *ps, size_t type_at, int *code_shaped)
 {
     static const struct {
         const char *key;
@@ -821,6 +829,9 @@ static int wrapper(parser_t *ps, size_t type_at)
     case BSON_TYPE_DECIMAL128: rc = number_decimal(ps); break;
     case BSON_TYPE_BINARY: rc = binary(ps); break;
     case BSON_TYPE_CODE:
+        *code_shaped = 1;
+        if (ps->code_nesting >= MAX_CODE_NESTING)
+            return NOT_WRAPPER;
         /* code reads its own closing brace: it decides between code and code with scope */
         return code(ps, type_at);
     case BSON_TYPE_TIMESTAMP: rc = timestamp(ps); break;
@@ -878,16 +889,19 @@ static int value(parser_t *ps, size_t type_at)
     case '{': {
         const char *object = ps->p;
         size_t mark = ps->len;
-        int rc;
+        int rc, code_shaped = 0;
 
         ps->p++;
-        rc = wrapper(ps, type_at);
+        rc = wrapper(ps, type_at, &code_shaped);
         if (rc != NOT_WRAPPER)
             return rc;
         ps->p = object;
         ps->len = mark;
         ps->buf[type_at] = BSON_TYPE_DOCUMENT;
-        return document(ps);
+        ps->code_nesting += code_shaped;
+        rc = document(ps);
+        ps->code_nesting -= code_shaped;
+        return rc;
     }
     case '[':
         ps->buf[type_at] = BSON_TYPE_ARRAY;

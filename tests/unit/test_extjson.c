@@ -186,7 +186,7 @@ CCOPY_TEST(nesting_past_the_limit_is_refused_not_a_crash)
  * reader that parsed each scope as a scope and then again as a document would take 2^200 steps. */
 static char *code_scope_chain(size_t levels, const char *innermost, int with_tail)
 {
-    size_t cap = levels * 64 + 64, n = 0, i;
+    size_t cap = levels * 64 + strlen(innermost) + 64, n = 0, i;
     char *text = malloc(cap);
 
     n += (size_t)sprintf(text + n, "{\"k\": ");
@@ -236,6 +236,45 @@ CCOPY_TEST(look_alike_chains_take_linear_time)
     check_refused(text, strlen(text), "cannot start a value");
     free(text);
     CHECK((double)(clock() - begin) / CLOCKS_PER_SEC < 10.0);
+}
+
+static double seconds_to_read(const char *text)
+{
+    ccopy_error_t e;
+    struct timespec t0, t1;
+    bson_t *doc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    doc = _ccopy_extjson_to_bson(text, strlen(text), &e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(doc != NULL);
+    if (doc)
+        bson_destroy(doc);
+    return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/* Each code with scope skims its scope to see where it ends: code with scope nested 270 deep
+ * around 4 MiB would skim 1 GiB. Past 32 levels such an object is read as a document (the writer
+ * refuses what would then read back different), so the work stays within 32 times the line. */
+CCOPY_TEST(nested_code_with_scope_is_skimmed_a_bounded_number_of_times)
+{
+    const size_t payload = (size_t)4 << 20;
+    char *filler = malloc(payload + 3), *chain, *flat;
+    double chain_s, flat_s;
+
+    memset(filler + 1, 'x', payload);
+    filler[0] = filler[payload + 1] = '"';
+    filler[payload + 2] = '\0';
+    chain = code_scope_chain(270, filler, 0);
+    flat = malloc(payload + 16);
+    sprintf(flat, "{\"k\": %s}", filler);
+    flat_s = seconds_to_read(flat);
+    chain_s = seconds_to_read(chain);
+    fprintf(stderr, "flat %.3f s, chain %.3f s\n", flat_s, chain_s);
+    CHECK(chain_s < 12 * flat_s + 0.05);
+    free(flat);
+    free(chain);
+    free(filler);
 }
 
 /* Relaxed numbers (which the canonical form never writes) read as libbson reads them. */

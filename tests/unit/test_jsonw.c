@@ -293,3 +293,39 @@ CCOPY_TEST(bson_line_refuses_a_nan_payload_naming_id_and_field)
                          "collection up with --format bson");
     bson_destroy(&doc);
 }
+
+/* Code with scope inside scopes: 32 deep is a line; 40 deep, which the reader takes for
+ * documents past 32 levels (to bound its work), is refused. */
+static bson_t *nested_code_with_scope(int levels)
+{
+    bson_t *scope = bson_new();
+    int i;
+
+    BSON_APPEND_INT32(scope, "x", 1);
+    for (i = 0; i < levels; i++) {
+        bson_t *outer = bson_new();
+        BSON_APPEND_CODE_WITH_SCOPE(outer, "k", "f()", scope);
+        bson_destroy(scope);
+        scope = outer;
+    }
+    return scope;
+}
+
+CCOPY_TEST(bson_line_takes_code_with_scope_32_deep_and_refuses_deeper)
+{
+    bson_t *doc;
+    char *line = NULL;
+    size_t len = 0;
+    ccopy_error_t e;
+
+    doc = nested_code_with_scope(32);
+    CHECK_INT(_ccopy_jsonw_bson_line(&line, &len, doc, &e), 0);
+    bson_free(line);
+    bson_destroy(doc);
+
+    doc = nested_code_with_scope(40);
+    memset(&e, 0, sizeof e);
+    CHECK_INT(_ccopy_jsonw_bson_line(&line, &len, doc, &e), CCOPY_EREJECTED);
+    CHECK_CONTAINS(e.message, "field \"k\" is code with scope that reads back as different bytes");
+    bson_destroy(doc);
+}

@@ -260,11 +260,6 @@ int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *ur
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "destination URL is not a blob container URL with a SAS "
                                 "(https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]?sv=...)");
-    if (strncmp(q + 1, "sig=", 4) != 0 && !strstr(q, "&sig="))
-        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "the SAS of the container URL has no signature (sig=): give the whole "
-                                "URL with its SAS (https://ACCOUNT.blob.core.windows.net/CONTAINER"
-                                "[/PREFIX]?sv=...&sig=...)");
     path_style = path_style_host(url + hs, strcspn(url + hs, ":/?") < hl ? strcspn(url + hs, ":/?") : hl);
     path = rest;
     segs = _ccopy_strndup(path, (size_t)(q - path));
@@ -294,6 +289,14 @@ int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *ur
         _ccopy_blob_account_cleanup(acct);
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "destination URL names no container");
+    }
+    if (strncmp(q + 1, "sig=", 4) != 0 && !strstr(q, "&sig=")) {
+        free(segs);
+        free(endpoint);
+        _ccopy_blob_account_cleanup(acct);
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "the SAS of the container URL has no signature (no sig parameter): "
+                                "give the whole URL with its SAS, as the portal shows it");
     }
     *container = _ccopy_strndup(p, strcspn(p, "/"));
     p += strlen(*container);

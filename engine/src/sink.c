@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob.h"
 #include "common.h"
 #include "extjson.h"
 #include "jsonw.h"
@@ -20,6 +21,19 @@ static int is_blob_location(const char *location)
             strchr(location, '?') != NULL);
 }
 
+/* A container URL with a SAS is read at once, so a malformed one is refused before any work. */
+static int check_sas_url(const char *location, ccopy_error_t *error)
+{
+    _ccopy_blob_account_t acct;
+    char *container = NULL, *prefix = NULL;
+    int rc = _ccopy_blob_account_from_sas_url(&acct, location, &container, &prefix, error);
+    if (rc == 0)
+        _ccopy_blob_account_cleanup(&acct);
+    free(container);
+    free(prefix);
+    return rc;
+}
+
 int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
 {
     if (!location || !*location)
@@ -30,7 +44,7 @@ int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
     if (strncmp(location, "azblob://", 9) == 0 && location[9] && location[9] != '/')
         return 0;
     if (is_blob_location(location) && strncmp(location, "azblob://", 9) != 0)
-        return 0;
+        return check_sas_url(location, error);
     {
         char *shown = _ccopy_strdup(location);
         int rc;

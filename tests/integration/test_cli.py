@@ -392,3 +392,19 @@ def test_a_malformed_connection_string_names_its_flag(tmp_path, command, args, f
     assert res.stderr.startswith(f"cosmocopy {command}: error: {flag}: malformed connection string"), \
         res.explain()
     _assert_masked(res)
+
+
+@pytest.mark.parametrize("command", ["list", "restore", "backup"])
+def test_a_sas_url_without_its_signature_is_bad_input(azurite, blob_container, command):
+    """A SAS URL cut short (no sig parameter) is refused at once, not sent to be refused (403)."""
+    url = azurite.sas_url(blob_container.container_name, "p")
+    cut = "&".join(part for part in url.split("&") if not part.startswith("sig="))
+    assert "sig=" not in cut
+    args = {"list": ["--from", cut],
+            "restore": ["--from", cut, "--to", "mongodb://127.0.0.1:1/"],
+            "backup": ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", cut]}[command]
+    res = clirun.run(command, *args, "--server-timeout-ms", "1000") if command != "list" \
+        else clirun.run(command, *args)
+    assert res.rc == 2, res.explain()
+    assert "the SAS of the container URL has no signature (no sig parameter)" in res.stderr, \
+        res.explain()

@@ -455,11 +455,12 @@ static void print_job_help(const job_command_t *cmd)
     fputs(cmd->head ? cmd->head : backup_head, stdout);
     for (i = 0; i < ccopy_option_count(); i++) {
         const ccopy_option_info_t *o = ccopy_option_get_info(i);
-        char flag[64], doc[512];
+        char flag[64], doc[600], text[512];
         if (in_list(o->name, cmd->special) || !applies_to(o, cmd->name))
             continue;
         option_flag(flag, sizeof flag, o, cmd->name);
-        snprintf(doc, sizeof doc, "%s [%s]", o->doc, o->default_value ? o->default_value : "none");
+        say_flags(text, sizeof text, cmd->name, o->doc);
+        snprintf(doc, sizeof doc, "%s [%s]", text, o->default_value ? o->default_value : "none");
         printf("  %-28s ", flag);
         print_wrapped(doc, 31, 31);
     }

@@ -107,3 +107,12 @@ def test_readme_says_what_setup_needs_and_where_the_command_is():
     for needed in ("Debian", "`apt`", "root", "Go", "Node >= 18", "network", "`build/cosmocopy`",
                    "cmake --install build --prefix", "bin/cosmocopy"):
         assert needed in top, f"the README's opening does not say {needed!r}"
+
+
+@pytest.mark.parametrize("command", sorted(SPECIAL_FLAGS))
+def test_help_names_flags_not_option_names(cosmocopy_bin, command):
+    """The option table's docs name options for C callers (block_size); --help says the flag."""
+    help_text = subprocess.run([cosmocopy_bin, command, "--help"], capture_output=True, text=True,
+                               check=True).stdout
+    internal = re.findall(r"\boption [a-z_]+\b|(?<![\w$-])[a-z]+_[a-z_]+\b", help_text)
+    assert not internal, f"{command} --help names {internal}"

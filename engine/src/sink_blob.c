@@ -406,7 +406,8 @@ static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
     }
     if (rc == 0 && res.status == 404 && strcmp(res.error_code, "ContainerNotFound") == 0) {
         if (!for_writing || !b->settings.create_container) {
-            rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_HTTP, 404,
+            /* reading a backup: the container a person named is missing, as a folder can be */
+            rc = _ccopy_error_set(error, for_writing ? CCOPY_ENOTFOUND : CCOPY_EINVAL, CCOPY_DOMAIN_HTTP, 404,
                                   "container %s does not exist in account %s%s", b->container,
                                   b->acct.account,
                                   for_writing ? " (option create_container creates it)" : "");

@@ -408,3 +408,15 @@ def test_a_sas_url_without_its_signature_is_bad_input(azurite, blob_container, c
     assert res.rc == 2, res.explain()
     assert "the SAS of the container URL has no signature (no sig parameter)" in res.stderr, \
         res.explain()
+
+
+@pytest.mark.parametrize("command", ["list", "restore"])
+def test_a_backup_container_that_does_not_exist_is_bad_input(azurite, command):
+    """Like a folder that does not exist: exit 2 naming the container, nothing else printed."""
+    name = f"none-{int(time.time() * 1000) % 10**9}"
+    args = {"list": ["--from", f"azblob://{name}/p"],
+            "restore": ["--from", f"azblob://{name}/p", "--to", "mongodb://127.0.0.1:1/"]}[command]
+    res = clirun.run(command, *args, "--blob-connection-string", azurite.connection_string)
+    assert res.rc == 2, res.explain()
+    assert f"container {name} does not exist in account devstoreaccount1" in res.stderr, res.explain()
+    assert res.stdout == "", res.explain()

@@ -1195,6 +1195,11 @@ static int list_backup(const list_args_t *args)
 static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
 {
     (void)data;
+    /* an option the driver does not know is ignored: most likely a typo (retrywrite=false) */
+    if (level == MONGOC_LOG_LEVEL_WARNING && strncmp(message, "Unsupported URI option", 22) == 0) {
+        fprintf(stderr, "%s: warning: connection string: %s (ignored)\n", prog, message);
+        return;
+    }
     /* the "mongoc" domain is the URI parser's, whose error the library reports in its own words */
     if (level <= MONGOC_LOG_LEVEL_ERROR && strcmp(domain, "mongoc") != 0)
         fprintf(stderr, "%s: %s: %s\n", prog, domain, message);

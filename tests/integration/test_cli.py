@@ -420,3 +420,16 @@ def test_a_backup_container_that_does_not_exist_is_bad_input(azurite, command):
     assert res.rc == 2, res.explain()
     assert f"container {name} does not exist in account devstoreaccount1" in res.stderr, res.explain()
     assert res.stdout == "", res.explain()
+
+
+def test_an_option_the_driver_does_not_know_is_named_in_a_warning(tmp_path):
+    """A misspelt URI option (retrywrite) is ignored by the driver: the command says so."""
+    res = clirun.run("backup", "--source",
+                     f"mongodb://user:{SECRET}@127.0.0.1:{clirun.closed_port()}/?retrywrite=false",
+                     "--db", "x", "--to", f"dir:{tmp_path}/bk", "--server-timeout-ms", "1000",
+                     timeout=60)
+    assert res.rc == 1, res.explain()
+    assert ('cosmocopy: warning: connection string: Unsupported URI option "retrywrite" (ignored)\n'
+            in res.stderr), res.explain()
+    assert res.stderr.count("retrywrite") == 1, res.explain()
+    _assert_masked(res)

@@ -450,7 +450,7 @@ static int run_workers(ccopy_job_t *job, before_tasks_fn before, ccopy_error_t *
         pthread_mutex_unlock(&job->lock);
     }
     if (started == 0 && n > 0)
-        rc = _ccopy_error_set(error, CCOPY_ENOMEM, CCOPY_DOMAIN_OS, failure,
+        rc = _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_OS, failure,
                               "no worker thread could be started (%s): no window was run",
                               strerror(failure));
     else if (started < n)

@@ -113,7 +113,7 @@ def test_a_backup_that_cannot_start_a_worker_thread_fails(ferretdb, mongo, db_na
     dest = tmp_path / "bk"
     out, err = run_program(exe, "backup", ferretdb.uri, db_name, dest,
                            env={"CCOPY_TEST_THREADS_ALLOWED": "0"})
-    assert out["rc"] != 0 and out["code"] == "ENOMEM", err
+    assert out["rc"] != 0 and out["code"] == "EIO", err
     summary = out["summary"]
     assert summary["status"] == "failed" and summary["windows_written"] == 0
     assert summary["error"]["domain"] == "os"
@@ -153,7 +153,7 @@ def test_a_restore_that_cannot_start_its_workers_fails_and_drops_nothing(ferretd
         exe = build_program(tmp_path, "c_api_no_threads")
         out, err = run_program(exe, "restore", ferretdb.uri, db_name, dest, target_db,
                                env={"CCOPY_TEST_THREADS_ALLOWED": str(allowed)})
-        assert out["rc"] != 0 and out["code"] == "ENOMEM", err
+        assert out["rc"] != 0 and out["code"] == "EIO", err
         summary = out["summary"]
         assert summary["status"] == "failed" and summary["windows_written"] == 0
         assert summary["windows_verified"] == (len(summary["planned"]) if allowed else 0)

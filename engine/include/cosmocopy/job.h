@@ -151,8 +151,8 @@ CCOPY_EXPORT void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, voi
  *         first error's code
  *         (CCOPY_ECANCELED after ccopy_job_cancel(), CCOPY_ETIMEDOUT when the source does not
  *         answer, CCOPY_ENOTFOUND for a missing database or collection, CCOPY_EIO for a sink
- *         that cannot be written, CCOPY_ENOMEM with domain OS and the errno as cause when no
- *         worker thread could be started...), with *error describing it. Windows completed
+ *         that cannot be written or when no worker thread could be started (domain OS, the
+ *         errno as cause)...), with *error describing it. Windows completed
  *         before a failure stay complete.
  */
 CCOPY_EXPORT int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error);

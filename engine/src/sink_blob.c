@@ -114,9 +114,9 @@ static int small_send(blob_sink_t *b, const _ccopy_blob_request_t *req, _ccopy_b
 
 /* ---- the writer's lock ------------------------------------------------------------------ */
 
-/* One small write on the sink's shared client, made only while the lease is held. */
 static int lease_guard(void *user_data, long *timeout_ms, ccopy_error_t *error);
 
+/* One small write on the sink's shared client, made only while the lease is held. */
 static int small_write(blob_sink_t *b, const _ccopy_blob_request_t *req, _ccopy_blob_response_t *res,
                        const char *what, ccopy_error_t *error)
 {
@@ -234,8 +234,8 @@ static void *renew_lease(void *arg)
             lease_wait_until(b, b->lease_renew_at_ms);
             continue;
         }
-        b->lease_client.timeout_ms =
-            _ccopy_blob_lease_try_timeout_ms(now, b->lease_deadline_ms, (long)b->settings.timeout_ms);
+        b->lease_client.timeout_ms = _ccopy_blob_lease_try_timeout_ms(
+            now, b->lease_deadline_ms, (long)b->settings.timeout_ms);
         b->renew_in_flight = 1;
         pthread_mutex_unlock(&b->lease_lock);
         /* one try: the lease's deadline, not a retry budget, says how long to go on */

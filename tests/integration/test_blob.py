@@ -369,6 +369,28 @@ def test_renewals_failing_until_the_lease_runs_out_stop_the_job_before_it(
     exact(blob_container, "lr", orders)
 
 
+def test_a_renewal_that_fails_for_a_while_is_tried_again_within_the_lease(
+        ferretdb, orders, azurite, blob_container, blob_fault_proxy):
+    # the first renewal (5 s after the acquire) meets a 503, then a lost answer, then a request
+    # stuck for 4 s (longer than a try may take); the next try, at about 9.5 s, is in time
+    proxy = blob_fault_proxy(azurite, rules=[
+        FaultRule("server_busy", method="PUT", query="comp=lease", on={2}, retry_after=None),
+        FaultRule("drop_reply", method="PUT", query="comp=lease", on={3}),
+        FaultRule("stall", method="PUT", query="comp=lease", on={4}, delay_ms=4000),
+        SLOW_BLOCKS])
+    to = f"azblob://{blob_container.container_name}/flaky"
+    res = clirun.run(*_slow_job(to, ["--blob-connection-string", proxy.connection_string],
+                                "--source", ferretdb.uri, "--db", orders.database.name),
+                     timeout=180)
+    assert res.rc == 0, res.explain()
+    exact(blob_container, "flaky", orders)
+    c = proxy.counters()
+    assert (c["server_busy"], c["drop_reply"], c["stall"]) == (1, 1, 1)
+    lease = [e for e in proxy.requests_log() if _lease_request(e)]
+    assert len(lease) >= 5, "the job ended before its first renewal was through: test too fast"
+    assert lease[4]["status"] == 200 and lease[4]["at"] - lease[0]["at"] < 12
+
+
 def test_a_lease_taken_by_another_fails_the_job_at_its_next_renewal(
         ferretdb, orders, azurite, blob_container, blob_fault_proxy):
     proxy = blob_fault_proxy(azurite, rules=[

@@ -407,7 +407,22 @@ static void option_flag(char *out, size_t size, const ccopy_option_info_t *o, co
                                                 : "N");
 }
 
-/* "--until (alias of --to T), --write-mode (alias of --mode)" for a command, or "". */
+static void appendf(char *out, size_t size, size_t *used, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Append to the text in out (*used bytes of size); what does not fit is cut off. */
+static void appendf(char *out, size_t size, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (*used + 1 >= size)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(out + *used, size - *used, fmt, ap);
+    va_end(ap);
+    *used = n < 0 ? *used : *used + (size_t)n >= size ? size - 1 : *used + (size_t)n;
+}
+
+/* "--until for --to, --write-mode for --mode" for a command, or "". */
 static void aliases_of(char *out, size_t size, const char *command)
 {
     size_t i, used = 0;
@@ -418,10 +433,8 @@ static void aliases_of(char *out, size_t size, const char *command)
         char buf[64];
         if (!sp->alias || !o || !applies_to(o, command) || (sp->commands && !has_word(sp->commands, command)))
             continue;
-        used += (size_t)snprintf(out + used, size - used, "%s%s for %s", used ? ", " : "", sp->flag,
-                                 flag_for(buf, sizeof buf, o->name, command));
-        if (used >= size)
-            return;
+        appendf(out, size, &used, "%s%s for %s", used ? ", " : "", sp->flag,
+                flag_for(buf, sizeof buf, o->name, command));
     }
 }
 
@@ -498,16 +511,15 @@ static int cmd_options(int argc, char **argv)
             p += n + (p[n] == ' ');
             f = flag_for(buf, sizeof buf, o->name, command);
             if (strcmp(f, main_flag) != 0)
-                used += (size_t)snprintf(others + used, sizeof others - used, "%s%s: `%s`",
-                                         used ? ", " : " (", command, f);
+                appendf(others, sizeof others, &used, "%s%s: `%s`", used ? ", " : " (", command, f);
         }
         for (k = 0; k < SPELLING_COUNT; k++) {
             if (spellings[k].alias && strcmp(spellings[k].option, o->name) == 0)
-                used += (size_t)snprintf(others + used, sizeof others - used, "%salias `%s`",
-                                         used ? ", " : " (", spellings[k].flag);
+                appendf(others, sizeof others, &used, "%salias `%s`", used ? ", " : " (",
+                        spellings[k].flag);
         }
         if (used)
-            snprintf(others + used, sizeof others - used, ")");
+            appendf(others, sizeof others, &used, ")");
         for (bar = strchr(flag, '|'); bar; bar = strchr(bar + 2, '|')) {
             memmove(bar + 1, bar, strlen(bar) + 1); /* a bare | would end the table cell */
             *bar = '\\';

@@ -407,7 +407,7 @@ def test_a_lease_taken_by_another_fails_the_job_at_its_next_renewal(
         other.acquire(lease_duration=LEASE_S)
         taken_at = time.time()
         res = job.wait(timeout=60)
-        still_ours = lock_blob.get_blob_properties().lease
+        other_lease = lock_blob.get_blob_properties().lease
     finally:
         job.kill()
     other.release()
@@ -416,7 +416,7 @@ def test_a_lease_taken_by_another_fails_the_job_at_its_next_renewal(
     assert f"the lease on {lock} was lost" in res.stderr, res.explain()
     assert "409 LeaseIdMismatchWithLeaseOperation" in res.stderr
     assert "another job may have taken the lock" in res.stderr
-    assert still_ours.state == "leased"  # the job left the other holder's lease alone
+    assert other_lease.state == "leased"  # the job left the other holder's lease alone
     log = proxy.requests_log()
     refused = [e for e in log if _lease_request(e) and e["status"] == 409]
     assert refused, "no renewal was refused"

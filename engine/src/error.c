@@ -128,13 +128,14 @@ void _ccopy_mask_secrets(char *text)
 
     if (!text)
         return;
-    /* scheme://user:password@host. The credentials end at the last '@' before the first '/' or
-     * blank: libmongoc takes a password holding '?', ',' or quotes unescaped, so those cannot
-     * end the scan (a quote closing a quoted URI only makes the scan go on to the blank). */
+    /* scheme://user:password@host. The credentials end at the last '@' before the first '/':
+     * libmongoc takes a password holding '?', ',', quotes, blanks or line breaks unescaped, so
+     * none of those can end the scan. Text after a URI without a '/' may be masked with it when
+     * it holds an '@'; a password is never left. */
     for (i = 0; text[i]; i++) {
         if (text[i] == ':' && text[i + 1] == '/' && text[i + 2] == '/') {
             size_t user = i + 3, colon = 0, at = 0, k;
-            for (k = user; text[k] && !strchr("/ \t\r\n", text[k]); k++) {
+            for (k = user; text[k] && text[k] != '/'; k++) {
                 if (text[k] == ':' && !colon)
                     colon = k;
                 if (text[k] == '@')

@@ -70,15 +70,18 @@ CCOPY_TEST(mask_password_with_at_sign)
     masked("mongodb://bob:pa@ss@host/", "mongodb://bob:****@host/");
 }
 
-/* libmongoc takes a password with an unescaped '?', ',' or quote (it ends at the first '@' before
- * the first '/'); masking stopped at those characters and left the password in the message
- * (found by tests/fuzz/fuzz_mongo_uri). */
+/* libmongoc takes a password with an unescaped '?', ',', quote or blank (it ends at the first '@'
+ * before the first '/'); masking stopped at those characters and left the password in the
+ * message (found by tests/fuzz/fuzz_mongo_uri). */
 CCOPY_TEST(mask_password_with_query_comma_or_quote)
 {
     masked("mongodb://u:pAss?w,rd@127.0.0.1/?x=1", "mongodb://u:****@127.0.0.1/?x=1");
     masked("mongodb://u:it's\"ok\"@h", "mongodb://u:****@h");
     masked("source \"mongodb://u:p?w,x@h:1\" is unreachable", "source \"mongodb://u:****@h:1\" is unreachable");
     masked("mongodb://h1:1,h2:2/?w=1 (user@example.com)", "mongodb://h1:1,h2:2/?w=1 (user@example.com)");
+    /* blanks and line breaks too (found by fuzzing) */
+    masked("mongodb://u:pass word@h/db", "mongodb://u:****@h/db");
+    masked("mongodb://u:a\nb\tc@h", "mongodb://u:****@h");
 }
 
 CCOPY_TEST(mask_leaves_uri_without_password)

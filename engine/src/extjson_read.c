@@ -8,19 +8,14 @@
  * "$scope" holds a document inside a wrapper: the scope is skimmed first to see that the object
  * closes after it, so no text is parsed more than twice at one level and a chain of look-alike
  * objects cannot make the work grow exponentially; and only within 32 nested "$code" objects, so
- * the skims add up to at most 32 passes over the line.
+ * the skims add up to at most 32 passes over the line. JSON tokens, strings and numbers are read
+ * by extjson_scan.c.
  */
-#include <errno.h>
-#include <locale.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "extjson.h"
+#include "extjson_scan.h"
 
 /* libbson writes documents up to 200 levels deep; a line nested deeper is not ours. */
 #define MAX_DEPTH 512
@@ -28,413 +23,32 @@
  * this bounds the work at that many passes over the line. Deeper ones are documents. */
 #define MAX_CODE_NESTING 32
 
-enum { OK = 0, NOT_WRAPPER = 1, FAILED = -1 };
-
-typedef struct parser {
-    const char *start, *p, *end;
-    uint8_t *buf;
-    size_t len, cap;
-    int depth;
-    int code_nesting; /* objects starting with "$code" around the cursor */
-    char why[200]; /* the last failure, with its byte offset */
-} parser_t;
-
-static int fail(parser_t *ps, const char *fmt, ...) CCOPY_PRINTF(2, 3);
-
-static int fail(parser_t *ps, const char *fmt, ...)
-{
-    char what[160];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    snprintf(ps->why, sizeof ps->why, "%s at byte %zu of the line", what,
-             (size_t)(ps->p - ps->start));
-    return FAILED;
-}
-
-/* ---- output buffer ----------------------------------------------------------------------- */
-
-static int reserve(parser_t *ps, size_t extra)
-{
-    size_t cap;
-
-    if (extra > CCOPY_EXTJSON_MAX_BSON || ps->len + extra > CCOPY_EXTJSON_MAX_BSON)
-        return fail(ps, "the document grows past %d MiB", (int)(CCOPY_EXTJSON_MAX_BSON >> 20));
-    if (ps->len + extra <= ps->cap)
-        return OK;
-    cap = ps->cap ? ps->cap : 256;
-    while (cap < ps->len + extra)
-        cap *= 2;
-    ps->buf = _ccopy_realloc(ps->buf, cap);
-    ps->cap = cap;
-    return OK;
-}
-
-static int put(parser_t *ps, const void *data, size_t len)
-{
-    if (reserve(ps, len) != OK)
-        return FAILED;
-    memcpy(ps->buf + ps->len, data, len);
-    ps->len += len;
-    return OK;
-}
-
-static int put_byte(parser_t *ps, uint8_t byte)
-{
-    return put(ps, &byte, 1);
-}
-
-static void store_le32(uint8_t *at, uint32_t value)
-{
-    at[0] = (uint8_t)value;
-    at[1] = (uint8_t)(value >> 8);
-    at[2] = (uint8_t)(value >> 16);
-    at[3] = (uint8_t)(value >> 24);
-}
-
-static int put_le32(parser_t *ps, uint32_t value)
-{
-    uint8_t bytes[4];
-    store_le32(bytes, value);
-    return put(ps, bytes, 4);
-}
-
-static int put_le64(parser_t *ps, uint64_t value)
-{
-    uint8_t bytes[8];
-    int i;
-    for (i = 0; i < 8; i++)
-        bytes[i] = (uint8_t)(value >> (8 * i));
-    return put(ps, bytes, 8);
-}
-
-/* ---- JSON tokens ------------------------------------------------------------------------- */
-
-static void skip_ws(parser_t *ps)
-{
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
-        ps->p++;
-}
-
-/* The next character after white space is c: consume it. */
-static int accept(parser_t *ps, char c)
-{
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == c) {
-        ps->p++;
-        return 1;
-    }
-    return 0;
-}
-
-static int expect(parser_t *ps, char c)
-{
-    if (accept(ps, c))
-        return OK;
-    if (ps->p >= ps->end)
-        return fail(ps, "the line ends where '%c' belongs", c);
-    return fail(ps, "'%c' expected, not '%c'", c, *ps->p);
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int read_u16_escape(parser_t *ps, unsigned *out)
-{
-    unsigned value = 0;
-    int i;
-
-    if (ps->end - ps->p < 4)
-        return fail(ps, "a \\u escape needs four hex digits");
-    for (i = 0; i < 4; i++) {
-        int digit = hex_value(ps->p[i]);
-        if (digit < 0)
-            return fail(ps, "a \\u escape needs four hex digits");
-        value = value << 4 | (unsigned)digit;
-    }
-    ps->p += 4;
-    *out = value;
-    return OK;
-}
-
-static int put_utf8(parser_t *ps, unsigned cp)
-{
-    uint8_t bytes[4];
-    size_t n;
-
-    if (cp < 0x80) {
-        bytes[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        bytes[0] = (uint8_t)(0xc0 | cp >> 6);
-        bytes[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        bytes[0] = (uint8_t)(0xe0 | cp >> 12);
-        bytes[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-        bytes[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        bytes[0] = (uint8_t)(0xf0 | cp >> 18);
-        bytes[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-        bytes[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-        bytes[3] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return put(ps, bytes, n);
-}
-
-/* A JSON string, decoded, appended to the buffer (no terminator); *out_len is its length.
- * no_nul: the string becomes a BSON C string (a key, a regex), which cannot hold a zero byte. */
-static int string_into_buf(parser_t *ps, int no_nul, size_t *out_len)
-{
-    size_t begin = ps->len;
-    const char *quote;
-
-    skip_ws(ps);
-    quote = ps->p;
-    if (expect(ps, '"') != OK)
-        return FAILED;
-    for (;;) {
-        const char *run = ps->p;
-        unsigned cp, low;
-
-        while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' && (unsigned char)*ps->p >= 0x20)
-            ps->p++;
-        if (put(ps, run, (size_t)(ps->p - run)) != OK)
-            return FAILED;
-        if (ps->p >= ps->end)
-            return fail(ps, "the line ends inside a string");
-        if (*ps->p == '"') {
-            ps->p++;
-            break;
-        }
-        if (*ps->p != '\\')
-            return fail(ps, "a control character (0x%02x) inside a string", (unsigned)*ps->p);
-        ps->p++;
-        if (ps->p >= ps->end)
-            return fail(ps, "the line ends inside a string");
-        switch (*ps->p++) {
-        case '"': cp = '"'; break;
-        case '\\': cp = '\\'; break;
-        case '/': cp = '/'; break;
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
-        case 'n': cp = '\n'; break;
-        case 'r': cp = '\r'; break;
-        case 't': cp = '\t'; break;
-        case 'u':
-            if (read_u16_escape(ps, &cp) != OK)
-                return FAILED;
-            if (cp >= 0xdc00 && cp <= 0xdfff)
-                return fail(ps, "a lone low surrogate \\u%04x", cp);
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-                    return fail(ps, "a high surrogate \\u%04x without its low half", cp);
-                ps->p += 2;
-                if (read_u16_escape(ps, &low) != OK)
-                    return FAILED;
-                if (low < 0xdc00 || low > 0xdfff)
-                    return fail(ps, "a high surrogate \\u%04x without its low half", cp);
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-            }
-            break;
-        default:
-            ps->p--;
-            return fail(ps, "an unknown escape \\%c", *ps->p);
-        }
-        if (cp == 0 && no_nul)
-            return fail(ps, "a zero character in a key or regular expression (BSON cannot hold it)");
-        if (put_utf8(ps, cp) != OK)
-            return FAILED;
-    }
-    if (no_nul && memchr(ps->buf + begin, 0, ps->len - begin))
-        return fail(ps, "a zero character in a key or regular expression (BSON cannot hold it)");
-    /* libbson writes UTF-8 only; other bytes would make BSON that is not valid */
-    if (!bson_utf8_validate((const char *)ps->buf + begin, ps->len - begin, !no_nul)) {
-        ps->p = quote;
-        return fail(ps, "a string that is not UTF-8");
-    }
-    *out_len = ps->len - begin;
-    return OK;
-}
-
-/* A string compared against a known word, leaving the buffer as it was. */
-static int string_is(parser_t *ps, const char *word)
-{
-    size_t mark = ps->len, n;
-    int same;
-
-    if (string_into_buf(ps, 0, &n) != OK)
-        return 0;
-    same = n == strlen(word) && memcmp(ps->buf + mark, word, n) == 0;
-    ps->len = mark;
-    return same;
-}
-
-/* A key of a wrapper's fixed shape: "word" followed by ':'. */
-static int key_is(parser_t *ps, const char *word)
-{
-    skip_ws(ps);
-    return string_is(ps, word) && accept(ps, ':');
-}
-
-/* Skim one JSON value without building anything (strings and nesting only): to see where it ends. */
-static int skim_value(parser_t *ps)
-{
-    long nesting = 0;
-
-    skip_ws(ps);
-    do {
-        if (ps->p >= ps->end)
-            return fail(ps, "the line ends inside a value");
-        switch (*ps->p) {
-        case '"':
-            for (ps->p++; ps->p < ps->end && *ps->p != '"'; ps->p++)
-                if (*ps->p == '\\' && ps->p + 1 < ps->end)
-                    ps->p++;
-            if (ps->p >= ps->end)
-                return fail(ps, "the line ends inside a string");
-            break;
-        case '{':
-        case '[':
-            nesting++;
-            break;
-        case '}':
-        case ']':
-            nesting--;
-            break;
-        default:
-            break;
-        }
-        ps->p++;
-    } while (nesting > 0);
-    return OK;
-}
-
-/* ---- numbers ----------------------------------------------------------------------------- */
-
-/* Canonical decimal integer text (what printf's %d makes: no '+', no leading zero, no "-0"). */
-static int canonical_integer(const char *text, size_t len, int64_t min, int64_t max, int64_t *out)
-{
-    size_t i = 0;
-    int negative = 0;
-    uint64_t value = 0, limit;
-
-    if (len > 0 && text[0] == '-') {
-        if (min >= 0)
-            return 0;
-        negative = 1;
-        i = 1;
-    }
-    if (i >= len || len - i > 20 || (text[i] == '0' && len - i > 1) || (negative && text[i] == '0'))
-        return 0;
-    limit = negative ? (uint64_t)(-(min + 1)) + 1 : (uint64_t)max;
-    for (; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return 0;
-        if (value > (limit - (uint64_t)(text[i] - '0')) / 10)
-            return 0;
-        value = value * 10 + (uint64_t)(text[i] - '0');
-    }
-    *out = negative ? (int64_t)(0 - value) : (int64_t)value;
-    return 1;
-}
-
-static locale_t c_locale;
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-
-static void make_c_locale(void)
-{
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
-
-/* Text in JSON's number grammar, as a double whatever the process's locale; 0 when it is not. */
-static int json_double(const char *text, size_t len, double *out)
-{
-    char copy[400];
-    char *end;
-    size_t i = 0;
-
-    if (len == 0 || len >= sizeof copy)
-        return 0;
-    if (text[i] == '-')
-        i++;
-    if (i >= len || text[i] < '0' || text[i] > '9' || (text[i] == '0' && i + 1 < len &&
-                                                        text[i + 1] >= '0' && text[i + 1] <= '9'))
-        return 0;
-    while (i < len && text[i] >= '0' && text[i] <= '9')
-        i++;
-    if (i < len && text[i] == '.') {
-        if (++i >= len || text[i] < '0' || text[i] > '9')
-            return 0;
-        while (i < len && text[i] >= '0' && text[i] <= '9')
-            i++;
-    }
-    if (i < len && (text[i] == 'e' || text[i] == 'E')) {
-        i++;
-        if (i < len && (text[i] == '+' || text[i] == '-'))
-            i++;
-        if (i >= len || text[i] < '0' || text[i] > '9')
-            return 0;
-        while (i < len && text[i] >= '0' && text[i] <= '9')
-            i++;
-    }
-    if (i != len)
-        return 0;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    pthread_once(&c_locale_once, make_c_locale);
-    *out = c_locale ? strtod_l(copy, &end, c_locale) : strtod(copy, &end);
-    return end == copy + len && isfinite(*out);
-}
-
-/* The extent of a bare JSON number at the cursor. */
-static size_t number_extent(parser_t *ps)
-{
-    const char *q = ps->p;
-    while (q < ps->end && ((*q >= '0' && *q <= '9') || *q == '-' || *q == '+' || *q == '.' ||
-                           *q == 'e' || *q == 'E'))
-        q++;
-    return (size_t)(q - ps->p);
-}
-
 /* A bare number (relaxed Extended JSON, which the canonical form never writes outside $timestamp
  * and $minKey/$maxKey): int32 when it fits, else int64, else a double, as libbson reads it. */
 static int bare_number(parser_t *ps, size_t type_at)
 {
-    size_t n = number_extent(ps);
+    size_t n = _ccopy_extjson_number_extent(ps);
     int64_t whole;
     double real;
 
-    if (canonical_integer(ps->p, n, INT32_MIN, INT32_MAX, &whole)) {
+    if (_ccopy_extjson_integer(ps->p, n, INT32_MIN, INT32_MAX, &whole)) {
         ps->buf[type_at] = BSON_TYPE_INT32;
         ps->p += n;
         return put_le32(ps, (uint32_t)(int32_t)whole);
     }
-    if (canonical_integer(ps->p, n, INT64_MIN, INT64_MAX, &whole)) {
+    if (_ccopy_extjson_integer(ps->p, n, INT64_MIN, INT64_MAX, &whole)) {
         ps->buf[type_at] = BSON_TYPE_INT64;
         ps->p += n;
         return put_le64(ps, (uint64_t)whole);
     }
-    if (json_double(ps->p, n, &real)) {
+    if (_ccopy_extjson_double(ps->p, n, &real)) {
         uint64_t bits;
         memcpy(&bits, &real, 8);
         ps->buf[type_at] = BSON_TYPE_DOUBLE;
         ps->p += n;
         return put_le64(ps, bits);
     }
-    return fail(ps, "a number that is not JSON");
+    return _ccopy_extjson_fail(ps, "a number that is not JSON");
 }
 
 /* A bare unsigned 32-bit integer ($timestamp's t and i). */
@@ -444,8 +58,8 @@ static int bare_uint32(parser_t *ps, uint32_t *out)
     int64_t value;
 
     skip_ws(ps);
-    n = number_extent(ps);
-    if (!canonical_integer(ps->p, n, 0, UINT32_MAX, &value))
+    n = _ccopy_extjson_number_extent(ps);
+    if (!_ccopy_extjson_integer(ps->p, n, 0, UINT32_MAX, &value))
         return NOT_WRAPPER;
     ps->p += n;
     *out = (uint32_t)value;
@@ -462,8 +76,8 @@ static int document(parser_t *ps)
     size_t start = ps->len, type_at, n;
 
     if (++ps->depth > MAX_DEPTH)
-        return fail(ps, "documents nested deeper than %d levels", MAX_DEPTH);
-    if (expect(ps, '{') != OK || put_le32(ps, 0) != OK)
+        return _ccopy_extjson_fail(ps, "documents nested deeper than %d levels", MAX_DEPTH);
+    if (_ccopy_extjson_expect(ps, '{') != OK || put_le32(ps, 0) != OK)
         return FAILED;
     if (!accept(ps, '}')) {
         do {
@@ -471,11 +85,11 @@ static int document(parser_t *ps)
             if (put_byte(ps, 0) != OK)
                 return FAILED;
             skip_ws(ps);
-            if (string_into_buf(ps, 1, &n) != OK || put_byte(ps, 0) != OK ||
-                expect(ps, ':') != OK || value(ps, type_at) != OK)
+            if (_ccopy_extjson_string(ps, 1, &n) != OK || put_byte(ps, 0) != OK ||
+                _ccopy_extjson_expect(ps, ':') != OK || value(ps, type_at) != OK)
                 return FAILED;
         } while (accept(ps, ','));
-        if (expect(ps, '}') != OK)
+        if (_ccopy_extjson_expect(ps, '}') != OK)
             return FAILED;
     }
     if (put_byte(ps, 0) != OK)
@@ -492,8 +106,8 @@ static int array(parser_t *ps)
     char key[24];
 
     if (++ps->depth > MAX_DEPTH)
-        return fail(ps, "arrays nested deeper than %d levels", MAX_DEPTH);
-    if (expect(ps, '[') != OK || put_le32(ps, 0) != OK)
+        return _ccopy_extjson_fail(ps, "arrays nested deeper than %d levels", MAX_DEPTH);
+    if (_ccopy_extjson_expect(ps, '[') != OK || put_le32(ps, 0) != OK)
         return FAILED;
     if (!accept(ps, ']')) {
         do {
@@ -503,7 +117,7 @@ static int array(parser_t *ps)
                 value(ps, type_at) != OK)
                 return FAILED;
         } while (accept(ps, ','));
-        if (expect(ps, ']') != OK)
+        if (_ccopy_extjson_expect(ps, ']') != OK)
             return FAILED;
     }
     if (put_byte(ps, 0) != OK)
@@ -520,7 +134,7 @@ static int bson_string(parser_t *ps)
 {
     size_t at = ps->len, n;
 
-    if (put_le32(ps, 0) != OK || string_into_buf(ps, 0, &n) != OK || put_byte(ps, 0) != OK)
+    if (put_le32(ps, 0) != OK || _ccopy_extjson_string(ps, 0, &n) != OK || put_byte(ps, 0) != OK)
         return NOT_WRAPPER;
     store_le32(ps->buf + at, (uint32_t)(n + 1));
     return OK;
@@ -533,7 +147,7 @@ static int object_id(parser_t *ps)
     uint8_t oid[12];
 
     skip_ws(ps);
-    if (string_into_buf(ps, 0, &n) != OK || n != 24)
+    if (_ccopy_extjson_string(ps, 0, &n) != OK || n != 24)
         return NOT_WRAPPER;
     for (i = 0; i < 24; i++) {
         uint8_t c = ps->buf[at + i];
@@ -541,8 +155,8 @@ static int object_id(parser_t *ps)
             return NOT_WRAPPER;
     }
     for (i = 0; i < 12; i++)
-        oid[i] = (uint8_t)(hex_value((char)ps->buf[at + 2 * i]) << 4 |
-                           hex_value((char)ps->buf[at + 2 * i + 1]));
+        oid[i] = (uint8_t)(_ccopy_extjson_hex_value((char)ps->buf[at + 2 * i]) << 4 |
+                           _ccopy_extjson_hex_value((char)ps->buf[at + 2 * i + 1]));
     ps->len = at;
     return put(ps, oid, 12) == OK ? OK : NOT_WRAPPER;
 }
@@ -554,9 +168,9 @@ static int integer_string(parser_t *ps, int64_t min, int64_t max, int64_t *out)
     int ok;
 
     skip_ws(ps);
-    if (string_into_buf(ps, 0, &n) != OK)
+    if (_ccopy_extjson_string(ps, 0, &n) != OK)
         return NOT_WRAPPER;
-    ok = canonical_integer((const char *)ps->buf + at, n, min, max, out);
+    ok = _ccopy_extjson_integer((const char *)ps->buf + at, n, min, max, out);
     ps->len = at;
     return ok ? OK : NOT_WRAPPER;
 }
@@ -569,7 +183,7 @@ static int number_double(parser_t *ps)
     uint64_t bits;
 
     skip_ws(ps);
-    if (string_into_buf(ps, 0, &n) != OK)
+    if (_ccopy_extjson_string(ps, 0, &n) != OK)
         return NOT_WRAPPER;
     text = (const char *)ps->buf + at;
     if (n == 3 && memcmp(text, "NaN", 3) == 0)
@@ -578,7 +192,7 @@ static int number_double(parser_t *ps)
         bits = UINT64_C(0x7ff0000000000000);
     else if (n == 9 && memcmp(text, "-Infinity", 9) == 0)
         bits = UINT64_C(0xfff0000000000000);
-    else if (json_double(text, n, &real))
+    else if (_ccopy_extjson_double(text, n, &real))
         memcpy(&bits, &real, 8);
     else
         return NOT_WRAPPER;
@@ -594,7 +208,7 @@ static int number_decimal(parser_t *ps)
     bson_decimal128_t dec;
 
     skip_ws(ps);
-    if (string_into_buf(ps, 0, &n) != OK || n >= sizeof text)
+    if (_ccopy_extjson_string(ps, 0, &n) != OK || n >= sizeof text)
         return NOT_WRAPPER;
     memcpy(text, ps->buf + at, n);
     text[n] = '\0';
@@ -673,7 +287,8 @@ static int binary(parser_t *ps)
     if (!accept(ps, '{') || !key_is(ps, "base64"))
         return NOT_WRAPPER;
     skip_ws(ps);
-    if (string_into_buf(ps, 0, &n) != OK || !base64_decode_in_place(ps->buf + at, n, &data_len))
+    if (_ccopy_extjson_string(ps, 0, &n) != OK ||
+        !base64_decode_in_place(ps->buf + at, n, &data_len))
         return NOT_WRAPPER;
     ps->len = at + data_len;
     if (!accept(ps, ',') || !key_is(ps, "subType"))
@@ -681,16 +296,17 @@ static int binary(parser_t *ps)
     skip_ws(ps);
     if (ps->end - ps->p < 4 || ps->p[0] != '"' || ps->p[3] != '"')
         return NOT_WRAPPER;
-    hi = hex_value(ps->p[1]);
-    lo = hex_value(ps->p[2]);
-    if (hi < 0 || lo < 0 || (ps->p[1] >= 'A' && ps->p[1] <= 'F') || (ps->p[2] >= 'A' && ps->p[2] <= 'F'))
+    hi = _ccopy_extjson_hex_value(ps->p[1]);
+    lo = _ccopy_extjson_hex_value(ps->p[2]);
+    if (hi < 0 || lo < 0 || (ps->p[1] >= 'A' && ps->p[1] <= 'F') ||
+        (ps->p[2] >= 'A' && ps->p[2] <= 'F'))
         return NOT_WRAPPER;
     ps->p += 4;
     if (!accept(ps, '}'))
         return NOT_WRAPPER;
     subtype = (uint8_t)(hi << 4 | lo);
     head = subtype == BSON_SUBTYPE_BINARY_DEPRECATED ? 9 : 5;
-    if (data_len > INT32_MAX - 4 || reserve(ps, head) != OK)
+    if (data_len > INT32_MAX - 4 || _ccopy_extjson_reserve(ps, head) != OK)
         return NOT_WRAPPER;
     memmove(ps->buf + at + head, ps->buf + at, data_len);
     ps->len = at + head + data_len;
@@ -713,11 +329,11 @@ static int regular_expression(parser_t *ps)
     if (!accept(ps, '{') || !key_is(ps, "pattern"))
         return NOT_WRAPPER;
     skip_ws(ps);
-    if (string_into_buf(ps, 1, &n) != OK || put_byte(ps, 0) != OK || !accept(ps, ',') ||
+    if (_ccopy_extjson_string(ps, 1, &n) != OK || put_byte(ps, 0) != OK || !accept(ps, ',') ||
         !key_is(ps, "options"))
         return NOT_WRAPPER;
     skip_ws(ps);
-    if (string_into_buf(ps, 1, &n) != OK || put_byte(ps, 0) != OK || !accept(ps, '}'))
+    if (_ccopy_extjson_string(ps, 1, &n) != OK || put_byte(ps, 0) != OK || !accept(ps, '}'))
         return NOT_WRAPPER;
     return OK;
 }
@@ -751,7 +367,7 @@ static int code(parser_t *ps, size_t type_at)
     if (put_le32(ps, 0) != OK || put_le32(ps, 0) != OK)
         return NOT_WRAPPER;
     skip_ws(ps);
-    if (string_into_buf(ps, 0, &n) != OK || put_byte(ps, 0) != OK)
+    if (_ccopy_extjson_string(ps, 0, &n) != OK || put_byte(ps, 0) != OK)
         return NOT_WRAPPER;
     store_le32(ps->buf + at + 4, (uint32_t)(n + 1));
     if (accept(ps, '}')) {
@@ -765,7 +381,7 @@ static int code(parser_t *ps, size_t type_at)
         return NOT_WRAPPER;
     skip_ws(ps);
     scope = ps->p;
-    if (ps->p >= ps->end || *ps->p != '{' || skim_value(ps) != OK || !accept(ps, '}'))
+    if (ps->p >= ps->end || *ps->p != '{' || _ccopy_extjson_skim(ps) != OK || !accept(ps, '}'))
         return NOT_WRAPPER;
     /* It is code with scope: from here on a failure is the line's, not the shape's. */
     ps->p = scope;
@@ -802,7 +418,7 @@ static int wrapper(parser_t *ps, size_t type_at, int *code_shaped)
     int rc;
 
     skip_ws(ps);
-    if (ps->p >= ps->end || *ps->p != '"' || string_into_buf(ps, 0, &n) != OK)
+    if (ps->p >= ps->end || *ps->p != '"' || _ccopy_extjson_string(ps, 0, &n) != OK)
         return NOT_WRAPPER;
     key = (const char *)ps->buf + mark;
     for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
@@ -846,7 +462,7 @@ static int wrapper(parser_t *ps, size_t type_at, int *code_shaped)
     case BSON_TYPE_MINKEY:
     case BSON_TYPE_MAXKEY:
         skip_ws(ps);
-        rc = number_extent(ps) == 1 && *ps->p == '1' ? OK : NOT_WRAPPER;
+        rc = _ccopy_extjson_number_extent(ps) == 1 && *ps->p == '1' ? OK : NOT_WRAPPER;
         ps->p += rc == OK;
         break;
     case BSON_TYPE_UNDEFINED:
@@ -866,7 +482,7 @@ static int literal(parser_t *ps, const char *word)
 {
     size_t n = strlen(word);
     if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
-        return fail(ps, "a value expected");
+        return _ccopy_extjson_fail(ps, "a value expected");
     ps->p += n;
     return OK;
 }
@@ -876,12 +492,13 @@ static int value(parser_t *ps, size_t type_at)
 {
     skip_ws(ps);
     if (ps->p >= ps->end)
-        return fail(ps, "the line ends where a value belongs");
+        return _ccopy_extjson_fail(ps, "the line ends where a value belongs");
     switch (*ps->p) {
     case '"': {
         size_t at = ps->len, n;
         ps->buf[type_at] = BSON_TYPE_UTF8;
-        if (put_le32(ps, 0) != OK || string_into_buf(ps, 0, &n) != OK || put_byte(ps, 0) != OK)
+        if (put_le32(ps, 0) != OK || _ccopy_extjson_string(ps, 0, &n) != OK ||
+            put_byte(ps, 0) != OK)
             return FAILED;
         store_le32(ps->buf + at, (uint32_t)(n + 1));
         return OK;
@@ -918,7 +535,7 @@ static int value(parser_t *ps, size_t type_at)
     default:
         if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
             return bare_number(ps, type_at);
-        return fail(ps, "'%c' cannot start a value", *ps->p);
+        return _ccopy_extjson_fail(ps, "'%c' cannot start a value", *ps->p);
     }
 }
 
@@ -932,13 +549,13 @@ bson_t *_ccopy_extjson_to_bson(const char *text, size_t len, ccopy_error_t *erro
     ps.end = text + len;
     skip_ws(&ps);
     if (ps.p >= ps.end || *ps.p != '{')
-        fail(&ps, "a line must hold one JSON object");
+        _ccopy_extjson_fail(&ps, "a line must hold one JSON object");
     else if (document(&ps) == OK) {
         skip_ws(&ps);
         if (ps.p < ps.end)
-            fail(&ps, "text after the document");
+            _ccopy_extjson_fail(&ps, "text after the document");
         else if (!(doc = bson_new_from_data(ps.buf, ps.len)))
-            fail(&ps, "the document is not valid BSON");
+            _ccopy_extjson_fail(&ps, "the document is not valid BSON");
     }
     free(ps.buf);
     if (!doc)

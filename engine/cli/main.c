@@ -1019,6 +1019,25 @@ static void print_job_summary(const job_command_t *cmd, ccopy_job_t *job, const 
         printf("  no window %s to %s\n", verb, where);
 }
 
+/* --json when the job could not even be made: the status and error fields of a summary. */
+static void print_failure_json(const char *command, const ccopy_error_t *e)
+{
+    bson_t doc = BSON_INITIALIZER, err;
+    char *json;
+    BSON_APPEND_UTF8(&doc, "status", "failed");
+    BSON_APPEND_DOCUMENT_BEGIN(&doc, "error", &err);
+    BSON_APPEND_UTF8(&err, "code", ccopy_code_name(e->code));
+    BSON_APPEND_UTF8(&err, "domain", ccopy_domain_name(e->domain));
+    BSON_APPEND_INT64(&err, "cause", e->cause);
+    BSON_APPEND_UTF8(&err, "message", e->message);
+    bson_append_document_end(&doc, &err);
+    BSON_APPEND_UTF8(&doc, "command", command);
+    json = bson_as_relaxed_extended_json(&doc, NULL);
+    printf("%s\n", json);
+    bson_free(json);
+    bson_destroy(&doc);
+}
+
 static int cmd_job(const job_command_t *cmd, int argc, char **argv)
 {
     ccopy_options_t *opts = ccopy_options_new();
@@ -1042,6 +1061,8 @@ static int cmd_job(const job_command_t *cmd, int argc, char **argv)
     dry_run = ccopy_options_get(opts, "dry_run") && strcmp(ccopy_options_get(opts, "dry_run"), "yes") == 0;
     ccopy_options_destroy(opts);
     if (!job) {
+        if (json)
+            print_failure_json(cmd->name, &e);
         print_error(cmd->name, &e);
         return EXIT_USAGE;
     }

@@ -433,3 +433,14 @@ def test_an_option_the_driver_does_not_know_is_named_in_a_warning(tmp_path):
             in res.stderr), res.explain()
     assert res.stderr.count("retrywrite") == 1, res.explain()
     _assert_masked(res)
+
+
+def test_json_says_status_and_error_when_the_job_cannot_be_made(tmp_path):
+    res = clirun.run("backup", "--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to",
+                     f"dir:{tmp_path}/bk", "--from", "2026-01-02", "--to", "2026-01-01", "--json")
+    assert res.rc == 2, res.explain()
+    summary = res.summary
+    assert summary["status"] == "failed" and summary["command"] == "backup"
+    assert summary["error"]["code"] == "EINVAL"
+    assert "range from 2026-01-02 to 2026-01-01 is empty" in summary["error"]["message"]
+    assert "--from must be before --to" in res.stderr, res.explain()

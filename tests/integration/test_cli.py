@@ -202,12 +202,14 @@ def test_a_stop_signal_after_the_job_ends_the_command(ferretdb, mongo, db_name, 
                             "--to", f"dir:{tmp_path}/bk", "--from", bc.rfc3339(start),
                             "--to", bc.rfc3339(start + 30 * DAY), "--step", "1h", "--json")
     try:
+        capacity = fcntl.fcntl(job.proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+
         def pipe_full():
             if not job.running():
                 return "exited"
             buffered = array.array("i", [0])
             fcntl.ioctl(job.proc.stdout.fileno(), termios.FIONREAD, buffered)
-            return buffered[0] >= 65536
+            return buffered[0] >= capacity
         state = clirun.wait_for(pipe_full, 120, interval=0.05, what="the summary to fill the pipe")
         assert state is True, "the summary fit in the pipe: make it larger"
         time.sleep(0.2)

@@ -17,6 +17,25 @@ static int occurs_once(const char *text, const char *part)
     return p && !strstr(p + 1, part);
 }
 
+/* Whether the hosts text holds the password because of it: with the password overwritten, the
+ * hosts text no longer holds it (":27017" is added to every host, for one). */
+static int hosts_leak(const char *text, const char *password, const _ccopy_source_settings_t *settings)
+{
+    char *other = strdup(text), *at = strstr(other, password);
+    _ccopy_source_t *source = NULL;
+    int leak;
+
+    memset(at, strchr(password, 'Q') ? 'W' : 'Q', strlen(password));
+    if (_ccopy_source_open(&source, other, settings, NULL) != 0) {
+        free(other);
+        return 0;
+    }
+    leak = !strstr(source->hosts, password);
+    _ccopy_source_close(source);
+    free(other);
+    return leak;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = fuzz_text(data, size), *masked = fuzz_text(data, size);
@@ -42,10 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (strncasecmp(text, "mongodb+srv:", 12) != 0) {
         memset(&error, 0, sizeof error);
         if (_ccopy_source_open(&source, text, &settings, &error) == 0) {
-            FUZZ_CHECK(source->hosts && !(password && strlen(password) >= 4 &&
-                                          occurs_once(text, password) &&
-                                          strstr(source->hosts, password)),
-                       "hosts %s", source->hosts);
+            FUZZ_CHECK(source->hosts, "no hosts");
+            if (password && strlen(password) >= 4 && occurs_once(text, password) &&
+                strstr(source->hosts, password))
+                FUZZ_CHECK(!hosts_leak(text, password, &settings), "hosts %s", source->hosts);
             _ccopy_source_close(source);
         } else {
             FUZZ_CHECK(error.message[0], "no message");

@@ -41,8 +41,10 @@ for t in "${targets[@]}"; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   secs=$(sed -n 's/^stat::.*//;s/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+  rate='?'
+  [[ -n "$runs" && -n "$secs" ]] && rate=$((runs / (secs > 0 ? secs : 1)))
   printf 'fuzz: %-18s %s s, %s runs (%s/s), %s, corpus %s seeds + %s found: %s\n' "$t" \
-    "${secs:-?}" "${runs:-?}" "$(((${runs:-0}) / (${secs:-1} > 0 ? ${secs:-1} : 1)))" "${cov:-cov: ?}" \
+    "${secs:-?}" "${runs:-?}" "$rate" "${cov:-cov: ?}" \
     "$(find "$seeds" -type f | wc -l)" "$(find "$work" -type f | wc -l)" \
     "$( ((rc == 0)) && echo ok || echo "FAILED (exit $rc)")"
   if ((rc != 0)); then

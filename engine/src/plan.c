@@ -209,6 +209,25 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
                                "%s.%s: no completed window yet, starting from the oldest ObjectId",
                                job->db, coll->name);
         }
+        if (rc == 0 && cov_count > 0 && cov[cov_count - 1].end < hi) {
+            /* Nothing created since the last completed window: nothing is recorded after it,
+             * and the next run looks at that time again. Otherwise a collection backed up every
+             * few minutes without change gains an empty window each time. Holes before it are
+             * still filled. */
+            ccopy_window_t tail = {cov[cov_count - 1].end, hi};
+            int has = 1;
+            do
+                rc = _ccopy_source_window_has_documents(job->source, client, job->db, coll->name,
+                                                        &tail, &has, error);
+            while (_ccopy_plan_again(job, rc, &attempt, error));
+            if (rc == 0 && !has) {
+                char since[CCOPY_TIME_TEXT_SIZE];
+                ccopy_time_format(since, tail.start, NULL);
+                _ccopy_job_log(job, CCOPY_LOG_INFO, "%s.%s: nothing created since %s", job->db,
+                               coll->name, since);
+                hi = tail.start;
+            }
+        }
     } else {
         /* checked by ccopy_job_new(); relative times move with the clock, so clamp */
         ccopy_time_parse(&lo, ccopy_options_get(job->options, "from"), job->now, NULL);

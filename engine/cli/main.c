@@ -254,6 +254,10 @@ static const spelling_t spellings[] = {
     {"target_db", "restore", "--to-db", "NAME", 0},
     {"target_collection", "replicate verify", "--target-collection", "NAME", 0},
     {"target_collection", "restore", "--to-collection", "NAME", 0},
+    /* what the option table called them before restore had its own words: still accepted */
+    {"target", "restore verify", "--target", "URI", 1},
+    {"target_db", "restore", "--target-db", "NAME", 1},
+    {"target_collection", "restore", "--target-collection", "NAME", 1},
     {"source_db", NULL, "--source-db", "NAME", 0},
     {"source_collection", NULL, "--source-collection", "NAME", 0},
     {"write_mode", NULL, "--mode", NULL, 0},
@@ -514,7 +518,10 @@ static int cmd_options(int argc, char **argv)
                 appendf(others, sizeof others, &used, "%s%s: `%s`", used ? ", " : " (", command, f);
         }
         for (k = 0; k < SPELLING_COUNT; k++) {
-            if (spellings[k].alias && strcmp(spellings[k].option, o->name) == 0)
+            /* an alias that is the row's own flag (restore --target-db) says nothing new here;
+             * the command's help lists it */
+            if (spellings[k].alias && strcmp(spellings[k].option, o->name) == 0 &&
+                strcmp(spellings[k].flag, main_flag) != 0)
                 appendf(others, sizeof others, &used, "%salias `%s`", used ? ", " : " (",
                         spellings[k].flag);
         }

@@ -47,6 +47,37 @@ static int check_range(const ccopy_options_t *options, int needs_mode, ccopy_err
     return 0;
 }
 
+/* Verify against a folder or blob backup has no target of its own: there target_db and
+ * target_collection name where the backup was restored (restore's words for it, --to-db), which
+ * is where the source holds it now: source_db and source_collection. Checks that the two do not
+ * disagree, and with copy given, sets the source_* options in it. */
+static int verify_restored_names(const ccopy_options_t *options, ccopy_options_t *copy,
+                                 ccopy_error_t *error)
+{
+    static const char *const names[][2] = {{"target_db", "source_db"},
+                                           {"target_collection", "source_collection"}};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *restored = ccopy_options_get(options, names[i][0]);
+        const char *source = ccopy_options_get(options, names[i][1]);
+        if (!restored)
+            continue;
+        if (source && strcmp(source, restored) != 0)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "option %s and option %s both say where the source holds "
+                                    "the backup now, and differ: give one",
+                                    names[i][0], names[i][1]);
+        if (copy)
+            ccopy_options_set(copy, names[i][1], restored, NULL);
+        else if (i == 1 && ccopy_options_get_count(options, "collection") != 1)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "option target_collection needs exactly one option "
+                                    "collection, not %zu",
+                                    ccopy_options_get_count(options, "collection"));
+    }
+    return 0;
+}
+
 static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, ccopy_error_t *error)
 {
     int has_sink = ccopy_options_get(options, "sink") != NULL;
@@ -94,6 +125,8 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
     if (has_sink && kind != CCOPY_JOB_REPLICATE &&
         _ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
         return -1;
+    if (kind == CCOPY_JOB_VERIFY && has_sink && verify_restored_names(options, NULL, error) != 0)
+        return -1;
     if (ccopy_options_get(options, "source_collection") &&
         ccopy_options_get_count(options, "collection") != 1)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
@@ -133,6 +166,8 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
     job->kind = kind;
     job->run_task = run[kind];
     job->options = ccopy_options_copy(options);
+    if (kind == CCOPY_JOB_VERIFY && ccopy_options_get(options, "sink"))
+        verify_restored_names(options, job->options, NULL);
     job->db = ccopy_options_get(job->options, "db");
     job->mode = ccopy_options_get(job->options, "mode");
     job->format = ccopy_options_get(job->options, "format");

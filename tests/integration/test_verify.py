@@ -431,6 +431,17 @@ def test_a_backup_restored_into_another_database_verifies_with_source_db(ferretd
             assert report["windows_verified"] == len(report["verdicts"]) >= 7
             assert sum(v["source_documents"] for v in report["verdicts"]) == 123
 
+        # the words: --target-db is where the backup was restored (restore's --to-db)
+        mapped = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--target-db", restored)
+        assert mapped.rc == 0, mapped.explain()
+        assert mapped.summary["windows_differing"] == 0
+        assert sum(v["source_documents"] for v in mapped.summary["verdicts"]) == 123
+        both = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--target-db", restored,
+                      "--source-db", original)
+        assert both.rc == 2, both.explain()
+        assert "--target-db and --source-db both say where the source holds the backup now" \
+            in both.stderr, both.explain()
+
         # one collection renamed too
         res = clirun.run("restore", "--from", f"dir:{tmp_path}/bk", "--to", ferretdb.uri,
                          "--db", original, "--to-db", restored, "--collection", "orders",
@@ -438,6 +449,9 @@ def test_a_backup_restored_into_another_database_verifies_with_source_db(ferretd
         assert res.rc == 0, res.explain()
         mapped = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--source-db", restored,
                         "--collection", "orders", "--source-collection", "orders_copy", "--deep")
+        assert mapped.rc == 0, mapped.explain()
+        mapped = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--target-db", restored,
+                        "--collection", "orders", "--target-collection", "orders_copy", "--deep")
         assert mapped.rc == 0, mapped.explain()
         mongo[restored].orders_copy.delete_one({"_id": {"$type": "objectId"}})
         changed = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--source-db", restored,

@@ -257,7 +257,9 @@ int64_t _ccopy_now_seconds(void)
 
 int _ccopy_sleep_ms(int64_t ms, atomic_int *canceled)
 {
-    int64_t deadline = _ccopy_monotonic_ms() + ms;
+    int64_t now = _ccopy_monotonic_ms();
+    /* a back-off after RetryAfterMs=<int64 max> is INT64_MAX ms: wait until canceled */
+    int64_t deadline = ms > INT64_MAX - now ? INT64_MAX : now + ms;
     for (;;) {
         int64_t left = deadline - _ccopy_monotonic_ms();
         struct timespec ts;

@@ -4,8 +4,11 @@
  * growth and reproducibility of the full-jitter back-off.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "common.h"
 #include "harness.h"
 #include "retry.h"
 
@@ -595,4 +598,32 @@ CCOPY_TEST(backoff_retry_after_saturates)
     for (i = 0; i < 100; i++)
         CHECK_INT(_ccopy_backoff_delay_ms(&policy, 20, INT64_MAX, &state), INT64_MAX);
     CHECK(_ccopy_backoff_delay_ms(&policy, 20, INT64_MAX - 5, &state) >= INT64_MAX - 5);
+}
+
+static void *cancel_after_100_ms(void *arg)
+{
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+    atomic_store((atomic_int *)arg, 1);
+    return NULL;
+}
+
+/* "RetryAfterMs=9223372036854775807" makes the longest back-off there is (INT64_MAX ms): the
+ * sleep's deadline, now + it, overflowed and the retry went at once (found reading the users of
+ * what fuzz_retry parses). It waits until canceled. */
+CCOPY_TEST(the_longest_back_off_waits_until_canceled)
+{
+    atomic_int canceled = 0;
+    pthread_t thread;
+    int64_t started = _ccopy_monotonic_ms();
+    _ccopy_backoff_t backoff = {10, 100, 30000};
+    uint64_t rng = 1;
+    int64_t delay = _ccopy_backoff_delay_ms(
+        &backoff, 1, _ccopy_parse_retry_after_ms("RetryAfterMs=9223372036854775807"), &rng);
+
+    CHECK_INT(delay, INT64_MAX);
+    CHECK_INT(pthread_create(&thread, NULL, cancel_after_100_ms, &canceled), 0);
+    CHECK_INT(_ccopy_sleep_ms(delay, &canceled), 1);
+    CHECK(_ccopy_monotonic_ms() - started >= 90);
+    pthread_join(thread, NULL);
 }

@@ -1,11 +1,14 @@
 /*
  * Server error classification and Cosmos DB's RetryAfterMs: the input is a server code (its
  * first 8 bytes) and an error message (the rest). The delay that follows a parsed RetryAfterMs
- * is never shorter than it and never negative, whatever the number.
+ * is never shorter than it and never negative, and the governor's pause lasts at least as long,
+ * whatever the number.
  */
 #include <inttypes.h>
 
+#include "common.h"
 #include "fuzz.h"
+#include "governor.h"
 #include "retry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,6 +40,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(delay >= 0 && delay >= after, "attempt %d after %" PRId64 ": %" PRId64, attempt,
                after, delay);
     FUZZ_CHECK(after > 0 || delay <= policy.cap_ms, "%" PRId64, delay);
+    /* the governor takes the same number: a pause that starts now and lasts at least that long
+     * (or until the end of time) */
+    {
+        _ccopy_governor_t g;
+        int64_t before = _ccopy_monotonic_ms();
+        _ccopy_governor_init(&g, size ? (double)(data[0] % 4) * 1000 : 0);
+        _ccopy_governor_settle(&g, 0, 500, 1);
+        _ccopy_governor_throttled(&g, 10, after);
+        FUZZ_CHECK(after <= 0 || g.paused_until_ms >= before + (after < (INT64_C(1) << 53) ? after : 0),
+                   "RetryAfterMs=%" PRId64 " paused until %" PRId64, after, g.paused_until_ms);
+        _ccopy_governor_destroy(&g);
+    }
     FUZZ_CHECK(_ccopy_classify_server_error(code, NULL) == _ccopy_classify_server_error(code, "") ||
                    code == 1,
                "code %" PRId64, code);

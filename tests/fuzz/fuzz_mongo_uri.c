@@ -11,10 +11,12 @@
 #include "fuzz.h"
 #include "source.h"
 
+/* The password as written: once in the text, before the '@' that ends the credentials (a
+ * percent-encoded password is written otherwise, and its decoded text may be part of a host). */
 static int occurs_once(const char *text, const char *part)
 {
-    const char *p = strstr(text, part);
-    return p && !strstr(p + 1, part);
+    const char *p = strstr(text, part), *at = strchr(text, '@');
+    return p && !strstr(p + 1, part) && at && p < at;
 }
 
 /* Whether the hosts text holds the password because of it: with the password overwritten, the

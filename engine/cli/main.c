@@ -749,6 +749,8 @@ static void spelling_hint(char *out, size_t size, const job_command_t *cmd, cons
         snprintf(out, size, " (%s calls it %s)", cmd->name, flag_for(buf, sizeof buf, o->name, cmd->name));
 }
 
+static void print_failure_json(const char *command, const ccopy_error_t *e);
+
 /* Fill options from the command line; returns -1 when it printed a usage error (*rc set). */
 static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_options_t *opts,
                                int *json, int *quiet, int *rc)
@@ -812,6 +814,10 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
                                   strchr(argv[i], '/') ? argv[i] : "");
                 return -1;
             }
+            /* refused as the job would refuse it: the same --json answer (--json may follow) */
+            for (i = 0; i < argc; i++)
+                if (strcmp(argv[i], "--json") == 0)
+                    print_failure_json(cmd->name, &e);
             print_error(cmd->name, &e);
             *rc = EXIT_USAGE;
             return -1;

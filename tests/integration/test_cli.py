@@ -450,3 +450,33 @@ def test_json_says_status_and_error_when_the_job_cannot_be_made(tmp_path):
     assert summary["error"]["code"] == "EINVAL"
     assert "range from 2026-01-02 to 2026-01-01 is empty" in summary["error"]["message"]
     assert "--from must be before --to" in res.stderr, res.explain()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("flags,says", [
+    (["--compress", "zstd", "--compress-level", "23"], "--compress-level"),
+    (["--parallel", "abc"], "--parallel"),
+])
+def test_json_answers_a_value_its_option_refuses_as_it_answers_one_the_job_refuses(
+        tmp_path, where, flags, says):
+    # gzip level 12 (refused when the job is made) gave the JSON answer, zstd level 23 and a
+    # --parallel that is not a number (refused as the flag is read) gave nothing on stdout, so a
+    # script reading the --json answer had none; --json may come before or after the bad flag.
+    args = ["backup", "--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to",
+            f"dir:{tmp_path}/bk", *flags]
+    args = ["backup", "--json", *args[1:]] if where == "before" else [*args, "--json"]
+    res = clirun.run(*args)
+    assert res.rc == 2, res.explain()
+    summary = res.summary
+    assert summary["status"] == "failed" and summary["command"] == "backup", res.explain()
+    assert summary["error"]["code"] == "EINVAL"
+    assert says in res.stderr and res.stderr.count("\n") == 1, res.explain()
+    assert not (tmp_path / "bk").exists()
+
+
+def test_a_level_without_a_compression_names_the_compress_flag(tmp_path):
+    # the library's message said "(compress gzip or zstd)": the option's name, not the flag
+    res = clirun.run("backup", "--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to",
+                     f"dir:{tmp_path}/bk", "--compress-level", "5")
+    assert res.rc == 2, res.explain()
+    assert "(--compress gzip or zstd)" in res.stderr, res.explain()

@@ -74,8 +74,8 @@ int _ccopy_compression_check_level(_ccopy_compression_t compression, int level, 
         return 0;
     if (max == 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "option compress_level: %d needs a compression (compress gzip or "
-                                "zstd); without one only 0 is accepted",
+                                "option compress_level: %d needs a compression (option compress "
+                                "gzip or zstd); without one only 0 is accepted",
                                 level);
     return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                             "option compress_level: %s takes levels 1 to %d (0: its default, %d), "

@@ -20,14 +20,17 @@ static ccopy_job_t *running_job;
 
 static int usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The message may quote what was typed (--source=mongodb://user:password@...): masked. */
 static int usage_error(const char *command, const char *fmt, ...)
 {
+    char message[2048];
     va_list ap;
-    fprintf(stderr, "%s %s: ", prog, command);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nRun '%s %s --help' for usage.\n", prog, command);
+    ccopy_mask_secrets(message);
+    fprintf(stderr, "%s %s: %s\nRun '%s %s --help' for usage.\n", prog, command, message, prog,
+            command);
     return EXIT_USAGE;
 }
 
@@ -1281,6 +1284,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[1], "options") == 0)
         rc = cmd_options(argc - 2, argv + 2);
     else {
+        ccopy_mask_secrets(argv[1]);
         fprintf(stderr, "%s: unknown command \"%s\"\n\n%s", prog, argv[1], main_help);
         rc = EXIT_USAGE;
     }

@@ -480,3 +480,27 @@ def test_a_level_without_a_compression_names_the_compress_flag(tmp_path):
                      f"dir:{tmp_path}/bk", "--compress-level", "5")
     assert res.rc == 2, res.explain()
     assert "(--compress gzip or zstd)" in res.stderr, res.explain()
+
+
+SAS_WITH_SECRET = f"https://acct.blob.core.windows.net/c?sv=2022-11-02&sig={SECRET}"
+
+
+@pytest.mark.parametrize("args", [
+    # --flag=value is not how the command reads flags: refused, but it echoed the value
+    ["backup", f"--source=mongodb://user:{SECRET}@127.0.0.1:1/", "--db", "x", "--to", "dir:bk"],
+    ["backup", "--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:bk",
+     f"--blob-connection-string=AccountName=a;AccountKey={SECRET}"],
+    ["restore", f"--from={SAS_WITH_SECRET}", "--to", "mongodb://127.0.0.1:1/"],
+    ["list", f"--from={SAS_WITH_SECRET}"],
+    # a value without its flag
+    ["backup", "--db", "x", "--to", "dir:bk", f"mongodb://user:{SECRET}@127.0.0.1:1/"],
+    ["verify", "--source", "mongodb://127.0.0.1:1/", "--db", "x", SAS_WITH_SECRET],
+    ["plan", f"--from=mongodb://user:{SECRET}@h/"],
+    [f"mongodb://user:{SECRET}@127.0.0.1:1/"],
+], ids=["backup-source=", "backup-cs=", "restore-from=", "list-from=", "backup-stray",
+        "verify-stray", "plan", "command"])
+def test_a_refused_argument_is_named_with_its_secrets_masked(tmp_path, args):
+    res = clirun.run(*args)
+    assert res.rc == 2, res.explain()
+    _assert_masked(res)
+    assert "****" in res.stderr, res.explain()  # the argument is still named

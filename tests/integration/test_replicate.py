@@ -178,18 +178,26 @@ def test_full_then_incremental_copies_exactly_the_new_documents(ferretdb, mongo,
     assert all(a[1] == b[0] for a, b in zip(added, added[1:])), f"gap in {added}"
     assert abs(added[-1][1] - (time.time() - 600)) < 120  # up to now minus the settle lag
 
-    # Nothing new: the rerun writes only the tail since then, with no document, and leaves
-    # the target and the completed windows as they were.
+    # Nothing new: the rerun writes nothing, not even an empty window for the time since, and
+    # leaves the target and the catalog as they were; the next run looks at that time again.
     before = bc.source_docs(tcoll)
     again = ok(replicate(ferretdb.uri, db_name, ferretdb.uri, *common, "--incremental"))
-    assert again["documents"] == 0
+    assert again["documents"] == 0 and again["windows_written"] == 0
+    assert catalog(target_db) == second
+    assert bc.source_docs(tcoll) == before
+
+    # and a document created since is caught by the run after, with no gap before it
+    late = insert_spread(src, int(time.time()) - 590, int(time.time()) - 580, 1, seed=103)
+    more = ok(replicate(ferretdb.uri, db_name, ferretdb.uri, *common, "--incremental",
+                        "--settle-lag", "0s"))
+    assert more["documents"] == 1
     third = catalog(target_db)
     assert third[:len(second)] == second
     tail = assert_catalog(third, src, target_db, "orders")[len(now_spans):]
-    assert again["windows_written"] == len(tail)
     assert tail and tail[0][0] == added[-1][1]
-    assert all(e["documents"] == 0 for e in third[len(second):])
-    assert bc.source_docs(tcoll) == before
+    assert all(a[1] == b[0] for a, b in zip(tail, tail[1:])), f"gap in {tail}"
+    assert bc.oid_seconds(late[0]) < tail[-1][1]
+    assert_same(tcoll, src, "after the late document")
     assert set(target_db.list_collection_names()) == {CATALOG, "orders"}
     assert CATALOG not in mongo[db_name].list_collection_names()
 

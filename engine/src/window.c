@@ -451,6 +451,14 @@ int ccopy_plan_cut(ccopy_window_t **out_windows, size_t *out_count, int64_t star
     first = ccopy_time_align(start, step);
     last = ccopy_time_align(end - 1, step);
     count = (uint64_t)((last - first) / step) + 1;
+    if (count > CCOPY_PLAN_MAX_WINDOWS) {
+        char text[24];
+        ccopy_duration_format(text, step);
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "option step: %s cuts the range into %" PRIu64 " windows, more "
+                                "than the %d a plan may hold; choose a longer step",
+                                text, count, CCOPY_PLAN_MAX_WINDOWS);
+    }
     if (!(windows = alloc_windows(count, error)))
         return CCOPY_ENOMEM;
     for (i = 0; i < count; i++) {

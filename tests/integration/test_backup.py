@@ -319,6 +319,18 @@ def test_every_level_a_codec_takes_gives_exactly_the_source(ferretdb, variety, t
     assert backup.windows and all(w.manifest["compression"] == comp for w in backup.windows)
 
 
+def test_a_step_too_short_for_the_collection_is_bad_input(ferretdb, mongo, db_name, tmp_path):
+    # a document from 2020 and 1s windows up to now: 190 million windows, which the plan used to
+    # allocate (3 GB here; 69 GB over the whole ObjectId range) before reading any of them
+    mongo[db_name].old.insert_one({"_id": datagen.make_oid(1_577_836_800, 1), "n": 1})
+    res = clirun.backup(ferretdb.uri, db_name, tmp_path / "bk", "--step", "1s",
+                        json_summary=False, timeout=60)
+    assert res.rc == 2, res.explain()
+    assert "--step: 1s cuts the range into" in res.stderr and "choose a longer step" in \
+        res.stderr, res.explain()
+    assert not list((tmp_path / "bk").rglob("*.manifest.json"))
+
+
 # ---------------------------------------------------------------- incremental
 
 

@@ -90,6 +90,9 @@ BAD = [
     (["--from", "@-1", "--to", "@100"], "@-1"),
     (["--from", "@4294967296", "--to", "@4294967297"], "@4294967296"),
     (["--to", "2026-01-02T00:00:00Z"], "--from"),
+    # more windows than a plan may hold (it used to allocate 69 GB and abort)
+    (["--from", "1970-01-01", "--to", "2100-01-01", "--step", "1s"],
+     "--step: 1s cuts the range into 4102444800 windows, more than the 1000000 a plan may hold"),
 ]
 
 

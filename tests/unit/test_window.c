@@ -1109,6 +1109,25 @@ CCOPY_TEST(plan_ends_on_boundary_after_clipped_start)
     ccopy_free(w);
 }
 
+CCOPY_TEST(plan_refuses_more_windows_than_it_may_hold)
+{
+    ccopy_window_t *w = NULL;
+    size_t count = 0;
+    ccopy_error_t error;
+
+    /* exactly the limit is fine; one more window is refused, naming the step; the whole ObjectId
+     * range in seconds (4.3e9 windows, 69 GB) used to be allocated and abort the process */
+    CHECK_INT(ccopy_plan_cut(&w, &count, 0, CCOPY_PLAN_MAX_WINDOWS, 1, &error), 0);
+    CHECK_INT(count, CCOPY_PLAN_MAX_WINDOWS);
+    ccopy_free(w);
+    w = NULL;
+    CHECK_INT(ccopy_plan_cut(&w, &count, 0, CCOPY_PLAN_MAX_WINDOWS + 1, 1, &error), CCOPY_EINVAL);
+    CHECK(w == NULL);
+    CHECK(strstr(error.message, "option step: 1s cuts the range into 1000001 windows") != NULL);
+    CHECK_INT(ccopy_plan_cut(&w, &count, 0, (int64_t)1 << 32, 1, &error), CCOPY_EINVAL);
+    CHECK(strstr(error.message, "choose a longer step") != NULL);
+}
+
 CCOPY_TEST(plan_cuts_do_not_depend_on_range_start)
 {
     size_t a_count = 0, b_count = 0;

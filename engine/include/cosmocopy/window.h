@@ -97,6 +97,10 @@ CCOPY_EXPORT int ccopy_window_check(const ccopy_window_t *window, ccopy_error_t 
  */
 CCOPY_EXPORT int64_t ccopy_time_align(int64_t t, int64_t step);
 
+/** The most windows one plan may cut: a step so short for its range that it would cut more is
+ * refused (CCOPY_EINVAL), so a plan's memory stays bounded (16 MB of windows). */
+#define CCOPY_PLAN_MAX_WINDOWS 1000000
+
 /**
  * Cut the range [start, end) into windows whose boundaries are multiples of step since the
  * epoch; the first and the last window are clipped to the range. A 4h plan therefore always
@@ -106,7 +110,8 @@ CCOPY_EXPORT int64_t ccopy_time_align(int64_t t, int64_t step);
  * @param[out] out_count    number of windows (at least 1).
  * @param start, end        the range; start must be before end, both within [0, 2^32].
  * @param step              window length in seconds, > 0.
- * @return 0, CCOPY_EINVAL (the message says why) or CCOPY_ENOMEM.
+ * @return 0, CCOPY_EINVAL (the message says why; also for more than CCOPY_PLAN_MAX_WINDOWS
+ *         windows) or CCOPY_ENOMEM.
  */
 CCOPY_EXPORT int ccopy_plan_cut(ccopy_window_t **out_windows, size_t *out_count, int64_t start,
                                 int64_t end, int64_t step, ccopy_error_t *error);

@@ -628,6 +628,15 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     } else {
         rc = 0;
     }
+    /* The destination's lock is released and connections closed as soon as the run ends, not
+     * at destroy, and before the phase says done: a caller that starts the next job on the same
+     * destination when it sees CCOPY_PHASE_DONE finds it free. */
+    _ccopy_sink_close(job->sink);
+    job->sink = NULL;
+    _ccopy_source_close(job->source);
+    job->source = NULL;
+    _ccopy_source_close(job->target);
+    job->target = NULL;
     pthread_mutex_lock(&job->lock);
     job->result = rc;
     if (rc != 0)
@@ -637,13 +646,6 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     if (rc != 0 && error)
         *error = e;
     report(job);
-    /* The lock is released and connections closed as soon as the run ends, not at destroy. */
-    _ccopy_sink_close(job->sink);
-    job->sink = NULL;
-    _ccopy_source_close(job->source);
-    job->source = NULL;
-    _ccopy_source_close(job->target);
-    job->target = NULL;
     return rc;
 }
 

@@ -2,15 +2,22 @@
  * A C service that watches a backup job from outside the job: a thread of its own polls
  * ccopy_job_get_progress() as fast as it can (and ccopy_job_summary_json() every 64th time) from
  * before the run starts until it returns (planning included), and the log callback asks for the summary and the
- * progress of the job that is logging. Used by test_c_api.py, also under ASan/UBSan.
+ * progress of the job that is logging; or (done) the progress callback, once the job says it is
+ * done, tries to take the backup folder's lock, as a service starting its next job would. Used by
+ * test_c_api.py, also under ASan/UBSan.
  *
- * Usage: c_api_callbacks poll|log URI DB DIR
- * Prints {"rc", "polls", "summaries_in_log", "log_lines", "status_in_log", "summary"}.
+ * Usage: c_api_callbacks poll|log|done URI DB DIR
+ * Prints {"rc", "polls", "summaries_in_log", "log_lines", "status_in_log", "lock_free_at_done",
+ * "summary"}.
  */
+#define _DEFAULT_SOURCE /* flock() and O_CLOEXEC under -std=c11 */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cosmocopy/cosmocopy.h>
 
@@ -20,6 +27,8 @@ typedef struct watch {
     long polls;
     int log_lines, summaries_in_log;
     char status_in_log[32];
+    const char *dir;
+    int lock_free_at_done; /* -1: the callback never saw the job done */
 } watch_t;
 
 /* The summary's status, copied out of its JSON text. */
@@ -59,6 +68,20 @@ static void on_log(ccopy_log_level_t level, const char *message, void *user_data
     ccopy_free(summary);
 }
 
+static void on_progress(const ccopy_progress_t *progress, void *user_data)
+{
+    watch_t *w = user_data;
+    char path[1100];
+    int fd;
+    if (progress->phase != CCOPY_PHASE_DONE || w->lock_free_at_done >= 0)
+        return;
+    snprintf(path, sizeof path, "%s/.cosmocopy.lock", w->dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    w->lock_free_at_done = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0)
+        close(fd);
+}
+
 int main(int argc, char **argv)
 {
     ccopy_options_t *opts;
@@ -68,7 +91,8 @@ int main(int argc, char **argv)
     char sink[1024], *summary;
     int poll, rc;
 
-    if (argc != 5 || (strcmp(argv[1], "poll") != 0 && strcmp(argv[1], "log") != 0))
+    if (argc != 5 || (strcmp(argv[1], "poll") != 0 && strcmp(argv[1], "log") != 0 &&
+                      strcmp(argv[1], "done") != 0))
         return 2;
     poll = strcmp(argv[1], "poll") == 0;
     ccopy_init();
@@ -83,14 +107,18 @@ int main(int argc, char **argv)
         return 3;
     }
     memset(&w, 0, sizeof w);
+    w.dir = argv[4];
+    w.lock_free_at_done = -1;
     w.job = ccopy_job_new(opts, &err);
     ccopy_options_destroy(opts);
     if (!w.job) {
         fprintf(stderr, "job: %s\n", err.message);
         return 3;
     }
-    if (!poll)
+    if (strcmp(argv[1], "log") == 0)
         ccopy_job_set_log(w.job, on_log, &w);
+    if (strcmp(argv[1], "done") == 0)
+        ccopy_job_set_progress(w.job, on_progress, &w);
     if (poll && pthread_create(&poller, NULL, poll_main, &w) != 0) {
         fprintf(stderr, "could not start the polling thread\n");
         return 3;
@@ -104,8 +132,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "run: %s (%s)\n", err.message, ccopy_code_name(err.code));
     summary = ccopy_job_summary_json(w.job);
     printf("\n{\"rc\": %d, \"polls\": %ld, \"summaries_in_log\": %d, \"log_lines\": %d, "
-           "\"status_in_log\": \"%s\", \"summary\": %s}\n",
-           rc, w.polls, w.summaries_in_log, w.log_lines, w.status_in_log, summary);
+           "\"status_in_log\": \"%s\", \"lock_free_at_done\": %d, \"summary\": %s}\n",
+           rc, w.polls, w.summaries_in_log, w.log_lines, w.status_in_log, w.lock_free_at_done,
+           summary);
     ccopy_free(summary);
     ccopy_job_destroy(w.job);
     ccopy_cleanup();

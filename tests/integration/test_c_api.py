@@ -202,3 +202,15 @@ def test_a_log_callback_may_ask_for_the_summary_and_the_progress(ferretdb, mongo
     assert out["log_lines"] >= 3 and out["summaries_in_log"] == out["log_lines"]
     assert out["status_in_log"] == "running"
     assert out["summary"]["status"] == "ok" and out["summary"]["documents"] == total
+
+
+def test_a_job_that_says_it_is_done_has_let_go_of_its_destination(ferretdb, mongo, db_name,
+                                                                   tmp_path):
+    # the phase became DONE, and the progress callback was told so, before the folder's lock
+    # was released: a service starting its next backup on the same folder then found it locked
+    total = _many_collections(mongo, db_name, 2)
+    exe = build_program(tmp_path, "c_api_callbacks")
+    out, err = run_program(exe, "done", ferretdb.uri, db_name, tmp_path / "bk", timeout=120)
+    assert out["rc"] == 0, err
+    assert out["lock_free_at_done"] == 1, out
+    assert out["summary"]["status"] == "ok" and out["summary"]["documents"] == total

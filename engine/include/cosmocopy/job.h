@@ -60,7 +60,7 @@ typedef enum ccopy_job_kind {
 typedef enum ccopy_phase {
     CCOPY_PHASE_PLANNING = 0, /**< checking the source, reading the catalog, cutting windows */
     CCOPY_PHASE_COPYING = 1,  /**< windows are being read and written                        */
-    CCOPY_PHASE_DONE = 2      /**< finished (successfully or not)                            */
+    CCOPY_PHASE_DONE = 2      /**< finished (successfully or not); the destination is let go  */
 } ccopy_phase_t;
 
 /** A snapshot of a job's progress. */

@@ -805,6 +805,15 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
             *rc = usage_error(cmd->name, "%s needs a value", a);
             return -1;
         }
+        if (strncmp(argv[i + 1], "--", 2) == 0 &&
+            (option_of_flag(cmd, argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL) ||
+             strcmp(argv[i + 1], "--json") == 0 || strcmp(argv[i + 1], "--quiet") == 0 ||
+             strcmp(argv[i + 1], "--full") == 0 || strcmp(argv[i + 1], "--incremental") == 0)) {
+            /* "--db --to dir:x": the value was forgotten, the next flag is not it */
+            *rc = usage_error(cmd->name, "%s needs a value (found the flag %s after it)", a,
+                              argv[i + 1]);
+            return -1;
+        }
         if (info->type != CCOPY_OPTION_STRINGS) {
             /* the same option twice (--db a --db b, or a flag and its alias) with another value
              * is a mistake to point out, not a choice to make silently */
@@ -1193,7 +1202,7 @@ static int cmd_list(int argc, char **argv)
         free(*target);
         *target = strdup(argv[++i]);
     }
-    if (rc < 0 && !args.location)
+    if (rc < 0 && (!args.location || !*args.location))
         rc = usage_error("list", "%s", "--from dir:PATH, azblob://CONTAINER[/PREFIX] or a SAS URL is required");
     hide_secrets_in_arguments(argc, argv); /* the values were copied: masking rewrites argv */
     if (rc < 0)

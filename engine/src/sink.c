@@ -38,7 +38,8 @@ int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
 {
     if (!location || !*location)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "no destination given (expected dir:PATH or azblob://CONTAINER/PREFIX)");
+                                "option sink: no destination given (expected dir:PATH, "
+                                "azblob://CONTAINER[/PREFIX] or a container URL with a SAS)");
     if (strncmp(location, "dir:", 4) == 0 && location[4])
         return 0;
     if (strncmp(location, "azblob://", 9) == 0 && location[9] && location[9] != '/')

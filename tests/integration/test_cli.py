@@ -370,6 +370,11 @@ FLAG_MESSAGES = [
     ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--target",
                    "mongodb://127.0.0.1:2/", "--mode", "insert", "--write-mode", "upsert"],
      '--mode "insert" and --write-mode "upsert" set the same option'),
+    # a forgotten value: the next flag is not taken for it
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "--to", "dir:{tmp}/bk"],
+     "--db needs a value (found the flag --to after it)"),
+    ("restore", ["--from", "dir:{tmp}", "--to-db", "--json", "--to", "mongodb://127.0.0.1:1/"],
+     "--to-db needs a value (found the flag --json after it)"),
     # a connection string after --to, where replicate and verify take a time
     ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to",
                    "mongodb://127.0.0.1:2/"], "replicate takes the target server with --target URI"),

@@ -520,10 +520,20 @@ static void http_date(char *out, size_t size)
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* curl_slist_append() returns NULL without memory and the list is lost: the engine's rule for
+ * memory (see _ccopy_malloc) instead of a request sent without its headers. */
+static struct curl_slist *add_line(struct curl_slist *list, const char *line)
+{
+    struct curl_slist *next = curl_slist_append(list, line);
+    if (!next)
+        _ccopy_out_of_memory(strlen(line));
+    return next;
+}
+
 static struct curl_slist *add_header(struct curl_slist *list, const char *name, const char *value)
 {
     char *line = _ccopy_strdup_printf("%s: %s", name, value);
-    struct curl_slist *next = curl_slist_append(list, line);
+    struct curl_slist *next = add_line(list, line);
     free(line);
     return next;
 }
@@ -559,7 +569,7 @@ struct curl_slist *_ccopy_blob_prepare(CURL *curl, const _ccopy_blob_account_t *
     headers = add_header(headers, "x-ms-date", date);
     headers = add_header(headers, "x-ms-version", CCOPY_BLOB_API_VERSION);
     for (i = 0; i < 8 && req->xms[i]; i++)
-        headers = curl_slist_append(headers, req->xms[i]); /* "name:value" is a valid header line */
+        headers = add_line(headers, req->xms[i]); /* "name:value" is a valid header line */
     if (req->content_md5)
         headers = add_header(headers, "Content-MD5", req->content_md5);
     if (req->content_type)
@@ -568,7 +578,7 @@ struct curl_slist *_ccopy_blob_prepare(CURL *curl, const _ccopy_blob_account_t *
         headers = add_header(headers, "If-Match", req->if_match);
     if (req->if_none_match)
         headers = add_header(headers, "If-None-Match", req->if_none_match);
-    headers = curl_slist_append(headers, "Expect:"); /* no 100-continue: Azure answers directly */
+    headers = add_line(headers, "Expect:"); /* no 100-continue: Azure answers directly */
     if (acct->key_len > 0) {
         char *sts = _ccopy_blob_string_to_sign(acct, req, date, path);
         unsigned char mac[EVP_MAX_MD_SIZE];

@@ -94,6 +94,8 @@ static void client_init(_ccopy_blob_client_t *c, const blob_sink_t *b)
     memset(c, 0, sizeof *c);
     c->acct = &b->acct;
     c->curl = curl_easy_init();
+    if (!c->curl) /* only without memory: the engine's rule for it (see _ccopy_malloc) */
+        _ccopy_out_of_memory(sizeof(void *));
     c->backoff = b->settings.backoff;
     c->rng = (uint64_t)_ccopy_monotonic_ms() * 0x9E3779B97F4A7C15ULL + (uintptr_t)c;
     c->canceled = b->settings.canceled;
@@ -920,15 +922,19 @@ static int blob_object_begin(_ccopy_sink_t *sink, const char *db, const char *co
         o->client.guard = lease_guard;
         o->client.guard_data = b;
     }
+    /* each of these fails only without memory: the engine's rule for it (see _ccopy_malloc) */
     o->multi = curl_multi_init();
     o->nslots = b->settings.blocks_in_flight > 0 ? b->settings.blocks_in_flight : 1;
     o->slots = _ccopy_calloc((size_t)o->nslots, sizeof *o->slots);
     for (i = 0; i < o->nslots; i++) {
         o->slots[i].curl = curl_easy_init();
         o->slots[i].res.body_limit = 1 << 20;
+        if (!o->slots[i].curl)
+            _ccopy_out_of_memory(sizeof(void *));
     }
     o->sha = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(o->sha, EVP_sha256(), NULL);
+    if (!o->multi || !o->sha || !EVP_DigestInit_ex(o->sha, EVP_sha256(), NULL))
+        _ccopy_out_of_memory(sizeof(void *));
     o->rng = (uint64_t)_ccopy_monotonic_ms() * 0xBF58476D1CE4E5B9ULL + (uintptr_t)o;
     /* a half-written window from an earlier run: its data goes, the window is redone */
     rc = delete_blob(b, &o->client, o->blob, error);

@@ -455,13 +455,24 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
     char **names = NULL;
     size_t count = 0, i;
     int rc;
-    if (job->explicit_collections)
+    if (job->explicit_collections && !(job->kind == CCOPY_JOB_VERIFY && job->sink))
         return 0;
     if (job->kind == CCOPY_JOB_VERIFY && !(job->sink && ccopy_options_get(job->options, "source_db"))) {
         mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
         rc = check_source(job, client, error);
-        if (rc == 0)
+        if (rc == 0 && !job->explicit_collections) {
             rc = select_collections(job, client, error);
+        } else if (rc == 0) {
+            /* Named collections that the source lacks are differences to report (deleted
+             * since); a whole database it lacks is most likely a backup restored under another
+             * name, which deserves the same hint. */
+            int attempt = 0;
+            do
+                rc = _ccopy_source_list_collections(job->source, client, job->db, &names, &count,
+                                                    error);
+            while (_ccopy_plan_again(job, rc, &attempt, error));
+            _ccopy_names_free(names, count);
+        }
         mongoc_client_pool_push(job->source->pool, client);
         if (rc == CCOPY_ENOTFOUND && job->sink) {
             ccopy_error_t why = *error;

@@ -759,9 +759,6 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
                                int *json, int *quiet, int *rc)
 {
     int modes = 0, i;
-    const ccopy_option_info_t *given[64];
-    const char *given_flag[64], *given_value[64];
-    size_t given_count = 0;
     ccopy_error_t e;
 
     for (i = 0; i < argc; i++) {
@@ -813,28 +810,6 @@ static int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, 
             *rc = usage_error(cmd->name, "%s needs a value (found the flag %s after it)", a,
                               argv[i + 1]);
             return -1;
-        }
-        if (info->type != CCOPY_OPTION_STRINGS) {
-            /* the same option twice (--db a --db b, or a flag and its alias) with another value
-             * is a mistake to point out, not a choice to make silently */
-            size_t k;
-            for (k = 0; k < given_count && given[k] != info; k++)
-                ;
-            if (k < given_count && strcmp(given_value[k], argv[i + 1]) != 0) {
-                if (strcmp(given_flag[k], a) != 0)
-                    *rc = usage_error(cmd->name,
-                                      "%s \"%s\" and %s \"%s\" set the same option: give one",
-                                      given_flag[k], given_value[k], a, argv[i + 1]);
-                else
-                    *rc = usage_error(cmd->name, "%s is given twice, as \"%s\" and \"%s\": give it once",
-                                      a, given_value[k], argv[i + 1]);
-                return -1;
-            }
-            if (k == given_count && given_count < sizeof given / sizeof given[0]) {
-                given[given_count] = info;
-                given_flag[given_count] = a;
-                given_value[given_count++] = argv[i + 1];
-            }
         }
         if (strcmp(info->name, "from") == 0 && cmd->kind != CCOPY_JOB_VERIFY) {
             ccopy_options_set(opts, "mode", "range", NULL);

@@ -362,14 +362,6 @@ FLAG_MESSAGES = [
      "--to-collection needs exactly one --collection, not 2"),
     ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--source-db", "x"],
      'unknown option "--source-db"'),
-    # one option given twice with two values, under one flag or a flag and its alias
-    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "a", "--db", "b", "--to",
-                "dir:{tmp}/bk"], '--db is given twice, as "a" and "b": give it once'),
-    ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--to-db", "a",
-                 "--target-db", "b"], '--to-db "a" and --target-db "b" set the same option'),
-    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--target",
-                   "mongodb://127.0.0.1:2/", "--mode", "insert", "--write-mode", "upsert"],
-     '--mode "insert" and --write-mode "upsert" set the same option'),
     # a forgotten value: the next flag is not taken for it
     ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "--to", "dir:{tmp}/bk"],
      "--db needs a value (found the flag --to after it)"),

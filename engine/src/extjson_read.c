@@ -70,6 +70,16 @@ static int bare_uint32(parser_t *ps, uint32_t *out)
 
 static int value(parser_t *ps, size_t type_at);
 
+/* The terminator and length of the document or array begun at start, one level up again. */
+static int end_container(parser_t *ps, size_t start)
+{
+    if (put_byte(ps, 0) != OK)
+        return FAILED;
+    store_le32(ps->buf + start, (uint32_t)(ps->len - start));
+    ps->depth--;
+    return OK;
+}
+
 /* The body of a JSON object as a BSON document: length, elements, terminator. */
 static int document(parser_t *ps)
 {
@@ -92,11 +102,7 @@ static int document(parser_t *ps)
         if (_ccopy_extjson_expect(ps, '}') != OK)
             return FAILED;
     }
-    if (put_byte(ps, 0) != OK)
-        return FAILED;
-    store_le32(ps->buf + start, (uint32_t)(ps->len - start));
-    ps->depth--;
-    return OK;
+    return end_container(ps, start);
 }
 
 static int array(parser_t *ps)
@@ -120,11 +126,7 @@ static int array(parser_t *ps)
         if (_ccopy_extjson_expect(ps, ']') != OK)
             return FAILED;
     }
-    if (put_byte(ps, 0) != OK)
-        return FAILED;
-    store_le32(ps->buf + start, (uint32_t)(ps->len - start));
-    ps->depth--;
-    return OK;
+    return end_container(ps, start);
 }
 
 /* ---- type wrappers ----------------------------------------------------------------------- */

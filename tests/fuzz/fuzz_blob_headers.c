@@ -4,7 +4,7 @@
  * line per call and the body in pieces, then judged (retry or not) and turned into an error.
  * The parsers are static in blob.c, so this file includes it.
  */
-#include "../../engine/src/blob.c"
+#include "../../engine/src/destinations/blob.c"
 
 #include "fuzz.h"
 

@@ -2,7 +2,7 @@
  * List Blobs answers (XML) as the blob sink reads them: the names of blobs or virtual folders and
  * the next page's marker. The parser is static in sink_blob.c, so this file includes it.
  */
-#include "../../engine/src/sink_blob.c"
+#include "../../engine/src/destinations/sink_blob.c"
 
 #include "fuzz.h"
 

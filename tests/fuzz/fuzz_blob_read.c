@@ -7,7 +7,7 @@
  *
  * Input: tries, each "STATUS-BYTE CONTENT-RANGE\n ETAG\n LENGTH-BYTE BODY".
  */
-#include "../../engine/src/sink_blob.c"
+#include "../../engine/src/destinations/sink_blob.c"
 
 #include "fuzz.h"
 

@@ -2,10 +2,11 @@
  * Azure's answers as the blob client reads them: header lines (x-ms-error-code, ETag,
  * Content-Range, Retry-After, Content-Length ...) and the body, fed the way libcurl does, one
  * line per call and the body in pieces, then judged (retry or not) and turned into an error.
- * The parsers are static in blob.c, so this file includes it.
  */
-#include "../../engine/src/destinations/blob.c"
+#include <stdlib.h>
+#include <string.h>
 
+#include "blob.h"
 #include "fuzz.h"
 
 #define FIELD_OK(f) (strnlen((f), sizeof(f)) < sizeof(f))
@@ -37,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(copy);
             break; /* the blank line: the body follows */
         }
-        FUZZ_CHECK(on_header(copy, 1, len, &res) == len, "header refused");
+        FUZZ_CHECK(_ccopy_blob_on_header(copy, 1, len, &res) == len, "header refused");
         free(copy);
     }
     while (pos < size) {
@@ -45,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         copy = malloc(len);
         memcpy(copy, data + pos, len);
         pos += len;
-        if (on_body(copy, 1, len, &res) != len)
+        if (_ccopy_blob_on_body(copy, 1, len, &res) != len)
             pos = size; /* over the limit: the transfer stops */
         free(copy);
     }

@@ -1,9 +1,12 @@
 /*
  * List Blobs answers (XML) as the blob sink reads them: the names of blobs or virtual folders and
- * the next page's marker. The parser is static in sink_blob.c, so this file includes it.
+ * the next page's marker.
  */
-#include "../../engine/src/destinations/sink_blob.c"
+#include <stdlib.h>
+#include <string.h>
 
+#include "blob_sink.h"
+#include "common.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -13,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int folders;
 
     for (folders = 0; folders < 2; folders++) {
-        xml_collect(xml, folders ? "BlobPrefix" : "Blob", "Name", &names, &count, &cap);
+        _ccopy_blob_xml_collect(xml, folders ? "BlobPrefix" : "Blob", "Name", &names, &count, &cap);
         for (i = 0; i < count; i++)
             FUZZ_CHECK(strlen(names[i]) <= size, "a name longer than the answer");
         _ccopy_names_free(names, count);

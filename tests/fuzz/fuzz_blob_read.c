@@ -2,13 +2,13 @@
  * Reading a blob back across tries (restore, verify): each try's answer says where its body
  * starts (206 with Content-Range, or 200) and carries an ETag, and a try after a cut asks for the
  * rest. Any answers a server (or something between) sends are taken or refused with a message;
- * the reader never hands a byte out twice. The reader is static in sink_blob.c, so this file
- * includes it.
+ * the reader never hands a byte out twice.
  *
  * Input: tries, each "STATUS-BYTE CONTENT-RANGE\n ETAG\n LENGTH-BYTE BODY".
  */
-#include "../../engine/src/destinations/sink_blob.c"
+#include <string.h>
 
+#include "blob_sink.h"
 #include "fuzz.h"
 
 static int count_out(const uint8_t *data, size_t len, void *user_data, ccopy_error_t *error)
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint64_t handed = 0;
     ccopy_error_t error;
-    blob_read_t r;
+    _ccopy_blob_read_t r;
     size_t pos = 0;
     int tries = 0;
 
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r.rc = 0;
         /* the body in pieces of up to 7 bytes, as a transfer hands them over */
         for (piece = 0; piece < len && r.rc == 0; piece += 7)
-            on_blob_piece(&res, data + pos + piece, len - piece < 7 ? len - piece : 7, &r);
+            _ccopy_blob_read_piece(&res, data + pos + piece, len - piece < 7 ? len - piece : 7, &r);
         pos += len;
         FUZZ_CHECK(r.rc == 0 || error.message[0], "stopped without a message");
         FUZZ_CHECK(handed == r.delivered, "handed %llu, counted %llu", (unsigned long long)handed,

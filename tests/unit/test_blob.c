@@ -1,7 +1,8 @@
 /*
- * Unit tests for blob.c: connection strings and SAS URLs as Azure writes them, name encoding,
- * Content-MD5, the Shared Key string-to-sign (laid out field by field from the REST
- * documentation), and which answers are retried.
+ * Unit tests for blob.c, blob_auth.c and the lease rules of blob_lease.c: connection strings
+ * and SAS URLs as Azure writes them, name encoding, Content-MD5, the Shared Key string-to-sign
+ * (laid out field by field from the REST documentation), which answers are retried, and when a
+ * writer's lease counts as held.
  */
 #include <stdlib.h>
 #include <string.h>

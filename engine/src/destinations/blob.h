@@ -1,7 +1,8 @@
 /*
- * Azure Blob Storage over HTTP: where an account is and how to sign for it (Shared Key or SAS),
- * and one request at a time with retries. libcurl carries the bytes and OpenSSL does the HMAC,
- * MD5 and Base64; nothing here speaks HTTP by hand.
+ * Azure Blob Storage over HTTP: where an account is and how to sign for it (Shared Key or SAS,
+ * blob_auth.c), and one request at a time with retries (blob.c); the lease rules below are in
+ * blob_lease.c. libcurl carries the bytes and OpenSSL does the HMAC, MD5 and Base64; nothing
+ * here speaks HTTP by hand.
  *
  * Shared Key (x-ms-version 2021-12-02): Authorization: SharedKey ACCOUNT:Base64(HMAC-SHA256(key,
  * VERB\n + 11 standard header values\n + canonicalized x-ms- headers + canonicalized resource)).
@@ -74,6 +75,12 @@ typedef struct _ccopy_blob_response {
 } _ccopy_blob_response_t;
 
 void _ccopy_blob_response_reset(_ccopy_blob_response_t *res);
+
+/* libcurl's header and write callbacks (user: the _ccopy_blob_response_t): one header line per
+ * call, read into res's fields; a body piece appended to res->body, refused (0) past
+ * res->body_limit. _ccopy_blob_prepare installs them; a fuzz target feeds them directly. */
+size_t _ccopy_blob_on_header(char *data, size_t size, size_t n, void *user);
+size_t _ccopy_blob_on_body(char *data, size_t size, size_t n, void *user);
 
 /* Prepare `curl` (reset first) to send `req` signed now; the response lands in *res. The
  * returned header list must be freed with curl_slist_free_all after the transfer. `upload`

@@ -1,7 +1,7 @@
 /*
  * Typed settings: every row of the option table has its field, defaults and set values land in
- * it with the right type, the strings outlive the options, and loading leaves the options as
- * they were.
+ * it with the right type, the strings outlive the options, loading leaves the options as they
+ * were, and the sink and source settings read from it as they did from the options.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +12,8 @@
 #include "cosmocopy/window.h"
 #include "harness.h"
 #include "settings.h"
+#include "sink.h"
+#include "source.h"
 
 /* Where each option's field (and its companion: NAME_choice, NAME_count) sits, written out by
  * the table itself, so the checks below walk every option without naming one. */
@@ -319,4 +321,64 @@ CCOPY_TEST(load_leaves_options_alone_and_owns_its_strings)
     _ccopy_settings_cleanup(&s);
     CHECK(s.source == NULL && s.collection == NULL && s.values == NULL);
     _ccopy_settings_cleanup(&s);
+}
+
+CCOPY_TEST(sink_settings_from_settings_and_from_options_agree)
+{
+    ccopy_options_t *o = ccopy_options_new();
+    _ccopy_settings_t s;
+    _ccopy_sink_settings_t from_settings, from_options, defaults, from_null;
+    CHECK_INT(ccopy_options_set(o, "blob_connection_string", "AccountName=a;AccountKey=b", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "create_container", "yes", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "block_size", "8192", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "blocks_in_flight", "7", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "retry_budget", "3", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "retry_base_ms", "50", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "retry_max_delay_ms", "900", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "blob_timeout_ms", "2000", NULL), 0);
+    CHECK_INT(_ccopy_settings_load(&s, o, NULL), 0);
+    _ccopy_sink_settings_from(&from_settings, &s);
+    _ccopy_sink_settings_from_options(&from_options, o);
+
+    CHECK_STR(from_settings.blob_connection_string, "AccountName=a;AccountKey=b");
+    CHECK(from_settings.blob_connection_string == s.blob_connection_string);
+    CHECK(from_options.blob_connection_string == ccopy_options_get(o, "blob_connection_string"));
+    CHECK_INT(from_settings.create_container, 1);
+    CHECK_INT(from_settings.block_size, 8192);
+    CHECK_INT(from_settings.blocks_in_flight, 7);
+    CHECK_INT(from_settings.backoff.max_retries, 3);
+    CHECK_INT(from_settings.backoff.base_ms, 50);
+    CHECK_INT(from_settings.backoff.cap_ms, 900);
+    CHECK_INT(from_settings.timeout_ms, 2000);
+    CHECK(from_settings.canceled == NULL && from_settings.retries == NULL);
+    from_options.blob_connection_string = from_settings.blob_connection_string;
+    CHECK(memcmp(&from_settings, &from_options, sizeof from_settings) == 0);
+
+    _ccopy_sink_settings_default(&defaults);
+    _ccopy_sink_settings_from(&from_null, NULL);
+    CHECK(memcmp(&defaults, &from_null, sizeof defaults) == 0);
+    _ccopy_sink_settings_from_options(&from_null, NULL);
+    CHECK(memcmp(&defaults, &from_null, sizeof defaults) == 0);
+
+    _ccopy_settings_cleanup(&s);
+    ccopy_options_destroy(o);
+}
+
+CCOPY_TEST(source_settings_from_settings)
+{
+    ccopy_options_t *o = ccopy_options_new();
+    _ccopy_settings_t s;
+    _ccopy_source_settings_t source;
+    CHECK_INT(ccopy_options_set(o, "server_timeout_ms", "1500", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "socket_timeout_ms", "60000", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "tls_ca_file", "/etc/ca.pem", NULL), 0);
+    CHECK_INT(ccopy_options_set(o, "parallel", "8", NULL), 0);
+    CHECK_INT(_ccopy_settings_load(&s, o, NULL), 0);
+    _ccopy_source_settings_from(&source, &s);
+    CHECK_INT(source.server_timeout_ms, 1500);
+    CHECK_INT(source.socket_timeout_ms, 60000);
+    CHECK_STR(source.tls_ca_file, "/etc/ca.pem");
+    CHECK_INT(source.max_clients, 9); /* a connection per window read at once, one for planning */
+    _ccopy_settings_cleanup(&s);
+    ccopy_options_destroy(o);
 }

@@ -69,19 +69,31 @@ void _ccopy_sink_settings_default(_ccopy_sink_settings_t *s)
     s->timeout_ms = 300000;
 }
 
-void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *s, const ccopy_options_t *o)
+void _ccopy_sink_settings_from(_ccopy_sink_settings_t *s, const _ccopy_settings_t *settings)
 {
     _ccopy_sink_settings_default(s);
-    if (!o)
+    if (!settings)
         return;
+    s->blob_connection_string = settings->blob_connection_string;
+    s->create_container = settings->create_container_choice; /* no|yes */
+    s->block_size = settings->block_size;
+    s->blocks_in_flight = (int)settings->blocks_in_flight;
+    s->backoff.max_retries = (int)settings->retry_budget;
+    s->backoff.base_ms = settings->retry_base_ms;
+    s->backoff.cap_ms = settings->retry_max_delay_ms;
+    s->timeout_ms = settings->blob_timeout_ms;
+}
+
+void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *s, const ccopy_options_t *o)
+{
+    _ccopy_settings_t settings;
+    _ccopy_sink_settings_default(s);
+    if (!o || _ccopy_settings_load(&settings, o, NULL) != 0)
+        return;
+    _ccopy_sink_settings_from(s, &settings);
+    /* These callers keep the options, not the settings, so the one string must be theirs. */
     s->blob_connection_string = ccopy_options_get(o, "blob_connection_string");
-    s->create_container = strcmp(ccopy_options_get(o, "create_container"), "yes") == 0;
-    s->block_size = ccopy_options_get_int(o, "block_size");
-    s->blocks_in_flight = (int)ccopy_options_get_int(o, "blocks_in_flight");
-    s->backoff.max_retries = (int)ccopy_options_get_int(o, "retry_budget");
-    s->backoff.base_ms = ccopy_options_get_int(o, "retry_base_ms");
-    s->backoff.cap_ms = ccopy_options_get_int(o, "retry_max_delay_ms");
-    s->timeout_ms = ccopy_options_get_int(o, "blob_timeout_ms");
+    _ccopy_settings_cleanup(&settings);
 }
 
 int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,

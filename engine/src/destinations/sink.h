@@ -18,6 +18,7 @@
 #include "cosmocopy/manifest.h"
 #include "cosmocopy/window.h"
 #include "retry.h"
+#include "settings.h"
 #include "stream.h"
 
 typedef struct _ccopy_sink _ccopy_sink_t;
@@ -79,11 +80,14 @@ typedef struct _ccopy_sink_settings {
 /* Defaults for every field (4 MiB blocks, 4 in flight, 10 retries from 200 ms up to 30 s,
  * 5 minutes a request). */
 void _ccopy_sink_settings_default(_ccopy_sink_settings_t *settings);
-/* The defaults, then what options say (block_size, blocks_in_flight, create_container,
- * blob_connection_string, blob_timeout_ms, the retry options); options may be NULL. */
-struct ccopy_options;
+/* The defaults, then what the settings say (block_size, blocks_in_flight, create_container,
+ * blob_connection_string, blob_timeout_ms, the retry options); settings may be NULL.
+ * blob_connection_string is borrowed from the settings. */
+void _ccopy_sink_settings_from(_ccopy_sink_settings_t *out, const _ccopy_settings_t *settings);
+/* The same from options (may be NULL), for callers that hold options rather than settings;
+ * blob_connection_string is then borrowed from the options. */
 void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *settings,
-                                       const struct ccopy_options *options);
+                                       const ccopy_options_t *options);
 
 /* Open the sink named by a location: "dir:PATH", "azblob://CONTAINER[/PREFIX]" or a container
  * URL with a SAS. settings may be NULL (defaults). EINVAL names an unknown scheme. */

@@ -45,6 +45,14 @@ static int known_auth_mechanism(const char *mechanism)
     return 0;
 }
 
+void _ccopy_source_settings_from(_ccopy_source_settings_t *out, const _ccopy_settings_t *settings)
+{
+    out->server_timeout_ms = settings->server_timeout_ms;
+    out->socket_timeout_ms = settings->socket_timeout_ms;
+    out->tls_ca_file = settings->tls_ca_file;
+    out->max_clients = (int)settings->parallel + 1;
+}
+
 int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
                        const _ccopy_source_settings_t *settings, ccopy_error_t *error)
 {

@@ -14,6 +14,7 @@
 #include "cosmocopy/error.h"
 #include "cosmocopy/window.h"
 #include "retry.h"
+#include "settings.h"
 
 typedef struct _ccopy_source {
     mongoc_uri_t *uri;
@@ -27,6 +28,11 @@ typedef struct _ccopy_source_settings {
     const char *tls_ca_file;   /* NULL, or a PEM file of CA certificates: turns TLS on          */
     int max_clients;
 } _ccopy_source_settings_t;
+
+/* The connection settings a job's options give (server_timeout_ms, socket_timeout_ms,
+ * tls_ca_file), with one connection per window read at once (option parallel) plus one for
+ * planning. tls_ca_file is borrowed from the settings. */
+void _ccopy_source_settings_from(_ccopy_source_settings_t *out, const _ccopy_settings_t *settings);
 
 /* Parse the connection string, apply the settings (a URI's own options win, except that a TLS
  * CA file given here is used) and make a pool of at most max_clients connections. EINVAL for a

@@ -1,4 +1,6 @@
 /* The option table and option sets: names, defaults, bounds, and errors that name the option. */
+#include <string.h>
+
 #include "cosmocopy/options.h"
 #include "harness.h"
 
@@ -13,6 +15,26 @@ CCOPY_TEST(table_has_documented_rows)
         CHECK(o->type != CCOPY_OPTION_ENUM || o->choices);
     }
     CHECK(ccopy_option_get_info(ccopy_option_count()) == NULL);
+}
+
+/* The CLI reads its spellings from the flags column: every entry names a flag. */
+CCOPY_TEST(flags_column_names_flags)
+{
+    size_t i;
+    for (i = 0; i < ccopy_option_count(); i++) {
+        const char *p = ccopy_option_get_info(i)->flags;
+        while (p && *p) {
+            size_t n = strcspn(p, ";");
+            const char *colon = memchr(p, ':', n);
+            const char *flag = colon ? colon + 1 : p + (*p == '~');
+            CHECK(strncmp(flag, "--", 2) == 0);
+            p += n;
+            while (*p == ';' || *p == ' ')
+                p++;
+        }
+    }
+    CHECK(ccopy_option_find("batch_size")->flags == NULL);
+    CHECK(strstr(ccopy_option_find("target_db")->flags, "restore:--to-db NAME") != NULL);
 }
 
 CCOPY_TEST(find_accepts_dashes)

@@ -42,6 +42,15 @@ typedef struct ccopy_option_info {
     int secret;                /**< the value may hold a secret: never print it       */
     const char *doc;           /**< one line for a person                              */
     const char *commands;      /**< the commands it applies to: "backup replicate restore verify" */
+    /**
+     * How the command line spells it, or NULL for --NAME ('_' written as '-'). Entries are
+     * separated by "; ", each `[~][COMMANDS:]--FLAG[ VALUE]`: COMMANDS (space-separated) limits
+     * the entry to those commands, else it holds for every command of the option; VALUE is the
+     * word after the flag in help ("NAME"), else one follows from the type; a leading '~' marks
+     * an alias, accepted besides the command's own spelling. Example:
+     * "backup:--to DESTINATION; restore list:--from BACKUP; verify:--backup BACKUP".
+     */
+    const char *flags;
 } ccopy_option_info_t;
 
 /** A set of option values. */

@@ -11,8 +11,8 @@
 #include "cosmocopy/options.h"
 #include "cosmocopy/window.h"
 
-#define CCOPY_OPTION(name, type, def, min, max, choices, secret, commands, doc) \
-    {#name, CCOPY_OPTION_##type, def, min, max, choices, secret, doc, commands},
+#define CCOPY_OPTION(name, type, def, min, max, choices, secret, commands, doc, flags) \
+    {#name, CCOPY_OPTION_##type, def, min, max, choices, secret, doc, commands, flags},
 static const ccopy_option_info_t option_table[] = {
 #include "options.def"
 };

@@ -1,0 +1,135 @@
+/*
+ * cosmocopy list: the completed windows of a backup, as a table or JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* The flags of list, copied out of argv (which is masked in place to hide secrets). */
+typedef struct list_args {
+    char *location, *db, *collection, *connection;
+    int json;
+} list_args_t;
+
+static int list_backup(const list_args_t *args);
+
+int cmd_list(int argc, char **argv)
+{
+    list_args_t args = {NULL, NULL, NULL, NULL, 0};
+    int i, rc = -1;
+
+    for (i = 0; i < argc && rc < 0; i++) {
+        const char *a = argv[i];
+        char **target = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(list_help, stdout);
+            rc = EXIT_OK;
+            break;
+        }
+        if (strcmp(a, "--json") == 0) {
+            args.json = 1;
+            continue;
+        }
+        if (strcmp(a, "--from") == 0)
+            target = &args.location;
+        else if (strcmp(a, "--db") == 0)
+            target = &args.db;
+        else if (strcmp(a, "--collection") == 0)
+            target = &args.collection;
+        else if (strcmp(a, "--blob-connection-string") == 0)
+            target = &args.connection;
+        else
+            rc = usage_error("list", "unknown argument \"%s\"", a);
+        if (rc >= 0)
+            break;
+        if (i + 1 >= argc) {
+            rc = usage_error("list", "%s needs a value", a);
+            break;
+        }
+        free(*target);
+        *target = strdup(argv[++i]);
+    }
+    if (rc < 0 && (!args.location || !*args.location))
+        rc = usage_error("list", "%s", "--from dir:PATH, azblob://CONTAINER[/PREFIX] or a SAS URL is required");
+    hide_secrets_in_arguments(argc, argv); /* the values were copied: masking rewrites argv */
+    if (rc < 0)
+        rc = list_backup(&args);
+    free(args.location);
+    free(args.db);
+    free(args.collection);
+    free(args.connection);
+    return rc;
+}
+
+static int list_backup(const list_args_t *args)
+{
+    const char *db = args->db, *coll = args->collection;
+    int json = args->json, rc;
+    ccopy_catalog_t *catalog;
+    ccopy_options_t *opts;
+    ccopy_manifest_t *m;
+    size_t count, k;
+    ccopy_error_t e;
+
+    opts = ccopy_options_new();
+    if (args->connection &&
+        ccopy_options_set(opts, "blob_connection_string", args->connection, &e) != 0) {
+        ccopy_options_destroy(opts);
+        return usage_error("list", "--blob-connection-string: the value is empty");
+    }
+    catalog = ccopy_catalog_open_with_options(args->location, opts, &e);
+    ccopy_options_destroy(opts);
+    if (!catalog) {
+        print_error("list", &e);
+        return exit_code_for(e.code);
+    }
+    rc = ccopy_catalog_list(catalog, &m, &count, db, coll, &e);
+    ccopy_catalog_destroy(catalog);
+    if (rc != 0) {
+        print_error("list", &e);
+        return exit_code_for(rc);
+    }
+    if (json) {
+        printf("{\"windows\": [");
+        for (k = 0; k < count; k++) {
+            char *text = NULL;
+            ccopy_manifest_to_json(&text, &m[k], NULL);
+            printf("%s%s", k ? ",\n" : "\n", text ? text : "null");
+            ccopy_free(text);
+        }
+        printf("]}\n");
+    } else {
+        int64_t docs = 0, bytes = 0, stored = 0;
+        printf("%-12s %-16s %-20s %-20s %10s %10s %10s %-5s %s\n", "DATABASE", "COLLECTION", "START",
+               "END", "DOCUMENTS", "BYTES", "STORED", "COMP", "DATA");
+        for (k = 0; k < count; k++) {
+            char a[CCOPY_TIME_TEXT_SIZE] = "-", b[CCOPY_TIME_TEXT_SIZE] = "-", sb[32], ss[32];
+            if (m[k].kind == CCOPY_MANIFEST_WINDOW) {
+                ccopy_time_format(a, m[k].window.start, NULL);
+                ccopy_time_format(b, m[k].window.end, NULL);
+            } else {
+                snprintf(a, sizeof a, "(non-ObjectId _id)");
+            }
+            cli_format_bytes(sb, sizeof sb, (double)m[k].bytes);
+            cli_format_bytes(ss, sizeof ss, (double)m[k].stored_bytes);
+            printf("%-12s %-16s %-20s %-20s %10lld %10s %10s %-5s %s\n", m[k].database,
+                   m[k].collection, a, b, (long long)m[k].documents, sb, ss, m[k].compression,
+                   m[k].data);
+            docs += m[k].documents;
+            bytes += m[k].bytes;
+            stored += m[k].stored_bytes;
+        }
+        {
+            char sb[32], ss[32];
+            cli_format_bytes(sb, sizeof sb, (double)bytes);
+            cli_format_bytes(ss, sizeof ss, (double)stored);
+            printf("%zu window%s, %lld document%s, %s (%s stored)\n", count, plural((int64_t)count),
+                   (long long)docs, plural(docs), sb, ss);
+        }
+    }
+    ccopy_manifest_array_free(m, count);
+    return EXIT_OK;
+}
+

@@ -1,6 +1,8 @@
 /*
- * The job's state, shared by job.c (running), plan.c (planning) and summary.c (recording and
- * reporting). Fields marked (lock) are guarded by job->lock: ccopy_job_get_progress() and
+ * The job's state, shared by job.c (running), plan.c (planning), open.c (opening the servers and
+ * destinations), restore.c and verify.c (their tasks) and summary.c (recording and reporting).
+ * The destinations (dest.h) do not see it: they get their settings and report back through
+ * hooks. Fields marked (lock) are guarded by job->lock: ccopy_job_get_progress() and
  * ccopy_job_summary_json() may be called from any thread at any moment of a run, so whatever
  * they read is changed only with the lock held, planning included. Unmarked fields are set
  * before the run or read by the running threads only.

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <bson/bson.h>
 
@@ -35,6 +36,8 @@ typedef struct _ccopy_dest_window _ccopy_dest_window_t;   /* one window being wr
 
 /* A document read back from a destination's window (valid only during the call). */
 typedef int (*_ccopy_dest_doc_fn)(const bson_t *doc, void *user_data, ccopy_error_t *error);
+/* A read that cannot resume (mongodb: the non-ObjectId pass) starts over from the beginning. */
+typedef int (*_ccopy_dest_restart_fn)(void *user_data, ccopy_error_t *error);
 
 /* Which window to write or read, named as the catalog knows it. */
 typedef struct _ccopy_dest_window_spec {
@@ -45,6 +48,10 @@ typedef struct _ccopy_dest_window_spec {
 
 typedef struct _ccopy_dest_ops {
     const char *name; /* "folder", "blob", "mongodb": for messages */
+    /* 1: a backup, whose windows are data objects that window_read checks against their
+     * manifests (size, SHA-256, count); 0: a replica, whose windows are ranges of a collection
+     * (verify counts them and says "replica"). */
+    int is_backup;
     /* Every completed window of a collection, sorted by window start, the non-ObjectId pass
      * last (new array; free with _ccopy_manifests_free). A catalog entry that cannot be read is
      * ECORRUPT naming it. session may be NULL (the destination takes a connection itself). */
@@ -79,10 +86,17 @@ typedef struct _ccopy_dest_ops {
     int (*window_commit)(_ccopy_dest_window_t *w, ccopy_manifest_t *out, ccopy_error_t *error);
     void (*window_abort)(_ccopy_dest_window_t *w); /* frees; also after commit */
     /* Read a completed window back (restore, verify), checked against its manifest where the
-     * destination can (store: size, SHA-256, count). on_doc NULL: check only, nothing decoded. */
+     * destination can (store: size, SHA-256, count). on_doc NULL: check only, nothing decoded
+     * (mongodb: nothing to check). on_restart may be NULL (store: never called). */
     int (*window_read)(_ccopy_dest_session_t *session, const ccopy_manifest_t *manifest,
-                       _ccopy_dest_doc_fn on_doc, void *user_data, ccopy_error_t *error);
-    /* Where a window's data is, for messages (new text). */
+                       _ccopy_dest_doc_fn on_doc, _ccopy_dest_restart_fn on_restart,
+                       void *user_data, ccopy_error_t *error);
+    /* The documents a completed window holds now: the manifest's count (store), or counted in
+     * the collection (mongodb). */
+    int (*window_count)(_ccopy_dest_session_t *session, const ccopy_manifest_t *manifest,
+                        int64_t *out, ccopy_error_t *error);
+    /* Where the catalog is, for messages (new text): the location (store), or "the target's
+     * catalog" (mongodb). */
     char *(*describe)(_ccopy_dest_t *dest);
     void (*close)(_ccopy_dest_t *dest);
 } _ccopy_dest_ops_t;
@@ -92,5 +106,15 @@ struct _ccopy_dest {
     char *location; /* as the user wrote it, secrets masked */
     void *impl;
 };
+
+/* Close a destination (its ops->close frees impl); NULL is fine. */
+static inline void _ccopy_dest_close(_ccopy_dest_t *dest)
+{
+    if (!dest)
+        return;
+    dest->ops->close(dest);
+    free(dest->location);
+    free(dest);
+}
 
 #endif

@@ -1,16 +1,18 @@
 /*
- * Reading a sink's catalog for `cosmocopy list` (and, later, restore and verify): the manifests of
- * every completed window, by database and collection.
+ * Reading a backup's catalog for `cosmocopy list`: the manifests of every completed window, by
+ * database and collection, through the same destination calls (catalog_list, catalog_read) that
+ * plan, restore and verify use.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
 #include "cosmocopy/catalog.h"
+#include "dest_store.h"
 #include "sink.h"
 
 struct ccopy_catalog {
-    _ccopy_sink_t *sink;
+    _ccopy_dest_t *dest;
 };
 
 ccopy_catalog_t *ccopy_catalog_open(const char *location, ccopy_error_t *error)
@@ -22,13 +24,14 @@ ccopy_catalog_t *ccopy_catalog_open_with_options(const char *location, const cco
                                                  ccopy_error_t *error)
 {
     ccopy_catalog_t *catalog;
-    _ccopy_sink_t *sink;
-    _ccopy_sink_settings_t settings;
-    _ccopy_sink_settings_from_options(&settings, options);
-    if (_ccopy_sink_open(&sink, location, 0, &settings, error) != 0)
+    _ccopy_dest_t *dest;
+    _ccopy_dest_store_config_t config;
+    memset(&config, 0, sizeof config);
+    _ccopy_sink_settings_from_options(&config.sink, options);
+    if (_ccopy_dest_store_open(&dest, location, 0, &config, error) != 0)
         return NULL;
     catalog = _ccopy_calloc(1, sizeof *catalog);
-    catalog->sink = sink;
+    catalog->dest = dest;
     return catalog;
 }
 
@@ -36,7 +39,7 @@ void ccopy_catalog_destroy(ccopy_catalog_t *catalog)
 {
     if (!catalog)
         return;
-    _ccopy_sink_close(catalog->sink);
+    _ccopy_dest_close(catalog->dest);
     free(catalog);
 }
 
@@ -51,7 +54,7 @@ static int add_collection(ccopy_catalog_t *catalog, const char *db, const char *
 {
     ccopy_manifest_t *m;
     size_t n, i;
-    int rc = _ccopy_sink_read_manifests(catalog->sink, db, coll, &m, &n, error);
+    int rc = catalog->dest->ops->catalog_read(catalog->dest, NULL, db, coll, &m, &n, error);
     if (rc != 0)
         return rc;
     *all = _ccopy_realloc(*all, (*count + n) * sizeof **all);
@@ -69,7 +72,7 @@ static int add_database(ccopy_catalog_t *catalog, const char *db, const char *co
     int rc;
     if (coll)
         return add_collection(catalog, db, coll, all, count, error);
-    rc = catalog->sink->ops->list_groups(catalog->sink, db, &colls, &n, error);
+    rc = catalog->dest->ops->catalog_list(catalog->dest, db, &colls, &n, error);
     if (rc != 0)
         return rc;
     _ccopy_names_sort(colls, n);
@@ -92,7 +95,7 @@ int ccopy_catalog_list(ccopy_catalog_t *catalog, ccopy_manifest_t **out_manifest
     if (db) {
         rc = add_database(catalog, db, coll, &all, &count, error);
     } else {
-        rc = catalog->sink->ops->list_groups(catalog->sink, NULL, &dbs, &n, error);
+        rc = catalog->dest->ops->catalog_list(catalog->dest, NULL, &dbs, &n, error);
         if (rc == 0) {
             _ccopy_names_sort(dbs, n);
             for (i = 0; i < n && rc == 0; i++)

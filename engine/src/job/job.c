@@ -150,8 +150,8 @@ ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
 ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *options,
                                 ccopy_error_t *error)
 {
-    static const _ccopy_task_fn run[] = {_ccopy_backup_task, _ccopy_replicate_task,
-                                         _ccopy_restore_task, _ccopy_verify_task};
+    static const _ccopy_task_fn run[] = {_ccopy_copy_task, _ccopy_copy_task, _ccopy_restore_task,
+                                         _ccopy_verify_task};
     ccopy_job_t *job;
     size_t i;
 
@@ -182,15 +182,6 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
     job->backoff.cap_ms = ccopy_options_get_int(job->options, "retry_max_delay_ms");
     job->server_timeout_ms = ccopy_options_get_int(job->options, "server_timeout_ms");
     job->socket_timeout_ms = ccopy_options_get_int(job->options, "socket_timeout_ms");
-    job->target_db = ccopy_options_get(job->options, "target_db");
-    if (!job->target_db)
-        job->target_db = job->db;
-    job->target_coll = ccopy_options_get(job->options, "target_collection");
-    job->write_mode = strcmp(ccopy_options_get(job->options, "write_mode"), "insert") == 0
-                          ? CCOPY_WRITE_INSERT
-                          : CCOPY_WRITE_UPSERT;
-    job->write_batch_size = (int)ccopy_options_get_int(job->options, "write_batch_size");
-    job->write_batch_bytes = ccopy_options_get_int(job->options, "write_batch_bytes");
     job->until = -1;
     _ccopy_governor_init(&job->governor, (double)ccopy_options_get_int(job->options, "max_ru"));
     _ccopy_request_shared_init(&job->request_shared, &job->governor);
@@ -249,14 +240,22 @@ void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, 
 
 /* ---- workers ---------------------------------------------------------------------------- */
 
+/* A window of the copy task: where the reader's documents go. */
+typedef struct copy_window {
+    const _ccopy_dest_ops_t *ops;
+    _ccopy_dest_window_t *window;
+} copy_window_t;
+
 static int on_doc(const bson_t *doc, void *user_data, ccopy_error_t *error)
 {
-    return _ccopy_window_writer_add(user_data, doc, error);
+    copy_window_t *c = user_data;
+    return c->ops->window_add(c->window, doc, error);
 }
 
 static int on_restart(void *user_data, ccopy_error_t *error)
 {
-    return _ccopy_window_writer_restart(user_data, error);
+    copy_window_t *c = user_data;
+    return c->ops->window_restart(c->window, error);
 }
 
 /* Next task, or NULL when all are taken or the job is stopping. Waits until the gate opens. */
@@ -272,15 +271,15 @@ static _ccopy_task_t *take_task(ccopy_job_t *job)
     return task;
 }
 
-void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task, int target,
+void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task,
                                  _ccopy_reader_config_t *c)
 {
     ccopy_job_t *job = worker->job;
     memset(c, 0, sizeof *c);
-    c->source = target ? job->target : job->source;
-    c->requester = target ? &worker->target : &worker->source;
-    c->db = target ? job->target_db : job->db;
-    c->coll = target ? _ccopy_job_target_coll(job, task->coll) : task->coll;
+    c->source = job->source;
+    c->requester = &worker->source;
+    c->db = job->db;
+    c->coll = task->coll;
     c->kind = task->kind;
     c->window = task->window;
     c->batch_size = job->batch_size;
@@ -288,30 +287,25 @@ void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *t
     c->rng_state = &worker->rng;
 }
 
-int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
-                       ccopy_error_t *error)
+/* Backup and replicate: the source's window, read in _id order, into a window of job->dest,
+ * committed (data durable, then its catalog entry) only when the read ended well. */
+int _ccopy_copy_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                     ccopy_error_t *error)
 {
     ccopy_job_t *job = worker->job;
-    _ccopy_window_writer_config_t wc = {
-        .kind = task->kind,
-        .window = task->window,
-        .db = job->db,
-        .coll = task->coll,
-        .format = job->format,
-        .compression = job->compression,
-        .compress_level = job->compress_level,
-    };
+    _ccopy_dest_window_spec_t spec = {task->kind, task->window, job->db, task->coll};
+    copy_window_t w = {job->dest->ops, NULL};
     _ccopy_reader_config_t reader;
-    _ccopy_window_writer_t *writer = NULL;
-    int rc = _ccopy_window_writer_new(&writer, job->sink, &wc, error);
-    _ccopy_worker_reader_config(worker, task, 0, &reader);
+    int rc = w.ops->window_begin(worker->dest_session, &spec, &w.window, error);
+    _ccopy_worker_reader_config(worker, task, &reader);
     if (rc == 0)
-        rc = _ccopy_reader_run(&reader, on_doc, on_restart, writer, error);
+        rc = _ccopy_reader_run(&reader, on_doc, on_restart, &w, error);
     if (rc == 0 && atomic_load(&job->canceled))
         rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
     if (rc == 0)
-        rc = _ccopy_window_writer_commit(writer, out, error);
-    _ccopy_window_writer_destroy(writer);
+        rc = w.ops->window_commit(w.window, out, error);
+    if (w.window)
+        w.ops->window_abort(w.window);
     return rc;
 }
 
@@ -346,6 +340,28 @@ static void run_task(_ccopy_worker_t *worker, _ccopy_task_t *task)
     ccopy_manifest_cleanup(&manifest);
 }
 
+/* A worker's connection to a destination; a failure is the job's (no window runs without it). */
+static int open_session(ccopy_job_t *job, _ccopy_dest_t *dest, _ccopy_dest_session_t **out)
+{
+    ccopy_error_t error;
+    int rc = dest->ops->session_open(dest, out, &error);
+    if (rc != 0) {
+        *out = NULL;
+        pthread_mutex_lock(&job->lock);
+        _ccopy_job_record_error(job, &error);
+        pthread_mutex_unlock(&job->lock);
+        _ccopy_job_log(job, CCOPY_LOG_ERROR, "%s", error.message);
+    }
+    return rc;
+}
+
+static void stop_taking(ccopy_job_t *job)
+{
+    pthread_mutex_lock(&job->lock);
+    job->stopping = 1;
+    pthread_mutex_unlock(&job->lock);
+}
+
 static void *worker_main(void *arg)
 {
     _ccopy_worker_t *worker = arg;
@@ -357,21 +373,20 @@ static void *worker_main(void *arg)
         _ccopy_requester_init(&worker->source, worker->source_client, &job->request_shared,
                               &job->counters, &job->canceled);
     }
-    if (job->target) {
-        worker->target_client = mongoc_client_pool_pop(job->target->pool);
-        _ccopy_requester_init(&worker->target, worker->target_client, &job->target_shared,
-                              &job->counters, &job->canceled);
-    }
+    if (job->dest && open_session(job, job->dest, &worker->dest_session) != 0)
+        stop_taking(job);
+    if (job->from && open_session(job, job->from, &worker->from_session) != 0)
+        stop_taking(job);
     while ((task = take_task(job)) != NULL)
         run_task(worker, task);
     if (worker->source_client) {
         _ccopy_requester_cleanup(&worker->source);
         mongoc_client_pool_push(job->source->pool, worker->source_client);
     }
-    if (worker->target_client) {
-        _ccopy_requester_cleanup(&worker->target);
-        mongoc_client_pool_push(job->target->pool, worker->target_client);
-    }
+    if (worker->dest_session)
+        job->dest->ops->session_close(worker->dest_session);
+    if (worker->from_session)
+        job->from->ops->session_close(worker->from_session);
     pthread_mutex_lock(&job->lock);
     job->workers_running--;
     pthread_mutex_unlock(&job->lock);
@@ -518,21 +533,6 @@ static int run_workers(ccopy_job_t *job, before_tasks_fn before, ccopy_error_t *
     return rc;
 }
 
-static int open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *option,
-                       ccopy_error_t *error)
-{
-    _ccopy_source_settings_t settings = {
-        .server_timeout_ms = job->server_timeout_ms,
-        .socket_timeout_ms = job->socket_timeout_ms,
-        .tls_ca_file = ccopy_options_get(job->options, "tls_ca_file"),
-        .max_clients = job->parallel + 1,
-    };
-    int rc = _ccopy_source_open(out, ccopy_options_get(job->options, option), &settings, error);
-    if (rc != 0)
-        _ccopy_error_prefix(error, "option %s", option); /* which of source and target it is */
-    return rc;
-}
-
 static int workers_failed(ccopy_job_t *job)
 {
     int failed;
@@ -552,9 +552,7 @@ static int run_restore(ccopy_job_t *job, ccopy_error_t *error)
     if (rc != 0 || job->task_count == 0 || atomic_load(&job->canceled) ||
         _ccopy_option_yes(job->options, "dry_run"))
         return rc;
-    rc = open_server(job, &job->target, "target", error);
-    if (rc == 0)
-        rc = _ccopy_target_open(job, error);
+    rc = _ccopy_job_open_target(job, 0, &job->dest, error);
     if (rc != 0)
         return rc;
     job->run_task = _ccopy_restore_check_task;
@@ -570,11 +568,11 @@ static int run_kind(ccopy_job_t *job, ccopy_error_t *error)
     int rc = 0;
     if (job->kind == CCOPY_JOB_RESTORE)
         return run_restore(job, error);
-    rc = open_server(job, &job->source, "source", error);
+    rc = _ccopy_job_open_server(job, &job->source, "source", error);
+    /* replicate writes into the target; verify against a replica reads it */
     if (rc == 0 && ccopy_options_get(job->options, "target"))
-        rc = open_server(job, &job->target, "target", error);
-    if (rc == 0 && job->target)
-        rc = _ccopy_target_open(job, error);
+        rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_open_target(job, 0, &job->from, error)
+                                           : _ccopy_job_open_target(job, 1, &job->dest, error);
     if (rc == 0)
         rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_plan_from_backup(job, error)
                                            : _ccopy_job_plan(job, error);
@@ -631,12 +629,12 @@ int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
     /* The destination's lock is released and connections closed as soon as the run ends, not
      * at destroy, and before the phase says done: a caller that starts the next job on the same
      * destination when it sees CCOPY_PHASE_DONE finds it free. */
-    _ccopy_sink_close(job->sink);
-    job->sink = NULL;
+    _ccopy_dest_close(job->dest);
+    job->dest = NULL;
+    _ccopy_dest_close(job->from);
+    job->from = NULL;
     _ccopy_source_close(job->source);
     job->source = NULL;
-    _ccopy_source_close(job->target);
-    job->target = NULL;
     pthread_mutex_lock(&job->lock);
     job->result = rc;
     if (rc != 0)

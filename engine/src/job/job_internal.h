@@ -1,6 +1,8 @@
 /*
- * The job's state, shared by job.c (running), plan.c (planning) and summary.c (recording and
- * reporting). Fields marked (lock) are guarded by job->lock: ccopy_job_get_progress() and
+ * The job's state, shared by job.c (running), plan.c (planning), open.c (opening the servers and
+ * destinations), restore.c and verify.c (their tasks) and summary.c (recording and reporting).
+ * The destinations (dest.h) do not see it: they get their settings and report back through
+ * hooks. Fields marked (lock) are guarded by job->lock: ccopy_job_get_progress() and
  * ccopy_job_summary_json() may be called from any thread at any moment of a run, so whatever
  * they read is changed only with the lock held, planning included. Unmarked fields are set
  * before the run or read by the running threads only.
@@ -14,6 +16,8 @@
 #include <string.h>
 
 #include "common.h"
+#include "dest.h"
+#include "dest_mongo.h"
 #include "extjson.h"
 #include "cosmocopy/job.h"
 #include "cosmocopy/manifest.h"
@@ -24,7 +28,6 @@
 #include "sink.h"
 #include "source.h"
 #include "stream.h"
-#include "writer.h"
 
 typedef struct _ccopy_strings {
     char **items;
@@ -66,9 +69,9 @@ typedef int (*_ccopy_task_fn)(struct _ccopy_worker *worker, _ccopy_task_t *task,
 typedef struct _ccopy_worker {
     ccopy_job_t *job;
     uint64_t rng;
-    mongoc_client_t *source_client, *target_client; /* NULL when the job has no such server */
-    _ccopy_requester_t source, target;
-    int write_limit; /* documents per bulk write this worker has learned (0: write_batch_size) */
+    mongoc_client_t *source_client; /* NULL when the job has no source */
+    _ccopy_requester_t source;
+    _ccopy_dest_session_t *dest_session, *from_session; /* NULL when the job has no such side */
 } _ccopy_worker_t;
 
 /* What one collection contributed to the run. */
@@ -79,8 +82,6 @@ typedef struct _ccopy_coll_stats {
     int64_t non_oid_copied;      /* -1 when this run had no non-ObjectId pass        */
     int64_t non_oid_not_covered; /* -1 when not counted (full runs copy them instead) */
     int64_t range_start, range_end; /* the range planned, or -1 when nothing was planned */
-    int insert_only; /* replicate, restore in upsert mode: the target collection was empty at
-                      * the start, so plain inserts give the same result, cheaper */
 } _ccopy_coll_stats_t;
 
 struct ccopy_job {
@@ -101,15 +102,12 @@ struct ccopy_job {
     void *log_data;
 
     _ccopy_source_t *source;  /* backup, replicate, verify */
-    _ccopy_sink_t *sink;      /* backup; restore and verify read it */
+    _ccopy_dest_t *dest;      /* where windows are written: backup a store, replicate and
+                               * restore the target (dest_mongo.c) */
+    _ccopy_dest_t *from;      /* what restore and verify read: the backup's store, or (verify
+                               * against a replica) the target */
 
-    /* replicate, restore, verify against a collection: the target server */
-    _ccopy_source_t *target;
-    const char *target_db;        /* defaults to db */
-    const char *target_coll;      /* NULL: each collection keeps its name */
-    int write_mode;               /* _ccopy_write_mode_t */
-    int write_batch_size;
-    int64_t write_batch_bytes;
+    /* the target's pacing, shared by its sessions (replicate, restore, verify of a replica) */
     _ccopy_governor_t target_governor;
     _ccopy_request_shared_t target_shared;
     int64_t rejected;             /* (lock) documents the target refused for good */
@@ -122,7 +120,7 @@ struct ccopy_job {
     size_t verdict_count;         /* (lock) */
     int64_t mismatches;           /* (lock) verify: windows that differ */
 
-    _ccopy_coll_stats_t *colls; /* (lock) the array and every field but insert_only */
+    _ccopy_coll_stats_t *colls; /* (lock) */
     size_t coll_count;          /* (lock) */
     int explicit_collections;
 
@@ -169,33 +167,28 @@ void _ccopy_job_add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_mani
                          int64_t start, int64_t end);
 /* Retry a planning read after a lost connection, throttling or timeout (see plan.c). */
 int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *error);
-/* The backup's windows for restore and verify: job->tasks from job->sink's manifests. */
+/* The backup's windows for restore and verify: job->tasks from job->from's catalog. */
 int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error);
 
-/* job.c: a reader of the task's window on the source (target 0) or in the target's collection. */
-void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task, int target,
+/* job.c: a reader of the task's window on the source. */
+void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task,
                                  _ccopy_reader_config_t *c);
-/* job.c: run_task of a backup. */
-int _ccopy_backup_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
-                       ccopy_error_t *error);
+/* job.c: run_task of a backup and of a replicate: the source's window into job->dest. */
+int _ccopy_copy_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+                     ccopy_error_t *error);
 
-/* The collection of a replica's catalog, in the target database. */
-#define _CCOPY_CATALOG_COLLECTION "cosmocopy"
-
-/* target.c: the collection a source collection goes to, and what replicate and restore do. */
-const char *_ccopy_job_target_coll(const ccopy_job_t *job, const char *coll);
-int _ccopy_target_open(ccopy_job_t *job, ccopy_error_t *error);
-int _ccopy_target_check_not_source(const ccopy_job_t *job, ccopy_error_t *error);
-int _ccopy_target_catalog_read(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
-                               ccopy_manifest_t **out, size_t *out_count, ccopy_error_t *error);
-int _ccopy_target_create_indexes(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
-                                 const char *metadata_json, ccopy_error_t *error);
-int _ccopy_target_drop(ccopy_job_t *job, mongoc_client_t *client, const char *coll,
-                       ccopy_error_t *error);
-/* In upsert mode, note whether the collection's target is empty (then inserts are used). */
-int _ccopy_target_note_empty(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_error_t *error);
-int _ccopy_replicate_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
+/* open.c: the servers and destinations named by the options. */
+int _ccopy_job_open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *option,
+                           ccopy_error_t *error);
+/* The store of option sink (backup writes it; restore and verify read it). */
+int _ccopy_job_open_store(ccopy_job_t *job, int for_writing, _ccopy_dest_t **out,
                           ccopy_error_t *error);
+/* The collection(s) of option target: replicate records each window in its catalog
+ * (record_windows), restore does not, verify only reads. */
+int _ccopy_job_open_target(ccopy_job_t *job, int record_windows, _ccopy_dest_t **out,
+                           ccopy_error_t *error);
+
+/* restore.c: the backup's windows (job->from) into the target (job->dest). */
 int _ccopy_restore_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
                         ccopy_error_t *error);
 /* restore's first pass: the window's stored bytes against its manifest's SHA-256, nothing written. */

@@ -170,24 +170,17 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
             rc = _ccopy_source_metadata_json(job->source, client, job->db, coll->name, &metadata,
                                              error);
         while (_ccopy_plan_again(job, rc, &attempt, error));
-        if (rc == 0 && job->kind == CCOPY_JOB_BACKUP)
-            rc = job->sink->ops->write_small(job->sink, job->db, coll->name, "metadata.json",
-                                             metadata, strlen(metadata), error);
-        else if (rc == 0)
-            rc = _ccopy_target_create_indexes(job, NULL, coll->name, metadata, error);
+        /* a backup keeps it beside the windows; a replica gets its indexes */
+        if (rc == 0)
+            rc = job->dest->ops->put_metadata(job->dest, job->db, coll->name, metadata, error);
         free(metadata);
         if (rc != 0)
             return rc;
     }
-    if (job->kind == CCOPY_JOB_BACKUP) {
-        rc = _ccopy_sink_read_manifests(job->sink, job->db, coll->name, &manifests, &count, error);
-    } else {
-        do
-            rc = _ccopy_target_catalog_read(job, NULL, coll->name, &manifests, &count, error);
-        while (_ccopy_plan_again(job, rc, &attempt, error));
-        if (rc == 0)
-            rc = _ccopy_target_note_empty(job, coll, error);
-    }
+    rc = job->dest->ops->catalog_read(job->dest, NULL, job->db, coll->name, &manifests, &count,
+                                      error);
+    if (rc == 0)
+        rc = job->dest->ops->prepare_collection(job->dest, job->db, coll->name, 0, error);
     if (rc != 0)
         return rc;
     cov = coverage_of(manifests, count, &cov_count);
@@ -396,21 +389,22 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
         rc = select_collections(job, client, error);
     /* The destination is created and locked only once the source has answered, so a run that
      * cannot start leaves nothing behind. */
-    if (rc == 0 && job->target_coll && job->coll_count != 1)
+    if (rc == 0 && ccopy_options_get(job->options, "target_collection") && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "option target_collection needs exactly one source collection; %s "
                               "has %zu (choose one with option collection)",
                               job->db, job->coll_count);
-    if (rc == 0)
-        rc = _ccopy_target_check_not_source(job, error);
+    /* Replicating a collection onto itself would rewrite every document in place. Checked once
+     * the collections are chosen: a --target-collection may name the database's only one. */
+    if (rc == 0 && job->kind == CCOPY_JOB_REPLICATE &&
+        _ccopy_dest_mongo_is_source(job->dest, job->source, job->db,
+                                    job->coll_count == 1 ? job->colls[0].name : NULL))
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "the target is the source (%s, database %s): give another "
+                              "option target_db or option target_collection",
+                              job->source->hosts, job->db);
     if (rc == 0 && job->kind == CCOPY_JOB_BACKUP)
-    {
-        _ccopy_sink_settings_t settings;
-        _ccopy_sink_settings_from_options(&settings, job->options);
-        settings.canceled = &job->canceled;
-        settings.retries = &job->counters.retries;
-        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 1, &settings, error);
-    }
+        rc = _ccopy_job_open_store(job, 1, &job->dest, error);
     for (i = 0; rc == 0 && i < job->coll_count; i++)
         rc = plan_collection(job, client, &job->colls[i], error);
     if (rc == 0)
@@ -421,28 +415,32 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
 
 /* ---- restore and verify: the windows of a backup ----------------------------------------- */
 
+/* Restore and verify read a backup (a store), not a replica. */
+static int from_backup(const ccopy_job_t *job)
+{
+    return job->from && job->from->ops->is_backup;
+}
+
 static int choose_database(ccopy_job_t *job, ccopy_error_t *error)
 {
     char **names = NULL;
     size_t count = 0;
-    int rc = job->sink->ops->list_groups(job->sink, NULL, &names, &count, error);
+    int rc = job->from->ops->catalog_list(job->from, NULL, &names, &count, error);
     if (rc == 0 && count == 0)
         rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                              "%s holds no backup", job->sink->location);
+                              "%s holds no backup", job->from->location);
     if (rc == 0 && count > 1) {
         char list[256] = "";
         for (size_t i = 0; i < count; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "%s holds several databases (%s): choose one with option db",
-                              job->sink->location, list);
+                              job->from->location, list);
     }
     if (rc == 0) {
         pthread_mutex_lock(&job->lock); /* the summary reads the options */
         ccopy_options_set(job->options, "db", names[0], NULL);
         job->db = ccopy_options_get(job->options, "db");
-        if (!ccopy_options_get(job->options, "target_db"))
-            job->target_db = job->db;
         pthread_mutex_unlock(&job->lock);
     }
     _ccopy_names_free(names, count);
@@ -455,9 +453,10 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
     char **names = NULL;
     size_t count = 0, i;
     int rc;
-    if (job->explicit_collections && !(job->kind == CCOPY_JOB_VERIFY && job->sink))
+    if (job->explicit_collections && !(job->kind == CCOPY_JOB_VERIFY && from_backup(job)))
         return 0;
-    if (job->kind == CCOPY_JOB_VERIFY && !(job->sink && ccopy_options_get(job->options, "source_db"))) {
+    if (job->kind == CCOPY_JOB_VERIFY &&
+        !(from_backup(job) && ccopy_options_get(job->options, "source_db"))) {
         mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
         rc = check_source(job, client, error);
         if (rc == 0 && !job->explicit_collections) {
@@ -474,7 +473,7 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
             _ccopy_names_free(names, count);
         }
         mongoc_client_pool_push(job->source->pool, client);
-        if (rc == CCOPY_ENOTFOUND && job->sink) {
+        if (rc == CCOPY_ENOTFOUND && from_backup(job)) {
             ccopy_error_t why = *error;
             rc = _ccopy_error_set(error, why.code, why.domain, why.cause,
                                   "%s; if it was restored under another name, give that name with "
@@ -484,13 +483,13 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
     }
     /* verify with source_db: the collections are those of the backup, found on the source under
      * the new database name */
-    rc = job->sink->ops->list_groups(job->sink, job->db, &names, &count, error);
+    rc = job->from->ops->catalog_list(job->from, job->db, &names, &count, error);
     for (i = 0; rc == 0 && i < count; i++)
         _ccopy_job_add_collection(job, names[i]);
     _ccopy_names_free(names, count);
     if (rc == 0 && count == 0)
         rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                              "%s holds no backup of database %s", job->sink->location, job->db);
+                              "%s holds no backup of database %s", job->from->location, job->db);
     return rc;
 }
 
@@ -537,6 +536,7 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
 {
     int64_t from = -1, until = -1;
     size_t c, i;
+    char *where = NULL; /* the catalog, for messages */
     int rc = 0;
 
     job->now = _ccopy_now_seconds();
@@ -549,18 +549,16 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         job->until = until;
         pthread_mutex_unlock(&job->lock);
     }
-    if (ccopy_options_get(job->options, "sink")) {
-        _ccopy_sink_settings_t settings;
-        _ccopy_sink_settings_from_options(&settings, job->options);
-        settings.canceled = &job->canceled;
-        settings.retries = &job->counters.retries;
-        rc = _ccopy_sink_open(&job->sink, ccopy_options_get(job->options, "sink"), 0, &settings, error);
-    }
+    /* verify against a replica opened the target as job->from already */
+    if (ccopy_options_get(job->options, "sink"))
+        rc = _ccopy_job_open_store(job, 0, &job->from, error);
+    if (rc == 0)
+        where = job->from->ops->describe(job->from);
     if (rc == 0 && !job->db)
         rc = choose_database(job, error);
     if (rc == 0)
         rc = backup_collections(job, error);
-    if (rc == 0 && job->target_coll && job->coll_count != 1)
+    if (rc == 0 && ccopy_options_get(job->options, "target_collection") && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "option target_collection needs exactly one collection; %s has %zu "
                               "(choose one with option collection)",
@@ -569,23 +567,15 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         _ccopy_coll_stats_t *coll = &job->colls[c];
         ccopy_manifest_t *m = NULL;
         size_t count = 0, kept = 0;
-        int attempt = 0;
-        if (job->sink) {
-            rc = _ccopy_sink_read_manifests(job->sink, job->db, coll->name, &m, &count, error);
-        } else {
-            do
-                rc = _ccopy_target_catalog_read(job, NULL, coll->name, &m, &count, error);
-            while (_ccopy_plan_again(job, rc, &attempt, error));
-        }
+        rc = job->from->ops->catalog_read(job->from, NULL, job->db, coll->name, &m, &count, error);
         if (rc == 0 && count == 0 && !job->explicit_collections && job->kind == CCOPY_JOB_VERIFY)
             _ccopy_job_log(job, CCOPY_LOG_WARNING, "%s.%s: %s holds no completed window of it",
                            job->db, coll->name,
-                           job->sink ? job->sink->location : "the target's catalog");
+                           where);
         if (rc == 0 && count == 0 && job->explicit_collections)
             rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
                                   "%s holds no completed window of %s.%s",
-                                  job->sink ? job->sink->location : "the target's catalog", job->db,
-                                  coll->name);
+                                  where, job->db, coll->name);
         if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !_ccopy_option_yes(job->options, "allow_gaps"))
             rc = check_gaps(job, m, count, until, error);
         for (i = 0; rc == 0 && i < count; i++) {
@@ -631,12 +621,13 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
                               "nothing to %s: %s holds no completed window of database %s%s",
                               job->kind == CCOPY_JOB_RESTORE ? "restore" : "verify",
-                              job->sink ? job->sink->location : "the target's catalog", job->db,
+                              where, job->db,
                               from >= 0 || until >= 0 ? " in the time asked for" : "");
     /* the array is complete: tasks may point into it now */
     pthread_mutex_lock(&job->lock);
     for (i = 0; i < job->task_count && i < job->backup_count; i++)
         job->tasks[i].manifest = &job->backup[i];
     pthread_mutex_unlock(&job->lock);
+    free(where);
     return rc;
 }

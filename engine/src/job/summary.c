@@ -83,7 +83,8 @@ void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error)
 void _ccopy_job_free_state(ccopy_job_t *job)
 {
     size_t i;
-    _ccopy_sink_close(job->sink);
+    _ccopy_dest_close(job->dest);
+    _ccopy_dest_close(job->from);
     _ccopy_source_close(job->source);
     _ccopy_manifests_free(job->written, job->written_count);
     free(job->errors);
@@ -92,7 +93,6 @@ void _ccopy_job_free_state(ccopy_job_t *job)
         free(job->colls[i].name);
     free(job->colls);
     _ccopy_strings_clear(&job->warnings);
-    _ccopy_source_close(job->target);
     _ccopy_manifests_free(job->backup, job->backup_count);
     for (i = 0; i < job->verdict_count; i++)
         _ccopy_verdict_cleanup(&job->verdicts[i]);
@@ -312,7 +312,9 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
         free(text);
         _ccopy_jsonw_key(&w, "target_database");
         if (target)
-            _ccopy_jsonw_string(&w, job->target_db);
+            _ccopy_jsonw_string(&w, ccopy_options_get(job->options, "target_db")
+                                        ? ccopy_options_get(job->options, "target_db")
+                                        : job->db);
         else
             _ccopy_jsonw_null(&w);
     }

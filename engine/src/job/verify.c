@@ -16,7 +16,6 @@
 
 #include "common.h"
 #include "job_internal.h"
-#include "window_read.h"
 
 #define MAX_EXAMPLES 20
 
@@ -36,26 +35,25 @@ static void source_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *t
 {
     const char *db = ccopy_options_get(worker->job->options, "source_db");
     const char *coll = ccopy_options_get(worker->job->options, "source_collection");
-    _ccopy_worker_reader_config(worker, task, 0, c);
+    _ccopy_worker_reader_config(worker, task, c);
     if (db)
         c->db = db;
     if (coll)
         c->coll = coll;
 }
 
-/* Every document of the window on the source (backup_side 0) or in the backup or replica. A
- * backup whose data does not match its manifest still delivers what it holds, then ECORRUPT. */
+/* Every document of the window on the source (backup_side 0) or in the backup or replica
+ * (job->from). A backup whose data does not match its manifest still delivers what it holds,
+ * then ECORRUPT. */
 static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int backup_side,
                      const side_reader_t *r, ccopy_error_t *error)
 {
     ccopy_job_t *job = worker->job;
     _ccopy_reader_config_t c;
-    if (backup_side && job->sink)
-        return _ccopy_window_read(job->sink, task->manifest, r->on_doc, r->user_data, error);
     if (backup_side)
-        _ccopy_worker_reader_config(worker, task, 1, &c);
-    else
-        source_reader_config(worker, task, &c);
+        return job->from->ops->window_read(worker->from_session, task->manifest, r->on_doc,
+                                           r->on_restart, r->user_data, error);
+    source_reader_config(worker, task, &c);
     return _ccopy_reader_run(&c, r->on_doc, r->on_restart, r->user_data, error);
 }
 
@@ -63,7 +61,7 @@ static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int bac
  * reported by the SHA-256 check; the documents it held, if any, are matched. */
 static int backup_side_rc(const ccopy_job_t *job, int rc)
 {
-    return rc == CCOPY_ECORRUPT || (rc == CCOPY_ENOTFOUND && job->sink) ? 0 : rc;
+    return rc == CCOPY_ECORRUPT || (rc == CCOPY_ENOTFOUND && job->from->ops->is_backup) ? 0 : rc;
 }
 
 static void sha256(const bson_t *doc, uint8_t out[32])
@@ -237,7 +235,7 @@ static int match_documents(_ccopy_worker_t *worker, const _ccopy_task_t *task, _
 
     memset(&m, 0, sizeof m);
     m.v = v;
-    if (worker->job->sink) {
+    if (worker->job->from->ops->is_backup) {
         m.where_only = "in the backup, not in the source (deleted from the source since?)";
         m.where_differs = "differs between the source and the backup (changed since?)";
         m.where_missing = "in the source, not in the backup";
@@ -290,11 +288,11 @@ void _ccopy_verdict_cleanup(_ccopy_verdict_t *v)
     memset(v, 0, sizeof *v);
 }
 
-static int check_backup_data(ccopy_job_t *job, _ccopy_verdict_t *v, const ccopy_manifest_t *m,
-                             ccopy_error_t *error)
+static int check_backup_data(_ccopy_worker_t *worker, _ccopy_verdict_t *v,
+                             const ccopy_manifest_t *m, ccopy_error_t *error)
 {
     ccopy_error_t why;
-    int rc = _ccopy_window_read(job->sink, m, NULL, NULL, &why);
+    int rc = worker->job->from->ops->window_read(worker->from_session, m, NULL, NULL, NULL, &why);
     v->sha256_checked = 1;
     v->sha256_ok = rc == 0;
     if (rc == CCOPY_ECORRUPT || rc == CCOPY_ENOTFOUND) {
@@ -313,6 +311,7 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
     _ccopy_reader_config_t c;
     _ccopy_verdict_t v;
     int deep = _ccopy_option_yes(job->options, "deep");
+    int backup = job->from->ops->is_backup;
     int rc;
 
     (void)out;
@@ -323,16 +322,14 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
     v.deep = deep;
     source_reader_config(worker, task, &c);
     rc = _ccopy_reader_count(&c, &v.source_count, error);
-    if (rc == 0 && job->sink) {
-        v.backup_count = task->manifest->documents;
-        rc = check_backup_data(job, &v, task->manifest, error);
-    } else if (rc == 0) {
-        _ccopy_worker_reader_config(worker, task, 1, &c);
-        rc = _ccopy_reader_count(&c, &v.backup_count, error);
-    }
+    if (rc == 0)
+        rc = job->from->ops->window_count(worker->from_session, task->manifest, &v.backup_count,
+                                          error);
+    if (rc == 0 && backup)
+        rc = check_backup_data(worker, &v, task->manifest, error);
     if (rc == 0 && v.source_count != v.backup_count)
         add_problem(&v, "the source has %lld document%s, the %s %lld", (long long)v.source_count,
-                    v.source_count == 1 ? "" : "s", job->sink ? "backup" : "replica",
+                    v.source_count == 1 ? "" : "s", backup ? "backup" : "replica",
                     (long long)v.backup_count);
     if (rc == 0 && deep) {
         digest_t a, b;
@@ -346,7 +343,7 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
             rc = match_documents(worker, task, &v, error);
             if (rc == 0)
                 add_problem(&v, "documents missing from the %s: %lld, only in it: %lld, changed: %lld",
-                            job->sink ? "backup" : "replica", (long long)v.missing,
+                            backup ? "backup" : "replica", (long long)v.missing,
                             (long long)v.extra, (long long)v.different);
         }
     }

@@ -1,0 +1,95 @@
+/*
+ * Opening what the options name: the source and target servers, the store of a backup, and the
+ * MongoDB destination with the hooks through which it reports to the job (log lines, refused
+ * documents, planning retries). The destinations know nothing of the job; this is where the
+ * job's settings become their configuration.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "dest_mongo.h"
+#include "dest_store.h"
+#include "job_internal.h"
+
+#define MAX_REJECTED_EXAMPLES 100
+
+int _ccopy_job_open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *option,
+                           ccopy_error_t *error)
+{
+    _ccopy_source_settings_t settings = {
+        .server_timeout_ms = job->server_timeout_ms,
+        .socket_timeout_ms = job->socket_timeout_ms,
+        .tls_ca_file = ccopy_options_get(job->options, "tls_ca_file"),
+        .max_clients = job->parallel + 1,
+    };
+    int rc = _ccopy_source_open(out, ccopy_options_get(job->options, option), &settings, error);
+    if (rc != 0)
+        _ccopy_error_prefix(error, "option %s", option); /* which of source and target it is */
+    return rc;
+}
+
+int _ccopy_job_open_store(ccopy_job_t *job, int for_writing, _ccopy_dest_t **out,
+                          ccopy_error_t *error)
+{
+    _ccopy_dest_store_config_t config;
+    memset(&config, 0, sizeof config);
+    _ccopy_sink_settings_from_options(&config.sink, job->options);
+    config.sink.canceled = &job->canceled;
+    config.sink.retries = &job->counters.retries;
+    config.format = job->format;
+    config.compression = job->compression;
+    config.compress_level = job->compress_level;
+    return _ccopy_dest_store_open(out, ccopy_options_get(job->options, "sink"), for_writing,
+                                  &config, error);
+}
+
+static void hook_log(void *data, ccopy_log_level_t level, const char *line)
+{
+    _ccopy_job_log(data, level, "%s", line);
+}
+
+static void hook_rejected(void *data, const char *line)
+{
+    ccopy_job_t *job = data;
+    pthread_mutex_lock(&job->lock);
+    job->rejected++;
+    if (job->rejected_examples.count < MAX_REJECTED_EXAMPLES)
+        _ccopy_strings_push(&job->rejected_examples, line);
+    pthread_mutex_unlock(&job->lock);
+    _ccopy_job_log(job, CCOPY_LOG_WARNING, "the target refused the document with %s", line);
+}
+
+static int hook_again(void *data, int rc, int *attempt, ccopy_error_t *error)
+{
+    return _ccopy_plan_again(data, rc, attempt, error);
+}
+
+int _ccopy_job_open_target(ccopy_job_t *job, int record_windows, _ccopy_dest_t **out,
+                           ccopy_error_t *error)
+{
+    _ccopy_dest_mongo_hooks_t hooks = {hook_log, hook_rejected, hook_again, job};
+    _ccopy_dest_mongo_config_t config;
+    _ccopy_source_t *server = NULL;
+    const char *target_db = ccopy_options_get(job->options, "target_db");
+    int rc = _ccopy_job_open_server(job, &server, "target", error);
+
+    if (rc != 0)
+        return rc;
+    memset(&config, 0, sizeof config);
+    config.server = server;
+    config.target_db = target_db ? target_db : job->db;
+    config.target_coll = ccopy_options_get(job->options, "target_collection");
+    config.record_windows = record_windows;
+    config.write_mode = strcmp(ccopy_options_get(job->options, "write_mode"), "insert") == 0
+                            ? CCOPY_WRITE_INSERT
+                            : CCOPY_WRITE_UPSERT;
+    config.write_batch_size = (int)ccopy_options_get_int(job->options, "write_batch_size");
+    config.write_batch_bytes = ccopy_options_get_int(job->options, "write_batch_bytes");
+    config.read_batch_size = job->batch_size;
+    config.backoff = job->backoff;
+    config.shared = &job->target_shared;
+    config.counters = &job->counters;
+    config.canceled = &job->canceled;
+    return _ccopy_dest_mongo_open(out, &config, &hooks, error);
+}

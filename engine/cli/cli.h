@@ -20,7 +20,7 @@ void cli_format_bytes(char *out, size_t size, double bytes);
 void cli_format_count(char *out, size_t size, int64_t n);
 
 /* The progress callback: a live line on stderr, redrawn in place (only on a terminal). */
-void cli_progress(const ccopy_progress_t *p, void *user_data);
+int cli_progress(const ccopy_progress_t *p, void *user_data);
 /* End the live line (newline) if one was drawn. */
 void cli_progress_end(void);
 

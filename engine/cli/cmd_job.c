@@ -16,12 +16,12 @@ typedef struct log_ctx {
     const char *command;
 } log_ctx_t;
 
-static void on_log(ccopy_log_level_t level, const char *message, void *user_data)
+static int on_log(ccopy_log_level_t level, const char *message, void *user_data)
 {
     log_ctx_t *ctx = user_data;
     char text[1024];
     if (level == CCOPY_LOG_INFO && ctx->quiet)
-        return;
+        return 0;
     say_flags(text, sizeof text, ctx->command, message);
     message = text;
     if (ctx->tty)
@@ -31,138 +31,90 @@ static void on_log(ccopy_log_level_t level, const char *message, void *user_data
             : level == CCOPY_LOG_WARNING ? "warning: "
                                          : "",
             message);
+    return 0;
 }
 
 /* What `ps` shows is the argument memory itself: mask secrets there, and wipe what the masking
  * shortened, so a connection string's password does not stay visible for the whole run. */
-/* The summary as BSON, to print tables from (restore --dry-run, verify). */
-static bson_t *summary_bson(ccopy_job_t *job)
+/* A window's bounds as the tables show them. */
+static void window_bounds(char *start, char *end, ccopy_manifest_kind_t kind, const ccopy_window_t *w)
 {
-    char *summary = ccopy_job_summary_json(job);
-    bson_t *doc = bson_new_from_json((const uint8_t *)summary, -1, NULL);
-    ccopy_free(summary);
-    return doc;
-}
-
-static const char *field_text(const bson_t *doc, const char *key, const char *otherwise)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL)
-                                                                            : otherwise;
-}
-
-static int64_t field_int(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
-}
-
-static int field_bool(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
-}
-
-/* Call fn for each document of the summary's array key. */
-static void each_entry(const bson_t *summary, const char *key, void (*fn)(const bson_t *entry, void *data),
-                       void *data)
-{
-    bson_iter_t it, arr;
-    if (!summary || !bson_iter_init_find(&it, summary, key) || !BSON_ITER_HOLDS_ARRAY(&it) ||
-        !bson_iter_recurse(&it, &arr))
-        return;
-    while (bson_iter_next(&arr)) {
-        const uint8_t *data_ptr;
-        uint32_t len;
-        bson_t entry;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
-            continue;
-        bson_iter_document(&arr, &len, &data_ptr);
-        if (bson_init_static(&entry, data_ptr, len))
-            fn(&entry, data);
+    if (kind != CCOPY_MANIFEST_WINDOW || ccopy_time_format(start, w->start, NULL) != 0 ||
+        ccopy_time_format(end, w->end, NULL) != 0) {
+        strcpy(start, "(non-ObjectId _id)");
+        strcpy(end, "-");
     }
-}
-
-typedef struct totals {
-    int64_t windows, documents, bytes, stored, partial;
-} totals_t;
-
-static void print_planned(const bson_t *m, void *data)
-{
-    totals_t *t = data;
-    char sb[32], ss[32];
-    cli_format_bytes(sb, sizeof sb, (double)field_int(m, "bytes"));
-    cli_format_bytes(ss, sizeof ss, (double)field_int(m, "stored_bytes"));
-    printf("%-12s %-16s %-20s %-20s %10lld %10s %10s %s%s\n", field_text(m, "database", "-"),
-           field_text(m, "collection", "-"), field_text(m, "start", "(non-ObjectId _id)"),
-           field_text(m, "end", "-"), (long long)field_int(m, "documents"), sb, ss,
-           field_text(m, "data", "-"), field_bool(m, "partial") ? "  (only documents before --until)" : "");
-    t->windows++;
-    t->partial += field_bool(m, "partial");
-    t->documents += field_int(m, "documents");
-    t->bytes += field_int(m, "bytes");
-    t->stored += field_int(m, "stored_bytes");
 }
 
 static void print_dry_run(ccopy_job_t *job)
 {
-    bson_t *summary = summary_bson(job);
-    totals_t t = {0, 0, 0, 0, 0};
+    ccopy_summary_t s = CCOPY_SUMMARY_INIT;
+    int64_t windows = 0, documents = 0, bytes = 0, stored = 0, partial = 0;
+    size_t i, n = ccopy_job_task_count(job);
     char sb[32], ss[32];
     printf("%-12s %-16s %-20s %-20s %10s %10s %10s %s\n", "DATABASE", "COLLECTION", "START", "END",
            "DOCUMENTS", "BYTES", "STORED", "DATA");
-    each_entry(summary, "planned", print_planned, &t);
-    cli_format_bytes(sb, sizeof sb, (double)t.bytes);
-    cli_format_bytes(ss, sizeof ss, (double)t.stored);
+    for (i = 0; i < n; i++) {
+        ccopy_task_info_t t = CCOPY_TASK_INFO_INIT;
+        char start[CCOPY_TIME_TEXT_SIZE + 24], end[CCOPY_TIME_TEXT_SIZE];
+        if (ccopy_job_get_task(job, i, &t) != 0)
+            break;
+        window_bounds(start, end, t.kind, &t.window);
+        cli_format_bytes(sb, sizeof sb, (double)t.bytes);
+        cli_format_bytes(ss, sizeof ss, (double)t.stored_bytes);
+        printf("%-12s %-16s %-20s %-20s %10lld %10s %10s %s%s\n", t.database ? t.database : "-",
+               t.collection, start, end, (long long)t.documents, sb, ss, t.data ? t.data : "-",
+               t.partial ? "  (only documents before --until)" : "");
+        windows++;
+        partial += t.partial;
+        documents += t.documents;
+        bytes += t.bytes;
+        stored += t.stored_bytes;
+    }
+    ccopy_job_get_summary(job, &s);
+    cli_format_bytes(sb, sizeof sb, (double)bytes);
+    cli_format_bytes(ss, sizeof ss, (double)stored);
     printf("dry run: would restore %lld window%s, %s%lld document%s, %s (%s stored) into database %s; "
            "nothing was written\n",
-           (long long)t.windows, plural(t.windows), t.partial ? "at most " : "", (long long)t.documents,
-           plural(t.documents), sb, ss, field_text(summary, "target_database", "?"));
-    if (summary)
-        bson_destroy(summary);
-}
-
-static void print_verdict(const bson_t *v, void *data)
-{
-    bson_iter_t it, ex;
-    (void)data;
-    printf("%-16s %-20s %-20s %10lld %10lld %-8s %s\n", field_text(v, "collection", "-"),
-           field_text(v, "start", "(non-ObjectId _id)"), field_text(v, "end", "-"),
-           (long long)field_int(v, "source_documents"), (long long)field_int(v, "backup_documents"),
-           field_text(v, "sha256", "-"), field_text(v, "status", "?"));
-    if (strcmp(field_text(v, "status", ""), "ok") != 0)
-        printf("    %s\n", field_text(v, "problem", ""));
-    if (bson_iter_init_find(&it, v, "examples") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &ex)) {
-        while (bson_iter_next(&ex)) {
-            if (BSON_ITER_HOLDS_UTF8(&ex))
-                printf("    %s\n", bson_iter_utf8(&ex, NULL));
-        }
-    }
+           (long long)windows, plural(windows), partial ? "at most " : "", (long long)documents,
+           plural(documents), sb, ss, s.target_database ? s.target_database : "?");
 }
 
 static void print_verify_report(ccopy_job_t *job, int rc)
 {
-    bson_t *summary = summary_bson(job);
+    ccopy_summary_t s = CCOPY_SUMMARY_INIT;
+    size_t i, k;
     printf("%-16s %-20s %-20s %10s %10s %-8s %s\n", "COLLECTION", "START", "END", "SOURCE", "BACKUP",
            "SHA256", "STATUS");
-    each_entry(summary, "verdicts", print_verdict, NULL);
-    if (summary) {
-        int64_t verified = field_int(summary, "windows_verified");
-        int64_t differing = field_int(summary, "windows_differing");
-        if (rc == 0)
-            printf("verified %lld window%s: %s\n", (long long)verified, plural(verified),
-                   verified == 1 ? "it matches" : "all match");
-        else if (rc == CCOPY_EMISMATCH)
-            printf("verified %lld window%s: %lld differ%s\n", (long long)verified, plural(verified),
-                   (long long)differing, differing == 1 ? "s" : "");
-        bson_destroy(summary);
+    ccopy_job_get_summary(job, &s);
+    for (i = 0; i < s.verdict_count; i++) {
+        ccopy_verdict_t v = CCOPY_VERDICT_INIT;
+        char start[CCOPY_TIME_TEXT_SIZE + 24], end[CCOPY_TIME_TEXT_SIZE];
+        if (ccopy_job_get_verdict(job, i, &v) != 0)
+            break;
+        window_bounds(start, end, v.kind, &v.window);
+        printf("%-16s %-20s %-20s %10lld %10lld %-8s %s\n", v.collection, start, end,
+               (long long)v.source_documents, (long long)v.backup_documents,
+               !v.sha256_checked ? "-" : v.sha256_ok ? "ok" : "mismatch",
+               v.differs ? "differs" : "ok");
+        if (v.differs)
+            printf("    %s\n", v.problem ? v.problem : "");
+        for (k = 0; k < v.example_count; k++)
+            printf("    %s\n", v.examples[k]);
     }
+    if (rc == 0)
+        printf("verified %lld window%s: %s\n", (long long)s.windows_verified,
+               plural(s.windows_verified), s.windows_verified == 1 ? "it matches" : "all match");
+    else if (rc == CCOPY_EMISMATCH)
+        printf("verified %lld window%s: %lld differ%s\n", (long long)s.windows_verified,
+               plural(s.windows_verified), (long long)s.windows_differing,
+               s.windows_differing == 1 ? "s" : "");
 }
 
 /* Whether the job got as far as windows: checked, compared, skipped as complete, read or failed. */
 static int did_work(ccopy_job_t *job)
 {
-    ccopy_progress_t p;
+    ccopy_progress_t p = CCOPY_PROGRESS_INIT;
     ccopy_job_get_progress(job, &p);
     return p.windows_done + p.windows_failed + p.windows_already_complete + p.windows_verified +
                p.documents + p.documents_written >
@@ -171,7 +123,7 @@ static int did_work(ccopy_job_t *job)
 
 static void print_job_summary(const job_command_t *cmd, ccopy_job_t *job, const char *where, int rc)
 {
-    ccopy_progress_t p;
+    ccopy_progress_t p = CCOPY_PROGRESS_INIT;
     char docs[32], bytes[32], stored[32], rate[32];
     const char *verb = cmd->kind == CCOPY_JOB_RESTORE ? "restored" : "written";
 

@@ -50,14 +50,14 @@ static void format_eta(char *out, size_t size, double seconds)
         snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
 }
 
-void cli_progress(const ccopy_progress_t *p, void *user_data)
+int cli_progress(const ccopy_progress_t *p, void *user_data)
 {
     char docs[32], bytes[32], rate[32], eta[32];
     const char *label = "windows";
     long long done = p->windows_done;
     (void)user_data;
     if (p->phase == CCOPY_PHASE_PLANNING)
-        return;
+        return 0;
     if (done == 0 && p->windows_verified > 0) { /* verify, and restore's check before writing */
         label = "checked";
         done = p->windows_verified;
@@ -74,6 +74,7 @@ void cli_progress(const ccopy_progress_t *p, void *user_data)
             (long long)p->retries, eta);
     fflush(stderr);
     line_drawn = 1;
+    return 0;
 }
 
 void cli_progress_end(void)

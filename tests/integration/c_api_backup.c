@@ -14,7 +14,7 @@ typedef struct seen {
     int64_t last_documents;
 } seen_t;
 
-static void on_progress(const ccopy_progress_t *p, void *user_data)
+static int on_progress(const ccopy_progress_t *p, void *user_data)
 {
     seen_t *seen = user_data;
     seen->progress_calls++;
@@ -23,14 +23,16 @@ static void on_progress(const ccopy_progress_t *p, void *user_data)
     seen->last_documents = p->documents;
     if (p->phase == CCOPY_PHASE_DONE)
         seen->phases_done++;
+    return 0;
 }
 
-static void on_log(ccopy_log_level_t level, const char *message, void *user_data)
+static int on_log(ccopy_log_level_t level, const char *message, void *user_data)
 {
     seen_t *seen = user_data;
     if (level == CCOPY_LOG_WARNING)
         seen->warnings++;
     fprintf(stderr, "log %d: %s\n", (int)level, message);
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -43,7 +43,7 @@ static void *poll_main(void *arg)
 {
     watch_t *w = arg;
     while (!atomic_load(&w->done)) {
-        ccopy_progress_t p;
+        ccopy_progress_t p = CCOPY_PROGRESS_INIT;
         ccopy_job_get_progress(w->job, &p);
         if (w->polls % 64 == 0)
             ccopy_free(ccopy_job_summary_json(w->job));
@@ -52,10 +52,10 @@ static void *poll_main(void *arg)
     return NULL;
 }
 
-static void on_log(ccopy_log_level_t level, const char *message, void *user_data)
+static int on_log(ccopy_log_level_t level, const char *message, void *user_data)
 {
     watch_t *w = user_data;
-    ccopy_progress_t p;
+    ccopy_progress_t p = CCOPY_PROGRESS_INIT;
     char *summary = ccopy_job_summary_json(w->job);
     (void)level;
     (void)message;
@@ -66,20 +66,22 @@ static void on_log(ccopy_log_level_t level, const char *message, void *user_data
         status_of(w->status_in_log, sizeof w->status_in_log, summary);
     }
     ccopy_free(summary);
+    return 0;
 }
 
-static void on_progress(const ccopy_progress_t *progress, void *user_data)
+static int on_progress(const ccopy_progress_t *progress, void *user_data)
 {
     watch_t *w = user_data;
     char path[1100];
     int fd;
     if (progress->phase != CCOPY_PHASE_DONE || w->lock_free_at_done >= 0)
-        return;
+        return 0;
     snprintf(path, sizeof path, "%s/.cosmocopy.lock", w->dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     w->lock_free_at_done = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
     if (fd >= 0)
         close(fd);
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
 """libcosmocopy embedded in a C program: options, a job with callbacks, the JSON summary."""
+import hashlib
 import json
 import os
 import subprocess
@@ -214,3 +215,90 @@ def test_a_job_that_says_it_is_done_has_let_go_of_its_destination(ferretdb, mong
     assert out["rc"] == 0, err
     assert out["lock_free_at_done"] == 1, out
     assert out["summary"]["status"] == "ok" and out["summary"]["documents"] == total
+
+
+
+def _oid_count(coll, start: int, end: int) -> int:
+    from datetime import datetime, timezone
+    from bson import ObjectId
+    lo = ObjectId.from_datetime(datetime.fromtimestamp(start, timezone.utc))
+    hi = ObjectId.from_datetime(datetime.fromtimestamp(end, timezone.utc))
+    return coll.count_documents({"_id": {"$gte": lo, "$lt": hi}})
+
+
+def _utc(t: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+@pytest.fixture
+def tasks_run(ferretdb, mongo, db_name, tmp_path):
+    """c_api_tasks over four daily windows of 800 documents: its record and the folders."""
+    day0 = (int(time.time()) // DAY - 6) * DAY
+    datagen.insert_spread(mongo[db_name].orders, day0, day0 + 4 * DAY, 800, doc_size=256, seed=73)
+    exe = build_program(tmp_path, "c_api_tasks")
+    dest = tmp_path / "bk"
+    res = subprocess.run([str(exe), ferretdb.uri, db_name, str(dest), f"@{day0}", f"@{day0 + 4 * DAY}"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout[res.stdout.index('{"rc_plan"'):]), day0, dest
+
+
+def test_a_c_program_plans_runs_one_task_then_the_rest_and_reads_typed_results(
+        tasks_run, mongo, db_name):
+    out, day0, dest = tasks_run
+    assert out["rc_plan"] == 0
+    planned = out["planned"]
+    # four daily windows of one collection, each serialised as a caller can send it elsewhere
+    assert [(t["start"], t["end"]) for t in planned] == [(day0 + i * DAY, day0 + (i + 1) * DAY)
+                                                          for i in range(4)]
+    assert all(t["state"] == "pending" for t in planned)
+    assert [t["json"] for t in planned] == [
+        {"database": db_name, "collection": "orders", "kind": "window",
+         "start": _utc(day0 + i * DAY), "end": _utc(day0 + (i + 1) * DAY)} for i in range(4)]
+    # one task: that window alone is run, and it is complete
+    assert out["rc_one"] == 0
+    assert [t["state"] for t in out["after_one"]] == ["done", "pending", "pending", "pending"]
+    assert out["written_after_one"] == 1 and out["status_after_one"] == "running"
+    assert out["rc_bad"] == -1 and "task 9 does not exist: the job has 4 tasks" in out["bad_message"]
+    # the rest, then the end; an ended job runs nothing more
+    assert out["rc_rest"] == 0 and out["rc_finish"] == 0 and out["rc_again"] == -1
+    tasks = out["tasks"]
+    assert [t["state"] for t in tasks] == ["done"] * 4
+    coll = mongo[db_name].orders
+    for t in tasks:
+        assert t["documents"] == _oid_count(coll, t["start"], t["end"])
+        data = dest / db_name / "orders" / t["data"]
+        assert hashlib.sha256(data.read_bytes()).hexdigest() == t["sha256"]
+    typed, summary = out["typed"], out["summary"]
+    # the typed results and the JSON summary agree: the JSON is made from them
+    assert typed["status"] == summary["status"] == "ok"
+    assert typed["windows_written"] == summary["windows_written"] == 4
+    assert typed["windows_planned"] == summary["windows_planned"] == 4
+    assert typed["documents"] == summary["documents"] == 800
+    assert typed["bytes"] == summary["bytes"] > 0
+    assert typed["database"] == db_name and typed["collection_names"] == ["orders"]
+    assert [(w["documents"], w["sha256"], w["data"]) for w in typed["windows"]] == \
+        [(w["documents"], w["sha256"], w["data"]) for w in summary["windows"]]
+    assert sorted(w["sha256"] for w in typed["windows"]) == sorted(t["sha256"] for t in tasks)
+    # versioned progress: a smaller struct gets the fields it knows and nothing past them
+    assert out["rc_small"] == 0 and out["small_phase"] == 2 and out["small_untouched"] == 1
+    assert out["rc_size0"] == -1
+    bc.assert_backup_matches(dest, mongo[db_name])
+
+
+def test_a_callback_stops_a_job_resumably_with_its_own_status(tasks_run, mongo, db_name):
+    out, day0, dest = tasks_run
+    # the progress callback returned 7 once copying began: a distinct code carrying 7
+    assert out["rc_stopped"] == -16 and out["stop_cause"] == 7
+    assert "stopped by a callback (it returned 7)" in out["stop_message"]
+    assert "run again to continue" in out["stop_message"]
+    assert out["stop_status"] == "stopped"
+    # nothing incomplete was marked complete: the next job finishes the rest and the backup
+    # holds exactly the source
+    assert out["rc_continue"] == 0
+    assert out["continue_written"] + out["continue_complete"] >= 4
+    stopped = Path(str(dest) + "-stop")
+    for manifest in stopped.glob(f"{db_name}/orders/*.manifest.json"):
+        m = json.loads(manifest.read_text())
+        assert (stopped / db_name / "orders" / m["data"]).exists()
+    bc.assert_backup_matches(stopped, mongo[db_name])

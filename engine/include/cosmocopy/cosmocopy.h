@@ -14,6 +14,7 @@
 #include "cosmocopy/job.h"
 #include "cosmocopy/manifest.h"
 #include "cosmocopy/options.h"
+#include "cosmocopy/results.h"
 #include "cosmocopy/window.h"
 
 #ifdef __cplusplus

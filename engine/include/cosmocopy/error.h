@@ -34,7 +34,9 @@ typedef enum ccopy_code {
     CCOPY_EBUSY = -12,     /**< another job holds the destination's lock                         */
     CCOPY_EPARTIAL = -13,  /**< the job ran but some windows failed; see the summary             */
     CCOPY_EMISMATCH = -14, /**< verify compared and found differences; see the summary           */
-    CCOPY_EREJECTED = -15  /**< the target refused some documents for good (too large...)       */
+    CCOPY_EREJECTED = -15, /**< the target refused some documents for good (too large...)       */
+    CCOPY_ESTOPPED = -16   /**< a callback returned non-zero (cause holds its value); completed
+                                windows are kept, running again continues                      */
 } ccopy_code_t;
 
 /** Which layer produced the error; ccopy_error_t.cause is that layer's own code. */

@@ -18,9 +18,19 @@
  *   windows are not seen by any mode: windows are cut by creation time.
  * - range: the windows of [from, until), as given; nothing else is looked at.
  *
- * Threading: a job is driven by one thread (the one calling ccopy_job_run()); ccopy_job_cancel()
- * may be called from any thread or from a signal handler, ccopy_job_get_progress() and
- * ccopy_job_summary_json() from any thread at any moment of the run, callbacks included.
+ * A job runs whole (ccopy_job_run()) or in steps: ccopy_job_plan() connects, reads the catalog and
+ * cuts the windows into tasks; the caller may inspect and serialise them (ccopy_job_get_task(),
+ * ccopy_job_task_json()), run any of them (ccopy_job_run_task(), ccopy_job_run_tasks()), then
+ * ends the job with ccopy_job_finish(). ccopy_job_run() is exactly plan, run every task, finish.
+ * Whichever way, a window is recorded complete only once its data is durable, and a task that
+ * fails, is canceled or stopped leaves nothing marked complete: running the job again continues.
+ * The results are data: ccopy_job_get_summary() and the accessors of results.h, from which the
+ * JSON summary (ccopy_job_summary_json()) is made.
+ *
+ * Threading: a job is driven by one thread (the one calling plan, run and finish);
+ * ccopy_job_cancel() may be called from any thread or from a signal handler;
+ * ccopy_job_get_progress(), ccopy_job_summary_json() and the result accessors from any thread at
+ * any moment of the run, callbacks included.
  */
 #ifndef COSMOCOPY_JOB_H
 #define COSMOCOPY_JOB_H
@@ -29,7 +39,9 @@
 
 #include "cosmocopy/error.h"
 #include "cosmocopy/export.h"
+#include "cosmocopy/manifest.h"
 #include "cosmocopy/options.h"
+#include "cosmocopy/window.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,8 +75,14 @@ typedef enum ccopy_phase {
     CCOPY_PHASE_DONE = 2      /**< finished (successfully or not); the destination is let go  */
 } ccopy_phase_t;
 
-/** A snapshot of a job's progress. */
+/**
+ * A snapshot of a job's progress. Versioned by its size, as Win32's cbSize: the caller sets
+ * `size` to the sizeof it was compiled with (CCOPY_PROGRESS_INIT does), and the engine fills
+ * only the fields that fit, so fields can be added at the end without breaking callers. In a
+ * callback, `size` is the engine's sizeof: a field is there when its offset is below it.
+ */
 typedef struct ccopy_progress {
+    size_t size;             /**< sizeof(ccopy_progress_t) of the caller (set it before asking) */
     ccopy_phase_t phase;
     int64_t windows_total;   /**< windows planned in this run (skipped complete ones excluded) */
     int64_t windows_done;    /**< windows completed in this run                                */
@@ -95,13 +113,19 @@ typedef struct ccopy_progress {
     int64_t windows_mismatched; /**< verify: windows that differ                                    */
 } ccopy_progress_t;
 
+/** A progress struct ready for ccopy_job_get_progress(): `ccopy_progress_t p = CCOPY_PROGRESS_INIT;` */
+#define CCOPY_PROGRESS_INIT {.size = sizeof(ccopy_progress_t)}
+
 /**
- * Progress callback. Called on the thread that runs ccopy_job_run(), at phase changes and at
- * most about every 100 ms while copying, with no lock of the job held. It may call
- * ccopy_job_cancel(), ccopy_job_get_progress() and ccopy_job_summary_json(); not
- * ccopy_job_run() or ccopy_job_destroy().
+ * Progress callback. Called on the thread that runs the job (plan, run, run_tasks), at phase
+ * changes and at most about every 100 ms while copying, with no lock of the job held. It may
+ * call ccopy_job_cancel(), ccopy_job_get_progress(), ccopy_job_summary_json() and the result
+ * accessors; not ccopy_job_run() or ccopy_job_destroy().
+ * @return 0 to go on; any other value stops the job as a cancel does (windows in progress are
+ *         abandoned, nothing incomplete is marked complete) and the run returns CCOPY_ESTOPPED
+ *         with the value as the error's cause.
  */
-typedef void (*ccopy_progress_cb)(const ccopy_progress_t *progress, void *user_data);
+typedef int (*ccopy_progress_cb)(const ccopy_progress_t *progress, void *user_data);
 
 /** Severity of a log line. */
 typedef enum ccopy_log_level {
@@ -111,12 +135,13 @@ typedef enum ccopy_log_level {
 } ccopy_log_level_t;
 
 /**
- * Log callback: one line for a person, secrets masked. Called from the thread that runs
- * ccopy_job_run() or from a worker thread, never from two threads at once, and with no other
- * lock of the job held: it may call ccopy_job_cancel(), ccopy_job_get_progress() and
- * ccopy_job_summary_json(); not ccopy_job_run() or ccopy_job_destroy().
+ * Log callback: one line for a person, secrets masked. Called from the thread that runs the job
+ * or from a worker thread, never from two threads at once, and with no other lock of the job
+ * held: it may call ccopy_job_cancel(), ccopy_job_get_progress(), ccopy_job_summary_json() and
+ * the result accessors; not ccopy_job_run() or ccopy_job_destroy().
+ * @return 0 to go on; any other value stops the job like the progress callback's.
  */
-typedef void (*ccopy_log_cb)(ccopy_log_level_t level, const char *message, void *user_data);
+typedef int (*ccopy_log_cb)(ccopy_log_level_t level, const char *message, void *user_data);
 
 /**
  * Make a job from options (copied; see options.h). The options are checked here: a missing
@@ -142,7 +167,8 @@ CCOPY_EXPORT void ccopy_job_set_progress(ccopy_job_t *job, ccopy_progress_cb cal
 CCOPY_EXPORT void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, void *user_data);
 
 /**
- * Run the job to the end. Blocks; can be called once. The windows run on up to `parallel`
+ * Run the job to the end: ccopy_job_plan() (unless done already), every task that has not run,
+ * then ccopy_job_finish(). Blocks; a job ends once (run or finish). The windows run on up to `parallel`
  * worker threads; when only some can be started the job runs on those (and warns), when none
  * can it fails without running any window. A restore drops (option drop) and creates indexes
  * only once its writing threads are started.
@@ -157,15 +183,106 @@ CCOPY_EXPORT void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, voi
  */
 CCOPY_EXPORT int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error);
 
+/** What one task is doing or did. */
+typedef enum ccopy_task_state {
+    CCOPY_TASK_PENDING = 0, /**< not run (yet)                                                  */
+    CCOPY_TASK_RUNNING = 1, /**< a worker has it                                                */
+    CCOPY_TASK_DONE = 2,    /**< complete: durable and recorded in the catalog (verify: compared) */
+    CCOPY_TASK_FAILED = 3,  /**< failed; error says why; nothing was marked complete            */
+    CCOPY_TASK_STOPPED = 4  /**< abandoned by a cancel or a callback's stop; run it again        */
+} ccopy_task_state_t;
+
+/**
+ * One task of a planned job: a window (or the non-ObjectId pass) of one collection. Versioned
+ * by `size` like ccopy_progress_t (CCOPY_TASK_INFO_INIT). Strings are borrowed from the job and
+ * stay valid until ccopy_job_destroy().
+ */
+typedef struct ccopy_task_info {
+    size_t size;             /**< sizeof(ccopy_task_info_t) of the caller                      */
+    const char *database;    /**< the source database, as the catalog names it                 */
+    const char *collection;  /**< the source collection                                        */
+    ccopy_manifest_kind_t kind;
+    ccopy_window_t window;   /**< [start, end) in seconds; {0, 0} for the non-ObjectId pass    */
+    ccopy_task_state_t state;
+    int64_t documents;       /**< done: written (verify: compared); restore and verify before
+                                  running: what the backup's window holds                      */
+    int64_t bytes;           /**< likewise, uncompressed BSON bytes                            */
+    int64_t stored_bytes;    /**< likewise, as stored (after compression)                      */
+    char sha256[65];         /**< done (backup), or the backup's window: hex of the stored data; "" otherwise */
+    const char *data;        /**< the window's data (a stored object's name, or db.collection
+                                  on a server) once known, else NULL                          */
+    int partial;             /**< restore: option until cuts this window (only part is written) */
+    ccopy_error_t error;     /**< failed or stopped: why (code 0 otherwise)                    */
+} ccopy_task_info_t;
+
+/** A task info ready to be filled: `ccopy_task_info_t t = CCOPY_TASK_INFO_INIT;` */
+#define CCOPY_TASK_INFO_INIT {.size = sizeof(ccopy_task_info_t)}
+
+/**
+ * Plan the job: check the options against the servers, read the catalog, and cut what is left
+ * to do into tasks (windows per collection, the non-ObjectId pass). Connections and the
+ * destination stay open for the tasks. Backup creates and locks its destination here, once the
+ * source has answered. Planning twice is CCOPY_EINVAL.
+ * @return 0, or the error that stopped planning (recorded: the job has failed; call
+ *         ccopy_job_finish() or destroy it).
+ */
+CCOPY_EXPORT int ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error);
+
+/** Number of tasks planned (0 before ccopy_job_plan()). Thread-safe. */
+CCOPY_EXPORT size_t ccopy_job_task_count(ccopy_job_t *job);
+
+/**
+ * Task `index` with its state and outcome. Thread-safe, any moment.
+ * @return 0; CCOPY_EINVAL when index is out of range or info->size is too small.
+ */
+CCOPY_EXPORT int ccopy_job_get_task(ccopy_job_t *job, size_t index, ccopy_task_info_t *info);
+
+/**
+ * Task `index` as one line of JSON, for a log or another process:
+ * {"database":"shop","collection":"orders","kind":"window","start":"2026-01-01T00:00:00Z",
+ * "end":"2026-01-01T04:00:00Z"} ("kind":"non-objectid" with null start and end for the pass).
+ * @return new text (free with ccopy_free()), or NULL when index is out of range.
+ */
+CCOPY_EXPORT char *ccopy_job_task_json(ccopy_job_t *job, size_t index);
+
+/**
+ * Run some of the planned tasks on up to `parallel` worker threads and wait for them. Tasks
+ * already done are not run again; failed or stopped ones are tried again. Restore checks every
+ * window's SHA-256 before writing any (and drops or creates indexes, as asked, once, before the
+ * first window it writes). Plans first when ccopy_job_plan() was not called.
+ * @param indices  task indices, or NULL for every task.
+ * @return 0 when every task asked for is done (verify: compared; differences show in the
+ *         results and in ccopy_job_finish()); otherwise the first failure's code, CCOPY_ECANCELED
+ *         or CCOPY_ESTOPPED. Failures are recorded for the summary either way.
+ */
+CCOPY_EXPORT int ccopy_job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count,
+                                     ccopy_error_t *error);
+
+/** ccopy_job_run_tasks() of one task. */
+CCOPY_EXPORT int ccopy_job_run_task(ccopy_job_t *job, size_t index, ccopy_error_t *error);
+
+/**
+ * End the job: its result is settled as ccopy_job_run() returns it (verify's differences are
+ * CCOPY_EMISMATCH), the destination's lock released, connections
+ * closed, and the phase becomes CCOPY_PHASE_DONE. Nothing can run after it. Tasks that were
+ * never asked for are not an error (a distributed runner's job runs only its share; a later job
+ * plans them again); tasks that failed or were stopped are.
+ * @return the job's result (0 or an error code), with *error describing it.
+ */
+CCOPY_EXPORT int ccopy_job_finish(ccopy_job_t *job, ccopy_error_t *error);
+
 /**
  * Ask a running job to stop. Windows in progress are abandoned (nothing incomplete is marked
  * complete) and ccopy_job_run() returns CCOPY_ECANCELED soon after. Async-signal-safe.
  */
 CCOPY_EXPORT void ccopy_job_cancel(ccopy_job_t *job);
 
-/** The latest progress snapshot. Thread-safe: any thread, any moment from ccopy_job_new() to
- * ccopy_job_destroy(), planning included. */
-CCOPY_EXPORT void ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out);
+/**
+ * The latest progress snapshot. Thread-safe: any thread, any moment from ccopy_job_new() to
+ * ccopy_job_destroy(), planning included. Set out->size first (CCOPY_PROGRESS_INIT).
+ * @return 0, or CCOPY_EINVAL when out->size is too small to hold the phase.
+ */
+CCOPY_EXPORT int ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out);
 
 /**
  * A JSON summary of the run: status, counts, every window written, errors and warnings.

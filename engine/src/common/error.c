@@ -29,6 +29,7 @@ const char *ccopy_code_name(int code)
     case CCOPY_EPARTIAL: return "EPARTIAL";
     case CCOPY_EMISMATCH: return "EMISMATCH";
     case CCOPY_EREJECTED: return "EREJECTED";
+    case CCOPY_ESTOPPED: return "ESTOPPED";
     default: return "EUNKNOWN";
     }
 }

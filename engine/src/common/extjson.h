@@ -17,6 +17,8 @@ char *_ccopy_bson_value_to_json(const bson_value_t *value);
 /* A manifest held as BSON (the target's catalog documents): the same fields and checks as
  * ccopy_manifest_from_json(); keys it does not know are ignored. */
 int _ccopy_manifest_from_bson(ccopy_manifest_t *out, const bson_t *doc, ccopy_error_t *error);
+/* A deep copy (free with ccopy_manifest_cleanup()). */
+void _ccopy_manifest_copy(ccopy_manifest_t *out, const ccopy_manifest_t *manifest);
 
 /* Documents read back are at most this size, as in a bson window. */
 #define CCOPY_EXTJSON_MAX_BSON ((size_t)64 << 20)

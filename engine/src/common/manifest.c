@@ -124,6 +124,25 @@ int ccopy_manifest_to_json(char **out_json, const ccopy_manifest_t *manifest, cc
     return 0;
 }
 
+static char *dup_or_null(const char *text)
+{
+    return text ? _ccopy_strdup(text) : NULL;
+}
+
+void _ccopy_manifest_copy(ccopy_manifest_t *out, const ccopy_manifest_t *m)
+{
+    *out = *m;
+    out->database = dup_or_null(m->database);
+    out->collection = dup_or_null(m->collection);
+    out->data = dup_or_null(m->data);
+    out->first_id = dup_or_null(m->first_id);
+    out->last_id = dup_or_null(m->last_id);
+    out->format = dup_or_null(m->format);
+    out->compression = dup_or_null(m->compression);
+    out->engine_version = dup_or_null(m->engine_version);
+    out->completed_at = dup_or_null(m->completed_at);
+}
+
 void ccopy_manifest_cleanup(ccopy_manifest_t *manifest)
 {
     if (!manifest)

@@ -1,10 +1,10 @@
 /*
- * The backup job: checks the source, reads each collection's catalog, plans the windows that
- * are not complete yet, and runs them on a pool of worker threads, each with its own connection,
- * reader and window writer. The calling thread watches the workers and reports progress. Memory
- * is bounded by the workers: one cursor batch and one output buffer each.
+ * A job's life outside its run: the options checked and read when it is made, the callbacks,
+ * the log, progress snapshots, cancel and stop, and its end. Planning is plan.c, running the
+ * tasks run.c (the steps) and workers.c (the threads), the results summary.c.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +142,17 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
     return 0;
 }
 
+/* An option's text with its secrets masked, for the summary (a SAS URL's signature, the
+ * target's password), or NULL when it is not given. */
+static char *masked_option(const ccopy_options_t *options, const char *name)
+{
+    const char *value = ccopy_options_get(options, name);
+    char *text = value ? _ccopy_strdup(value) : NULL;
+    if (text)
+        _ccopy_mask_secrets(text);
+    return text;
+}
+
 ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
 {
     return ccopy_job_new_kind(CCOPY_JOB_BACKUP, options, error);
@@ -195,6 +206,8 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
     for (i = 0; i < ccopy_options_get_count(job->options, "collection"); i++)
         _ccopy_job_add_collection(job, ccopy_options_get_nth(job->options, "collection", i));
     job->explicit_collections = job->coll_count > 0;
+    job->sink_text = masked_option(job->options, "sink");
+    job->target_text = masked_option(job->options, "target");
     job->phase = CCOPY_PHASE_PLANNING;
     return job;
 }
@@ -231,173 +244,29 @@ void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, 
         pthread_mutex_unlock(&job->warnings_lock);
     }
     if (job->log_cb) {
+        int status;
         /* only the callback's own lock: it may ask for the summary or the progress */
         pthread_mutex_lock(&job->log_callback_lock);
-        job->log_cb(level, line, job->log_data);
+        status = job->log_cb(level, line, job->log_data);
         pthread_mutex_unlock(&job->log_callback_lock);
+        if (status != 0)
+            _ccopy_job_stop(job, status);
     }
 }
 
-/* ---- workers ---------------------------------------------------------------------------- */
-
-/* A window of the copy task: where the reader's documents go. */
-typedef struct copy_window {
-    const _ccopy_dest_ops_t *ops;
-    _ccopy_dest_window_t *window;
-} copy_window_t;
-
-static int on_doc(const bson_t *doc, void *user_data, ccopy_error_t *error)
+void _ccopy_job_stop(ccopy_job_t *job, int status)
 {
-    copy_window_t *c = user_data;
-    return c->ops->window_add(c->window, doc, error);
+    int none = 0;
+    atomic_compare_exchange_strong(&job->stop_status, &none, status);
+    atomic_store(&job->canceled, 1);
 }
 
-static int on_restart(void *user_data, ccopy_error_t *error)
-{
-    copy_window_t *c = user_data;
-    return c->ops->window_restart(c->window, error);
-}
-
-/* Next task, or NULL when all are taken or the job is stopping. Waits until the gate opens. */
-static _ccopy_task_t *take_task(ccopy_job_t *job)
-{
-    _ccopy_task_t *task = NULL;
-    pthread_mutex_lock(&job->lock);
-    while (!job->gate_open)
-        pthread_cond_wait(&job->gate, &job->lock);
-    if (!atomic_load(&job->canceled) && !job->stopping && job->next_task < job->task_count)
-        task = &job->tasks[job->next_task++];
-    pthread_mutex_unlock(&job->lock);
-    return task;
-}
-
-void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task,
-                                 _ccopy_reader_config_t *c)
-{
-    ccopy_job_t *job = worker->job;
-    memset(c, 0, sizeof *c);
-    c->source = job->source;
-    c->requester = &worker->source;
-    c->db = job->db;
-    c->coll = task->coll;
-    c->kind = task->kind;
-    c->window = task->window;
-    c->batch_size = job->batch_size;
-    c->backoff = job->backoff;
-    c->rng_state = &worker->rng;
-}
-
-/* Backup and replicate: the source's window, read in _id order, into a window of job->dest,
- * committed (data durable, then its catalog entry) only when the read ended well. */
-int _ccopy_copy_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
-                     ccopy_error_t *error)
-{
-    ccopy_job_t *job = worker->job;
-    _ccopy_dest_window_spec_t spec = {task->kind, task->window, job->db, task->coll};
-    copy_window_t w = {job->dest->ops, NULL};
-    _ccopy_reader_config_t reader;
-    int rc = w.ops->window_begin(worker->dest_session, &spec, &w.window, error);
-    _ccopy_worker_reader_config(worker, task, &reader);
-    if (rc == 0)
-        rc = _ccopy_reader_run(&reader, on_doc, on_restart, &w, error);
-    if (rc == 0 && atomic_load(&job->canceled))
-        rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
-    if (rc == 0)
-        rc = w.ops->window_commit(w.window, out, error);
-    if (w.window)
-        w.ops->window_abort(w.window);
-    return rc;
-}
-
-static void run_task(_ccopy_worker_t *worker, _ccopy_task_t *task)
-{
-    ccopy_job_t *job = worker->job;
-    ccopy_manifest_t manifest;
-    ccopy_error_t error;
-    int rc;
-
-    memset(&manifest, 0, sizeof manifest);
-    rc = job->run_task(worker, task, &manifest, &error);
-    pthread_mutex_lock(&job->lock);
-    if (rc == 0) {
-        if (manifest.database) /* checks and verdicts record themselves */
-            _ccopy_job_record_window(job, &manifest);
-    } else if (rc != CCOPY_ECANCELED) {
-        const char *db = task->manifest ? task->manifest->database : job->db;
-        char *where = _ccopy_window_describe(db, task->coll, task->kind, &task->window);
-        if (strstr(error.message, where) == NULL)
-            _ccopy_error_prefix(&error, "window %s", where);
-        free(where);
-        _ccopy_job_record_error(job, &error);
-        job->windows_failed++;
-        /* Documents the target refused are reported; the other windows go on. */
-        if (rc != CCOPY_EREJECTED)
-            job->stopping = 1;
-    }
-    pthread_mutex_unlock(&job->lock);
-    if (rc != 0 && rc != CCOPY_ECANCELED)
-        _ccopy_job_log(job, CCOPY_LOG_ERROR, "%s", error.message);
-    ccopy_manifest_cleanup(&manifest);
-}
-
-/* A worker's connection to a destination; a failure is the job's (no window runs without it). */
-static int open_session(ccopy_job_t *job, _ccopy_dest_t *dest, _ccopy_dest_session_t **out)
-{
-    ccopy_error_t error;
-    int rc = dest->ops->session_open(dest, out, &error);
-    if (rc != 0) {
-        *out = NULL;
-        pthread_mutex_lock(&job->lock);
-        _ccopy_job_record_error(job, &error);
-        pthread_mutex_unlock(&job->lock);
-        _ccopy_job_log(job, CCOPY_LOG_ERROR, "%s", error.message);
-    }
-    return rc;
-}
-
-static void stop_taking(ccopy_job_t *job)
-{
-    pthread_mutex_lock(&job->lock);
-    job->stopping = 1;
-    pthread_mutex_unlock(&job->lock);
-}
-
-static void *worker_main(void *arg)
-{
-    _ccopy_worker_t *worker = arg;
-    ccopy_job_t *job = worker->job;
-    _ccopy_task_t *task;
-
-    if (job->source) {
-        worker->source_client = mongoc_client_pool_pop(job->source->pool);
-        _ccopy_requester_init(&worker->source, worker->source_client, &job->request_shared,
-                              &job->counters, &job->canceled);
-    }
-    if (job->dest && open_session(job, job->dest, &worker->dest_session) != 0)
-        stop_taking(job);
-    if (job->from && open_session(job, job->from, &worker->from_session) != 0)
-        stop_taking(job);
-    while ((task = take_task(job)) != NULL)
-        run_task(worker, task);
-    if (worker->source_client) {
-        _ccopy_requester_cleanup(&worker->source);
-        mongoc_client_pool_push(job->source->pool, worker->source_client);
-    }
-    if (worker->dest_session)
-        job->dest->ops->session_close(worker->dest_session);
-    if (worker->from_session)
-        job->from->ops->session_close(worker->from_session);
-    pthread_mutex_lock(&job->lock);
-    job->workers_running--;
-    pthread_mutex_unlock(&job->lock);
-    return NULL;
-}
-
-static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
+void _ccopy_job_fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
 {
     double elapsed, copy_elapsed;
     int64_t now = _ccopy_monotonic_ms();
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     pthread_mutex_lock(&job->lock);
     elapsed = (double)(now - job->started_ms) / 1000.0;
     copy_elapsed = job->copy_started_ms ? (double)(now - job->copy_started_ms) / 1000.0 : 0.0;
@@ -447,204 +316,29 @@ static void fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
                          (double)p->windows_done;
 }
 
-void ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out)
-{
-    fill_progress(job, out);
-}
-
-static void report(ccopy_job_t *job)
+int ccopy_job_get_progress(ccopy_job_t *job, ccopy_progress_t *out)
 {
     ccopy_progress_t p;
+    size_t size;
+    if (!job || !out || out->size < offsetof(ccopy_progress_t, phase) + sizeof out->phase)
+        return CCOPY_EINVAL;
+    size = out->size < sizeof p ? out->size : sizeof p;
+    _ccopy_job_fill_progress(job, &p);
+    memcpy((char *)out + sizeof out->size, (const char *)&p + sizeof p.size, size - sizeof p.size);
+    return 0;
+}
+
+/* Call the progress callback; what it returns may stop the job. */
+void _ccopy_job_report(ccopy_job_t *job)
+{
+    ccopy_progress_t p;
+    int status;
     if (!job->progress_cb)
         return;
-    fill_progress(job, &p);
-    job->progress_cb(&p, job->progress_data);
-}
-
-/* Restore's --drop and indexes: done by run_workers once the workers are there. */
-typedef int (*before_tasks_fn)(ccopy_job_t *job, ccopy_error_t *error);
-
-/* Run job->tasks on up to `parallel` worker threads. The workers wait at a gate until every
- * thread has been started and `before` (may be NULL) has succeeded: what it does (restore drops
- * collections) happens only when there are workers to write the windows after it. Non-zero when
- * no worker thread could be started or `before` failed; no task ran then. Window failures are
- * recorded, not returned. */
-static int run_workers(ccopy_job_t *job, before_tasks_fn before, ccopy_error_t *error)
-{
-    size_t n = job->task_count < (size_t)job->parallel ? job->task_count : (size_t)job->parallel;
-    pthread_t *threads = _ccopy_calloc(n, sizeof *threads);
-    _ccopy_worker_t *ctx = _ccopy_calloc(n, sizeof *ctx);
-    size_t i, started = 0;
-    int rc = 0, failure = 0;
-
-    pthread_mutex_lock(&job->lock);
-    if (!job->copy_started_ms)
-        job->copy_started_ms = _ccopy_monotonic_ms();
-    job->phase = CCOPY_PHASE_COPYING;
-    job->next_task = 0;
-    job->gate_open = 0;
-    job->workers_running = (int)n;
-    pthread_mutex_unlock(&job->lock);
-    report(job);
-    for (i = 0; i < n; i++) {
-        ctx[i].job = job;
-        ctx[i].rng = (uint64_t)_ccopy_monotonic_ms() * 0x9E3779B97F4A7C15ULL + i;
-        failure = pthread_create(&threads[i], NULL, worker_main, &ctx[i]);
-        if (failure != 0)
-            break;
-        started++;
-    }
-    if (started < n) {
-        pthread_mutex_lock(&job->lock);
-        job->workers_running -= (int)(n - started);
-        pthread_mutex_unlock(&job->lock);
-    }
-    if (started == 0 && n > 0)
-        rc = _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_OS, failure,
-                              "no worker thread could be started (%s): no window was run",
-                              strerror(failure));
-    else if (started < n)
-        _ccopy_job_log(job, CCOPY_LOG_WARNING,
-                       "only %zu of %zu worker threads could be started (%s): the windows run on "
-                       "%zu",
-                       started, n, strerror(failure), started);
-    if (rc == 0 && before)
-        rc = before(job, error);
-    pthread_mutex_lock(&job->lock);
-    if (rc != 0)
-        job->stopping = 1; /* the workers leave without a task */
-    job->gate_open = 1;
-    pthread_cond_broadcast(&job->gate);
-    pthread_mutex_unlock(&job->lock);
-    for (;;) {
-        int running;
-        pthread_mutex_lock(&job->lock);
-        running = job->workers_running;
-        pthread_mutex_unlock(&job->lock);
-        if (running == 0)
-            break;
-        _ccopy_sleep_ms(100, NULL);
-        report(job);
-    }
-    for (i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    free(ctx);
-    return rc;
-}
-
-static int workers_failed(ccopy_job_t *job)
-{
-    int failed;
-    pthread_mutex_lock(&job->lock);
-    failed = job->error_count > 0;
-    pthread_mutex_unlock(&job->lock);
-    return failed || atomic_load(&job->canceled);
-}
-
-/* Restore: every window's SHA-256 is checked (in parallel) before the first document is written;
- * then, once the writing workers are started, the target collections are dropped or given their
- * indexes, as asked; then the windows are written. A restore that cannot start a worker fails
- * with the target untouched. */
-static int run_restore(ccopy_job_t *job, ccopy_error_t *error)
-{
-    int rc = _ccopy_job_plan_from_backup(job, error);
-    if (rc != 0 || job->task_count == 0 || atomic_load(&job->canceled) ||
-        _ccopy_option_yes(job->options, "dry_run"))
-        return rc;
-    rc = _ccopy_job_open_target(job, 0, &job->dest, error);
-    if (rc != 0)
-        return rc;
-    job->run_task = _ccopy_restore_check_task;
-    rc = run_workers(job, NULL, error);
-    if (rc != 0 || workers_failed(job))
-        return rc; /* window failures are recorded */
-    job->run_task = _ccopy_restore_task;
-    return run_workers(job, _ccopy_restore_prepare, error);
-}
-
-static int run_kind(ccopy_job_t *job, ccopy_error_t *error)
-{
-    int rc = 0;
-    if (job->kind == CCOPY_JOB_RESTORE)
-        return run_restore(job, error);
-    rc = _ccopy_job_open_server(job, &job->source, "source", error);
-    /* replicate writes into the target; verify against a replica reads it */
-    if (rc == 0 && ccopy_options_get(job->options, "target"))
-        rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_open_target(job, 0, &job->from, error)
-                                           : _ccopy_job_open_target(job, 1, &job->dest, error);
-    if (rc == 0)
-        rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_plan_from_backup(job, error)
-                                           : _ccopy_job_plan(job, error);
-    if (rc == 0 && job->task_count > 0 && !atomic_load(&job->canceled))
-        rc = run_workers(job, NULL, error);
-    if (job->kind == CCOPY_JOB_VERIFY)
-        _ccopy_verify_sort(job);
-    return rc;
-}
-
-int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
-{
-    ccopy_error_t e;
-    int rc;
-
-    if (job->ran)
-        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "this job has already run; make a new one");
-    pthread_mutex_lock(&job->lock);
-    job->ran = 1;
-    job->started_ms = _ccopy_monotonic_ms();
-    pthread_mutex_unlock(&job->lock);
-    job->plan_rng = (uint64_t)job->started_ms * 0x9E3779B97F4A7C15ULL;
-    report(job);
-    rc = run_kind(job, &e);
-    if (rc != 0) {
-        pthread_mutex_lock(&job->lock);
-        _ccopy_job_record_error(job, &e);
-        pthread_mutex_unlock(&job->lock);
-    }
-    _ccopy_job_sort_written(job);
-    pthread_mutex_lock(&job->lock);
-    job->finished_ms = _ccopy_monotonic_ms();
-    pthread_mutex_unlock(&job->lock);
-
-    if (job->error_count > 0) {
-        e = job->errors[0];
-        if (job->error_count > 1)
-            _ccopy_error_prefix(&e, "%zu windows failed, the first", job->error_count);
-        rc = e.code;
-    } else if (job->mismatches > 0) {
-        rc = _ccopy_verify_result(job, &e);
-    } else if (atomic_load(&job->canceled)) {
-        rc = _ccopy_error_set(&e, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0,
-                              job->kind == CCOPY_JOB_RESTORE
-                                  ? "canceled: %lld of %zu window%s restored; run again to restore "
-                                    "(writing them all again is harmless)"
-                                  : "canceled: %lld of %zu window%s completed; run again to continue",
-                              (long long)job->windows_done, job->task_count,
-                              job->task_count == 1 ? "" : "s");
-    } else {
-        rc = 0;
-    }
-    /* The destination's lock is released and connections closed as soon as the run ends, not
-     * at destroy, and before the phase says done: a caller that starts the next job on the same
-     * destination when it sees CCOPY_PHASE_DONE finds it free. */
-    _ccopy_dest_close(job->dest);
-    job->dest = NULL;
-    _ccopy_dest_close(job->from);
-    job->from = NULL;
-    _ccopy_source_close(job->source);
-    job->source = NULL;
-    pthread_mutex_lock(&job->lock);
-    job->result = rc;
-    if (rc != 0)
-        job->result_error = e;
-    job->phase = CCOPY_PHASE_DONE;
-    pthread_mutex_unlock(&job->lock);
-    if (rc != 0 && error)
-        *error = e;
-    report(job);
-    return rc;
+    _ccopy_job_fill_progress(job, &p);
+    status = job->progress_cb(&p, job->progress_data);
+    if (status != 0 && p.phase != CCOPY_PHASE_DONE)
+        _ccopy_job_stop(job, status);
 }
 
 void ccopy_job_destroy(ccopy_job_t *job)
@@ -652,6 +346,10 @@ void ccopy_job_destroy(ccopy_job_t *job)
     if (!job)
         return;
     _ccopy_job_free_state(job);
+    free(job->queue);
+    free(job->db_found);
+    free(job->sink_text);
+    free(job->target_text);
     pthread_mutex_destroy(&job->lock);
     pthread_mutex_destroy(&job->warnings_lock);
     pthread_mutex_destroy(&job->log_callback_lock);

@@ -43,6 +43,13 @@ typedef struct _ccopy_task {
     ccopy_manifest_kind_t kind;
     ccopy_window_t window;
     const ccopy_manifest_t *manifest; /* restore, verify: the backed-up window (borrowed) */
+    /* (lock) what became of it: a ccopy_task_state_t, and for a done task what was written, for
+     * a failed or stopped one why */
+    int state;
+    int64_t documents, bytes, stored_bytes;
+    char sha256[65];
+    const char *data; /* borrowed from the manifest recorded for it */
+    ccopy_error_t error;
 } _ccopy_task_t;
 
 /* What verify found in one window. */
@@ -124,9 +131,16 @@ struct ccopy_job {
     size_t coll_count;          /* (lock) */
     int explicit_collections;
 
-    _ccopy_task_t *tasks;     /* (lock) the array; a task does not change once workers run */
+    _ccopy_task_t *tasks;     /* (lock) the array; a task's window does not change once
+                               * planning is over, only its state and outcome */
     size_t task_count;        /* (lock) */
-    size_t next_task;         /* (lock) */
+    size_t *queue;            /* (lock) the indices of the tasks the running call asked for */
+    size_t queue_count;       /* (lock) */
+    size_t next_task;         /* (lock) the next entry of queue to take */
+    int planned;              /* ccopy_job_plan() ran (plan_rc: what it returned) */
+    int plan_rc;
+    int prepared;             /* restore: drop and indexes are done */
+    int finished;             /* (lock) ccopy_job_finish() ran */
     int workers_running;      /* (lock) */
     int stopping;             /* (lock) a window failed: take no new ones */
     int gate_open;            /* (lock) workers may take tasks (see run_workers in job.c) */
@@ -144,6 +158,9 @@ struct ccopy_job {
     _ccopy_governor_t governor;           /* paces every request of every worker */
     _ccopy_request_shared_t request_shared;
     atomic_int canceled;
+    atomic_int stop_status;   /* what a callback returned to stop the job; 0 while none did */
+    char *db_found;           /* restore: the database the backup holds, when not given */
+    char *sink_text, *target_text; /* the options, secrets masked (NULL when not given) */
     uint64_t plan_rng;        /* back-off jitter of planning retries (planning is one thread) */
     ccopy_phase_t phase;      /* (lock) */
     int ran;                  /* (lock) */
@@ -221,5 +238,18 @@ void _ccopy_job_free_state(ccopy_job_t *job);
 /* The windows written, in collection and window order (workers finish them in any order). */
 void _ccopy_job_sort_written(ccopy_job_t *job);
 void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, ...) CCOPY_PRINTF(3, 4);
+/* A callback returned status (non-zero): stop the job as a cancel does, remembering the first. */
+void _ccopy_job_stop(ccopy_job_t *job, int status);
+/* The progress snapshot, whole (job.c). */
+void _ccopy_job_fill_progress(ccopy_job_t *job, ccopy_progress_t *p);
+/* Call the progress callback, if any; a non-zero return stops the job (job.c). */
+void _ccopy_job_report(ccopy_job_t *job);
+/* Restore's --drop and indexes: run by _ccopy_job_run_workers once the workers are there. */
+typedef int (*_ccopy_before_tasks_fn)(ccopy_job_t *job, ccopy_error_t *error);
+/* workers.c: run job->queue on up to `parallel` worker threads. The workers wait at a gate until
+ * every thread has been started and `before` (may be NULL) has succeeded. Non-zero when no
+ * worker thread could be started or `before` failed; no task ran then. Window failures are
+ * recorded, not returned. */
+int _ccopy_job_run_workers(ccopy_job_t *job, _ccopy_before_tasks_fn before, ccopy_error_t *error);
 
 #endif

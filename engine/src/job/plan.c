@@ -438,9 +438,9 @@ static int choose_database(ccopy_job_t *job, ccopy_error_t *error)
                               job->from->location, list);
     }
     if (rc == 0) {
-        pthread_mutex_lock(&job->lock); /* the summary reads the options */
-        ccopy_options_set(job->options, "db", names[0], NULL);
-        job->db = ccopy_options_get(job->options, "db");
+        pthread_mutex_lock(&job->lock); /* the summary reads it; the options stay as given */
+        job->db_found = _ccopy_strdup(names[0]);
+        job->db = job->db_found;
         pthread_mutex_unlock(&job->lock);
     }
     _ccopy_names_free(names, count);

@@ -50,9 +50,8 @@ static int check_range(const ccopy_options_t *options, int needs_mode, ccopy_err
 /* Verify against a folder or blob backup has no target of its own: there target_db and
  * target_collection name where the backup was restored (restore's words for it, --to-db), which
  * is where the source holds it now: source_db and source_collection. Checks that the two do not
- * disagree, and with copy given, sets the source_* options in it. */
-static int verify_restored_names(const ccopy_options_t *options, ccopy_options_t *copy,
-                                 ccopy_error_t *error)
+ * disagree. */
+static int verify_restored_names(const ccopy_options_t *options, ccopy_error_t *error)
 {
     static const char *const names[][2] = {{"target_db", "source_db"},
                                            {"target_collection", "source_collection"}};
@@ -67,15 +66,23 @@ static int verify_restored_names(const ccopy_options_t *options, ccopy_options_t
                                     "option %s and option %s both say where the source holds "
                                     "the backup now, and differ: give one",
                                     names[i][0], names[i][1]);
-        if (copy)
-            ccopy_options_set(copy, names[i][1], restored, NULL);
-        else if (i == 1 && ccopy_options_get_count(options, "collection") != 1)
+        if (i == 1 && ccopy_options_get_count(options, "collection") != 1)
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                     "option target_collection needs exactly one option "
                                     "collection, not %zu",
                                     ccopy_options_get_count(options, "collection"));
     }
     return 0;
+}
+
+/* What verify_restored_names() checked, resolved into the job's settings: the source holds the
+ * backup where target_db and target_collection say (both strings belong to the settings). */
+static void resolve_restored_names(_ccopy_settings_t *settings)
+{
+    if (settings->target_db)
+        settings->source_db = settings->target_db;
+    if (settings->target_collection)
+        settings->source_collection = settings->target_collection;
 }
 
 static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, ccopy_error_t *error)
@@ -125,7 +132,7 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
     if (has_sink && kind != CCOPY_JOB_REPLICATE &&
         _ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
         return -1;
-    if (kind == CCOPY_JOB_VERIFY && has_sink && verify_restored_names(options, NULL, error) != 0)
+    if (kind == CCOPY_JOB_VERIFY && has_sink && verify_restored_names(options, error) != 0)
         return -1;
     if (ccopy_options_get(options, "source_collection") &&
         ccopy_options_get_count(options, "collection") != 1)
@@ -144,9 +151,8 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
 
 /* An option's text with its secrets masked, for the summary (a SAS URL's signature, the
  * target's password), or NULL when it is not given. */
-static char *masked_option(const ccopy_options_t *options, const char *name)
+static char *masked_option(const char *value)
 {
-    const char *value = ccopy_options_get(options, name);
     char *text = value ? _ccopy_strdup(value) : NULL;
     if (text)
         _ccopy_mask_secrets(text);
@@ -163,6 +169,7 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
 {
     static const _ccopy_task_fn run[] = {_ccopy_copy_task, _ccopy_copy_task, _ccopy_restore_task,
                                          _ccopy_verify_task};
+    _ccopy_settings_t settings;
     ccopy_job_t *job;
     size_t i;
 
@@ -170,44 +177,34 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
         _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no options given");
         return NULL;
     }
-    if (check_options(kind, options, error) != 0)
+    if (check_options(kind, options, error) != 0 ||
+        _ccopy_settings_load(&settings, options, error) != 0)
         return NULL;
 
     job = _ccopy_calloc(1, sizeof *job);
     job->kind = kind;
     job->run_task = run[kind];
-    job->options = ccopy_options_copy(options);
-    if (kind == CCOPY_JOB_VERIFY && ccopy_options_get(options, "sink"))
-        verify_restored_names(options, job->options, NULL);
-    job->db = ccopy_options_get(job->options, "db");
-    job->mode = ccopy_options_get(job->options, "mode");
-    job->format = ccopy_options_get(job->options, "format");
-    job->compression = _ccopy_compression_from_name(ccopy_options_get(job->options, "compress"));
-    job->compress_level = (int)ccopy_options_get_int(job->options, "compress_level");
-    job->step = ccopy_options_get_int(job->options, "step");
-    job->settle_lag = ccopy_options_get_int(job->options, "settle_lag");
-    job->batch_size = (int)ccopy_options_get_int(job->options, "batch_size");
-    job->parallel = (int)ccopy_options_get_int(job->options, "parallel");
-    job->backoff.max_retries = (int)ccopy_options_get_int(job->options, "retry_budget");
-    job->backoff.base_ms = ccopy_options_get_int(job->options, "retry_base_ms");
-    job->backoff.cap_ms = ccopy_options_get_int(job->options, "retry_max_delay_ms");
-    job->server_timeout_ms = ccopy_options_get_int(job->options, "server_timeout_ms");
-    job->socket_timeout_ms = ccopy_options_get_int(job->options, "socket_timeout_ms");
+    job->settings = settings;
+    if (kind == CCOPY_JOB_VERIFY && settings.sink)
+        resolve_restored_names(&job->settings);
+    job->db = job->settings.db;
+    job->backoff.max_retries = (int)job->settings.retry_budget;
+    job->backoff.base_ms = job->settings.retry_base_ms;
+    job->backoff.cap_ms = job->settings.retry_max_delay_ms;
     job->until = -1;
-    _ccopy_governor_init(&job->governor, (double)ccopy_options_get_int(job->options, "max_ru"));
+    _ccopy_governor_init(&job->governor, (double)job->settings.max_ru);
     _ccopy_request_shared_init(&job->request_shared, &job->governor);
-    _ccopy_governor_init(&job->target_governor,
-                         (double)ccopy_options_get_int(job->options, "target_max_ru"));
+    _ccopy_governor_init(&job->target_governor, (double)job->settings.target_max_ru);
     _ccopy_request_shared_init(&job->target_shared, &job->target_governor);
     pthread_mutex_init(&job->lock, NULL);
     pthread_mutex_init(&job->warnings_lock, NULL);
     pthread_mutex_init(&job->log_callback_lock, NULL);
     pthread_cond_init(&job->gate, NULL);
-    for (i = 0; i < ccopy_options_get_count(job->options, "collection"); i++)
-        _ccopy_job_add_collection(job, ccopy_options_get_nth(job->options, "collection", i));
+    for (i = 0; i < job->settings.collection_count; i++)
+        _ccopy_job_add_collection(job, job->settings.collection[i]);
     job->explicit_collections = job->coll_count > 0;
-    job->sink_text = masked_option(job->options, "sink");
-    job->target_text = masked_option(job->options, "target");
+    job->sink_text = masked_option(job->settings.sink);
+    job->target_text = masked_option(job->settings.target);
     job->phase = CCOPY_PHASE_PLANNING;
     return job;
 }
@@ -356,6 +353,6 @@ void ccopy_job_destroy(ccopy_job_t *job)
     pthread_cond_destroy(&job->gate);
     _ccopy_governor_destroy(&job->governor);
     _ccopy_governor_destroy(&job->target_governor);
-    ccopy_options_destroy(job->options);
+    _ccopy_settings_cleanup(&job->settings);
     free(job);
 }

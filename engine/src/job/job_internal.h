@@ -25,6 +25,7 @@
 #include "reader.h"
 #include "request.h"
 #include "retry.h"
+#include "settings.h"
 #include "sink.h"
 #include "source.h"
 #include "stream.h"
@@ -94,14 +95,11 @@ typedef struct _ccopy_coll_stats {
 struct ccopy_job {
     ccopy_job_kind_t kind;
     _ccopy_task_fn run_task;
-    ccopy_options_t *options;
-    /* settings, read from options once */
-    const char *db, *mode, *format;
-    _ccopy_compression_t compression;
-    int compress_level;
-    int64_t step, settle_lag, server_timeout_ms, socket_timeout_ms;
-    int batch_size, parallel;
-    _ccopy_backoff_t backoff;
+    /* the options, read once when the job is made; nothing changes them afterwards except
+     * verify against a backup, which resolves source_db and source_collection (job.c) */
+    _ccopy_settings_t settings;
+    const char *db;           /* settings.db, or restore's db_found once planning found it */
+    _ccopy_backoff_t backoff; /* the settings' retry_* options */
 
     ccopy_progress_cb progress_cb;
     void *progress_data;
@@ -194,9 +192,10 @@ void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *t
 int _ccopy_copy_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manifest_t *out,
                      ccopy_error_t *error);
 
-/* open.c: the servers and destinations named by the options. */
+/* open.c: the servers and destinations named by the settings. The server at uri, the
+ * connection string of option `option` (source or target; errors name it). */
 int _ccopy_job_open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *option,
-                           ccopy_error_t *error);
+                           const char *uri, ccopy_error_t *error);
 /* The store of option sink (backup writes it; restore and verify read it). */
 int _ccopy_job_open_store(ccopy_job_t *job, int for_writing, _ccopy_dest_t **out,
                           ccopy_error_t *error);
@@ -221,13 +220,6 @@ void _ccopy_verdict_cleanup(_ccopy_verdict_t *v);
 void _ccopy_verify_sort(ccopy_job_t *job);
 /* The job's result when windows differ: EMISMATCH naming them. */
 int _ccopy_verify_result(ccopy_job_t *job, ccopy_error_t *error);
-
-/* A no|yes option is yes. */
-static inline int _ccopy_option_yes(const ccopy_options_t *options, const char *name)
-{
-    const char *v = ccopy_options_get(options, name);
-    return v && strcmp(v, "yes") == 0;
-}
 
 /* summary.c (call with job->lock held where noted). */
 void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest); /* (lock); takes ownership */

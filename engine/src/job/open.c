@@ -15,15 +15,12 @@
 #define MAX_REJECTED_EXAMPLES 100
 
 int _ccopy_job_open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *option,
-                           ccopy_error_t *error)
+                           const char *uri, ccopy_error_t *error)
 {
-    _ccopy_source_settings_t settings = {
-        .server_timeout_ms = job->server_timeout_ms,
-        .socket_timeout_ms = job->socket_timeout_ms,
-        .tls_ca_file = ccopy_options_get(job->options, "tls_ca_file"),
-        .max_clients = job->parallel + 1,
-    };
-    int rc = _ccopy_source_open(out, ccopy_options_get(job->options, option), &settings, error);
+    _ccopy_source_settings_t settings;
+    int rc;
+    _ccopy_source_settings_from(&settings, &job->settings);
+    rc = _ccopy_source_open(out, uri, &settings, error);
     if (rc != 0)
         _ccopy_error_prefix(error, "option %s", option); /* which of source and target it is */
     return rc;
@@ -34,14 +31,14 @@ int _ccopy_job_open_store(ccopy_job_t *job, int for_writing, _ccopy_dest_t **out
 {
     _ccopy_dest_store_config_t config;
     memset(&config, 0, sizeof config);
-    _ccopy_sink_settings_from_options(&config.sink, job->options);
+    _ccopy_sink_settings_from(&config.sink, &job->settings);
     config.sink.canceled = &job->canceled;
     config.sink.retries = &job->counters.retries;
-    config.format = job->format;
-    config.compression = job->compression;
-    config.compress_level = job->compress_level;
-    return _ccopy_dest_store_open(out, ccopy_options_get(job->options, "sink"), for_writing,
-                                  &config, error);
+    config.format = job->settings.format;
+    /* the choices of option compress, none|gzip|zstd, are in the order of the enum */
+    config.compression = (_ccopy_compression_t)job->settings.compress_choice;
+    config.compress_level = (int)job->settings.compress_level;
+    return _ccopy_dest_store_open(out, job->settings.sink, for_writing, &config, error);
 }
 
 static void hook_log(void *data, ccopy_log_level_t level, const char *line)
@@ -71,22 +68,20 @@ int _ccopy_job_open_target(ccopy_job_t *job, int record_windows, _ccopy_dest_t *
     _ccopy_dest_mongo_hooks_t hooks = {hook_log, hook_rejected, hook_again, job};
     _ccopy_dest_mongo_config_t config;
     _ccopy_source_t *server = NULL;
-    const char *target_db = ccopy_options_get(job->options, "target_db");
-    int rc = _ccopy_job_open_server(job, &server, "target", error);
+    int rc = _ccopy_job_open_server(job, &server, "target", job->settings.target, error);
 
     if (rc != 0)
         return rc;
     memset(&config, 0, sizeof config);
     config.server = server;
-    config.target_db = target_db ? target_db : job->db;
-    config.target_coll = ccopy_options_get(job->options, "target_collection");
+    config.target_db = job->settings.target_db ? job->settings.target_db : job->db;
+    config.target_coll = job->settings.target_collection;
     config.record_windows = record_windows;
-    config.write_mode = strcmp(ccopy_options_get(job->options, "write_mode"), "insert") == 0
-                            ? CCOPY_WRITE_INSERT
-                            : CCOPY_WRITE_UPSERT;
-    config.write_batch_size = (int)ccopy_options_get_int(job->options, "write_batch_size");
-    config.write_batch_bytes = ccopy_options_get_int(job->options, "write_batch_bytes");
-    config.read_batch_size = job->batch_size;
+    config.write_mode = strcmp(job->settings.write_mode, "insert") == 0 ? CCOPY_WRITE_INSERT
+                                                                          : CCOPY_WRITE_UPSERT;
+    config.write_batch_size = (int)job->settings.write_batch_size;
+    config.write_batch_bytes = job->settings.write_batch_bytes;
+    config.read_batch_size = (int)job->settings.batch_size;
     config.backoff = job->backoff;
     config.shared = &job->target_shared;
     config.counters = &job->counters;

@@ -93,7 +93,7 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
 {
     ccopy_window_t *windows;
     size_t count, i, j = 0;
-    int rc = ccopy_plan_cut(&windows, &count, lo, hi, job->step, error);
+    int rc = ccopy_plan_cut(&windows, &count, lo, hi, job->settings.step, error);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&job->lock);
@@ -162,10 +162,11 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
     size_t count = 0, cov_count = 0;
     char *metadata = NULL;
     int64_t lo = 0, hi = 0, oldest = -1;
-    int full = strcmp(job->mode, "full") == 0, incremental = strcmp(job->mode, "incremental") == 0;
+    int full = strcmp(job->settings.mode, "full") == 0;
+    int incremental = strcmp(job->settings.mode, "incremental") == 0;
     int rc, attempt = 0;
 
-    if (job->kind == CCOPY_JOB_BACKUP || _ccopy_option_yes(job->options, "copy_indexes")) {
+    if (job->kind == CCOPY_JOB_BACKUP || job->settings.copy_indexes_choice) {
         do
             rc = _ccopy_source_metadata_json(job->source, client, job->db, coll->name, &metadata,
                                              error);
@@ -186,7 +187,7 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
     cov = coverage_of(manifests, count, &cov_count);
 
     if (full || incremental) {
-        hi = job->now - job->settle_lag;
+        hi = job->now - job->settings.settle_lag;
         if (incremental && cov_count > 0) {
             /* From the first completed window, not the last: a window that failed while later
              * ones completed leaves a hole, and the next run must fill it. */
@@ -196,7 +197,7 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
                 rc = _ccopy_source_oldest_oid_time(job->source, client, job->db, coll->name,
                                                    &oldest, error);
             while (_ccopy_plan_again(job, rc, &attempt, error));
-            lo = oldest < 0 ? hi : ccopy_time_align(oldest, job->step);
+            lo = oldest < 0 ? hi : ccopy_time_align(oldest, job->settings.step);
             if (rc == 0 && incremental && oldest >= 0)
                 _ccopy_job_log(job, CCOPY_LOG_INFO,
                                "%s.%s: no completed window yet, starting from the oldest ObjectId",
@@ -223,8 +224,8 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         }
     } else {
         /* checked by ccopy_job_new(); relative times move with the clock, so clamp */
-        ccopy_time_parse(&lo, ccopy_options_get(job->options, "from"), job->now, NULL);
-        ccopy_time_parse(&hi, ccopy_options_get(job->options, "until"), job->now, NULL);
+        ccopy_time_parse(&lo, job->settings.from, job->now, NULL);
+        ccopy_time_parse(&hi, job->settings.until, job->now, NULL);
     }
     if (rc == 0 && lo < hi)
         rc = plan_range(job, coll, lo, hi, cov, cov_count, error);
@@ -335,9 +336,9 @@ static int split_for_parallel(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
 
     for (i = 0; i < job->task_count; i++)
         windows += job->tasks[i].kind == CCOPY_MANIFEST_WINDOW;
-    if (windows == 0 || windows >= (size_t)job->parallel)
+    if (windows == 0 || windows >= (size_t)job->settings.parallel)
         return 0;
-    k = ((size_t)job->parallel + windows - 1) / windows;
+    k = ((size_t)job->settings.parallel + windows - 1) / windows;
     for (i = 0; rc == 0 && i < job->task_count; i++) {
         const _ccopy_task_t *t = &job->tasks[i];
         ccopy_window_t *parts = NULL;
@@ -389,7 +390,7 @@ int _ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
         rc = select_collections(job, client, error);
     /* The destination is created and locked only once the source has answered, so a run that
      * cannot start leaves nothing behind. */
-    if (rc == 0 && ccopy_options_get(job->options, "target_collection") && job->coll_count != 1)
+    if (rc == 0 && job->settings.target_collection && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "option target_collection needs exactly one source collection; %s "
                               "has %zu (choose one with option collection)",
@@ -456,7 +457,7 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
     if (job->explicit_collections && !(job->kind == CCOPY_JOB_VERIFY && from_backup(job)))
         return 0;
     if (job->kind == CCOPY_JOB_VERIFY &&
-        !(from_backup(job) && ccopy_options_get(job->options, "source_db"))) {
+        !(from_backup(job) && job->settings.source_db)) {
         mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
         rc = check_source(job, client, error);
         if (rc == 0 && !job->explicit_collections) {
@@ -540,17 +541,17 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
     int rc = 0;
 
     job->now = _ccopy_now_seconds();
-    if (ccopy_options_get(job->options, "from"))
-        ccopy_time_parse(&from, ccopy_options_get(job->options, "from"), job->now, NULL);
-    if (ccopy_options_get(job->options, "until"))
-        ccopy_time_parse(&until, ccopy_options_get(job->options, "until"), job->now, NULL);
+    if (job->settings.from)
+        ccopy_time_parse(&from, job->settings.from, job->now, NULL);
+    if (job->settings.until)
+        ccopy_time_parse(&until, job->settings.until, job->now, NULL);
     if (job->kind == CCOPY_JOB_RESTORE) {
         pthread_mutex_lock(&job->lock);
         job->until = until;
         pthread_mutex_unlock(&job->lock);
     }
     /* verify against a replica opened the target as job->from already */
-    if (ccopy_options_get(job->options, "sink"))
+    if (job->settings.sink)
         rc = _ccopy_job_open_store(job, 0, &job->from, error);
     if (rc == 0)
         where = job->from->ops->describe(job->from);
@@ -558,7 +559,7 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
         rc = choose_database(job, error);
     if (rc == 0)
         rc = backup_collections(job, error);
-    if (rc == 0 && ccopy_options_get(job->options, "target_collection") && job->coll_count != 1)
+    if (rc == 0 && job->settings.target_collection && job->coll_count != 1)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "option target_collection needs exactly one collection; %s has %zu "
                               "(choose one with option collection)",
@@ -576,7 +577,7 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
             rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
                                   "%s holds no completed window of %s.%s",
                                   where, job->db, coll->name);
-        if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !_ccopy_option_yes(job->options, "allow_gaps"))
+        if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !job->settings.allow_gaps_choice)
             rc = check_gaps(job, m, count, until, error);
         for (i = 0; rc == 0 && i < count; i++) {
             if (!wanted(job, &m[i], from, until)) {

@@ -59,8 +59,8 @@ int _ccopy_restore_prepare(ccopy_job_t *job, ccopy_error_t *error)
         if (job->colls[i].windows_planned == 0)
             continue;
         rc = job->dest->ops->prepare_collection(job->dest, job->db, coll,
-                                                _ccopy_option_yes(job->options, "drop"), error);
-        if (rc == 0 && _ccopy_option_yes(job->options, "copy_indexes")) {
+                                                job->settings.drop_choice, error);
+        if (rc == 0 && job->settings.copy_indexes_choice) {
             char *metadata = NULL;
             rc = job->from->ops->get_metadata(job->from, job->db, coll, &metadata, error);
             if (rc == CCOPY_ENOTFOUND) {

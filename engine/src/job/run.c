@@ -29,7 +29,7 @@ static int workers_failed(ccopy_job_t *job, size_t before)
 static int run_restore(ccopy_job_t *job, size_t errors_before, ccopy_error_t *error)
 {
     int rc;
-    if (_ccopy_option_yes(job->options, "dry_run"))
+    if (job->settings.dry_run_choice)
         return 0;
     job->run_task = _ccopy_restore_check_task;
     rc = _ccopy_job_run_workers(job, NULL, error);
@@ -50,13 +50,13 @@ static int plan_kind(ccopy_job_t *job, ccopy_error_t *error)
     if (job->kind == CCOPY_JOB_RESTORE) {
         rc = _ccopy_job_plan_from_backup(job, error);
         if (rc != 0 || job->task_count == 0 || atomic_load(&job->canceled) ||
-            _ccopy_option_yes(job->options, "dry_run"))
+            job->settings.dry_run_choice)
             return rc;
         return _ccopy_job_open_target(job, 0, &job->dest, error);
     }
-    rc = _ccopy_job_open_server(job, &job->source, "source", error);
+    rc = _ccopy_job_open_server(job, &job->source, "source", job->settings.source, error);
     /* replicate writes into the target; verify against a replica reads it */
-    if (rc == 0 && ccopy_options_get(job->options, "target"))
+    if (rc == 0 && job->settings.target)
         rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_open_target(job, 0, &job->from, error)
                                            : _ccopy_job_open_target(job, 1, &job->dest, error);
     if (rc == 0)

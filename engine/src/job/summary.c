@@ -174,16 +174,14 @@ int ccopy_job_get_summary(ccopy_job_t *job, ccopy_summary_t *out)
     s.status = status_of(job);
     if (job->result != 0)
         s.error = job->result_error;
-    s.mode = job->mode;
+    s.mode = job->settings.mode;
     s.database = job->db;
     s.sink = job->sink_text;
     s.target = job->target_text;
     if (job->target_text)
-        s.target_database = ccopy_options_get(job->options, "target_db")
-                                ? ccopy_options_get(job->options, "target_db")
-                                : job->db;
-    s.step_seconds = job->step;
-    s.settle_lag_seconds = job->settle_lag;
+        s.target_database = job->settings.target_db ? job->settings.target_db : job->db;
+    s.step_seconds = job->settings.step;
+    s.settle_lag_seconds = job->settings.settle_lag;
     s.windows_written = job->windows_done;
     s.windows_failed = job->windows_failed;
     s.documents_read = p.documents;
@@ -194,13 +192,13 @@ int ccopy_job_get_summary(ccopy_job_t *job, ccopy_summary_t *out)
     s.ru_charged = p.ru_charged;
     s.ru_estimated = p.ru_estimated;
     s.ru_per_second = p.ru_per_second;
-    s.ru_budget = ccopy_options_get_int(job->options, "max_ru");
+    s.ru_budget = job->settings.max_ru;
     s.ru_final_pace = p.ru_pace;
     s.target_ru_charged = p.target_ru_charged;
-    s.target_ru_budget = ccopy_options_get_int(job->options, "target_max_ru");
+    s.target_ru_budget = job->settings.target_max_ru;
     s.target_ru_final_pace = p.target_ru_pace;
     s.documents_rejected = job->rejected;
-    s.dry_run = job->kind == CCOPY_JOB_RESTORE && _ccopy_option_yes(job->options, "dry_run");
+    s.dry_run = job->kind == CCOPY_JOB_RESTORE && job->settings.dry_run_choice;
     s.windows_verified = job->verified_windows;
     s.windows_differing = job->mismatches;
     s.elapsed_seconds = p.elapsed_seconds;

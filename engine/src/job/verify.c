@@ -33,8 +33,8 @@ typedef struct side_reader {
 static void source_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task,
                                  _ccopy_reader_config_t *c)
 {
-    const char *db = ccopy_options_get(worker->job->options, "source_db");
-    const char *coll = ccopy_options_get(worker->job->options, "source_collection");
+    const char *db = worker->job->settings.source_db;
+    const char *coll = worker->job->settings.source_collection;
     _ccopy_worker_reader_config(worker, task, c);
     if (db)
         c->db = db;
@@ -310,7 +310,7 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
     ccopy_job_t *job = worker->job;
     _ccopy_reader_config_t c;
     _ccopy_verdict_t v;
-    int deep = _ccopy_option_yes(job->options, "deep");
+    int deep = job->settings.deep_choice;
     int backup = job->from->ops->is_backup;
     int rc;
 

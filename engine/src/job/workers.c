@@ -59,7 +59,7 @@ void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *t
     c->coll = task->coll;
     c->kind = task->kind;
     c->window = task->window;
-    c->batch_size = job->batch_size;
+    c->batch_size = (int)job->settings.batch_size;
     c->backoff = job->backoff;
     c->rng_state = &worker->rng;
 }
@@ -191,7 +191,8 @@ static void *worker_main(void *arg)
  * recorded, not returned. */
 int _ccopy_job_run_workers(ccopy_job_t *job, _ccopy_before_tasks_fn before, ccopy_error_t *error)
 {
-    size_t n = job->queue_count < (size_t)job->parallel ? job->queue_count : (size_t)job->parallel;
+    size_t n = job->queue_count < (size_t)job->settings.parallel ? job->queue_count
+                                                                 : (size_t)job->settings.parallel;
     pthread_t *threads = _ccopy_calloc(n, sizeof *threads);
     _ccopy_worker_t *ctx = _ccopy_calloc(n, sizeof *ctx);
     size_t i, started = 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "cosmocopy/catalog.h"
 #include "dest_store.h"
 #include "fixtures.h"
 #include "harness.h"
@@ -124,5 +125,84 @@ CCOPY_TEST(window_written_through_the_destination_reads_back)
     _ccopy_dest_close(dest);
     ccopy_test_remove_tree(dir);
     free(location);
+    free(dir);
+}
+
+typedef struct counted {
+    size_t calls, stop_at;
+    uint32_t first_len;
+} counted_t;
+
+static int count_docs(const uint8_t *bson, size_t len, void *user_data)
+{
+    counted_t *c = user_data;
+    uint32_t framed;
+    memcpy(&framed, bson, sizeof framed);
+    if (c->calls == 0)
+        c->first_len = framed == len ? (uint32_t)len : 0;
+    c->calls++;
+    return c->calls == c->stop_at ? 42 : 0;
+}
+
+/* The public reader of a backup's windows: documents as raw BSON in order, checked against the
+ * manifest; a callback's non-zero status stops the read as CCOPY_ESTOPPED carrying it. */
+CCOPY_TEST(catalog_reads_a_window_and_its_callback_can_stop_it)
+{
+    char *dir = ccopy_test_temp_dir();
+    char *location = malloc(strlen(dir) + 8);
+    _ccopy_dest_store_config_t config;
+    _ccopy_dest_t *dest = NULL;
+    _ccopy_dest_session_t *session = NULL;
+    _ccopy_dest_window_t *w = NULL;
+    _ccopy_dest_window_spec_t spec = {CCOPY_MANIFEST_WINDOW, {1767225600, 1767229200}, "shop", "orders"};
+    ccopy_catalog_t *catalog;
+    ccopy_manifest_t m, *list = NULL;
+    counted_t counted;
+    bson_t doc;
+    size_t count = 0;
+    int i;
+    ccopy_error_t e;
+
+    sprintf(location, "dir:%s", dir);
+    memset(&config, 0, sizeof config);
+    _ccopy_sink_settings_default(&config.sink);
+    config.format = "jsonl";
+    config.compression = CCOPY_COMPRESS_GZIP;
+    CHECK_INT(_ccopy_dest_store_open(&dest, location, 1, &config, &e), 0);
+    CHECK_INT(dest->ops->session_open(dest, &session, &e), 0);
+    CHECK_INT(dest->ops->window_begin(session, &spec, &w, &e), 0);
+    for (i = 0; i < 5; i++) {
+        char oid[25];
+        snprintf(oid, sizeof oid, "6955b90000000000000000%02d", i + 1);
+        make_doc(&doc, oid, i);
+        CHECK_INT(dest->ops->window_add(w, &doc, &e), 0);
+        bson_destroy(&doc);
+    }
+    memset(&m, 0, sizeof m);
+    CHECK_INT(dest->ops->window_commit(w, &m, &e), 0);
+    dest->ops->window_abort(w);
+    ccopy_manifest_cleanup(&m);
+    dest->ops->session_close(session);
+    _ccopy_dest_close(dest);
+
+    catalog = ccopy_catalog_open(location, &e);
+    CHECK(catalog != NULL);
+    CHECK_INT(ccopy_catalog_list(catalog, &list, &count, NULL, NULL, &e), 0);
+    CHECK_INT(count, 1);
+    CHECK_INT(ccopy_catalog_read_window(catalog, &list[0], NULL, NULL, &e), 0); /* check only */
+    memset(&counted, 0, sizeof counted);
+    CHECK_INT(ccopy_catalog_read_window(catalog, &list[0], count_docs, &counted, &e), 0);
+    CHECK_INT(counted.calls, 5);
+    CHECK(counted.first_len > 5);
+    memset(&counted, 0, sizeof counted);
+    counted.stop_at = 2;
+    CHECK_INT(ccopy_catalog_read_window(catalog, &list[0], count_docs, &counted, &e), CCOPY_ESTOPPED);
+    CHECK_INT(e.cause, 42);
+    CHECK_INT(counted.calls, 2);
+    CHECK(strstr(e.message, "stopped by the document callback (it returned 42)") != NULL);
+    ccopy_manifest_array_free(list, count);
+    ccopy_catalog_destroy(catalog);
+    free(location);
+    ccopy_test_remove_tree(dir);
     free(dir);
 }

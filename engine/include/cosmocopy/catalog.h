@@ -8,6 +8,7 @@
 #define COSMOCOPY_CATALOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cosmocopy/error.h"
 #include "cosmocopy/export.h"
@@ -51,6 +52,28 @@ CCOPY_EXPORT void ccopy_catalog_destroy(ccopy_catalog_t *catalog);
 CCOPY_EXPORT int ccopy_catalog_list(ccopy_catalog_t *catalog, ccopy_manifest_t **out_manifests,
                                     size_t *out_count, const char *db, const char *coll,
                                     ccopy_error_t *error);
+
+/**
+ * Document callback: one document of a window, as raw BSON (`len` bytes, valid only during the
+ * call). Return 0 to go on; any other value stops the read, which then returns CCOPY_ESTOPPED
+ * with that value as the error's cause.
+ */
+typedef int (*ccopy_document_cb)(const uint8_t *bson, size_t len, void *user_data);
+
+/**
+ * Read the documents of one completed window (a manifest from ccopy_catalog_list()) in the
+ * order they were written. The stored bytes are hashed and counted as they are read and checked
+ * against the manifest at the end (size, SHA-256, documents), so a window that does not match
+ * fails with CCOPY_ECORRUPT naming the object; documents reach the callback before that check,
+ * so a caller that must not act on unverified data reads once with on_document NULL (the bytes
+ * are then only hashed, nothing decoded), then again. Memory is bounded whatever the window's
+ * size. One thread at a time per catalog handle.
+ * @return 0; CCOPY_ECORRUPT; CCOPY_ENOTFOUND when the data object is missing; CCOPY_EIO;
+ *         CCOPY_ESTOPPED when the callback stopped the read.
+ */
+CCOPY_EXPORT int ccopy_catalog_read_window(ccopy_catalog_t *catalog, const ccopy_manifest_t *manifest,
+                                           ccopy_document_cb on_document, void *user_data,
+                                           ccopy_error_t *error);
 
 /** Free an array returned by ccopy_catalog_list(). */
 CCOPY_EXPORT void ccopy_manifest_array_free(ccopy_manifest_t *manifests, size_t count);

@@ -111,3 +111,35 @@ int ccopy_catalog_list(ccopy_catalog_t *catalog, ccopy_manifest_t **out_manifest
     *out_count = count;
     return 0;
 }
+
+typedef struct document_reader {
+    ccopy_document_cb on_document;
+    void *user_data;
+} document_reader_t;
+
+static int give_document(const bson_t *doc, void *user_data, ccopy_error_t *error)
+{
+    document_reader_t *r = user_data;
+    int status = r->on_document(bson_get_data(doc), doc->len, r->user_data);
+    if (status != 0)
+        return _ccopy_error_set(error, CCOPY_ESTOPPED, CCOPY_DOMAIN_ENGINE, status,
+                                "stopped by the document callback (it returned %d)", status);
+    return 0;
+}
+
+int ccopy_catalog_read_window(ccopy_catalog_t *catalog, const ccopy_manifest_t *manifest,
+                              ccopy_document_cb on_document, void *user_data, ccopy_error_t *error)
+{
+    document_reader_t reader = {on_document, user_data};
+    _ccopy_dest_session_t *session = NULL;
+    int rc;
+    if (!catalog || !manifest)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no catalog or no manifest given");
+    rc = catalog->dest->ops->session_open(catalog->dest, &session, error);
+    if (rc == 0)
+        rc = catalog->dest->ops->window_read(session, manifest, on_document ? give_document : NULL,
+                                             NULL, &reader, error);
+    catalog->dest->ops->session_close(session);
+    return rc;
+}

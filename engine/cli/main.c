@@ -100,8 +100,10 @@ int main(int argc, char **argv)
         printf("cosmocopy %s\n", ccopy_version());
         return EXIT_OK;
     }
-    ccopy_init();
+    /* before the driver starts: mongoc_init() itself may warn (shared-memory counters it
+     * cannot map fall back to malloc), and only the driver's errors are for the user */
     mongoc_log_set_handler(on_mongoc_log, NULL);
+    ccopy_init();
     if (load_spellings() != 0) {
         ccopy_cleanup();
         return EXIT_JOB_FAILED;

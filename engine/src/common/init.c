@@ -6,16 +6,38 @@
 #include <curl/curl.h>
 #include <mongoc/mongoc.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "cosmocopy/cosmocopy.h"
 #include "version.h"
 
 static atomic_int init_count;
 
+/*
+ * libmongoc keeps its performance counters in a shared-memory object named after the process
+ * id (/dev/shm/mongoc-PID), removed only by mongoc_cleanup(). A process that is killed leaves
+ * it behind, and a later process that is given the same id finds it there and warns ("Falling
+ * back to malloc for counters") on stderr, ahead of its own output. The mapping outlives its
+ * name, so the name is removed at once: nothing is left behind, whatever ends the process.
+ */
+static void forget_counters_name(void)
+{
+#ifdef __linux__
+    char name[32];
+    snprintf(name, sizeof name, "/mongoc-%u", (unsigned)getpid());
+    shm_unlink(name);
+#endif
+}
+
 void ccopy_init(void)
 {
     if (atomic_fetch_add(&init_count, 1) == 0) {
         mongoc_init();
+        forget_counters_name();
         curl_global_init(CURL_GLOBAL_DEFAULT);
     }
 }

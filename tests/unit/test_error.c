@@ -97,6 +97,9 @@ CCOPY_TEST(mask_key_value_secrets)
     masked("https://a.blob.core.windows.net/c?sv=2021&sig=abc%2Bdef&se=x", "https://a.blob.core.windows.net/c?sv=2021&sig=****&se=x");
     masked("mongodb://h/?authSource=admin&password=hunter2", "mongodb://h/?authSource=admin&password=****");
     masked("BlobEndpoint=http://h/;SharedAccessSignature=sv=2021&sig=zzz;x=1", "BlobEndpoint=http://h/;SharedAccessSignature=****;x=1");
+    /* found by fuzz_blob_account: a value after blanks or a quote was left in the clear */
+    masked("c?sv=1&sig= abc%2B&x=1", "c?sv=1&sig= ****&x=1");
+    masked("AccountKey='Eby8vdM0'", "AccountKey='****'");
 }
 
 CCOPY_TEST(mask_short_secret)

@@ -150,9 +150,13 @@ void _ccopy_mask_secrets(char *text)
         size_t j;
         for (j = 0; j < sizeof keys / sizeof keys[0]; j++) {
             if ((i == 0 || strchr("?&; \t'\"", text[i - 1])) && prefix_at(text, i, keys[j])) {
-                size_t from = i + strlen(keys[j]), to = from;
+                size_t from = i + strlen(keys[j]), to;
                 /* a SAS inside a connection string holds '&': it ends at ';' */
                 const char *stop = j == 2 ? "; \t\n'\"" : "&; \t\n'\"";
+                /* a value that starts with blanks or quotes is still a value: "sig= abc" */
+                while (text[from] && strchr(" \t'\"", text[from]))
+                    from++;
+                to = from;
                 while (text[to] && !strchr(stop, text[to]))
                     to++;
                 mask_span(text, from, to);

@@ -1,0 +1,310 @@
+"""Reading a backup back: its windows (the manifests) and their documents.
+
+A backup is a catalog of windows, each a manifest and a data object. :func:`open_backup`
+opens one (nothing is created or locked, so it is safe while a backup writes to it);
+:meth:`Backup.windows` lists the completed windows and :meth:`BackupWindow.read` yields a
+window's documents, checked against its manifest (count, size and SHA-256): a window whose data
+does not match raises :class:`~cosmocopy.CorruptError` once its documents have been read.
+
+Example::
+
+    backup = cosmocopy.open_backup("dir:/backups/shop")
+    for window in backup.windows(db="shop", collection="orders"):
+        print(window.start_time, window.documents, "documents")
+        for doc in window.read(decode=True):       # dicts (needs pymongo's bson)
+            ...
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import errors
+from ._native import engine as _e
+from .results import Record, _time
+
+__all__ = ["Backup", "BackupWindow", "Listing", "open_backup", "list_windows"]
+
+# documents read ahead of the caller by the reading thread (memory stays bounded)
+_READ_AHEAD = 256
+_END = object()
+
+
+def _location_text(location: Any, where: str) -> str:
+    if isinstance(location, os.PathLike):
+        return "dir:" + os.fspath(location)
+    if not isinstance(location, str) or not location:
+        raise errors._UnknownArgument(
+            f"{where}: expected dir:PATH, azblob://CONTAINER[/PREFIX] or a SAS URL, "
+            f"not {type(location).__name__}")
+    return location
+
+
+def _catalog_options(blob_connection_string: str | None, where: str) -> Any:
+    opts = _e.ccopy_options_t()
+    if blob_connection_string is not None:
+        if not isinstance(blob_connection_string, str):
+            raise errors._UnknownArgument(f"{where}(blob_connection_string=****): expected a str")
+        err = _e.ccopy_error_t()
+        if _e.ccopy_options_set(opts, "blob_connection_string", blob_connection_string, err) != 0:
+            raise errors.UsageError(f"{where}(blob_connection_string=****): the value is empty",
+                                    code=err.code, cause=err.cause)
+    return opts
+
+
+def _raise(err: Any) -> None:
+    raise errors.from_engine(int(err.code), int(err.domain), int(err.cause), err.message)
+
+
+def _decoder(decode: bool | Callable[[bytes], Any]) -> Callable[[bytes], Any] | None:
+    if callable(decode):
+        return decode
+    if not decode:
+        return None
+    try:
+        import bson
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise errors.UsageError(
+            "read(decode=True) needs the bson package: pip install 'cosmocopy[bson]' "
+            "(or pymongo)") from None
+    if not hasattr(bson, "decode"):  # the unrelated 'bson' package from PyPI
+        raise errors.UsageError("read(decode=True): the installed bson is not pymongo's; "
+                                "pip install pymongo")
+    return bson.decode
+
+
+class BackupWindow(Record):
+    """A completed window of a backup: its manifest as a record.
+
+    Fields (as ``cosmocopy list --json`` prints them): ``database``, ``collection``, ``kind``
+    ("window" or "non-objectid"), ``window`` (``start``, ``end``, ``start_epoch``,
+    ``end_epoch``; None for the non-ObjectId pass), ``documents``, ``bytes``,
+    ``stored_bytes``, ``data`` (the data object), ``sha256``, ``first_id``, ``last_id``,
+    ``format``, ``compression``, ``engine_version``, ``completed_at``.
+    """
+
+    __slots__ = ("_backup", "_list", "_index")
+
+    def __init__(self, data: dict[str, Any], backup: Backup, manifests: Any, index: int) -> None:
+        super().__init__(data)
+        object.__setattr__(self, "_backup", backup)
+        object.__setattr__(self, "_list", manifests)
+        object.__setattr__(self, "_index", index)
+
+    @property
+    def start_time(self) -> _dt.datetime | None:
+        """The window's start as an aware UTC datetime (None for the non-ObjectId pass)."""
+        w = self._data.get("window")
+        return _time(w.get("start")) if isinstance(w, dict) else None
+
+    @property
+    def end_time(self) -> _dt.datetime | None:
+        """The window's end (exclusive), or None for the non-ObjectId pass."""
+        w = self._data.get("window")
+        return _time(w.get("end")) if isinstance(w, dict) else None
+
+    def read(self, decode: bool | Callable[[bytes], Any] = False) -> Iterator[Any]:
+        """Yield the window's documents in the order they were written.
+
+        Each is the raw BSON of one document (``bytes``), or with ``decode=True`` a ``dict``
+        decoded by pymongo's ``bson`` (``pip install 'cosmocopy[bson]'``), or what
+        ``decode(raw)`` returns when ``decode`` is a function (for example
+        ``bson.RawBSONDocument``). Compressed and JSON Lines windows are read the same way.
+
+        The data is checked against the manifest as it streams: a mismatch (a truncated,
+        altered or missing data object) raises :class:`~cosmocopy.CorruptError` or
+        :class:`~cosmocopy.NotFoundError` after the documents that were read. Stopping early
+        (``break``) is fine: the reading stops too.
+        """
+        convert = _decoder(decode)
+        return self._backup._read(self._list, self._index, convert)
+
+
+class Listing(Record):
+    """What :func:`list_windows` returns: ``windows``, the completed windows
+    (:class:`BackupWindow`), as ``cosmocopy list --json`` prints them; ``to_dict()`` gives
+    that JSON's data; ``len()`` of ``windows`` and the totals ``documents``, ``bytes``,
+    ``stored_bytes`` as properties."""
+
+    __slots__ = ("_windows",)
+
+    def __init__(self, windows: list[BackupWindow]) -> None:
+        super().__init__({"windows": [w.to_dict() for w in windows]})
+        object.__setattr__(self, "_windows", windows)
+
+    @property
+    def windows(self) -> list[BackupWindow]:  # type: ignore[override]
+        """The windows, each a :class:`BackupWindow` (readable with ``.read()``)."""
+        return list(self._windows)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "windows":
+            return self.windows
+        return super().__getitem__(key)
+
+    @property
+    def documents(self) -> int:
+        """Documents in all the windows listed."""
+        return sum(int(w["documents"]) for w in self._windows)
+
+    @property
+    def bytes(self) -> int:
+        """BSON bytes in all the windows listed."""
+        return sum(int(w["bytes"]) for w in self._windows)
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes stored (after compression) for all the windows listed."""
+        return sum(int(w["stored_bytes"]) for w in self._windows)
+
+    def __repr__(self) -> str:
+        return f"Listing({len(self._windows)} windows, {self.documents} documents)"
+
+
+class Backup:
+    """A backup's catalog, opened for reading (:func:`open_backup`)."""
+
+    def __init__(self, location: str | os.PathLike[str], *,
+                 blob_connection_string: str | None = None) -> None:
+        self.location = _location_text(location, "open_backup(location)")
+        self._connection = blob_connection_string
+        # opened once here so that a wrong location or credentials fail now, not at first read
+        self._open()
+
+    def _open(self) -> Any:
+        opts = _catalog_options(self._connection, "open_backup")
+        err = _e.ccopy_error_t()
+        catalog = _e.cosmocopy_catalog_open(self.location, opts, err)
+        if catalog is None:
+            _raise(err)
+        return catalog
+
+    def windows(self, db: str | None = None, collection: str | None = None) -> list[BackupWindow]:
+        """The completed windows, in order (database, collection, start), optionally of one
+        database or one collection (``db`` and ``collection``)."""
+        for name, value in (("db", db), ("collection", collection)):
+            if value is not None and not isinstance(value, str):
+                raise errors._UnknownArgument(f"windows({name}=...): expected a str")
+        catalog = self._open()
+        err = _e.ccopy_error_t()
+        manifests = _e.cosmocopy_catalog_list(catalog, db, collection, err)
+        del catalog
+        if manifests is None:
+            _raise(err)
+        out = []
+        for i in range(manifests.count):
+            data = json.loads(_e.cosmocopy_manifest_json(manifests.item(i)))
+            out.append(BackupWindow(data, self, manifests, i))
+        return out
+
+    def read(self, db: str | None = None, collection: str | None = None,
+             decode: bool | Callable[[bytes], Any] = False) -> Iterator[Any]:
+        """Every document of the windows :meth:`windows` lists, window after window (see
+        :meth:`BackupWindow.read` for ``decode`` and the checks)."""
+        for window in self.windows(db, collection):
+            yield from window.read(decode)
+
+    def _read(self, manifests: Any, index: int, convert: Callable[[bytes], Any] | None
+              ) -> Iterator[Any]:
+        """The documents of manifest `index`: a thread reads (the GIL released while it waits
+        for data) into a bounded queue; the caller's generator takes from it."""
+        catalog = self._open()
+        manifest = manifests.item(index)
+        q: queue.Queue[Any] = queue.Queue(maxsize=_READ_AHEAD)
+        stop = threading.Event()
+        outcome: list[Any] = []
+
+        def on_document(raw: bytes, _exc: BaseException | None) -> int:
+            while not stop.is_set():
+                try:
+                    q.put(raw, timeout=0.1)
+                    return 0
+                except queue.Full:
+                    continue
+            return 1
+
+        def reader() -> None:
+            err = _e.ccopy_error_t()
+            try:
+                rc = _e.cosmocopy_catalog_read_window(catalog, manifest, on_document, err)
+                outcome.append((rc, err))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                outcome.append((None, e))
+            finally:
+                while True:
+                    try:
+                        q.put(_END, timeout=0.1)
+                        break
+                    except queue.Full:
+                        if stop.is_set():
+                            break
+
+        thread = threading.Thread(target=reader, name="cosmocopy-read", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is _END:
+                    break
+                yield convert(item) if convert else item
+        finally:
+            stop.set()
+            while thread.is_alive():
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            thread.join()
+        rc, err = outcome[0] if outcome else (None, None)
+        if isinstance(err, BaseException):
+            raise err
+        if rc:
+            _raise(err)
+
+    def __repr__(self) -> str:
+        return f"<cosmocopy.Backup {_e.cosmocopy_mask_secrets(self.location)}>"
+
+
+def open_backup(location: str | os.PathLike[str], *,
+                blob_connection_string: str | None = None) -> Backup:
+    """Open a backup for reading: ``dir:PATH`` (or a path object), ``azblob://CONTAINER[/PREFIX]``
+    with ``blob_connection_string``, or a container SAS URL. Nothing is created or locked.
+
+    Raises :class:`~cosmocopy.UsageError` for a location that is not one of those,
+    :class:`~cosmocopy.NotFoundError` when it does not exist."""
+    return Backup(location, blob_connection_string=blob_connection_string)
+
+
+def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None = None,
+                 collection: str | None = None, blob_connection_string: str | None = None,
+                 **kwargs: Any) -> Listing:
+    """The completed windows of a backup, like ``cosmocopy list --json``.
+
+    ``from_`` (or ``**{"from": ...}``) is the backup: ``dir:PATH``, ``azblob://CONTAINER[/PREFIX]``
+    (with ``blob_connection_string``) or a container SAS URL. ``db`` and ``collection`` narrow
+    the listing. Each window can be read back with ``.read()``.
+
+    Example::
+
+        listing = cosmocopy.list_windows("dir:/backups/shop", db="shop")
+        print(len(listing.windows), "windows,", listing.documents, "documents")
+    """
+    if "from" in kwargs:
+        if from_ is not None:
+            raise errors.UsageError("list_windows(): from_ and from both given; give one")
+        from_ = kwargs.pop("from")
+    if kwargs:
+        name = next(iter(kwargs))
+        raise errors._UnknownArgument(f"list_windows() got an unexpected keyword argument {name!r}")
+    if from_ is None:
+        raise errors.UsageError("list_windows(): from_= is required (dir:PATH, "
+                                "azblob://CONTAINER[/PREFIX] or a SAS URL)")
+    backup = Backup(_location_text(from_, "list_windows(from_)"),
+                    blob_connection_string=blob_connection_string)
+    return Listing(backup.windows(db, collection))

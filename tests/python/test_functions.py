@@ -1,0 +1,209 @@
+"""The package's functions end to end against FerretDB and Azurite: backup, replicate, restore,
+verify, plan, list_windows, options and reading a backup back. Every destination is read with
+an independent client (the folder and blob readers of tests/support, pymongo), and each result
+is compared with what the command prints for the same job."""
+
+from __future__ import annotations
+
+import json
+
+import bson
+import pytest
+from bson.raw_bson import RawBSONDocument
+
+import backupcheck as bc
+import blobcheck
+from conftest import HOUR, START
+
+
+def test_backup_to_a_folder_holds_exactly_the_source(cc, orders, window_args, tmp_path):
+    result = cc.backup(to=tmp_path / "bk", **window_args)
+    assert isinstance(result, cc.Result)
+    assert result.ok and result.status == "ok" and result.command == "backup"
+    assert result.windows_planned == 3 and result.windows_written == 3
+    assert result.documents == 1200 == orders.count_documents({})
+    bc.assert_backup_matches(tmp_path / "bk", orders.database, ["orders"])
+    # per-window outcomes as attributes, and the plain data
+    assert [w.kind for w in result.windows] == ["window"] * 3
+    assert all(len(w.sha256) == 64 and w.data.endswith(".bson") for w in result.windows)
+    assert sum(w.documents for w in result.windows) == 1200
+    assert result.windows[0].start_time.timestamp() == START
+    assert result.to_dict()["documents"] == 1200
+    assert result.request_units.charged >= 0
+    again = cc.backup(to=tmp_path / "bk", **window_args)
+    assert again.windows_written == 0 and again.windows_already_complete == 3
+
+
+def test_the_result_has_the_figures_of_the_commands_json(cc, orders, window_args, tmp_path,
+                                                        run_cli):
+    result = cc.backup(to=f"dir:{tmp_path}/py", **window_args)
+    w = window_args
+    res = run_cli("backup", "--source", w["source"], "--db", w["db"], "--collection",
+                        "orders", "--step", "4h", "--parallel", "3", "--from", f"@{START}", "--to",
+                        f"@{START + 12 * HOUR}", "--to", f"dir:{tmp_path}/cli", "--json")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    mine = result.to_dict()
+    assert set(mine) == set(summary)
+    for key in ("status", "windows_planned", "windows_written", "documents", "bytes",
+                "stored_bytes"):
+        assert mine[key] == summary[key], key
+    assert [(x["start"], x["documents"], x["sha256"]) for x in mine["windows"]] == \
+        [(x["start"], x["documents"], x["sha256"]) for x in summary["windows"]]
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_backup_to_azurite_with_a_connection_string(cc, orders, window_args, azurite,
+                                                    blob_container, compression):
+    to = f"azblob://{blob_container.container_name}/nightly"
+    result = cc.backup(to=to, blob_connection_string=azurite.connection_string,
+                       compress=compression, **window_args)
+    assert result.windows_written == 3
+    blobcheck.assert_blob_backup_matches(blob_container, "nightly", orders.database, ["orders"])
+    assert azurite.account_key not in repr(result) + json.dumps(result.to_dict())
+
+
+def test_replicate_then_restore_then_verify(cc, orders, window_args, mongo, ferretdb, db_name,
+                                            tmp_path):
+    target_db = db_name + "_r"
+    try:
+        rep = cc.replicate(target=ferretdb.uri, target_db=target_db, **window_args)
+        assert rep.windows_written == 3 and rep.documents == 1200
+        bc.assert_same_docs(bc.source_docs(mongo[target_db].orders), bc.source_docs(orders),
+                            "replica")
+
+        cc.backup(to=tmp_path / "bk", **window_args)
+        restored_db = db_name + "_x"
+        res = cc.restore(from_=f"dir:{tmp_path / 'bk'}", target=ferretdb.uri, db=db_name,
+                         to_db=restored_db)
+        assert res.ok and res.documents == 1200
+        bc.assert_same_docs(bc.source_docs(mongo[restored_db].orders), bc.source_docs(orders),
+                            "restored")
+
+        ok = cc.verify(source=ferretdb.uri, db=db_name, collection="orders",
+                       backup=f"dir:{tmp_path / 'bk'}")
+        assert ok.status == "ok" and ok.verdicts and all(v.status == "ok" for v in ok.verdicts)
+    finally:
+        mongo.drop_database(target_db)
+        mongo.drop_database(db_name + "_x")
+
+
+def test_verify_that_finds_a_difference_raises_mismatch_with_the_verdicts(
+        cc, orders, window_args, ferretdb, db_name, tmp_path):
+    cc.backup(to=tmp_path / "bk", **window_args)
+    victim = orders.find_one(sort=[("_id", 1)])
+    orders.update_one({"_id": victim["_id"]}, {"$set": {"changed": True}})
+    with pytest.raises(cc.MismatchError) as caught:
+        cc.verify(source=ferretdb.uri, db=db_name, collection="orders",
+                  backup=f"dir:{tmp_path / 'bk'}", deep=True)
+    err = caught.value
+    assert err.code_name == "EMISMATCH" and err.result.status == "differs"
+    assert [v.status for v in err.result.verdicts] == ["differs", "ok", "ok"]
+    assert err.result.verdicts[0].different == 1
+
+
+def test_plan_is_the_commands_plan(cc, run_cli):
+    got = cc.plan(from_="2026-01-01T01:00:00Z", to="2026-01-02", step="6h")
+    res = run_cli("plan", "--from", "2026-01-01T01:00:00Z", "--to", "2026-01-02",
+                        "--step", "6h", "--json")
+    assert got.to_dict() == json.loads(res.stdout)
+    assert [w.start for w in got.windows][:2] == ["2026-01-01T01:00:00Z", "2026-01-01T06:00:00Z"]
+    assert got.windows[0].lo == "6955c71000000000" + "00000000"
+    import datetime as dt
+    same = cc.plan(**{"from": dt.datetime(2026, 1, 1, 1), "to": dt.date(2026, 1, 2)},
+                   step=dt.timedelta(hours=6))
+    assert same == got
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(from_="yesterday-ish", to="now"), ["from_=", "yesterday-ish"]),
+    (dict(from_="2026-01-02", to="2026-01-01"), []),
+    (dict(from_="2026-01-01", to="2026-01-02", step="0s"), ["step="]),
+    (dict(from_="2026-01-01", to="2026-01-02", step="4 hours"), ["step="]),
+    (dict(to="2026-01-02"), ["from_= and to= are required"]),
+])
+def test_plan_refuses_bad_input_naming_the_argument(cc, kwargs, words):
+    with pytest.raises(cc.UsageError) as caught:
+        cc.plan(**kwargs)
+    assert caught.value.code_name == "EINVAL"
+    for w in words:
+        assert w in str(caught.value)
+
+
+def test_list_windows_is_the_commands_list_and_reads_back_the_documents(
+        cc, orders, window_args, tmp_path, run_cli):
+    cc.backup(to=tmp_path / "bk", **window_args)
+    listing = cc.list_windows(f"dir:{tmp_path / 'bk'}", db=orders.database.name)
+    res = run_cli("list", "--from", f"dir:{tmp_path / 'bk'}", "--json")
+    assert listing.to_dict() == json.loads(res.stdout)
+    assert cc.list is cc.list_windows
+    assert len(listing.windows) == 3 and listing.documents == 1200
+    # every window read back: raw BSON, exactly the source's documents of that window
+    source = bc.source_docs(orders)
+    seen = {}
+    for window in listing.windows:
+        lo, hi = window.window.start_epoch, window.window.end_epoch
+        docs = list(window.read())
+        assert len(docs) == window.documents
+        for raw in docs:
+            assert isinstance(raw, bytes)
+            doc = RawBSONDocument(raw)
+            assert lo <= doc["_id"].generation_time.timestamp() < hi
+            seen[bc.doc_key(doc)] = raw
+    bc.assert_same_docs(seen, source, "read back")
+    # decoded, or with the caller's decoder
+    first = listing.windows[0]
+    decoded = list(first.read(decode=True))
+    assert decoded == [bson.decode(r) for r in first.read()]
+    assert all(isinstance(d, RawBSONDocument) for d in first.read(decode=RawBSONDocument))
+    assert sum(1 for _ in cc.open_backup(tmp_path / "bk").read(collection="orders")) == 1200
+
+
+def test_reading_a_window_whose_data_was_altered_raises_corrupt(cc, orders, window_args,
+                                                                 tmp_path):
+    cc.backup(to=tmp_path / "bk", **window_args)
+    window = cc.open_backup(tmp_path / "bk").windows()[1]
+    data = tmp_path / "bk" / window.database / window.collection / window.data
+    raw = bytearray(data.read_bytes())
+    raw[-2] ^= 0x01  # inside the last document's last string: still parses, different bytes
+    data.write_bytes(bytes(raw))
+    with pytest.raises(cc.CorruptError) as caught:
+        for _ in window.read():
+            pass
+    assert window.data in str(caught.value)
+    # stopping early is fine and reads no further
+    assert len([d for _, d in zip(range(5), cc.open_backup(tmp_path / "bk").windows()[0].read())]) == 5
+
+
+def test_reading_back_from_azurite(cc, orders, window_args, azurite, blob_container):
+    to = f"azblob://{blob_container.container_name}/p"
+    cc.backup(to=to, blob_connection_string=azurite.connection_string, compress="gzip",
+              **window_args)
+    backup = cc.open_backup(to, blob_connection_string=azurite.connection_string)
+    assert azurite.account_key not in repr(backup)
+    got = {bc.doc_key(RawBSONDocument(r)): r for r in backup.read(db=orders.database.name)}
+    bc.assert_same_docs(got, bc.source_docs(orders), "read back from blob")
+    sas = cc.list_windows(azurite.sas_url(blob_container.container_name, "p"))
+    assert sas.documents == 1200
+
+
+def test_options_is_the_engines_table(cc):
+    every = cc.options()
+    names = [o.name for o in every]
+    assert {"source", "sink", "batch_size", "compress", "max_ru"} <= set(names)
+    backup = {o.name for o in cc.options("backup")}
+    assert "sink" in backup and "target" not in backup
+    batch = next(o for o in every if o.name == "batch_size")
+    assert batch.type == "int" and batch.min == 1 and batch.doc
+    assert next(o for o in every if o.name == "source").secret
+    with pytest.raises(cc.UsageError, match="unknown command"):
+        cc.options("dump")
+
+
+def test_help_reads_well(cc):
+    doc = cc.backup.__doc__
+    assert "Back up" in doc and "Example::" in doc and "batch_size: int" in doc
+    assert "to: " in doc and "sets sink" in doc
+    for fn in (cc.replicate, cc.restore, cc.verify, cc.plan, cc.list_windows, cc.open_backup,
+               cc.options, cc.Job, cc.Job.run, cc.Job.plan, cc.Job.cancel):
+        assert fn.__doc__ and len(fn.__doc__.strip()) > 60, fn

@@ -157,6 +157,7 @@ class Job:
     def __init__(self, command: str, *, progress: Callable[[Progress], object] | None = None,
                  **options: Any) -> None:
         self._job: Any = None
+        self._final_tasks = []
         if command not in _KINDS:
             raise errors.UsageError(
                 f"Job(): unknown command {command!r} (expected one of {', '.join(_KINDS)})")
@@ -179,6 +180,7 @@ class Job:
         self._finished = False
         self._final: Result | None = None
         self._final_progress: Progress | None = None
+        self._final_tasks: list[Task] = []
         # bound methods kept on the instance: the engine borrows them for the job's lifetime
         self._progress_cb = self._on_progress
         self._log_cb = self._on_log
@@ -255,17 +257,20 @@ class Job:
 
     @property
     def tasks(self) -> list[Task]:
-        """The planned tasks with their current state (empty before :meth:`plan`)."""
-        job = self._handle()
+        """The planned tasks with their current state (empty before :meth:`plan`; after
+        :meth:`close`, as they ended)."""
+        if self._job is None:
+            return list(self._final_tasks)
+        job = self._job
         return [self._task(job, i) for i in range(_e.ccopy_job_task_count(job))]
 
     def task(self, index: int) -> Task:
         """Task ``index`` with its current state."""
-        job = self._handle()
-        n = _e.ccopy_job_task_count(job)
-        if not 0 <= index < n:
-            raise errors.UsageError(f"{self.command} job: no task {index} (it has {n})")
-        return self._task(job, index)
+        tasks = self._final_tasks if self._job is None else None
+        n = len(tasks) if tasks is not None else _e.ccopy_job_task_count(self._job)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+            raise errors.UsageError(f"{self.command} job: no task {index!r} (it has {n})")
+        return tasks[index] if tasks is not None else self._task(self._job, index)
 
     @staticmethod
     def _task(job: Any, i: int) -> Task:
@@ -378,6 +383,7 @@ class Job:
             except errors.Error:
                 pass
         self._final_progress = self.progress()
+        self._final_tasks = self.tasks
         if self._final is None and self._planned:
             self._final = self._result_now()
         job, self._job = self._job, None

@@ -1,0 +1,132 @@
+"""Every failure is an exception of one hierarchy rooted in cosmocopy.Error, of the class a
+caller would catch, carrying the engine's code, domain and cause; bad arguments are named; no
+secret reaches a message, a repr or a log record."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import pickle
+
+import pytest
+
+from conftest import HOUR, START
+
+PASSWORD = "Pa55-w0rd-never-shown"
+
+
+def test_the_hierarchy(cc):
+    for name in ("UsageError", "NotFoundError", "AuthenticationError", "ConnectionError",
+                 "TimeoutError", "ThrottledError", "ServerError", "SinkError", "CorruptError",
+                 "BusyError", "MismatchError", "RejectedError", "PartialError", "CancelledError",
+                 "StoppedError"):
+        assert issubclass(getattr(cc, name), cc.Error), name
+    assert issubclass(cc.UsageError, ValueError)
+    assert issubclass(cc.ConnectionError, builtins.ConnectionError)
+    assert issubclass(cc.TimeoutError, cc.ConnectionError)
+    assert issubclass(cc.AuthenticationError, PermissionError)
+    assert issubclass(cc.SinkError, OSError) and issubclass(cc.CorruptError, cc.SinkError)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(batch_size=0), "UsageError", ["backup(batch_size=0)", "below the minimum 1"]),
+    (dict(batch_size="many"), "UsageError", ["backup(batch_size='many')"]),
+    (dict(compress="lz4"), "UsageError", ["backup(compress='lz4')", "gzip"]),
+    (dict(step=True), "UsageError", ["backup(step=True)"]),
+    (dict(collection=[1, 2]), "UsageError", ["backup(collection=[1, 2])"]),
+    (dict(batchsize=10), TypeError, ["unexpected keyword argument 'batchsize'",
+                                     "did you mean batch_size=?"]),
+    (dict(target_db="x"), TypeError, ["backup() does not take target_db="]),
+    (dict(to=None), "UsageError", ["to="]),
+    (dict(full=True, from_=START, until=START + HOUR), "UsageError", ["choose"]),
+])
+def test_bad_arguments_are_named(cc, ferretdb, db_name, tmp_path, kwargs, exc, words):
+    args = dict(source=f"mongodb://u:{PASSWORD}@127.0.0.1:{ferretdb.port}/", db=db_name,
+                to=f"dir:{tmp_path}")
+    args.update(kwargs)
+    if args["to"] is None:
+        del args["to"]
+    expected = getattr(cc, exc) if isinstance(exc, str) else exc
+    with pytest.raises(expected) as caught:
+        cc.backup(**args)
+    err = caught.value
+    assert isinstance(err, cc.UsageError) and err.code_name == "EINVAL"
+    for w in words:
+        assert w in str(err), str(err)
+    assert PASSWORD not in str(err) + repr(err)
+    assert list(tmp_path.iterdir()) == []  # nothing was written
+
+
+def test_an_unreachable_source_is_a_connection_error(cc, db_name, tmp_path, caplog):
+    uri = f"mongodb://u:{PASSWORD}@127.0.0.1:1/?serverSelectionTimeoutMS=300"
+    with caplog.at_level(logging.DEBUG, logger="cosmocopy"):
+        with pytest.raises(cc.ConnectionError) as caught:
+            cc.backup(source=uri, db=db_name, to=tmp_path / "bk", retry_budget=0)
+    err = caught.value
+    assert err.code_name in ("ENETWORK", "ETIMEDOUT") and err.domain in ("mongo", "engine")
+    assert "127.0.0.1:1" in str(err)
+    shown = str(err) + repr(err) + repr(err.result) + str(err.result.to_dict()) + caplog.text
+    assert PASSWORD not in shown
+    assert err.result.status == "failed"
+    # an exception a caller can keep or send elsewhere
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is type(err) and str(again) == str(err) and again.code == err.code
+
+
+def test_a_rejected_account_key_is_an_authentication_error(cc, orders, window_args, azurite,
+                                                           blob_container):
+    wrong = azurite.connection_string.replace(azurite.account_key, "A" * 86 + "==")
+    with pytest.raises(cc.AuthenticationError) as caught:
+        cc.backup(to=f"azblob://{blob_container.container_name}/x", blob_connection_string=wrong,
+                  **window_args)
+    err = caught.value
+    assert err.code_name == "EAUTH" and err.domain == "http" and err.cause == 403
+    assert "A" * 20 not in str(err) + repr(err) and azurite.account_key not in str(err)
+
+
+def test_a_missing_container_is_bad_input_naming_it(cc, azurite):
+    with pytest.raises(cc.UsageError) as caught:
+        cc.list_windows("azblob://no-such-container-here",
+                        blob_connection_string=azurite.connection_string)
+    assert "container no-such-container-here does not exist" in str(caught.value)
+    assert azurite.account_key not in str(caught.value) + repr(caught.value)
+
+
+def test_a_window_whose_data_is_gone_is_not_found(cc, orders, window_args, tmp_path):
+    cc.backup(to=tmp_path / "bk", **window_args)
+    window = cc.open_backup(tmp_path / "bk").windows()[0]
+    (tmp_path / "bk" / window.database / "orders" / window.data).unlink()
+    with pytest.raises(cc.NotFoundError) as caught:
+        list(window.read())
+    assert caught.value.code_name == "ENOTFOUND" and window.data in str(caught.value)
+
+
+def test_throttling_that_outlasts_the_retries_is_a_throttled_error(cc, orders, window_args,
+                                                                   tmp_path, cosmos_proxy,
+                                                                   ferretdb):
+    proxy = cosmos_proxy(ferretdb, ru_per_second=0, retry_after_ms=5)
+    args = dict(window_args, source=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true")
+    with pytest.raises(cc.ThrottledError) as caught:
+        cc.backup(to=tmp_path / "bk", retry_budget=2, retry_base_ms=5, **args)
+    err = caught.value
+    assert err.code_name == "ETHROTTLED" and err.cause == 16500 and err.domain == "mongo"
+    assert proxy.counters()["throttled"] >= 3
+
+
+def test_a_destination_that_cannot_be_written_is_a_sink_error(cc, orders, window_args,
+                                                              tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(cc.Error) as caught:
+        cc.backup(to=f"dir:{blocker}/bk", **window_args)
+    assert isinstance(caught.value, (cc.SinkError, cc.UsageError))
+    assert str(blocker) in str(caught.value)
+
+
+def test_a_second_writer_is_busy(cc, orders, window_args, tmp_path):
+    with cc.Job("backup", to=tmp_path / "bk", **window_args) as first:
+        first.plan()
+        with pytest.raises(cc.BusyError) as caught:
+            cc.backup(to=tmp_path / "bk", **window_args)
+        assert caught.value.code_name == "EBUSY"
+        first.run()

@@ -7,7 +7,7 @@ arguments; each returns a :class:`Result` with the figures of the command's JSON
     import cosmocopy
 
     result = cosmocopy.backup(source="mongodb://...", db="shop", to="dir:/backups/shop",
-                              since="-4h")
+                              incremental=True)
     print(result.windows_written, "windows,", result.documents, "documents")
 
     for window in cosmocopy.open_backup("dir:/backups/shop").windows(db="shop"):
@@ -25,7 +25,7 @@ from __future__ import annotations
 import atexit as _atexit
 import logging as _logging
 
-from ._native import engine as _e
+from ._native import api as _e
 
 
 def _driver_log(level: int, domain: str, message: str) -> None:

@@ -8,12 +8,13 @@ with ``-`` as ``_`` (``to``, ``to_db``, ``max_ru``); ``from`` is written ``from_
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import _options, errors, job as _job
-from ._native import engine as _e
+from ._native import api as _e
 from ._options import Option
 from .job import Progress
 from .results import PlannedWindow, Record, Result
@@ -50,7 +51,7 @@ with ``.result`` telling what did complete.
 Example::
 
     result = cosmocopy.backup(source="mongodb://...", db="shop", collection=["orders"],
-                              to="dir:/backups/shop", since="-4h", compression="zstd")
+                              to="dir:/backups/shop", incremental=True, compress="zstd")
     print(result.windows_written, result.documents, result.request_units.charged)
 """,
     "replicate": """Copy collections into another Cosmos DB / MongoDB server, window by window.
@@ -60,7 +61,7 @@ target keeps its own catalog of completed windows. Returns the :class:`Result`.
 
 Example::
 
-    cosmocopy.replicate(source=src_uri, db="shop", target=dst_uri, since="-4h")
+    cosmocopy.replicate(source=src_uri, db="shop", target=dst_uri, incremental=True)
 """,
     "restore": """Restore a backup (folder, Azure Blob) into a server.
 
@@ -89,26 +90,46 @@ Arguments:
 """
 
 
+_KINDS = {"strings": "str or list of str", "int": "int", "duration": "duration", "time": "time",
+          "string": "str"}
+
+
 def _option_lines(command: str) -> str:
     lines = []
     for kw, opts in _options.keywords(command).items():
-        o = opts[0]
         shown = "from_" if kw == "from" else kw
-        if kw != o.name and any(p.name == kw for p in opts):
-            continue
-        kind = {"strings": "str or list of str", "int": "int", "duration": "duration",
-                "time": "time", "enum": " | ".join(o.choices) or "str", "string": "str"}[o.type]
-        default = f", default {o.default}" if o.default not in (None, "") else ""
-        alias = "" if kw == o.name else f" (sets {o.name})"
-        lines.append(f"    {shown}: {kind}{default}{alias}. {o.doc}")
+        what = []
+        for o in opts:
+            kind = " | ".join(repr(c) for c in o.choices) if o.type == "enum" else _KINDS[o.type]
+            default = f", default {o.default}" if o.default not in (None, "") else ""
+            sets = "" if kw == o.name else f"sets {o.name}: "
+            what.append(f"{sets}{kind}{default}. {o.doc}")
+        lines.append(f"    {shown}: " + "\n        or ".join(what))
+    if command in ("backup", "replicate"):
+        lines.append("    full, incremental: bool. True chooses that mode (as --full and "
+                     "--incremental); a from_ time chooses mode 'range'")
     return "\n".join(lines)
+
+
+def _signature(command: str) -> inspect.Signature:
+    kw_only = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("progress", kw_only, default=None,
+                                annotation="Callable[[Progress], object] | None")]
+    for kw in _options.keywords(command):
+        params.append(inspect.Parameter("from_" if kw == "from" else kw, kw_only, default=None))
+    if command in ("backup", "replicate"):
+        params += [inspect.Parameter(n, kw_only, default=False, annotation="bool")
+                   for n in ("full", "incremental")]
+    return inspect.Signature(params, return_annotation="Result")
 
 
 def _document(fn: Callable[..., Any], command: str) -> None:
     fn.__doc__ = (_INTRO[command] + _COMMON +
-                  "\nKeyword arguments (the command's options; durations: \"4h\", seconds or a\n"
-                  "timedelta; times: \"2026-01-01T00:00:00Z\", \"-4h\", a datetime (naive: UTC)\n"
-                  "or epoch seconds; yes/no options: True/False):\n\n" + _option_lines(command))
+                  "\nKeyword arguments (the command's options; None leaves the default;\n"
+                  "durations: \"4h\", seconds or a timedelta; times: \"2026-01-01T00:00:00Z\",\n"
+                  "\"-4h\", a datetime (naive: UTC) or epoch seconds; yes/no options: True/False):\n\n"
+                  + _option_lines(command))
+    fn.__signature__ = _signature(command)  # type: ignore[attr-defined]
 
 
 for _fn, _command in ((backup, "backup"), (replicate, "replicate"), (restore, "restore"),

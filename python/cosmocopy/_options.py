@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors
-from ._native import engine as _e
+from ._native import api as _e
 
 COMMANDS = ("backup", "replicate", "restore", "verify")
 _TYPES = ("string", "strings", "int", "duration", "time", "enum")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import errors
-from ._native import engine as _e
+from ._native import api as _e
 from .results import Record, _time
 
 __all__ = ["Backup", "BackupWindow", "Listing", "open_backup", "list_windows"]
@@ -38,7 +38,7 @@ _END = object()
 
 def _location_text(location: Any, where: str) -> str:
     if isinstance(location, os.PathLike):
-        return "dir:" + os.fspath(location)
+        return "dir:" + str(os.fspath(location))
     if not isinstance(location, str) or not location:
         raise errors._UnknownArgument(
             f"{where}: expected dir:PATH, azblob://CONTAINER[/PREFIX] or a SAS URL, "
@@ -90,6 +90,9 @@ class BackupWindow(Record):
     """
 
     __slots__ = ("_backup", "_list", "_index")
+    _backup: Backup
+    _list: Any
+    _index: int
 
     def __init__(self, data: dict[str, Any], backup: Backup, manifests: Any, index: int) -> None:
         super().__init__(data)
@@ -139,7 +142,7 @@ class Listing(Record):
         object.__setattr__(self, "_windows", windows)
 
     @property
-    def windows(self) -> list[BackupWindow]:  # type: ignore[override]
+    def windows(self) -> list[BackupWindow]:
         """The windows, each a :class:`BackupWindow` (readable with ``.read()``)."""
         return list(self._windows)
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import _options, errors
-from ._native import engine as _e
+from ._native import api as _e
 from .results import Result
 
 __all__ = ["Job", "Task", "Progress"]
@@ -157,7 +157,7 @@ class Job:
     def __init__(self, command: str, *, progress: Callable[[Progress], object] | None = None,
                  **options: Any) -> None:
         self._job: Any = None
-        self._final_tasks = []
+        self._final_tasks: list[Task] = []
         if command not in _KINDS:
             raise errors.UsageError(
                 f"Job(): unknown command {command!r} (expected one of {', '.join(_KINDS)})")
@@ -180,7 +180,6 @@ class Job:
         self._finished = False
         self._final: Result | None = None
         self._final_progress: Progress | None = None
-        self._final_tasks: list[Task] = []
         # bound methods kept on the instance: the engine borrows them for the job's lifetime
         self._progress_cb = self._on_progress
         self._log_cb = self._on_log

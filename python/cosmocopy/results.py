@@ -29,6 +29,7 @@ class Record(Mapping[str, Any]):
     (``r["documents"]``); ``to_dict()`` returns a deep copy of the plain data."""
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         object.__setattr__(self, "_data", dict(data))
@@ -56,9 +57,9 @@ class Record(Mapping[str, Any]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Record):
-            return self._data == other._data
+            return bool(self._data == other._data)
         if isinstance(other, Mapping):
-            return self._data == dict(other)
+            return bool(self._data == dict(other))
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -149,7 +150,7 @@ class Result(Record):
     @property
     def ok(self) -> bool:
         """True when the job finished with status "ok"."""
-        return self._data.get("status") == "ok"
+        return bool(self._data.get("status") == "ok")
 
     @property
     def status(self) -> str:

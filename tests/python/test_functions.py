@@ -207,3 +207,58 @@ def test_help_reads_well(cc):
     for fn in (cc.replicate, cc.restore, cc.verify, cc.plan, cc.list_windows, cc.open_backup,
                cc.options, cc.Job, cc.Job.run, cc.Job.plan, cc.Job.cancel):
         assert fn.__doc__ and len(fn.__doc__.strip()) > 60, fn
+
+
+def _example_calls(text):
+    """(function name, keyword names, positional count) of every cosmocopy.X(...) and
+    cc.Job(...) call in the Python code of a text (README blocks, docstring examples)."""
+    import ast
+    import re
+    import textwrap
+
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks += [textwrap.dedent(b) for b in re.findall(r"::\n\n((?:(?: {4,}.*)?\n)+)", text)]
+    for block in blocks:
+        block = textwrap.dedent(block)
+        if ">>>" in block:  # doctest: the statements only
+            block = "\n".join(line[4:] for line in block.splitlines()
+                              if line.startswith((">>> ", "... ")))
+        tree = ast.parse(block)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    isinstance(node.func.value, ast.Name) and node.func.value.id == "cosmocopy":
+                yield node.func.attr, [k.arg for k in node.keywords if k.arg], node.args
+
+
+def test_every_example_in_the_readme_and_docstrings_uses_real_arguments(cc):
+    import inspect
+    import pathlib
+    import pydoc
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    texts = [readme] + [pydoc.getdoc(getattr(cc, n)) for n in cc.__all__ if callable(getattr(cc, n))]
+    texts += [cc.__doc__] + [pydoc.getdoc(m) for n, m in vars(cc.Job).items() if callable(m)]
+    texts += [__import__("cosmocopy.catalog").catalog.__doc__]
+    checked = 0
+    for text in texts:
+        for name, keywords, args in _example_calls(text or ""):
+            fn = getattr(cc, name)
+            if name == "Job":
+                command = args[0].value
+                known = set(inspect.signature(getattr(cc, command)).parameters)
+                assert set(keywords) <= known, (command, set(keywords) - known)
+            else:
+                inspect.signature(fn).bind(*[None] * len(args), **dict.fromkeys(keywords))
+            checked += 1
+    assert checked >= 12
+
+
+def test_the_docstring_doctests_hold(cc):
+    import doctest
+
+    for fn in (cc.plan, cc.options):
+        finder = doctest.DocTestFinder()
+        runner = doctest.DocTestRunner()
+        for test in finder.find(fn, globs={"cosmocopy": cc}):
+            runner.run(test)
+        assert runner.failures == 0 and runner.tries >= 1, fn

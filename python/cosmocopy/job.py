@@ -251,7 +251,18 @@ class Job:
             if self._finished:
                 raise errors.UsageError(f"{self.command} job: already finished")
             self._planned = True
-            self._call(_e.cosmocopy_job_plan)
+            try:
+                self._call(_e.cosmocopy_job_plan)
+            except errors.Error as e:
+                # a job that could not plan cannot run: end it, so its result is final
+                self._finished = True
+                try:
+                    self._call(_e.cosmocopy_job_finish)
+                except errors.Error:
+                    pass
+                self._final = self._result_now()
+                e.result = self._final
+                raise
         return self.tasks
 
     @property

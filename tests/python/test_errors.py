@@ -130,3 +130,35 @@ def test_a_second_writer_is_busy(cc, orders, window_args, tmp_path):
             cc.backup(to=tmp_path / "bk", **window_args)
         assert caught.value.code_name == "EBUSY"
         first.run()
+
+
+def test_credentials_the_server_refuses_are_an_authentication_error(cc, orders, window_args,
+                                                                     ferretdb, tmp_path):
+    uri = ferretdb.uri.replace("mongodb://", f"mongodb://app:{PASSWORD}@")
+    with cc.Job("backup", to=tmp_path / "bk", **dict(window_args, source=uri)) as job:
+        with pytest.raises(cc.AuthenticationError) as caught:
+            job.plan()
+    err = caught.value
+    assert err.code_name == "EAUTH" and err.domain == "mongo"
+    assert "authentication failed" in str(err)
+    # planning failed, so the job ended: its result is final, not "running"
+    assert err.result.status == "failed" and err.result.error.code == "EAUTH"
+    assert PASSWORD not in str(err) + repr(err) + repr(job) + str(err.result.to_dict())
+
+
+def test_no_secret_in_results_task_specs_reprs_or_log_records(cc, orders, window_args, azurite,
+                                                              blob_container, caplog):
+    url = azurite.sas_url(blob_container.container_name, "s")
+    sig = url.split("sig=")[1].split("&")[0]
+    with caplog.at_level(logging.DEBUG):
+        with cc.Job("backup", to=url, **window_args) as job:
+            tasks = job.plan()
+            result = job.run()
+        backup = cc.open_backup(url)
+        listing = cc.list_windows(url)
+    shown = [repr(job), repr(result), str(result.to_dict()), repr(backup), repr(listing),
+             str(listing.to_dict()), caplog.text, *(t.spec for t in tasks), *map(repr, tasks)]
+    assert result.windows_written == 3
+    assert "sig=****" in result.to_dict()["sink"]
+    for text in shown:
+        assert sig not in text and azurite.account_key not in text

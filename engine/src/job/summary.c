@@ -204,10 +204,15 @@ int ccopy_job_get_summary(ccopy_job_t *job, ccopy_summary_t *out)
     s.elapsed_seconds = p.elapsed_seconds;
     /* planning (checks, catalog, index-served edge queries) and copying, apart: on a server
      * that scans for every query the first can be a large share of a small run */
-    s.planning_seconds = (double)((job->copy_started_ms ? job->copy_started_ms : job->finished_ms) -
-                                  job->started_ms) / 1000.0;
-    s.copy_seconds = job->copy_started_ms ? (double)(job->finished_ms - job->copy_started_ms) / 1000.0
-                                          : 0.0;
+    {
+        /* a summary asked for while the job runs (or after a step failed): so far, up to now */
+        int64_t end = job->finished_ms ? job->finished_ms : _ccopy_monotonic_ms();
+        s.planning_seconds = job->started_ms
+                                 ? (double)((job->copy_started_ms ? job->copy_started_ms : end) -
+                                            job->started_ms) / 1000.0
+                                 : 0.0;
+        s.copy_seconds = job->copy_started_ms ? (double)(end - job->copy_started_ms) / 1000.0 : 0.0;
+    }
     s.documents_per_second = p.documents_per_second;
     s.bytes_per_second = p.bytes_per_second;
     s.collection_count = job->coll_count;

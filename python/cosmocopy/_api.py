@@ -192,13 +192,7 @@ def plan(from_: Any = None, to: Any = None, step: str | int | _dt.timedelta = "4
         >>> [w.start for w in cosmocopy.plan(from_="2026-01-01", to="2026-01-01T08:00:00Z").windows]
         ['2026-01-01T00:00:00Z', '2026-01-01T04:00:00Z']
     """
-    if "from" in kwargs:
-        if from_ is not None:
-            raise errors.UsageError("plan(): from_ and from both given; give one")
-        from_ = kwargs.pop("from")
-    if kwargs:
-        name = next(iter(kwargs))
-        raise errors._UnknownArgument(f"plan() got an unexpected keyword argument {name!r}")
+    from_ = _options.from_argument("plan", from_, kwargs)
     if from_ is None or to is None:
         raise errors.UsageError("plan(): from_= and to= are required")
     now = int(time.time())

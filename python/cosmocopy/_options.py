@@ -244,6 +244,19 @@ def _modes(command: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def from_argument(function: str, from_: Any, kwargs: dict[str, Any]) -> Any:
+    """``from_``, or ``**{"from": ...}`` (``from`` is a Python keyword); any other leftover
+    keyword is refused as Python refuses an unexpected one."""
+    if "from" in kwargs:
+        if from_ is not None:
+            raise errors.UsageError(f"{function}(): from_ and from both given; give one")
+        from_ = kwargs.pop("from")
+    if kwargs:
+        name = next(iter(kwargs))
+        raise errors._UnknownArgument(f"{function}() got an unexpected keyword argument {name!r}")
+    return from_
+
+
 def _unknown(command: str, kw: str) -> errors.Error:
     import difflib
 

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import errors
+from . import _options, errors
 from ._native import api as _e
 from .results import Record, _time
 
@@ -298,13 +298,7 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
         listing = cosmocopy.list_windows("dir:/backups/shop", db="shop")
         print(len(listing.windows), "windows,", listing.documents, "documents")
     """
-    if "from" in kwargs:
-        if from_ is not None:
-            raise errors.UsageError("list_windows(): from_ and from both given; give one")
-        from_ = kwargs.pop("from")
-    if kwargs:
-        name = next(iter(kwargs))
-        raise errors._UnknownArgument(f"list_windows() got an unexpected keyword argument {name!r}")
+    from_ = _options.from_argument("list_windows", from_, kwargs)
     if from_ is None:
         raise errors.UsageError("list_windows(): from_= is required (dir:PATH, "
                                 "azblob://CONTAINER[/PREFIX] or a SAS URL)")

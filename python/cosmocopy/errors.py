@@ -92,7 +92,8 @@ class Error(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # picklable (a distributed runner sends exceptions between processes)
-        return (_rebuild, (type(self), self.message, self.code, self.domain, self.cause))
+        cls = UsageError if isinstance(self, _UnknownArgument) else type(self)
+        return (_rebuild, (cls, self.message, self.code, self.domain, self.cause))
 
 
 def _rebuild(cls: type[Error], message: str, code: int, domain: str, cause: int) -> Error:
@@ -200,6 +201,14 @@ class StoppedError(Error):
 
     default_code = ESTOPPED
 
+
+# Tracebacks and reprs name the classes where users import them: cosmocopy.ThrottledError. An
+# unknown keyword argument shows as the UsageError it is (it is also a TypeError, as Python has
+# it); it unpickles as a UsageError.
+for _cls in (Error, *(globals()[_n] for _n in __all__ if _n != "Error")):
+    _cls.__module__ = "cosmocopy"
+_UnknownArgument.__module__ = "cosmocopy"
+_UnknownArgument.__name__ = _UnknownArgument.__qualname__ = "UsageError"
 
 _BY_CODE: dict[int, type[Error]] = {
     EINVAL: UsageError, ENOTFOUND: NotFoundError, EAUTH: AuthenticationError,

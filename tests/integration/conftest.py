@@ -16,6 +16,17 @@
     blob_fault_proxy  factory make(azurite, **settings) -> a started
                     HttpFaultProxy in front of Azurite; all stopped after the
                     test
+    keyvault_server session-wide KeyVaultServer (tests/support/keyvault.py):
+                    Key Vault secrets + Entra ID token endpoint over HTTPS
+                    (.vault_url, .authority_host, .ca_file) and the App
+                    Service / IMDS managed identity endpoints over HTTP
+                    (.identity_endpoint, .identity_header, .imds_base)
+    keyvault        the same server, reset() before the test: no secrets,
+                    principals, user-assigned identities, tokens, faults or
+                    counts; default token lifetime
+    azurite_oauth   session-wide Azurite(oauth=True): HTTPS (.ca_file),
+                    accepts Entra ID bearer tokens from keyvault_server for
+                    https://storage.azure.com (and Shared Key)
 
 and ``run_cosmocopy(*args, timeout=120, env=None)`` to run the CLI.
 """
@@ -180,3 +191,27 @@ def blob_fault_proxy():
     yield make
     for proxy in made:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def keyvault_server():
+    from keyvault import KeyVaultServer
+
+    server = KeyVaultServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def keyvault(keyvault_server):
+    keyvault_server.reset()
+    return keyvault_server
+
+
+@pytest.fixture(scope="session")
+def azurite_oauth():
+    server = Azurite(oauth=True)
+    server.start()
+    yield server
+    server.cleanup()

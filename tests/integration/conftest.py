@@ -27,6 +27,12 @@
     azurite_oauth   session-wide Azurite(oauth=True): HTTPS (.ca_file),
                     accepts Entra ID bearer tokens from keyvault_server for
                     https://storage.azure.com (and Shared Key)
+    mock_oauth2_server  session-wide navikt mock-oauth2-server 6.0.2 (Maven
+                    Central, Java 17) over HTTPS (.authority_host, .ca_file,
+                    .start_seconds); skips the test when java or mvn is
+                    missing or Maven cannot resolve it. ~2 s to start, plus
+                    ~3 s for mvn the first time in a session's temp dir
+                    (~8 s with an empty ~/.m2)
 
 and ``run_cosmocopy(*args, timeout=120, env=None)`` to run the CLI.
 """
@@ -213,5 +219,22 @@ def keyvault(keyvault_server):
 def azurite_oauth():
     server = Azurite(oauth=True)
     server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mock_oauth2_server():
+    import time
+
+    from keyvault import MockOAuth2Server, MockOAuth2Unavailable
+
+    try:
+        server = MockOAuth2Server()
+        began = time.monotonic()
+        server.start()
+    except MockOAuth2Unavailable as exc:
+        pytest.skip(f"mock-oauth2-server unavailable: {exc}")
+    server.start_seconds = time.monotonic() - began
     yield server
     server.cleanup()

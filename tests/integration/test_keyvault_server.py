@@ -42,12 +42,13 @@ def secret_client(kv, credential):
                         connection_verify=kv.ca_file)
 
 
-def raw(kv_or_url, method, target, headers=None, body=None):
+def raw(kv_or_url, method, target, headers=None, body=None, ca_file=None):
     """One request without any SDK: (status, headers, parsed JSON body). ``kv_or_url`` is the
-    KeyVaultServer (HTTPS) or a plain http:// base URL (its managed identity listener)."""
+    KeyVaultServer (HTTPS) or a base URL: http:// (its managed identity listener) or https://
+    with ``ca_file``."""
     url = urlsplit(kv_or_url if isinstance(kv_or_url, str) else kv_or_url.base_url)
     if url.scheme == "https":
-        context = ssl.create_default_context(cafile=kv_or_url.ca_file)
+        context = ssl.create_default_context(cafile=ca_file or kv_or_url.ca_file)
         conn = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=10)
     else:
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
@@ -478,3 +479,33 @@ def test_azurite_oauth_refuses_bad_tokens_with_403(keyvault, azurite_oauth, why,
     assert f"<AuthenticationErrorDetail>{detail}</AuthenticationErrorDetail>" in \
         caught.value.response.text()
 
+
+
+# ------------------------------------------------------------------ an independent OAuth2 server
+def test_azure_identity_gets_a_token_from_mock_oauth2_server(mock_oauth2_server, keyvault):
+    """navikt's mock-oauth2-server is a third-party OAuth2 server azure-identity also works
+    with; the fields a client can count on are those both servers send."""
+    mo = mock_oauth2_server
+    credential = ClientSecretCredential("cosmocopy", "engine", "any-secret-works-here",
+                                        authority=mo.authority_host,
+                                        disable_instance_discovery=True,
+                                        connection_verify=mo.ca_file)
+    token = credential.get_token(VAULT_SCOPE)
+    claims = decode_jwt(token.token)
+    assert claims["sub"] == "engine"
+    assert claims["iss"] == f"{mo.authority_host}/cosmocopy/v2.0"
+    assert 3500 < token.expires_on - time.time() <= 3600
+
+    form = {"grant_type": "client_credentials", "client_id": "engine", "client_secret": "x",
+            "scope": VAULT_SCOPE}
+    status, _, theirs = raw(mo.authority_host, "POST", "/cosmocopy/oauth2/v2.0/token",
+                            body=form, ca_file=mo.ca_file)
+    assert status == 200
+    sp = keyvault.add_service_principal()
+    status, _, ours = raw(keyvault, "POST", f"/{sp.tenant_id}/oauth2/v2.0/token",
+                          body=dict(form, client_id=sp.client_id, client_secret=sp.secret))
+    assert status == 200
+    for body in (theirs, ours):
+        assert body["token_type"] == "Bearer"
+        assert isinstance(body["expires_in"], int) and body["expires_in"] > 3000
+        assert body["access_token"].count(".") == 2

@@ -16,6 +16,23 @@
     blob_fault_proxy  factory make(azurite, **settings) -> a started
                     HttpFaultProxy in front of Azurite; all stopped after the
                     test
+    keyvault_server session-wide KeyVaultServer (tests/support/keyvault.py):
+                    Key Vault secrets + Entra ID token endpoint over HTTPS
+                    (.vault_url, .authority_host, .ca_file) and the App
+                    Service / IMDS managed identity endpoints over HTTP
+                    (.identity_endpoint, .identity_header, .imds_base)
+    keyvault        the same server, reset() before the test: no secrets,
+                    principals, user-assigned identities, tokens, faults or
+                    counts; default token lifetime
+    azurite_oauth   session-wide Azurite(oauth=True): HTTPS (.ca_file),
+                    accepts Entra ID bearer tokens from keyvault_server for
+                    https://storage.azure.com (and Shared Key)
+    mock_oauth2_server  session-wide navikt mock-oauth2-server 6.0.2 (Maven
+                    Central, Java 17) over HTTPS (.authority_host, .ca_file,
+                    .start_seconds); skips the test when java or mvn is
+                    missing or Maven cannot resolve it. ~2 s to start, plus
+                    ~3 s for mvn the first time in a session's temp dir
+                    (~8 s with an empty ~/.m2)
 
 and ``run_cosmocopy(*args, timeout=120, env=None)`` to run the CLI.
 """
@@ -180,3 +197,44 @@ def blob_fault_proxy():
     yield make
     for proxy in made:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def keyvault_server():
+    from keyvault import KeyVaultServer
+
+    server = KeyVaultServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def keyvault(keyvault_server):
+    keyvault_server.reset()
+    return keyvault_server
+
+
+@pytest.fixture(scope="session")
+def azurite_oauth():
+    server = Azurite(oauth=True)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mock_oauth2_server():
+    import time
+
+    from keyvault import MockOAuth2Server, MockOAuth2Unavailable
+
+    try:
+        server = MockOAuth2Server()
+        began = time.monotonic()
+        server.start()
+    except MockOAuth2Unavailable as exc:
+        pytest.skip(f"mock-oauth2-server unavailable: {exc}")
+    server.start_seconds = time.monotonic() - began
+    yield server
+    server.cleanup()

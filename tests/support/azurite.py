@@ -24,6 +24,16 @@ test that makes its own client passes ``api_version=API_VERSION``.
 The account is Azurite's well-known ``devstoreaccount1`` with its published
 key; URLs are path style: ``http://127.0.0.1:PORT/devstoreaccount1/<container>/<blob>``.
 
+``Azurite(oauth=True)`` serves HTTPS instead (``--oauth basic --cert --key``, a CA and server
+certificate from tlscerts.py; trust ``ca_file``): ``blob_endpoint`` is
+``https://127.0.0.1:PORT/devstoreaccount1`` and Azurite then also accepts Entra ID bearer tokens.
+It decodes them without checking the signature, and refuses with 403 ``AuthenticationFailed`` a
+token whose issuer is not an Entra ID one (``https://sts.windows.net/`` ...), whose audience is not
+Storage (``https://storage.azure.com``, ``https://<account>.blob.core.windows.net``) or whose
+``nbf``/``exp`` exclude now; the reason is in ``AuthenticationErrorDetail`` ("Invalid token
+audience.", "Lifetime validation failed. The token is expired."). Shared Key and SAS still work
+there. Tokens for it come from tests/support/keyvault.py.
+
 The binary is ``<repo>/.tools/azurite/node_modules/.bin/azurite-blob``
 (installed by ``scripts/setup.sh``), or ``$CCOPY_AZURITE`` when set.
 Facts behind the flags: /work/shared/reference/protocol-facts.md section B2.
@@ -36,6 +46,7 @@ import os
 from pathlib import Path
 
 from localserver import STOP_TIMEOUT, LocalServer, binary_from_env, free_port  # noqa: F401  (re-exported)
+from tlscerts import make_certs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -57,7 +68,8 @@ def binary_path() -> Path:
 def connection_string(blob_endpoint: str, account_name: str = ACCOUNT_NAME,
                       account_key: str = ACCOUNT_KEY) -> str:
     """An Azure Storage connection string with an explicit BlobEndpoint."""
-    return (f"DefaultEndpointsProtocol=http;AccountName={account_name};"
+    protocol = "https" if blob_endpoint.startswith("https:") else "http"
+    return (f"DefaultEndpointsProtocol={protocol};AccountName={account_name};"
             f"AccountKey={account_key};BlobEndpoint={blob_endpoint};")
 
 
@@ -76,11 +88,19 @@ class Azurite(LocalServer):
     START_TIMEOUT = START_TIMEOUT
 
     def __init__(self, binary: str | os.PathLike | None = None, port: int | None = None,
-                 debug: bool = False, keep_alive_timeout: int | None = None):
+                 debug: bool = False, keep_alive_timeout: int | None = None,
+                 oauth: bool = False):
         super().__init__(Path(binary) if binary else binary_path(), port, "(run ./run setup)")
         self.debug = debug
         self.keep_alive_timeout = keep_alive_timeout
         self.debug_log_path = self.tmpdir / "debug.log"
+        self.oauth = oauth
+        self._certs = make_certs(self.tmpdir / "tls") if oauth else None
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA that signed the HTTPS certificate (``oauth=True``), else None."""
+        return self._certs["ca"] if self._certs else None
 
     @property
     def account_name(self) -> str:
@@ -92,7 +112,8 @@ class Azurite(LocalServer):
 
     @property
     def blob_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._port}/{ACCOUNT_NAME}"
+        scheme = "https" if self.oauth else "http"
+        return f"{scheme}://127.0.0.1:{self._port}/{ACCOUNT_NAME}"
 
     @property
     def connection_string(self) -> str:
@@ -114,6 +135,8 @@ class Azurite(LocalServer):
             args += ["--blobKeepAliveTimeout", str(self.keep_alive_timeout)]
         if self.debug:
             args += ["--debug", str(self.debug_log_path)]
+        if self.oauth:
+            args += ["--oauth", "basic", "--cert", self._certs["cert"], "--key", self._certs["key"]]
         return args
 
     # ------------------------------------------------------------ helpers
@@ -123,7 +146,20 @@ class Azurite(LocalServer):
         from azure.storage.blob import BlobServiceClient
 
         kwargs.setdefault("api_version", API_VERSION)
+        if self.ca_file:
+            kwargs.setdefault("connection_verify", self.ca_file)
         return BlobServiceClient.from_connection_string(self.connection_string, **kwargs)
+
+    def token_service_client(self, credential, **kwargs):
+        """A BlobServiceClient authorized by ``credential`` (an azure.core TokenCredential,
+        e.g. azure-identity's); needs ``oauth=True``."""
+        from azure.storage.blob import BlobServiceClient
+
+        if not self.oauth:
+            raise AzuriteError("bearer tokens need Azurite(oauth=True) (HTTPS)")
+        kwargs.setdefault("api_version", API_VERSION)
+        kwargs.setdefault("connection_verify", self.ca_file)
+        return BlobServiceClient(self.blob_endpoint, credential=credential, **kwargs)
 
     def make_container(self, name: str):
         """Create container ``name``; returns its ContainerClient."""

@@ -35,6 +35,7 @@ APT_PACKAGES=(
   libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev
   python3-venv valgrind zstd
   clang libclang-rt-dev llvm # libFuzzer and the sanitizer runtimes for ./run fuzz (tests/fuzz)
+  maven # resolves mock-oauth2-server (Maven Central) for the OAuth2 tests; Java 17 comes with it
 )
 
 export PATH="/usr/local/go/bin:$PATH"

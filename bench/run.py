@@ -5,11 +5,14 @@
     ./run bench --docs 20000 --repeat 1           # a quick smoke run
     ./run bench --compress-all                    # none, gzip and zstd in one run
     ./run bench --sizes 100000,1000000 --repeat 1 # does peak RSS grow with size?
+    ./run bench --python                          # the Python package against the command
 
 Scenario ``backup_folder`` loads a collection into a private FerretDB, then
 alternates two candidates over the same windows, ``--repeat`` times: the raw
 drain (``build/ccopy_bench_drain``: libmongoc cursors that only iterate) and
-``build/cosmocopy backup`` into a fresh folder. The kernel measures each child
+``build/cosmocopy backup`` into a fresh folder. With ``--python`` a third one,
+``cosmocopy.backup(...)`` of the Python package (bench/py_backup.py) with the
+same options, follows the command. The kernel measures each child
 (``wait4``, in bench/spawn.py): wall time, user and system CPU, peak RSS. Every
 cosmocopy folder is checked against the source; a failed check exits with
 status 1 and saves nothing. bench/README.md explains how to read the record.
@@ -52,6 +55,8 @@ from ferretdb import FerretDB, binary_path as ferretdb_binary  # noqa: E402
 COSMOCOPY = REPO / "build" / "cosmocopy"
 DRAIN = REPO / "build" / "ccopy_bench_drain"
 SPAWN = REPO / "bench" / "spawn.py"
+PY_BACKUP = REPO / "bench" / "py_backup.py"
+PY_TREE = REPO / "build" / "python"   # the package's development tree (./run build)
 RESULTS_DIR = REPO / "bench" / "results"
 
 DB, COLLECTION = "bench", "docs"
@@ -113,7 +118,8 @@ def git_state() -> dict:
 def binary_digests() -> dict:
     """SHA-256 (first 16 hex digits) of the binaries under test, to tell builds apart and to
     notice a rebuild in the middle of a run."""
-    files = [COSMOCOPY, DRAIN, *sorted(COSMOCOPY.parent.glob("libcosmocopy.so.*.*.*"))]
+    files = [COSMOCOPY, DRAIN, *sorted(COSMOCOPY.parent.glob("libcosmocopy.so.*.*.*")),
+             *sorted(PY_TREE.glob("cosmocopy/_native/_engine*.so"))]
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files}
 
 
@@ -291,6 +297,117 @@ def run_cosmocopy(uri: str, rng: Range, args, compress: str, folder: Path | str,
     return result
 
 
+# the command's flags that take a value, as cosmocopy.backup's keyword arguments
+_PY_KEYWORDS = {"--source": "source", "--db": "db", "--collection": "collection",
+                "--from": "from_", "--step": "step", "--parallel": "parallel",
+                "--batch-size": "batch_size", "--compress": "compress"}
+_PY_INTS = {"parallel", "batch_size"}
+_PY_FLAGS = {"--quiet", "--json"}  # output of the command only: the package prints nothing
+
+
+def python_kwargs(argv: list[str]) -> dict:
+    """``cosmocopy backup`` arguments (``cosmocopy_argv``) as the keyword arguments of
+    ``cosmocopy.backup``, so both candidates get the same options by construction: the first
+    ``--to`` is the destination (``to``), the second the end of the range (``until``). An
+    argument without a translation is an error, not silently dropped."""
+    kwargs, i, args = {}, 0, argv[2:]  # past "cosmocopy backup"
+    assert argv[1] == "backup"
+    while i < len(args):
+        flag = args[i]
+        if flag in _PY_FLAGS:
+            i += 1
+            continue
+        value = args[i + 1]
+        if flag == "--to":
+            key = "until" if "to" in kwargs else "to"
+        elif flag in _PY_KEYWORDS:
+            key = _PY_KEYWORDS[flag]
+        else:
+            raise ValueError(f"python_kwargs: no keyword for {flag}")
+        kwargs[key] = int(value) if key in _PY_INTS else value
+        i += 2
+    return kwargs
+
+
+def run_python(uri: str, rng: Range, args, compress: str, folder: Path, server_pid: int) -> dict:
+    """One backup into ``folder`` through the Python package (bench/py_backup.py, a child of
+    spawn.py like the command), with the keyword arguments of the command's options; returns
+    its metrics, like ``run_cosmocopy``."""
+    kwargs = python_kwargs(cosmocopy_argv(uri, rng, args, compress, folder))
+    m = run_measured([sys.executable, str(PY_BACKUP), "backup", json.dumps(kwargs)],
+                     f"python cosmocopy.backup compress={compress}", server_pid)
+    summary = json.loads(m["stdout"])
+    if summary["status"] != "ok" or summary["windows_failed"]:
+        raise CheckError(f"cosmocopy.backup reported status {summary['status']!r}, "
+                         f"{summary['windows_failed']} failed windows: {summary['errors']}")
+    result = metrics(summary["documents"], summary["bytes"], m)
+    result.update(self_reported_seconds=summary["elapsed_seconds"],
+                  stored_bytes=summary["stored_bytes"], retries=summary["retries"],
+                  throttle_events=summary["throttle_events"])
+    return result
+
+
+STARTUPS = ("command", "python_bare", "python_import")
+
+
+def run_startup(which: str, server_pid: int) -> dict:
+    """A fixed cost, independent of the data: the command starting and exiting
+    (``cosmocopy --version``), the interpreter's start alone (``python_bare``), or with
+    ``import cosmocopy`` (``python_import``). Wall, CPU and peak RSS as for any candidate."""
+    argv = ([str(COSMOCOPY), "--version"] if which == "command" else
+            [sys.executable, str(PY_BACKUP), which.removeprefix("python_")])
+    m = run_measured(argv, f"start-up {which}", server_pid)
+    return {k: m[k] for k in ("wall_seconds", "cpu_user_seconds", "cpu_sys_seconds",
+                              "peak_rss_mb", "rss_floor_mb", "server_cpu_seconds",
+                              "other_cpu_seconds")} | {
+        "cpu_seconds": m["cpu_user_seconds"] + m["cpu_sys_seconds"]}
+
+
+def generic_kwargs(kwargs: dict) -> dict:
+    """The keyword arguments as the record shows them: no port, no temporary path."""
+    return kwargs | {"source": "URI", "to": "dir:FOLDER"}
+
+
+def python_comparison(candidates: dict, startup: dict, compressions: list[str]) -> dict:
+    """For each compression: the Python package over the command (medians, and each repeat's
+    pair), CPU per GB and wall as ratios and as differences in seconds, and both CPU per GB
+    once each one's fixed start-up (measured alone: the interpreter + import cosmocopy, the
+    command's --version) is taken out."""
+    out = {}
+    imp = startup["python_import"]["median"]
+    own = startup["command"]["median"]
+    for c in compressions:
+        cmd, py = candidates[f"cosmocopy_{c}"], candidates[f"cosmocopy_python_{c}"]
+        cm, pm = cmd["median"], py["median"]
+        gb = pm["bytes"] / GB
+        net_cpu = pm["cpu_seconds"] - imp["cpu_seconds"]
+        net_cmd = (cm["cpu_seconds"] - own["cpu_seconds"]) / (cm["bytes"] / GB)
+        out[f"cosmocopy_python_{c}"] = {
+            "command": f"cosmocopy_{c}",
+            "cpu_seconds_per_gb": pm["cpu_seconds_per_gb"] / cm["cpu_seconds_per_gb"],
+            "wall_seconds": pm["wall_seconds"] / cm["wall_seconds"],
+            "docs_per_second": pm["docs_per_second"] / cm["docs_per_second"],
+            "cpu_seconds_difference": pm["cpu_seconds"] - cm["cpu_seconds"],
+            "wall_seconds_difference": pm["wall_seconds"] - cm["wall_seconds"],
+            "peak_rss_mb_difference": pm["peak_rss_mb"] - cm["peak_rss_mb"],
+            "net_of_startup": {
+                "startup_cpu_seconds": imp["cpu_seconds"],
+                "startup_wall_seconds": imp["wall_seconds"],
+                "command_startup_cpu_seconds": own["cpu_seconds"],
+                "cpu_seconds_per_gb": net_cpu / gb,
+                "command_cpu_seconds_per_gb": net_cmd,
+                "ratio_cpu_seconds_per_gb": net_cpu / gb / net_cmd,
+            },
+            "per_repeat": [
+                {"cpu_seconds_per_gb": p["cpu_seconds_per_gb"] / q["cpu_seconds_per_gb"],
+                 "wall_seconds": p["wall_seconds"] / q["wall_seconds"],
+                 "cpu_seconds_difference": p["cpu_seconds"] - q["cpu_seconds"],
+                 "wall_seconds_difference": p["wall_seconds"] - q["wall_seconds"]}
+                for p, q in zip(py["repeats"], cmd["repeats"])],
+        }
+    return out
+
+
 # ------------------------------------------------------------- content check
 def read_manifests(folder: Path) -> list[dict]:
     coll_dir = folder / DB / COLLECTION
@@ -377,7 +494,11 @@ def backup_folder(args, count: int) -> dict:
             f"({count / load_seconds:,.0f} docs/s); {rng.windows} windows of {step} s")
 
         repeats: dict[str, list[dict]] = {"drain": []}
-        repeats.update({f"cosmocopy_{c}": [] for c in compressions})
+        for c in compressions:
+            repeats[f"cosmocopy_{c}"] = []
+            if args.python:
+                repeats[f"cosmocopy_python_{c}"] = []
+        startup: dict[str, list[dict]] = {which: [] for which in STARTUPS}
         samples = {}
         for r in range(1, args.repeat + 1):
             log(f"repeat {r}/{args.repeat}: drain")
@@ -387,12 +508,17 @@ def backup_folder(args, count: int) -> dict:
                                  f"source holds {count:,}")
             repeats["drain"].append(drain)
             log(f"  drain: {drain['docs_per_second']:,.0f} docs/s, {drain['wall_seconds']:.1f} s")
-            for c in compressions:
-                name = f"cosmocopy_{c}"
-                log(f"repeat {r}/{args.repeat}: cosmocopy --compress {c}")
+            runs = [(f"cosmocopy_{c}", c, run_cosmocopy, f"cosmocopy --compress {c}")
+                    for c in compressions]
+            if args.python:  # each compression: the command, then the package
+                runs = [x for c, cmd in zip(compressions, runs) for x in (
+                    cmd, (f"cosmocopy_python_{c}", c, run_python,
+                          f"python cosmocopy.backup(compress={c!r})"))]
+            for name, c, run, what in runs:
+                log(f"repeat {r}/{args.repeat}: {what}")
                 folder = Path(tempfile.mkdtemp(prefix="ccopy-bench-"))
                 try:
-                    result = run_cosmocopy(uri, rng, args, c, folder, server_pid)
+                    result = run(uri, rng, args, c, folder, server_pid)
                     log(f"  {name}: {result['docs_per_second']:,.0f} docs/s, "
                         f"{result['wall_seconds']:.1f} s; checking the folder")
                     manifests = read_manifests(folder)
@@ -404,6 +530,13 @@ def backup_folder(args, count: int) -> dict:
                 finally:
                     shutil.rmtree(folder, ignore_errors=True)
                 repeats[name].append(result)
+            if args.python:
+                for which in STARTUPS:
+                    startup[which].append(run_startup(which, server_pid))
+                log(f"  start-up: command {startup['command'][-1]['cpu_seconds']:.3f} CPU s, "
+                    f"python {startup['python_bare'][-1]['cpu_seconds']:.3f} CPU s bare, "
+                    f"{startup['python_import'][-1]['cpu_seconds']:.3f} CPU s with import "
+                    f"cosmocopy ({startup['python_import'][-1]['wall_seconds']:.3f} s wall)")
 
     drain_rates = [d["docs_per_second"] for d in repeats["drain"]]
     candidates, ratios = {}, {}
@@ -415,7 +548,7 @@ def backup_folder(args, count: int) -> dict:
                 "docs_per_second": statistics.median(rates) / statistics.median(drain_rates),
                 "per_repeat": [c / d for c, d in zip(rates, drain_rates)],
             }
-    return {
+    out = {
         "documents": count,
         "load": {"seconds": load_seconds, "docs_per_second": count / load_seconds},
         "range": {"from": rng.args()[0], "to": rng.args()[1], "step_seconds": step,
@@ -424,6 +557,14 @@ def backup_folder(args, count: int) -> dict:
         "ratio_cosmocopy_to_drain": ratios,
         "content_check": {"ok": True, "samples": samples},
     }
+    if args.python:
+        out["startup"] = {which: {"median": median_of(runs), "repeats": runs}
+                          for which, runs in startup.items()}
+        out["python_kwargs"] = generic_kwargs(python_kwargs(
+            cosmocopy_argv("URI", rng, args, compressions[0], Path("FOLDER"))))
+        out["ratio_python_to_command"] = python_comparison(candidates, out["startup"],
+                                                           compressions)
+    return out
 
 
 def rss_growth(runs: list[dict]) -> dict:
@@ -445,10 +586,26 @@ def summary_lines(record: dict) -> list[str]:
             med = cand["median"]
             ratio = run["ratio_cosmocopy_to_drain"].get(name, {}).get("docs_per_second")
             lines.append(
-                f"  {name:16} {med['docs_per_second']:>9,.0f} docs/s {med['mb_per_second']:7.1f} MB/s "
+                f"  {name:22} {med['docs_per_second']:>9,.0f} docs/s {med['mb_per_second']:7.1f} MB/s "
                 f"{med['cpu_seconds_per_gb']:6.2f} CPU s/GB {med['peak_rss_mb']:7.1f} MB RSS "
                 f"server CPU {med['server_cpu_seconds']:6.1f} s, other {med['other_cpu_seconds']:5.1f} s"
                 + (f"  ratio {ratio:.3f}" if ratio is not None else ""))
+    for run in record["runs"]:
+        if "startup" in run:
+            s = {k: v["median"] for k, v in run["startup"].items()}
+            lines.append(f"start-up (medians): command {s['command']['cpu_seconds']:.3f} CPU s; "
+                         f"python {s['python_bare']['cpu_seconds']:.3f} CPU s, with import "
+                         f"cosmocopy {s['python_import']['cpu_seconds']:.3f} CPU s, "
+                         f"{s['python_import']['wall_seconds']:.3f} s wall, "
+                         f"{s['python_import']['peak_rss_mb']:.1f} MB RSS")
+        for name, cmp in run.get("ratio_python_to_command", {}).items():
+            net = cmp["net_of_startup"]
+            lines.append(
+                f"{name} / {cmp['command']}: CPU s/GB x{cmp['cpu_seconds_per_gb']:.3f} "
+                f"({cmp['cpu_seconds_difference']:+.3f} CPU s), wall x{cmp['wall_seconds']:.3f} "
+                f"({cmp['wall_seconds_difference']:+.2f} s); net of start-up "
+                f"{net['cpu_seconds_per_gb']:.2f} against {net['command_cpu_seconds_per_gb']:.2f} "
+                f"CPU s/GB, x{net['ratio_cpu_seconds_per_gb']:.3f}")
     for name, g in record.get("rss_growth", {}).items():
         lines.append(f"RSS growth {name}: {g['peak_rss_mb']} ratio {g['ratio_largest_to_smallest']:.2f}")
     return lines
@@ -472,6 +629,11 @@ def parse_args(argv: list[str]):
     p.add_argument("--repeat", type=int, default=2, help="alternations of the candidates")
     p.add_argument("--compress", choices=COMPRESSIONS, default="none", help="cosmocopy --compress")
     p.add_argument("--compress-all", action="store_true", help="run cosmocopy with each compression")
+    p.add_argument("--python", action="store_true",
+                   help="also back up through the Python package (bench/py_backup.py: "
+                        "cosmocopy.backup with the command's options, from build/python), right "
+                        "after the command, and measure the interpreter's start and "
+                        "import cosmocopy alone")
     args = p.parse_args(argv)
     if args.repeat < 1 or args.days < 1 or args.parallel < 1 or args.batch_size < 1:
         p.error("--repeat, --days, --parallel and --batch-size must be at least 1")
@@ -504,6 +666,10 @@ def main(argv: list[str]) -> int:
         if not os.access(binary, os.X_OK):
             print(f"bench: {binary} not found; build first (./run build)", file=sys.stderr)
             return 2
+    if args.python and not any(PY_TREE.glob("cosmocopy/_native/_engine*.so")):
+        print(f"bench: --python: no package in {PY_TREE}; build first (./run build)",
+              file=sys.stderr)
+        return 2
     sizes = args.sizes or [args.docs]
     started = dt.datetime.now(dt.timezone.utc)
     env = environment()
@@ -523,6 +689,7 @@ def main(argv: list[str]) -> int:
             "step_seconds": args.step, "parallel": args.parallel, "batch_size": args.batch_size,
             "repeat": args.repeat, "socket_timeout_ms": SOCKET_TIMEOUT_MS,
             "compress": list(COMPRESSIONS) if args.compress_all else [args.compress],
+            "python": args.python,
         },
         "environment": env,
         "runs": runs,

@@ -257,6 +257,21 @@ static int progress_trampoline(const ccopy_progress_t *progress, void *user_data
     return rc;
 }
 
+/* The same callable when the caller gave no progress callback: only a pending signal (Ctrl-C)
+ * reaches Python; otherwise the call costs taking the GIL, not a Python call. */
+static int signal_trampoline(const ccopy_progress_t *progress, void *user_data)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *exc = pending_signal_exception();
+    int rc = 0;
+    if (exc) {
+        rc = call_python((PyObject *)user_data, Py_BuildValue("(iO)", (int)progress->phase, exc));
+        Py_DECREF(exc);
+    }
+    PyGILState_Release(gil);
+    return rc;
+}
+
 /* log(level, message), from any of the job's threads */
 static int log_trampoline(ccopy_log_level_t level, const char *message, void *user_data)
 {
@@ -326,10 +341,14 @@ ccopy_job_t *cosmocopy_job_new(int kind, const ccopy_options_t *options, ccopy_e
 
 /* Callbacks: `progress(phase, exception) -> int`, `log(level, message) -> int`; None removes.
  * Borrowed: the caller keeps them alive while the job may call them. */
-void cosmocopy_job_set_callbacks(ccopy_job_t *job, PyObject *progress, PyObject *log)
+/* progress(phase, exception_or_None) is called at every progress report when every_report,
+ * else only when a signal's exception is pending; log(level, message) for every log line. */
+void cosmocopy_job_set_callbacks(ccopy_job_t *job, PyObject *progress, PyObject *log,
+                                 int every_report)
 {
     if (progress && progress != Py_None)
-        ccopy_job_set_progress(job, progress_trampoline, progress);
+        ccopy_job_set_progress(job, every_report ? progress_trampoline : signal_trampoline,
+                               progress);
     else
         ccopy_job_set_progress(job, NULL, NULL);
     if (log && log != Py_None)

@@ -183,7 +183,8 @@ class Job:
         # bound methods kept on the instance: the engine borrows them for the job's lifetime
         self._progress_cb = self._on_progress
         self._log_cb = self._on_log
-        _e.cosmocopy_job_set_callbacks(job, self._progress_cb, self._log_cb)
+        # without a progress callback, the engine's reports reach Python only with a Ctrl-C
+        _e.cosmocopy_job_set_callbacks(job, self._progress_cb, self._log_cb, progress is not None)
 
     # ------------------------------------------------------------------ callbacks (engine threads)
 
@@ -397,7 +398,7 @@ class Job:
         if self._final is None and self._planned:
             self._final = self._result_now()
         job, self._job = self._job, None
-        _e.cosmocopy_job_set_callbacks(job, None, None)
+        _e.cosmocopy_job_set_callbacks(job, None, None, 0)
         del job
 
     def __enter__(self) -> Job:

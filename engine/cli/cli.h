@@ -71,7 +71,9 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
 
 /* ---- help.c ---- */
 
-extern const char main_help[], plan_help[], list_help[];
+extern const char main_help[], plan_help[];
+/* list --help: its head, then the options of the table that apply to list. */
+void print_list_help(void);
 int in_list(const char *name, const char *const *list);
 void appendf(char *out, size_t size, size_t *used, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void print_job_help(const job_command_t *cmd);

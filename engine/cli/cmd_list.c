@@ -7,24 +7,40 @@
 
 #include "cli.h"
 
-/* The flags of list, copied out of argv (which is masked in place to hide secrets). */
+/* The flags of list, copied out of argv (which is masked in place to hide secrets); the options
+ * of the table that apply to list (--blob-connection-string, --https-ca-file ...) go to opts. */
 typedef struct list_args {
-    char *location, *db, *collection, *connection;
+    char *location, *db, *collection;
+    ccopy_options_t *opts;
     int json;
 } list_args_t;
 
 static int list_backup(const list_args_t *args);
 
+/* The option a flag of list sets, from the option table, or NULL. */
+static const ccopy_option_info_t *list_option(const char *flag)
+{
+    size_t i;
+    for (i = 0; i < ccopy_option_count(); i++) {
+        const ccopy_option_info_t *o = ccopy_option_get_info(i);
+        char buf[64];
+        if (applies_to(o, "list") && strcmp(flag_for(buf, sizeof buf, o->name, "list"), flag) == 0)
+            return o;
+    }
+    return NULL;
+}
+
 int cmd_list(int argc, char **argv)
 {
-    list_args_t args = {NULL, NULL, NULL, NULL, 0};
+    list_args_t args = {NULL, NULL, NULL, ccopy_options_new(), 0};
     int i, rc = -1;
 
     for (i = 0; i < argc && rc < 0; i++) {
         const char *a = argv[i];
+        const ccopy_option_info_t *o = NULL;
         char **target = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(list_help, stdout);
+            print_list_help();
             rc = EXIT_OK;
             break;
         }
@@ -38,9 +54,7 @@ int cmd_list(int argc, char **argv)
             target = &args.db;
         else if (strcmp(a, "--collection") == 0)
             target = &args.collection;
-        else if (strcmp(a, "--blob-connection-string") == 0)
-            target = &args.connection;
-        else
+        else if (!(o = list_option(a)))
             rc = usage_error("list", "unknown argument \"%s\"", a);
         if (rc >= 0)
             break;
@@ -48,18 +62,26 @@ int cmd_list(int argc, char **argv)
             rc = usage_error("list", "%s needs a value", a);
             break;
         }
+        if (o) {
+            ccopy_error_t e;
+            if (ccopy_options_set(args.opts, o->name, argv[++i], &e) != 0) {
+                print_error("list", &e);
+                rc = EXIT_USAGE;
+            }
+            continue;
+        }
         free(*target);
         *target = strdup(argv[++i]);
     }
     if (rc < 0 && (!args.location || !*args.location))
-        rc = usage_error("list", "%s", "--from dir:PATH, azblob://CONTAINER[/PREFIX] or a SAS URL is required");
+        rc = usage_error("list", "%s", "--from dir:PATH, azblob://CONTAINER[/PREFIX] or a container URL is required");
     hide_secrets_in_arguments(argc, argv); /* the values were copied: masking rewrites argv */
     if (rc < 0)
         rc = list_backup(&args);
     free(args.location);
     free(args.db);
     free(args.collection);
-    free(args.connection);
+    ccopy_options_destroy(args.opts);
     return rc;
 }
 
@@ -68,19 +90,11 @@ static int list_backup(const list_args_t *args)
     const char *db = args->db, *coll = args->collection;
     int json = args->json, rc;
     ccopy_catalog_t *catalog;
-    ccopy_options_t *opts;
     ccopy_manifest_t *m;
     size_t count, k;
     ccopy_error_t e;
 
-    opts = ccopy_options_new();
-    if (args->connection &&
-        ccopy_options_set(opts, "blob_connection_string", args->connection, &e) != 0) {
-        ccopy_options_destroy(opts);
-        return usage_error("list", "--blob-connection-string: the value is empty");
-    }
-    catalog = ccopy_catalog_open_with_options(args->location, opts, &e);
-    ccopy_options_destroy(opts);
+    catalog = ccopy_catalog_open_with_options(args->location, args->opts, &e);
     if (!catalog) {
         print_error("list", &e);
         return exit_code_for(e.code);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -216,11 +217,22 @@ void hide_secrets_in_arguments(int argc, char **argv)
     }
 }
 
+/* A MongoDB connection string, or a Key Vault reference to one: kv://..., or a secret's URL
+ * in a vault (https://VAULT.vault.azure.net/secrets/...; a container URL is a blob backup). */
+static int names_a_server(const char *value)
+{
+    const char *host = value + 8;
+    size_t n = strcspn(host, "/?#");
+    return strncmp(value, "mongodb://", 10) == 0 || strncmp(value, "mongodb+srv://", 14) == 0 ||
+           strncasecmp(value, "kv://", 5) == 0 ||
+           (strncmp(value, "https://", 8) == 0 && memmem(host, n, ".vault.", 7) != NULL &&
+            strncmp(host + n, "/secrets/", 9) == 0);
+}
+
 /* verify --backup: a backup location, or a replica's connection string. */
 static const char *backup_option(const char *value)
 {
-    return strncmp(value, "mongodb://", 10) == 0 || strncmp(value, "mongodb+srv://", 14) == 0 ? "target"
-                                                                                              : "sink";
+    return names_a_server(value) ? "target" : "sink";
 }
 
 /* The option a command's flag sets, or NULL. Backup's --to is the destination or the end of
@@ -342,8 +354,7 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
             modes++;
         }
         if (ccopy_options_set(opts, info->name, argv[++i], &e) != 0) {
-            if (cmd->kind != CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0 &&
-                strncmp(argv[i], "mongodb", 7) == 0) {
+            if (cmd->kind != CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0 && names_a_server(argv[i])) {
                 *rc = usage_error(cmd->name,
                                   "--to \"%s\" is not a time: %s takes the %s server with %s "
                                   "(--to is the end of a --from range)",

@@ -22,7 +22,9 @@ const char main_help[] =
     "  list       list the completed windows of a backup\n"
     "  options    print the tuning options as a Markdown table\n"
     "\n"
-    "Run 'cosmocopy COMMAND --help' for the options of a command.\n"
+    "Run 'cosmocopy COMMAND --help' for the options of a command. Connection strings may be\n"
+    "Key Vault references (kv://VAULT/SECRET); tokens come from the environment or a managed\n"
+    "identity (--azure-credential).\n"
     "Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input, 3 verify found\n"
     "differences.\n";
 
@@ -63,26 +65,36 @@ static const char backup_head[] =
     "  --from T --to T  exactly the windows of [T, T); nothing else is looked at.\n"
     "  No mode sees updates or deletes of documents in windows already completed.\n"
     "\n"
-    "  --source URI       connection string (mongodb:// or mongodb+srv://); its password is\n"
-    "                     never printed\n"
+    "  --source URI       connection string (mongodb:// or mongodb+srv://), or a Key Vault\n"
+    "                     reference to it (kv://VAULT/SECRET[/VERSION], or the secret's https://\n"
+    "                     URL); its password is never printed\n"
     "  --db NAME          source database\n"
     "  --collection NAME  collection to copy; repeat for several (default: all of them)\n"
     "  --to DESTINATION   dir:PATH (a folder, created if missing), azblob://CONTAINER[/PREFIX]\n"
     "                     (credentials from --blob-connection-string or the environment variable\n"
-    "                     AZURE_STORAGE_CONNECTION_STRING), or a container URL with a SAS\n"
-    "                     (https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]?sv=...);\n"
-    "                     a --to that is not a destination is the end of the range\n"
+    "                     AZURE_STORAGE_CONNECTION_STRING), or a container URL\n"
+    "                     (https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]) with a SAS\n"
+    "                     (?sv=...) or without one for Microsoft Entra ID tokens; a --to that is\n"
+    "                     not a destination is the end of the range\n"
     "  --json             print a JSON summary on stdout\n"
     "  --quiet            no progress line and no informational messages\n"
     "\n"
     "Tuning (defaults in brackets):\n";
 
-const char list_help[] =
-    "Usage: cosmocopy list --from dir:PATH|azblob://CONTAINER[/PREFIX]|SAS-URL [--db NAME]\n"
-    "                      [--collection NAME] [--blob-connection-string CS] [--json]\n"
+static const char list_head[] =
+    "Usage: cosmocopy list --from dir:PATH|azblob://CONTAINER[/PREFIX]|CONTAINER-URL [--db NAME]\n"
+    "                      [--collection NAME] [--blob-connection-string CS] [--json] [OPTIONS]\n"
     "\n"
     "List the completed windows of a backup: database, collection, window, documents, bytes,\n"
-    "stored bytes, compression and data file. --json prints {\"windows\": [manifest, ...]}.\n";
+    "stored bytes, compression and data file. --json prints {\"windows\": [manifest, ...]}.\n"
+    "\n"
+    "  --from BACKUP      dir:PATH, azblob://CONTAINER[/PREFIX], or a container URL (with a SAS,\n"
+    "                     or without one for Microsoft Entra ID)\n"
+    "  --db NAME          only this database\n"
+    "  --collection NAME  only this collection\n"
+    "  --json             print the manifests as JSON\n"
+    "\n"
+    "Options (defaults in brackets):\n";
 
 static const char replicate_head[] =
     "Usage: cosmocopy replicate --source URI --db NAME [--collection NAME ...] --target URI\n"
@@ -100,10 +112,12 @@ static const char replicate_head[] =
     "A document the target refuses (too large...) is reported with its _id and size; its window\n"
     "stays incomplete and the exit code is 1.\n"
     "\n"
-    "  --source URI            connection string of the source\n"
+    "  --source URI            connection string of the source, or a Key Vault reference to it\n"
+    "                          (kv://VAULT/SECRET[/VERSION])\n"
     "  --db NAME               source database\n"
     "  --collection NAME       collection to copy; repeat for several (default: all of them)\n"
-    "  --target URI            connection string of the target; its password is never printed\n"
+    "  --target URI            connection string of the target, or a Key Vault reference to\n"
+    "                          it; its password is never printed\n"
     "  --target-db NAME        target database (default: the source database)\n"
     "  --target-collection NAME  target collection (needs exactly one --collection)\n"
     "  --full, --incremental, --from T --to T  what to copy, as for backup (default --full)\n"
@@ -129,8 +143,9 @@ static const char restore_head[] =
     "A backup whose windows leave a gap in time is refused (--allow-gaps restores anyway).\n"
     "\n"
     "  --from BACKUP           the backup: dir:PATH, azblob://CONTAINER[/PREFIX] or a container\n"
-    "                          URL with a SAS\n"
-    "  --to URI                connection string of the server to restore into\n"
+    "                          URL (with a SAS, or without one for Microsoft Entra ID)\n"
+    "  --to URI                connection string of the server to restore into, or a Key Vault\n"
+    "                          reference to it (kv://VAULT/SECRET[/VERSION])\n"
     "  --db NAME               database of the backup (needed when it holds several)\n"
     "  --collection NAME       collection to restore; repeat for several (default: all)\n"
     "  --to-db NAME            restore into this database (default: the backup's)\n"
@@ -163,10 +178,11 @@ static const char verify_head[] =
     "and names the documents missing, extra or changed (up to 20 per window). Prints a table,\n"
     "or a JSON report with --json. Exit code 3 when any window differs, naming the windows.\n"
     "\n"
-    "  --source URI            connection string of the source\n"
+    "  --source URI            connection string of the source (or kv://VAULT/SECRET)\n"
     "  --db NAME               the database as the backup (or the replica's catalog) names it\n"
     "  --collection NAME       collection to check; repeat for several (default: all)\n"
-    "  --backup WHERE          a backup (dir:, azblob://, SAS URL) or a replica (mongodb://...)\n"
+    "  --backup WHERE          a backup (dir:, azblob://, container URL) or a replica (mongodb://...\n"
+    "                          or kv://VAULT/SECRET)\n"
     "  --source-db NAME        where the source holds the database now, when that is another\n"
     "                          name (a backup restored into another database): the backup's\n"
     "                          --db is compared with the source's --source-db\n"
@@ -260,27 +276,46 @@ static void print_wrapped(const char *text, int indent, int column)
     }
 }
 
-void print_job_help(const job_command_t *cmd)
+/* The options of a command that its head does not describe, one per line, wrapped. */
+static void print_option_list(const char *command, const char *const *special)
 {
     size_t i;
-    fputs(cmd->head ? cmd->head : backup_head, stdout);
     for (i = 0; i < ccopy_option_count(); i++) {
         const ccopy_option_info_t *o = ccopy_option_get_info(i);
-        char flag[64], doc[600], text[512];
-        if (in_list(o->name, cmd->special) || !applies_to(o, cmd->name))
+        char flag[128], doc[800], text[700];
+        if (in_list(o->name, special) || !applies_to(o, command))
             continue;
-        option_flag(flag, sizeof flag, o, cmd->name);
-        say_flags(text, sizeof text, cmd->name, o->doc);
+        option_flag(flag, sizeof flag, o, command);
+        say_flags(text, sizeof text, command, o->doc);
         snprintf(doc, sizeof doc, "%s [%s]", text, o->default_value ? o->default_value : "none");
-        printf("  %-28s ", flag);
+        if (strlen(flag) > 28) {
+            printf("  %s\n%31s", flag, "");
+        } else {
+            printf("  %-28s ", flag);
+        }
         print_wrapped(doc, 31, 31);
     }
+}
+
+void print_job_help(const job_command_t *cmd)
+{
+    fputs(cmd->head ? cmd->head : backup_head, stdout);
+    print_option_list(cmd->name, cmd->special);
     {
         char aliases[256];
         aliases_of(aliases, sizeof aliases, cmd->name);
         if (aliases[0])
             printf("\nAliases: %s.\n", aliases);
     }
+}
+
+static void print_option_list(const char *command, const char *const *special);
+
+void print_list_help(void)
+{
+    static const char *const none[] = {NULL};
+    fputs(list_head, stdout);
+    print_option_list("list", none);
 }
 
 /* `cosmocopy options --markdown`: the option table as it appears in README.md. */

@@ -108,7 +108,17 @@ def keywords(command: str) -> dict[str, tuple[Option, ...]]:
 
 
 def _is_server_uri(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(("mongodb://", "mongodb+srv://"))
+    """A MongoDB connection string, or a Key Vault reference to one (``kv://...``, or a secret's
+    URL in a vault: ``https://VAULT.vault.azure.net/secrets/...``), as the command line tells a
+    replica from a backup."""
+    if not isinstance(value, str):
+        return False
+    if value.startswith(("mongodb://", "mongodb+srv://")) or value.lower().startswith("kv://"):
+        return True
+    if value.startswith("https://"):
+        host, _, path = value[len("https://"):].partition("/")
+        return ".vault." in host and path.startswith("secrets/")
+    return False
 
 
 def _takes(option: Option, value: Any, alternatives: int) -> bool:

@@ -22,7 +22,7 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import _options, errors
@@ -46,15 +46,26 @@ def _location_text(location: Any, where: str) -> str:
     return location
 
 
-def _catalog_options(blob_connection_string: str | None, where: str) -> Any:
+def _catalog_options(blob_connection_string: str | None, where: str,
+                     credentials: Mapping[str, Any] | None = None) -> Any:
+    """Engine options for reading a catalog: the blob connection string (or a Key Vault
+    reference to it) and the credential options (``azure_credential``,
+    ``managed_identity_client_id``, ``https_ca_file``)."""
     opts = _e.ccopy_options_t()
-    if blob_connection_string is not None:
-        if not isinstance(blob_connection_string, str):
-            raise errors._UnknownArgument(f"{where}(blob_connection_string=****): expected a str")
+    values: dict[str, Any] = dict(credentials or {})
+    values["blob_connection_string"] = blob_connection_string
+    for name, value in values.items():
+        if value is None:
+            continue
+        shown = "****" if name == "blob_connection_string" else repr(value)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str):
+            raise errors._UnknownArgument(f"{where}({name}={shown}): expected a str")
         err = _e.ccopy_error_t()
-        if _e.ccopy_options_set(opts, "blob_connection_string", blob_connection_string, err) != 0:
-            raise errors.UsageError(f"{where}(blob_connection_string=****): the value is empty",
-                                    code=err.code, cause=err.cause)
+        if _e.ccopy_options_set(opts, name, value, err) != 0:
+            raise errors.UsageError(f"{where}({name}={shown}): {err.message}", code=err.code,
+                                    cause=err.cause)
     return opts
 
 
@@ -174,14 +185,20 @@ class Backup:
     """A backup's catalog, opened for reading (:func:`open_backup`)."""
 
     def __init__(self, location: str | os.PathLike[str], *,
-                 blob_connection_string: str | None = None) -> None:
+                 blob_connection_string: str | None = None,
+                 azure_credential: str | None = None,
+                 managed_identity_client_id: str | None = None,
+                 https_ca_file: str | os.PathLike[str] | None = None) -> None:
         self.location = _location_text(location, "open_backup(location)")
         self._connection = blob_connection_string
+        self._credentials = {"azure_credential": azure_credential,
+                             "managed_identity_client_id": managed_identity_client_id,
+                             "https_ca_file": https_ca_file}
         # opened once here so that a wrong location or credentials fail now, not at first read
         self._open()
 
     def _open(self) -> Any:
-        opts = _catalog_options(self._connection, "open_backup")
+        opts = _catalog_options(self._connection, "open_backup", self._credentials)
         err = _e.ccopy_error_t()
         catalog = _e.cosmocopy_catalog_open(self.location, opts, err)
         if catalog is None:
@@ -275,23 +292,37 @@ class Backup:
 
 
 def open_backup(location: str | os.PathLike[str], *,
-                blob_connection_string: str | None = None) -> Backup:
+                blob_connection_string: str | None = None,
+                azure_credential: str | None = None,
+                managed_identity_client_id: str | None = None,
+                https_ca_file: str | os.PathLike[str] | None = None) -> Backup:
     """Open a backup for reading: ``dir:PATH`` (or a path object), ``azblob://CONTAINER[/PREFIX]``
-    with ``blob_connection_string``, or a container SAS URL. Nothing is created or locked.
+    with ``blob_connection_string`` (or a Key Vault reference to it, ``kv://VAULT/SECRET``), or
+    a container URL (with a SAS, or without one for Microsoft Entra ID). Nothing is created or
+    locked. ``azure_credential``, ``managed_identity_client_id`` and ``https_ca_file`` are the
+    options of the same names (where tokens come from, the CA bundle for HTTPS).
 
     Raises :class:`~cosmocopy.UsageError` for a location that is not one of those,
     :class:`~cosmocopy.NotFoundError` when it does not exist."""
-    return Backup(location, blob_connection_string=blob_connection_string)
+    return Backup(location, blob_connection_string=blob_connection_string,
+                  azure_credential=azure_credential,
+                  managed_identity_client_id=managed_identity_client_id,
+                  https_ca_file=https_ca_file)
 
 
 def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None = None,
                  collection: str | None = None, blob_connection_string: str | None = None,
+                 azure_credential: str | None = None,
+                 managed_identity_client_id: str | None = None,
+                 https_ca_file: str | os.PathLike[str] | None = None,
                  **kwargs: Any) -> Listing:
     """The completed windows of a backup, like ``cosmocopy list --json``.
 
     ``from_`` (or ``**{"from": ...}``) is the backup: ``dir:PATH``, ``azblob://CONTAINER[/PREFIX]``
-    (with ``blob_connection_string``) or a container SAS URL. ``db`` and ``collection`` narrow
-    the listing. Each window can be read back with ``.read()``.
+    (with ``blob_connection_string``, or a Key Vault reference to it) or a container URL.
+    ``db`` and ``collection`` narrow the listing; ``azure_credential``,
+    ``managed_identity_client_id`` and ``https_ca_file`` are as for :func:`open_backup`. Each
+    window can be read back with ``.read()``.
 
     Example::
 
@@ -303,5 +334,8 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
         raise errors.UsageError("list_windows(): from_= is required (dir:PATH, "
                                 "azblob://CONTAINER[/PREFIX] or a SAS URL)")
     backup = Backup(_location_text(from_, "list_windows(from_)"),
-                    blob_connection_string=blob_connection_string)
+                    blob_connection_string=blob_connection_string,
+                    azure_credential=azure_credential,
+                    managed_identity_client_id=managed_identity_client_id,
+                    https_ca_file=https_ca_file)
     return Listing(backup.windows(db, collection))

@@ -1,6 +1,6 @@
 /*
- * Where a blob sink is: --blob-connection-string values and container URLs with a SAS (--to,
- * --from, --backup). The first byte picks the parser, the rest is the text. Any text parses or
+ * Where a blob sink is: --blob-connection-string values and container URLs, with a SAS or
+ * without one for Entra ID (--to, --from, --backup). The first byte picks the parser, the rest is the text. Any text parses or
  * fails with a message that never holds the AccountKey or the SAS signature; a parsed account
  * signs and addresses a request (built, never sent) without trouble.
  */
@@ -38,9 +38,10 @@ static void use_account(const _ccopy_blob_account_t *acct, const char *container
     _ccopy_blob_request_t req = {.method = "PUT", .container = container, .blob = prefix,
                                  .query = "comp=block&blockid=AAAA%3D%3D", .content_md5 = "x",
                                  .body = (const uint8_t *)"data", .body_len = 4};
-    _ccopy_blob_response_t res = {0};
-    _ccopy_blob_body_cursor_t cursor;
+    _ccopy_http_response_t res = {0};
+    _ccopy_http_body_cursor_t cursor;
     struct curl_slist *headers;
+    ccopy_error_t error;
 
     FUZZ_CHECK(acct->endpoint && acct->path_prefix && acct->account, "incomplete account");
     FUZZ_CHECK(strncmp(acct->endpoint, "http://", 7) == 0 || strncmp(acct->endpoint, "https://", 8) == 0,
@@ -49,12 +50,17 @@ static void use_account(const _ccopy_blob_account_t *acct, const char *container
                    strcmp(acct->endpoint + strlen(acct->endpoint) - strlen(acct->path_prefix),
                           acct->path_prefix) == 0,
                "path prefix %s is not the end of %s", acct->path_prefix, acct->endpoint);
-    FUZZ_CHECK(acct->key_len > 0 || acct->sas, "neither key nor SAS");
+    FUZZ_CHECK(acct->key_len > 0 || acct->sas || acct->entra_id, "neither key, SAS nor Entra ID");
+    FUZZ_CHECK(!acct->entra_id || strncmp(acct->endpoint, "https://", 8) == 0,
+               "Entra ID tokens over %s", acct->endpoint);
+    memset(&error, 0, sizeof error);
     if (!curl)
         curl = curl_easy_init();
-    headers = _ccopy_blob_prepare(curl, acct, &req, &res, &cursor, 1000);
+    /* an Entra ID account without credential settings is refused before anything is built */
+    headers = _ccopy_blob_prepare(curl, acct, &req, &res, &cursor, 1000, &error);
+    FUZZ_CHECK((headers != NULL) == !acct->entra_id, "prepared: %s", error.message);
     curl_slist_free_all(headers);
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
 }
 
 /* The message for the text with `secret` overwritten: when it still holds the secret's
@@ -110,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         _ccopy_sink_check_location(text, &error);
         if (_ccopy_blob_account_from_sas_url(&acct, text, &container, &prefix, &error) == 0) {
             FUZZ_CHECK(container && *container && prefix, "no container");
-            FUZZ_CHECK(acct.sas && acct.key_len == 0, "no SAS");
+            FUZZ_CHECK((acct.sas != NULL) != acct.entra_id && acct.key_len == 0, "no SAS");
             use_account(&acct, container, *prefix ? prefix : NULL);
             _ccopy_blob_account_cleanup(&acct);
         } else {

@@ -49,10 +49,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.error = &error;
     r.size = -1;
     while (pos < size && tries++ < 16) {
-        _ccopy_blob_response_t res;
+        _ccopy_http_response_t res;
         size_t len, piece;
         memset(&res, 0, sizeof res);
-        _ccopy_blob_response_reset(&res);
+        _ccopy_http_response_reset(&res);
         res.status = data[pos++] & 1 ? 206 : 200;
         take_line(data, size, &pos, res.content_range, sizeof res.content_range);
         take_line(data, size, &pos, res.etag, sizeof res.etag);

@@ -231,7 +231,9 @@ def test_sas_without_write_permission(ferretdb, orders, azurite, blob_container)
 
 
 @pytest.mark.parametrize("cs,why", [
-    ("AccountName=devstoreaccount1", "neither AccountKey nor SharedAccessSignature"),
+    # neither key nor SAS means Microsoft Entra ID tokens, which never go over plain http
+    ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1",
+     "neither AccountKey nor SharedAccessSignature"),
     ("AccountName=devstoreaccount1;AccountKey=not*base64", "not valid Base64"),
     ("this is not a connection string", "has no '='"),
     ("AccountKey=QUJD;BlobEndpoint=ftp://x/y", "not an http:// or https:// URL"),

@@ -1,4 +1,5 @@
-"""libcosmocopy embedded in a C program: options, a job with callbacks, the JSON summary."""
+"""libcosmocopy embedded in a C program: options, a job with callbacks, the JSON summary, a
+secret read from Key Vault."""
 import hashlib
 import json
 import os
@@ -302,3 +303,23 @@ def test_a_callback_stops_a_job_resumably_with_its_own_status(tasks_run, mongo, 
         m = json.loads(manifest.read_text())
         assert (stopped / db_name / "orders" / m["data"]).exists()
     bc.assert_backup_matches(stopped, mongo[db_name])
+
+
+def test_a_c_program_reads_a_secret_from_key_vault(keyvault, tmp_path, monkeypatch):
+    sp = keyvault.add_service_principal()
+    for name, value in keyvault.env_service_principal(sp).items():
+        monkeypatch.setenv(name, value)
+    keyvault.set_secret("conn", "mongodb://u:KvValue123@db.example:10255/?ssl=true")
+    exe = build_program(tmp_path, "c_api_keyvault")
+    ok = subprocess.run([str(exe), f"kv://127.0.0.1:{keyvault.port}/conn", keyvault.ca_file],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    out = last_json_line(ok.stdout)
+    assert out["value"] == "mongodb://u:KvValue123@db.example:10255/?ssl=true"
+    assert out["is_reference"] == 1
+    missing = subprocess.run([str(exe), f"kv://127.0.0.1:{keyvault.port}/none", keyvault.ca_file],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1, missing.stderr
+    out = last_json_line(missing.stdout)
+    assert out["code"] == "ENOTFOUND" and out["value"] is None
+    assert out["message"] == f"secret none not found in Key Vault 127.0.0.1:{keyvault.port}"

@@ -3,7 +3,7 @@
 The package is imported from the development tree that ``./run build`` makes in build/python
 (or from $CCOPY_PYTHONPATH). The servers are the integration tests' fixtures
 (tests/integration/conftest.py: ferretdb, mongo, db_name, azurite, blob_container,
-cosmos_proxy...), loaded here under another module name so that both directories share them.
+cosmos_proxy, keyvault...), loaded here under another module name so that both directories share them.
 
     cc          the imported ``cosmocopy`` package
     orders      1,200 documents of about 1 KB over 12 hours five days ago, in db_name.orders
@@ -32,6 +32,9 @@ _spec = importlib.util.spec_from_file_location(
 _fixtures = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _fixtures
 _spec.loader.exec_module(_fixtures)
+# When pytest collects tests/integration and tests/python in one run, this module is the one
+# `conftest` their test modules import from: the names the integration tests take from theirs.
+from ccopy_integration_conftest import SUPPORT, cosmocopy_path  # noqa: E402,F401
 from ccopy_integration_conftest import (  # noqa: E402,F401  (fixtures, re-registered here)
     _session_client,
     azurite,
@@ -42,6 +45,8 @@ from ccopy_integration_conftest import (  # noqa: E402,F401  (fixtures, re-regis
     db_name,
     ferretdb,
     fresh_ferretdb,
+    keyvault,
+    keyvault_server,
     mongo,
     mongorestore_bin,
 )

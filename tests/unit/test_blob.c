@@ -70,7 +70,8 @@ CCOPY_TEST(connection_string_errors_name_the_part_and_never_the_key)
     _ccopy_blob_account_t a;
     ccopy_error_t e;
     CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "", &e), CCOPY_EINVAL);
-    CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "AccountName=x", &e), CCOPY_EINVAL);
+    CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "DefaultEndpointsProtocol=http;AccountName=x", &e),
+              CCOPY_EINVAL);
     CHECK_CONTAINS(e.message, "neither AccountKey nor SharedAccessSignature");
     CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "AccountName=x;AccountKey=sec*ret", &e),
               CCOPY_EINVAL);
@@ -143,34 +144,129 @@ CCOPY_TEST(sas_url_path_style_with_doubled_slashes)
  * LLONG_MAX by 1000 (signed overflow; the wait came out negative). */
 CCOPY_TEST(retry_after_header_in_ms_of_any_size)
 {
-    CHECK_INT(_ccopy_blob_retry_after_ms("2"), 2000);
-    CHECK_INT(_ccopy_blob_retry_after_ms("0"), 0);
-    CHECK_INT(_ccopy_blob_retry_after_ms("120"), 120000);
-    CHECK_INT(_ccopy_blob_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), -1);
-    CHECK_INT(_ccopy_blob_retry_after_ms("-5"), -1);
-    CHECK_INT(_ccopy_blob_retry_after_ms("9007199254740"), INT64_C(9007199254740000));
-    CHECK_INT(_ccopy_blob_retry_after_ms("9007199254741"), INT64_C(1) << 53);
-    CHECK_INT(_ccopy_blob_retry_after_ms("99999999999999999999"), INT64_C(1) << 53);
+    CHECK_INT(_ccopy_http_retry_after_ms("2"), 2000);
+    CHECK_INT(_ccopy_http_retry_after_ms("0"), 0);
+    CHECK_INT(_ccopy_http_retry_after_ms("120"), 120000);
+    CHECK_INT(_ccopy_http_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), -1);
+    CHECK_INT(_ccopy_http_retry_after_ms("-5"), -1);
+    CHECK_INT(_ccopy_http_retry_after_ms("9007199254740"), INT64_C(9007199254740000));
+    CHECK_INT(_ccopy_http_retry_after_ms("9007199254741"), INT64_C(1) << 53);
+    CHECK_INT(_ccopy_http_retry_after_ms("99999999999999999999"), INT64_C(1) << 53);
 }
 
-CCOPY_TEST(sas_url_without_sas_or_container_is_refused)
+CCOPY_TEST(container_url_without_container_or_over_http_without_sas_is_refused)
 {
     _ccopy_blob_account_t a;
     ccopy_error_t e;
     char *container, *prefix;
-    CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "https://acct.blob.core.windows.net/bk", &container,
-                                               &prefix, &e), CCOPY_EINVAL);
     CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "https://acct.blob.core.windows.net/?sv=1", &container,
                                                &prefix, &e), CCOPY_EINVAL);
     CHECK_CONTAINS(e.message, "no container");
+    CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "https://acct.blob.core.windows.net/", &container,
+                                               &prefix, &e), CCOPY_EINVAL);
+    CHECK_CONTAINS(e.message, "no container");
+    /* without a SAS the requests carry Entra ID tokens: never over plain http */
+    CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "http://127.0.0.1:10000/devstoreaccount1/bk",
+                                               &container, &prefix, &e), CCOPY_EINVAL);
+    CHECK_CONTAINS(e.message, "need https");
+}
+
+CCOPY_TEST(container_url_without_sas_uses_entra_id)
+{
+    _ccopy_blob_account_t a;
+    ccopy_error_t e;
+    char *container, *prefix;
+    CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "https://acct.blob.core.windows.net/bk/nightly/",
+                                               &container, &prefix, &e), 0);
+    CHECK(a.entra_id);
+    CHECK(a.sas == NULL);
+    CHECK_INT((long long)a.key_len, 0);
+    CHECK_STR(a.account, "acct");
+    CHECK_STR(a.endpoint, "https://acct.blob.core.windows.net");
+    CHECK_STR(container, "bk");
+    CHECK_STR(prefix, "nightly");
+    free(container);
+    free(prefix);
+    _ccopy_blob_account_cleanup(&a);
+    /* path style (Azurite in its OAuth mode): the account is the first segment */
+    CHECK_INT(_ccopy_blob_account_from_sas_url(&a, "https://127.0.0.1:10443/devstoreaccount1/bk",
+                                               &container, &prefix, &e), 0);
+    CHECK(a.entra_id);
+    CHECK_STR(a.account, "devstoreaccount1");
+    CHECK_STR(a.endpoint, "https://127.0.0.1:10443/devstoreaccount1");
+    CHECK_STR(container, "bk");
+    CHECK_STR(prefix, "");
+    free(container);
+    free(prefix);
+    _ccopy_blob_account_cleanup(&a);
+}
+
+CCOPY_TEST(connection_string_without_key_or_sas_uses_entra_id_over_https_only)
+{
+    _ccopy_blob_account_t a;
+    ccopy_error_t e;
+    CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "AccountName=acct;EndpointSuffix=core.windows.net",
+                                                         &e), 0);
+    CHECK(a.entra_id);
+    CHECK_STR(a.endpoint, "https://acct.blob.core.windows.net");
+    _ccopy_blob_account_cleanup(&a);
+    CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "BlobEndpoint=https://acct.blob.core.windows.net/;",
+                                                         &e), 0);
+    CHECK(a.entra_id);
+    CHECK_STR(a.account, "acct");
+    _ccopy_blob_account_cleanup(&a);
+    CHECK_INT(_ccopy_blob_account_from_connection_string(
+                  &a, "DefaultEndpointsProtocol=http;AccountName=acct", &e), CCOPY_EINVAL);
+    CHECK_CONTAINS(e.message, "need https");
+    CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "AccountName=acct;AccountKey=QUJD", &e), 0);
+    CHECK(!a.entra_id);
+    _ccopy_blob_account_cleanup(&a);
+}
+
+CCOPY_TEST(entra_id_requests_carry_a_bearer_token_or_say_why_not)
+{
+    /* no credential set up: the request is not prepared, and the error says so */
+    _ccopy_blob_account_t a;
+    _ccopy_blob_request_t req = {.method = "GET", .container = "c", .query = "restype=container"};
+    _ccopy_http_response_t res = {0};
+    _ccopy_http_body_cursor_t cursor;
+    ccopy_error_t e;
+    CURL *curl = curl_easy_init();
+    CHECK_INT(_ccopy_blob_account_from_connection_string(&a, "BlobEndpoint=https://acct.blob.core.windows.net",
+                                                         &e), 0);
+    CHECK(_ccopy_blob_prepare(curl, &a, &req, &res, &cursor, 1000, &e) == NULL);
+    CHECK_INT(e.code, CCOPY_EAUTH);
+    CHECK_CONTAINS(e.message, "Blob Storage account acct");
+    curl_easy_cleanup(curl);
+    _ccopy_http_response_reset(&res);
+    _ccopy_blob_account_cleanup(&a);
+}
+
+CCOPY_TEST(a_refused_token_is_named_with_what_blob_storage_said)
+{
+    _ccopy_blob_account_t a = {.account = "acct", .endpoint = "https://acct.blob.core.windows.net",
+                               .entra_id = 1};
+    _ccopy_http_response_t r = {.status = 403};
+    ccopy_error_t e;
+    strcpy(r.error_code, "AuthenticationFailed");
+    r.body = "<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code><Message>Server failed "
+             "to authenticate</Message><AuthenticationErrorDetail>Invalid token audience."
+             "</AuthenticationErrorDetail></Error>";
+    CHECK_INT(_ccopy_blob_error(&a, &r, "checking container c", &e), CCOPY_EAUTH);
+    CHECK_STR(e.message, "checking container c: Blob Storage refused the Entra ID token for account "
+                         "acct (403 AuthenticationFailed: Invalid token audience.)");
+    strcpy(r.error_code, "AuthorizationPermissionMismatch");
+    r.body = NULL;
+    CHECK_INT(_ccopy_blob_error(&a, &r, "writing x", &e), CCOPY_EAUTH);
+    CHECK_CONTAINS(e.message, "Storage Blob Data Contributor");
 }
 
 CCOPY_TEST(blob_names_are_percent_encoded_but_slashes)
 {
-    char *s = _ccopy_blob_encode_name("shop/orders/a b+c=d~e.bson");
+    char *s = _ccopy_http_encode("shop/orders/a b+c=d~e.bson", "/");
     CHECK_STR(s, "shop/orders/a%20b%2Bc%3Dd~e.bson");
     free(s);
-    s = _ccopy_blob_encode_name("MDAwMDAwMDE=");
+    s = _ccopy_http_encode("MDAwMDAwMDE=", "/");
     CHECK_STR(s, "MDAwMDAwMDE%3D");
     free(s);
 }
@@ -248,32 +344,32 @@ CCOPY_TEST(string_to_sign_carries_if_none_match_and_content_type)
 
 CCOPY_TEST(which_answers_are_retried)
 {
-    _ccopy_blob_response_t r = {0};
+    _ccopy_http_response_t r = {0};
     long retry[] = {408, 429, 500, 502, 503, 504}, never[] = {200, 201, 400, 403, 404, 409, 412, 501, 505};
     size_t i;
     for (i = 0; i < sizeof retry / sizeof retry[0]; i++) {
         r.status = retry[i];
-        CHECK(_ccopy_blob_retryable(&r));
+        CHECK(_ccopy_http_retryable(&r));
     }
     for (i = 0; i < sizeof never / sizeof never[0]; i++) {
         r.status = never[i];
-        CHECK(!_ccopy_blob_retryable(&r));
+        CHECK(!_ccopy_http_retryable(&r));
     }
     r.status = 500;
     strcpy(r.error_code, "FeatureNotSupported");
-    CHECK(!_ccopy_blob_retryable(&r));
+    CHECK(!_ccopy_http_retryable(&r));
     r.status = 0;
     r.curl_code = CURLE_RECV_ERROR;
-    CHECK(_ccopy_blob_retryable(&r));
+    CHECK(_ccopy_http_retryable(&r));
     r.curl_code = CURLE_COULDNT_RESOLVE_HOST;
-    CHECK(!_ccopy_blob_retryable(&r));
+    CHECK(!_ccopy_http_retryable(&r));
 }
 
 CCOPY_TEST(errors_say_what_failed_and_for_which_account)
 {
     _ccopy_blob_account_t a = {.account = "acct", .endpoint = "https://acct.blob.core.windows.net",
                                .key_len = 64};
-    _ccopy_blob_response_t r = {.status = 403};
+    _ccopy_http_response_t r = {.status = 403};
     ccopy_error_t e;
     strcpy(r.error_code, "AuthenticationFailed");
     CHECK_INT(_ccopy_blob_error(&a, &r, "writing x", &e), CCOPY_EAUTH);
@@ -331,7 +427,7 @@ CCOPY_TEST(lease_retry_heeds_retry_after_only_while_the_lease_leaves_a_try)
 
 CCOPY_TEST(lease_verdict_of_each_answer_to_a_renewal)
 {
-    _ccopy_blob_response_t r = {0};
+    _ccopy_http_response_t r = {0};
     long again[] = {408, 429, 500, 502, 503, 504}, lost[] = {400, 403, 404, 409, 412};
     size_t i;
     r.status = 200;
@@ -378,24 +474,24 @@ CCOPY_TEST(guard_is_asked_before_every_try_and_stops_the_request)
     /* nothing listens on port 1: every try fails to connect, which is worth retrying */
     _ccopy_blob_account_t a;
     _ccopy_blob_request_t req = {.method = "PUT", .container = "c", .blob = "b"};
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
-    _ccopy_blob_client_t client = {.backoff = {.max_retries = 2, .base_ms = 1, .cap_ms = 1},
-                                   .timeout_ms = 60000, .rng = 1};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
+    _ccopy_blob_client_t client = {.http = {.backoff = {.max_retries = 2, .base_ms = 1, .cap_ms = 1},
+                                            .timeout_ms = 60000, .rng = 1}};
     guard_state_t g = {0};
     ccopy_error_t e;
     CHECK_INT(_ccopy_blob_account_from_connection_string(
                   &a, "AccountName=devstoreaccount1;AccountKey=" DEV_KEY
                       ";BlobEndpoint=http://127.0.0.1:1/devstoreaccount1", &e), 0);
     client.acct = &a;
-    client.curl = curl_easy_init();
-    client.guard = test_guard;
-    client.guard_data = &g;
+    client.http.curl = curl_easy_init();
+    client.http.guard = test_guard;
+    client.http.guard_data = &g;
 
     /* allowed every time: one call per try, the first try and two retries */
     CHECK_INT(_ccopy_blob_send(&client, &req, &res, "writing b", &e), CCOPY_ENETWORK);
     CHECK_INT(g.calls, 3);
     CHECK_INT(g.timeouts[0], 60000);
-    CHECK(client.try_started_ms > 0);
+    CHECK(client.http.try_started_ms > 0);
 
     /* refused before the second try: the guard's error, not the connection's */
     g = (guard_state_t){.refuse_at = 2};
@@ -406,11 +502,11 @@ CCOPY_TEST(guard_is_asked_before_every_try_and_stops_the_request)
 
     /* refused before the first: nothing is sent */
     g = (guard_state_t){.refuse_at = 1};
-    client.try_started_ms = 0;
+    client.http.try_started_ms = 0;
     CHECK_INT(_ccopy_blob_send(&client, &req, &res, "writing b", &e), CCOPY_EBUSY);
     CHECK_INT(g.calls, 1);
-    CHECK_INT(client.try_started_ms, 0);
-    _ccopy_blob_response_reset(&res);
-    curl_easy_cleanup(client.curl);
+    CHECK_INT(client.http.try_started_ms, 0);
+    _ccopy_http_response_reset(&res);
+    curl_easy_cleanup(client.http.curl);
     _ccopy_blob_account_cleanup(&a);
 }

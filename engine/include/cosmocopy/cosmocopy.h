@@ -9,6 +9,7 @@
 #define COSMOCOPY_H
 
 #include "cosmocopy/catalog.h"
+#include "cosmocopy/credentials.h"
 #include "cosmocopy/error.h"
 #include "cosmocopy/export.h"
 #include "cosmocopy/job.h"

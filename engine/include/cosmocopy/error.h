@@ -75,9 +75,11 @@ CCOPY_EXPORT const char *ccopy_code_name(int code);
 CCOPY_EXPORT const char *ccopy_domain_name(int domain);
 
 /**
- * Mask secrets in text, in place: the password of every "scheme://user:password@" and the
- * values of password=, AccountKey=, SharedAccessSignature=, sig=, client_secret= and
- * access_token= become "****" (or as many '*' as the secret has characters, when shorter).
+ * Mask secrets in text, in place: the password of every "scheme://user:password@", the
+ * values of password=, AccountKey=, SharedAccessSignature=, sig=, client_secret=,
+ * access_token= and client_assertion=, every JSON Web Token (an access token), and every
+ * secret the library read from Azure Key Vault or a token endpoint in this process become
+ * "****" (or as many '*' as the secret has characters, when shorter).
  * The text never grows. Thread-safe. Every message the library produces is already masked;
  * this is for text a host application prints itself (its own arguments, say).
  */

@@ -28,9 +28,18 @@ int _ccopy_error_set(ccopy_error_t *error, int code, int domain, int64_t cause, 
 /* Prefix an existing message: "context: old message". Keeps code, domain and cause. */
 void _ccopy_error_prefix(ccopy_error_t *error, const char *fmt, ...) CCOPY_PRINTF(2, 3);
 
-/* Replace, in place, the password of every "scheme://user:password@" and the value of every
- * password=, AccountKey=, SharedAccessSignature= and sig= parameter with "****". */
+/* Replace, in place, with "****": every secret remembered by _ccopy_secret_remember (also when
+ * the text ends inside it), every JSON Web Token ("eyJ...": access tokens), the password of
+ * every "scheme://user:password@" and the value of every password=, AccountKey=,
+ * SharedAccessSignature=, sig=, client_secret=, access_token= and client_assertion= parameter. */
 void _ccopy_mask_secrets(char *text);
+
+/* Remember a secret by its value (one read from Key Vault, a client secret, a token), so that
+ * every message masks it from now on, wherever it appears. Values shorter than 8 bytes are not
+ * remembered: they would mask ordinary words. Thread-safe. */
+void _ccopy_secret_remember(const char *value);
+/* Forget (and overwrite) every remembered secret: ccopy_cleanup's last call. */
+void _ccopy_secrets_forget(void);
 
 /* malloc/calloc/strdup that never return NULL: on failure they print one line and abort,
  * because every caller would otherwise have to unwind a half-built state for an event that

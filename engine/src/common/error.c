@@ -3,10 +3,13 @@
  * secret masking that every message goes through before it reaches a caller.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "common.h"
 
@@ -121,14 +124,101 @@ void ccopy_mask_secrets(char *text)
     _ccopy_mask_secrets(text);
 }
 
+/* ---- secrets known by their value --------------------------------------------------------- */
+
+#define REMEMBERED_MAX 256
+#define REMEMBERED_MIN_LEN 8
+
+static pthread_mutex_t remembered_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *remembered[REMEMBERED_MAX];
+static size_t remembered_count;
+
+void _ccopy_secret_remember(const char *value)
+{
+    size_t i;
+    if (!value || strlen(value) < REMEMBERED_MIN_LEN)
+        return;
+    pthread_mutex_lock(&remembered_lock);
+    for (i = 0; i < remembered_count && strcmp(remembered[i], value) != 0; i++)
+        ;
+    if (i == remembered_count) {
+        if (remembered_count == REMEMBERED_MAX) {
+            /* the oldest goes: a process that read 256 secrets has long used the first */
+            OPENSSL_cleanse(remembered[0], strlen(remembered[0]));
+            free(remembered[0]);
+            memmove(remembered, remembered + 1, (REMEMBERED_MAX - 1) * sizeof *remembered);
+            remembered_count--;
+        }
+        remembered[remembered_count++] = _ccopy_strdup(value);
+    }
+    pthread_mutex_unlock(&remembered_lock);
+}
+
+void _ccopy_secrets_forget(void)
+{
+    size_t i;
+    pthread_mutex_lock(&remembered_lock);
+    for (i = 0; i < remembered_count; i++) {
+        OPENSSL_cleanse(remembered[i], strlen(remembered[i]));
+        free(remembered[i]);
+    }
+    remembered_count = 0;
+    pthread_mutex_unlock(&remembered_lock);
+}
+
+/* Mask every occurrence of a remembered secret, and a secret cut off by the end of the text
+ * (a message truncated to fit) when at least REMEMBERED_MIN_LEN bytes of it are there. */
+static void mask_remembered(char *text)
+{
+    size_t k;
+    pthread_mutex_lock(&remembered_lock);
+    for (k = 0; k < remembered_count; k++) {
+        const char *secret = remembered[k];
+        size_t len = strlen(secret), i = 0;
+        while (text[i]) {
+            size_t left = strnlen(text + i, len);
+            if (text[i] == secret[0] && (left == len || left >= REMEMBERED_MIN_LEN) &&
+                memcmp(text + i, secret, left) == 0)
+                i = mask_span(text, i, i + left);
+            else
+                i++;
+        }
+    }
+    pthread_mutex_unlock(&remembered_lock);
+}
+
+static int base64url_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_';
+}
+
+/* A JSON Web Token (an Entra ID access token, a federated token): "eyJ" Base64url, a '.', and
+ * more Base64url and dots. Masked wherever it appears, whoever put it in the text. */
+static void mask_jwts(char *text)
+{
+    size_t i = 0;
+    while (text[i]) {
+        size_t end = i, dots = 0;
+        if (strncmp(text + i, "eyJ", 3) != 0 || (i > 0 && base64url_char(text[i - 1]))) {
+            i++;
+            continue;
+        }
+        while (base64url_char(text[end]) || text[end] == '.')
+            dots += text[end++] == '.';
+        i = dots > 0 && end - i >= 16 ? mask_span(text, i, end) : end;
+    }
+}
+
 void _ccopy_mask_secrets(char *text)
 {
     static const char *const keys[] = {"password=", "accountkey=", "sharedaccesssignature=", "sig=",
-                                       "client_secret=", "access_token="};
+                                       "client_secret=", "access_token=", "client_assertion="};
     size_t i;
 
     if (!text)
         return;
+    mask_remembered(text);
+    mask_jwts(text);
     /* scheme://user:password@host. The credentials end at the last '@' before the first '/':
      * libmongoc takes a password holding '?', ',', quotes, blanks or line breaks unescaped, so
      * none of those can end the scan. Text after a URI without a '/' may be masked with it when

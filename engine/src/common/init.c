@@ -1,7 +1,8 @@
 /*
  * Library start-up: a reference count around mongoc_init() and curl_global_init(), both safe to
  * call more than once. mongoc_cleanup() and curl_global_cleanup() are left to the host
- * application, which may still use those libraries.
+ * application, which may still use those libraries. The last ccopy_cleanup() forgets the tokens,
+ * Key Vault challenges and remembered secrets the process held.
  */
 #include <curl/curl.h>
 #include <mongoc/mongoc.h>
@@ -13,6 +14,7 @@
 #endif
 
 #include "cosmocopy/cosmocopy.h"
+#include "credentials.h"
 #include "version.h"
 
 static atomic_int init_count;
@@ -47,6 +49,8 @@ void ccopy_cleanup(void)
     int n = atomic_load(&init_count);
     while (n > 0 && !atomic_compare_exchange_weak(&init_count, &n, n - 1))
         ;
+    if (n == 1)
+        _ccopy_credentials_forget(); /* the last reference: no token or secret stays in memory */
 }
 
 const char *ccopy_version(void)

@@ -1,13 +1,15 @@
 /*
- * Azure Blob Storage over HTTP: where an account is and how to sign for it (Shared Key or SAS,
- * blob_auth.c), and one request at a time with retries (blob.c); the lease rules below are in
- * blob_lease.c. libcurl carries the bytes and OpenSSL does the HMAC, MD5 and Base64; nothing
- * here speaks HTTP by hand.
+ * Azure Blob Storage over HTTP: where an account is and how to sign for it (Shared Key, SAS or
+ * a Microsoft Entra ID token; blob_auth.c), and one request at a time with retries (blob.c,
+ * over credentials/http.c); the lease rules below are in blob_lease.c. libcurl carries the
+ * bytes and OpenSSL does the HMAC, MD5 and Base64; nothing here speaks HTTP by hand.
  *
  * Shared Key (x-ms-version 2021-12-02): Authorization: SharedKey ACCOUNT:Base64(HMAC-SHA256(key,
  * VERB\n + 11 standard header values\n + canonicalized x-ms- headers + canonicalized resource)).
  * Every attempt is stamped with a fresh x-ms-date and signed again. A SAS is appended to the
- * query instead and nothing is signed.
+ * query instead and nothing is signed. With neither (many organisations turn shared-key access
+ * off), every attempt carries Authorization: Bearer and a token for Azure Storage
+ * (https://storage.azure.com/.default) from the token cache (credentials/token.h).
  */
 #ifndef CCOPY_BLOB_H
 #define CCOPY_BLOB_H
@@ -19,6 +21,8 @@
 #include <curl/curl.h>
 
 #include "cosmocopy/error.h"
+#include "credentials.h"
+#include "http.h"
 #include "retry.h"
 
 #define CCOPY_BLOB_API_VERSION "2021-12-02"
@@ -28,18 +32,24 @@ typedef struct _ccopy_blob_account {
     char *path_prefix;    /* "" or "/acct" (emulator, path-style): part of every signed path */
     char *account;
     unsigned char key[128];
-    size_t key_len;       /* 0 when authorising with a SAS */
+    size_t key_len;       /* 0 when authorising with a SAS or Entra ID */
     char *sas;            /* query string without '?', or NULL */
+    int entra_id;         /* neither key nor SAS: Microsoft Entra ID tokens (https only) */
+    /* tokens and the CA bundle: borrowed from the sink's settings; NULL: none (no Entra ID,
+     * the system's CA store) */
+    const _ccopy_credential_settings_t *credentials;
 } _ccopy_blob_account_t;
 
 /* Parse a connection string as Azure writes it (DefaultEndpointsProtocol, AccountName,
  * AccountKey, EndpointSuffix, BlobEndpoint, SharedAccessSignature, UseDevelopmentStorage=true).
- * EINVAL names the missing or malformed part, never the key. */
+ * Without AccountKey and SharedAccessSignature the account uses Microsoft Entra ID tokens, over
+ * https only. EINVAL names the missing or malformed part, never the key. */
 int _ccopy_blob_account_from_connection_string(_ccopy_blob_account_t *acct, const char *text,
                                                ccopy_error_t *error);
-/* A container or blob URL with a SAS query: https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX?sv=...
- * or path-style http://127.0.0.1:10000/ACCOUNT/CONTAINER/PREFIX?sv=... *container and *prefix
- * are new strings. */
+/* A container or blob URL, with a SAS query or without one (Microsoft Entra ID, https only):
+ * https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX[?sv=...] or path-style
+ * http://127.0.0.1:10000/ACCOUNT/CONTAINER/PREFIX?sv=... *container and *prefix are new
+ * strings. */
 int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *url, char **container,
                                      char **prefix, ccopy_error_t *error);
 void _ccopy_blob_account_cleanup(_ccopy_blob_account_t *acct);
@@ -59,92 +69,43 @@ typedef struct _ccopy_blob_request {
     size_t body_len;
 } _ccopy_blob_request_t;
 
-typedef struct _ccopy_blob_response {
-    long status;               /* 0 when no HTTP answer arrived */
-    CURLcode curl_code;
-    char error_code[64];       /* x-ms-error-code */
-    char meta_sha256[72];      /* x-ms-meta-sha256, when present */
-    char lease_id[64];         /* x-ms-lease-id, when present */
-    char etag[96];             /* ETag, quotes included, when present */
-    char content_range[96];    /* Content-Range ("bytes 0-99/1000"), when present */
-    int64_t content_length;    /* Content-Length, or -1 */
-    int64_t retry_after_ms;    /* Retry-After, or -1 */
-    char *body;                /* NUL-terminated; NULL when empty */
-    size_t body_len;
-    size_t body_limit;         /* bodies larger than this are cut (0: 64 MiB) */
-} _ccopy_blob_response_t;
-
-void _ccopy_blob_response_reset(_ccopy_blob_response_t *res);
-
-/* libcurl's header and write callbacks (user: the _ccopy_blob_response_t): one header line per
- * call, read into res's fields; a body piece appended to res->body, refused (0) past
- * res->body_limit. _ccopy_blob_prepare installs them; a fuzz target feeds them directly. */
-size_t _ccopy_blob_on_header(char *data, size_t size, size_t n, void *user);
-size_t _ccopy_blob_on_body(char *data, size_t size, size_t n, void *user);
-
-/* Prepare `curl` (reset first) to send `req` signed now; the response lands in *res. The
- * returned header list must be freed with curl_slist_free_all after the transfer. `upload`
- * state for the body lives in *cursor, which must outlive the transfer. */
-typedef struct _ccopy_blob_body_cursor {
-    const uint8_t *data;
-    size_t len, pos;
-} _ccopy_blob_body_cursor_t;
-
+/* Prepare `curl` (reset first) to send `req` authorised now: signed with a fresh x-ms-date, a
+ * SAS in the query, or a Microsoft Entra ID token from the cache. The response lands in *res.
+ * The returned header list must be freed with curl_slist_free_all after the transfer; NULL
+ * (with *error set) when no token could be had. `upload` state for the body lives in *cursor,
+ * which must outlive the transfer. */
 struct curl_slist *_ccopy_blob_prepare(CURL *curl, const _ccopy_blob_account_t *acct,
-                                       const _ccopy_blob_request_t *req, _ccopy_blob_response_t *res,
-                                       _ccopy_blob_body_cursor_t *cursor, long timeout_ms);
+                                       const _ccopy_blob_request_t *req, _ccopy_http_response_t *res,
+                                       _ccopy_http_body_cursor_t *cursor, long timeout_ms,
+                                       ccopy_error_t *error);
 
-/* A Retry-After header's value in ms: whole seconds; -1 when it is not a number (an HTTP date).
- * Past 2^53 ms (285,000 years) it is 2^53, so sums with it cannot overflow. */
-int64_t _ccopy_blob_retry_after_ms(const char *value);
-
-/* Whether an answer is worth another try: 408, 429, 500 (not FeatureNotSupported), 502, 503,
- * 504, and connection failures, resets and timeouts. */
-int _ccopy_blob_retryable(const _ccopy_blob_response_t *res);
-
-/* Translate a failed answer into *error: 403 -> EAUTH naming the account, 404 -> ENOTFOUND,
- * network -> ENETWORK, else ESERVER with the status and error code. `what` says what was being
- * done ("writing shop/orders/x.bson"). Returns the code. */
-int _ccopy_blob_error(const _ccopy_blob_account_t *acct, const _ccopy_blob_response_t *res,
+/* Translate a failed answer into *error: 401/403 -> EAUTH naming the account (and, with Entra
+ * ID, what the service said of the token), 404 -> ENOTFOUND, network -> ENETWORK, else ESERVER
+ * with the status and error code. `what` says what was being done ("writing
+ * shop/orders/x.bson"). Returns the code. */
+int _ccopy_blob_error(const _ccopy_blob_account_t *acct, const _ccopy_http_response_t *res,
                       const char *what, ccopy_error_t *error);
 
-/* A check made before every try of a request: non-zero (with *error set) stops the request
- * with that code before anything is sent; it may lower *timeout_ms, the try's time limit. */
-typedef int (*_ccopy_blob_guard_fn)(void *user_data, long *timeout_ms, ccopy_error_t *error);
-
+/* A client: an HTTP client (http.h) for one account. */
 typedef struct _ccopy_blob_client {
+    _ccopy_http_client_t http;
     const _ccopy_blob_account_t *acct;
-    CURL *curl;
-    _ccopy_backoff_t backoff;  /* max_retries: tries in a row that failed */
-    uint64_t rng;
-    atomic_int *canceled;      /* may be NULL */
-    long timeout_ms;
-    atomic_llong *retries;     /* may be NULL: counts retried requests */
-    _ccopy_blob_guard_fn guard; /* may be NULL */
-    void *guard_data;
-    int64_t try_started_ms;    /* monotonic: when the last try of _ccopy_blob_send started */
 } _ccopy_blob_client_t;
 
-/* Send `req`, retrying what is retryable with back-off (never sooner than Retry-After). Returns
- * 0 with *res holding the final answer whatever its status (the caller judges 404, 409 ...), or
- * the error once retries are spent (ENETWORK, or ESERVER for 5xx), ECANCELED, or the guard's
- * error (checked before every try). */
+/* Send `req`, retrying what is retryable with back-off (never sooner than Retry-After), signed
+ * anew for every try. Returns 0 with *res holding the final answer whatever its status (the
+ * caller judges 404, 409 ...), or the error once retries are spent (ENETWORK, or ESERVER for
+ * 5xx), ECANCELED, EAUTH when no token could be had, or the guard's error (checked before every
+ * try). */
 int _ccopy_blob_send(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
-                     _ccopy_blob_response_t *res, const char *what, ccopy_error_t *error);
+                     _ccopy_http_response_t *res, const char *what, ccopy_error_t *error);
 
-/* Where a streamed 2xx body goes, piece by piece as it arrives, in order; res holds the answer's
- * status and headers. A non-zero return stops the transfer. */
-typedef int (*_ccopy_blob_data_fn)(const _ccopy_blob_response_t *res, const uint8_t *data,
-                                   size_t len, void *user_data);
-
-/* One try of `req`, without retries (a streamed read that failed halfway asks for the rest, not
- * the same again: the caller decides), whose 2xx body goes to on_data as it arrives instead of
- * being buffered. The body of any other answer (an error's XML) lands in res->body as with
- * _ccopy_blob_send. On return *res holds the answer as _ccopy_blob_send leaves it; res->curl_code
- * is CURLE_WRITE_ERROR when on_data stopped the transfer. Cancellation is the caller's, too. */
-void _ccopy_blob_try_streamed(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
-                              _ccopy_blob_response_t *res, _ccopy_blob_data_fn on_data,
-                              void *user_data);
+/* One try of `req`, without retries, whose 2xx body goes to on_data as it arrives
+ * (_ccopy_http_try_streamed). Returns 0, or the error when the try could not be authorised
+ * (nothing was sent). */
+int _ccopy_blob_try_streamed(_ccopy_blob_client_t *client, const _ccopy_blob_request_t *req,
+                             _ccopy_http_response_t *res, _ccopy_http_data_fn on_data,
+                             void *user_data, ccopy_error_t *error);
 
 /* The lease on a writer's lock blob, as the writer counts it. Blob Storage lets a 15 s lease
  * run for 15 s after the server took the request that acquired or last renewed it, which is
@@ -179,10 +140,8 @@ long _ccopy_blob_lease_try_timeout_ms(int64_t now_ms, int64_t deadline_ms, long 
  * answer's Retry-After (-1: none). */
 int64_t _ccopy_blob_lease_retry_at_ms(int64_t now_ms, int64_t deadline_ms, int64_t retry_after_ms);
 /* What an answer to a renewal means. */
-_ccopy_blob_lease_verdict_t _ccopy_blob_lease_verdict(const _ccopy_blob_response_t *res);
+_ccopy_blob_lease_verdict_t _ccopy_blob_lease_verdict(const _ccopy_http_response_t *res);
 
-/* URL-encode a blob name: every byte but unreserved characters and '/'. New string. */
-char *_ccopy_blob_encode_name(const char *name);
 /* Base64 of bytes (new string) and MD5 of bytes as Base64 (into out[32]). */
 char *_ccopy_base64(const unsigned char *data, size_t len);
 void _ccopy_md5_base64(const uint8_t *data, size_t len, char out[32]);

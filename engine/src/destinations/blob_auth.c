@@ -1,6 +1,7 @@
 /*
- * Azure Blob Storage accounts and signatures (see blob.h): connection strings and SAS URLs, the
- * Base64, MD5 and URL encodings they use, and the Shared Key string-to-sign.
+ * Azure Blob Storage accounts and signatures (see blob.h): connection strings and container
+ * URLs (with a SAS, or without one for Microsoft Entra ID), the Base64, MD5 and URL decoding
+ * they use, and the Shared Key string-to-sign.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -53,30 +54,6 @@ void _ccopy_md5_base64(const uint8_t *data, size_t len, char out[32])
     unsigned int dlen = 0;
     EVP_Digest(data, len, digest, &dlen, EVP_md5(), NULL);
     EVP_EncodeBlock((unsigned char *)out, digest, 16);
-}
-
-static int unreserved(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-char *_ccopy_blob_encode_name(const char *name)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(name), i, o = 0;
-    char *out = _ccopy_malloc(3 * n + 1);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (unreserved(c) || c == '/') {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return out;
 }
 
 static char *url_decode(const char *text, size_t len)
@@ -203,9 +180,6 @@ int _ccopy_blob_account_from_connection_string(_ccopy_blob_account_t *acct, cons
     if (rc == 0 && !name && !endpoint)
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "malformed blob connection string: no AccountName (or BlobEndpoint)");
-    if (rc == 0 && !key && !sas)
-        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "blob connection string has neither AccountKey nor SharedAccessSignature");
     if (rc == 0 && key) {
         long n = base64_decode(key, acct->key, sizeof acct->key);
         if (n <= 0)
@@ -225,6 +199,16 @@ int _ccopy_blob_account_from_connection_string(_ccopy_blob_account_t *acct, cons
             rc = set_endpoint(acct, url, error);
             free(url);
         }
+    }
+    if (rc == 0 && !key && !sas) {
+        /* neither: Microsoft Entra ID, whose tokens never travel over plain http */
+        acct->entra_id = 1;
+        if (strncmp(acct->endpoint, "https://", 8) != 0)
+            rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                  "the blob connection string has neither AccountKey nor "
+                                  "SharedAccessSignature, so Microsoft Entra ID tokens would be sent, "
+                                  "and they need https: %s is not (DefaultEndpointsProtocol=https)",
+                                  acct->endpoint);
     }
     if (rc == 0) {
         if (name) {
@@ -253,13 +237,20 @@ int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *ur
 
     memset(acct, 0, sizeof *acct);
     *container = *prefix = NULL;
-    if (split_url(url, &hs, &hl, &rest) != 0 || !q || !q[1])
+    if (split_url(url, &hs, &hl, &rest) != 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "destination URL is not a blob container URL with a SAS "
-                                "(https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]?sv=...)");
+                                "destination URL is not a blob container URL "
+                                "(https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX], with a "
+                                "SAS ?sv=... or without one for Microsoft Entra ID)");
+    if (q && !q[1])
+        q = NULL; /* a bare '?': no SAS */
+    if (!q && strncmp(url, "https://", 8) != 0)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "a container URL without a SAS uses Microsoft Entra ID tokens, "
+                                "which need https: give an https:// URL, or one with its SAS");
     path_style = path_style_host(url + hs, strcspn(url + hs, ":/?") < hl ? strcspn(url + hs, ":/?") : hl);
     path = rest;
-    segs = _ccopy_strndup(path, (size_t)(q - path));
+    segs = _ccopy_strndup(path, q ? (size_t)(q - path) : strlen(path));
     p = segs;
     while (*p == '/')
         p++;
@@ -287,7 +278,7 @@ int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *ur
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "destination URL names no container");
     }
-    if (strncmp(q + 1, "sig=", 4) != 0 && !strstr(q, "&sig=")) {
+    if (q && strncmp(q + 1, "sig=", 4) != 0 && !strstr(q, "&sig=")) {
         free(segs);
         free(endpoint);
         _ccopy_blob_account_cleanup(acct);
@@ -308,7 +299,10 @@ int _ccopy_blob_account_from_sas_url(_ccopy_blob_account_t *acct, const char *ur
     set_endpoint(acct, endpoint, error);
     free(endpoint);
     free(segs);
-    acct->sas = _ccopy_strdup(q + 1);
+    if (q)
+        acct->sas = _ccopy_strdup(q + 1);
+    else
+        acct->entra_id = 1;
     return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "sink.h"
 
 /* Where an answer's body starts in the blob and how large the blob is. */
-static int answer_start(_ccopy_blob_read_t *r, const _ccopy_blob_response_t *res)
+static int answer_start(_ccopy_blob_read_t *r, const _ccopy_http_response_t *res)
 {
     if (res->status == 206) {
         unsigned long long first = 0, last = 0, total = 0;
@@ -44,7 +44,7 @@ static int answer_start(_ccopy_blob_read_t *r, const _ccopy_blob_response_t *res
     return 0;
 }
 
-int _ccopy_blob_read_piece(const _ccopy_blob_response_t *res, const uint8_t *data, size_t len,
+int _ccopy_blob_read_piece(const _ccopy_http_response_t *res, const uint8_t *data, size_t len,
                            void *user_data)
 {
     _ccopy_blob_read_t *r = user_data;
@@ -80,7 +80,7 @@ int _ccopy_blob_object_read(_ccopy_sink_t *sink, const char *db, const char *col
     char *what = _ccopy_strdup_printf("reading %s", where);
     char range[64];
     _ccopy_blob_client_t client;
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
     _ccopy_blob_read_t r = {.where = where, .out = out, .user_data = user_data, .error = error,
                      .canceled = b->settings.canceled, .size = -1};
     int attempt = 0, rc = 0;
@@ -99,7 +99,9 @@ int _ccopy_blob_object_read(_ccopy_sink_t *sink, const char *db, const char *col
         if (r.etag[0])
             req.if_match = r.etag;
         r.answering = 0;
-        _ccopy_blob_try_streamed(&client, &req, &res, _ccopy_blob_read_piece, &r);
+        rc = _ccopy_blob_try_streamed(&client, &req, &res, _ccopy_blob_read_piece, &r, error);
+        if (rc != 0)
+            break; /* not authorised (no token could be had): nothing was sent */
         if (r.rc != 0) {
             rc = r.rc; /* out's own code and message, or the answer was not what was asked */
             break;
@@ -116,7 +118,7 @@ int _ccopy_blob_object_read(_ccopy_sink_t *sink, const char *db, const char *col
                                   where, r.etag);
             break;
         }
-        if (!_ccopy_blob_retryable(&res)) {
+        if (!_ccopy_http_retryable(&res)) {
             rc = _ccopy_blob_error(&b->acct, &res, what, error);
             break;
         }
@@ -136,14 +138,14 @@ int _ccopy_blob_object_read(_ccopy_sink_t *sink, const char *db, const char *col
         }
         if (b->settings.retries)
             atomic_fetch_add(b->settings.retries, 1);
-        delay = _ccopy_backoff_delay_ms(&client.backoff, attempt, res.retry_after_ms, &client.rng);
-        if (_ccopy_sleep_ms(delay, client.canceled)) {
+        delay = _ccopy_backoff_delay_ms(&client.http.backoff, attempt, res.retry_after_ms, &client.http.rng);
+        if (_ccopy_sleep_ms(delay, client.http.canceled)) {
             rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
             break;
         }
     }
-    _ccopy_blob_response_reset(&res);
-    curl_easy_cleanup(client.curl);
+    _ccopy_http_response_reset(&res);
+    curl_easy_cleanup(client.http.curl);
     free(what);
     free(where);
     free(blob);

@@ -61,12 +61,12 @@ int64_t _ccopy_blob_lease_retry_at_ms(int64_t now_ms, int64_t deadline_ms, int64
     return at;
 }
 
-_ccopy_blob_lease_verdict_t _ccopy_blob_lease_verdict(const _ccopy_blob_response_t *res)
+_ccopy_blob_lease_verdict_t _ccopy_blob_lease_verdict(const _ccopy_http_response_t *res)
 {
     if (res->curl_code == CURLE_OK && res->status == 200)
         return CCOPY_BLOB_LEASE_RENEWED;
     /* no answer at all says nothing about the lease: tried again until the deadline */
-    if (res->curl_code != CURLE_OK || _ccopy_blob_retryable(res))
+    if (res->curl_code != CURLE_OK || _ccopy_http_retryable(res))
         return CCOPY_BLOB_LEASE_TRY_AGAIN;
     return CCOPY_BLOB_LEASE_LOST;
 }
@@ -74,7 +74,7 @@ _ccopy_blob_lease_verdict_t _ccopy_blob_lease_verdict(const _ccopy_blob_response
 /* ---- the sink's lease --------------------------------------------------------------------- */
 
 static int lease_request(_ccopy_blob_sink_t *b, _ccopy_blob_client_t *client, const char *action,
-                         _ccopy_blob_response_t *res, ccopy_error_t *error)
+                         _ccopy_http_response_t *res, ccopy_error_t *error)
 {
     char act[48], dur[48], id[96];
     _ccopy_blob_request_t req = {.method = "PUT", .container = b->container, .blob = b->lock_blob,
@@ -163,7 +163,9 @@ static void lease_wait_until(_ccopy_blob_sink_t *b, int64_t at_ms)
 static void *renew_lease(void *arg)
 {
     _ccopy_blob_sink_t *b = arg;
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
+    ccopy_error_t not_sent;
+    int unsent;
 
     pthread_mutex_lock(&b->lease_lock);
     while (!b->stop_renewing && !b->lease_lost) {
@@ -177,13 +179,14 @@ static void *renew_lease(void *arg)
             lease_wait_until(b, b->lease_renew_at_ms);
             continue;
         }
-        b->lease_client.timeout_ms = _ccopy_blob_lease_try_timeout_ms(
+        b->lease_client.http.timeout_ms = _ccopy_blob_lease_try_timeout_ms(
             now, b->lease_deadline_ms, (long)b->settings.timeout_ms);
         b->renew_in_flight = 1;
         pthread_mutex_unlock(&b->lease_lock);
         /* one try: the lease's deadline, not a retry budget, says how long to go on */
         started = _ccopy_monotonic_ms();
-        lease_request(b, &b->lease_client, "renew", &res, NULL);
+        unsent = lease_request(b, &b->lease_client, "renew", &res, &not_sent) != 0 &&
+                 res.status == 0 && res.curl_code == CURLE_OK; /* no token could be had */
         verdict = _ccopy_blob_lease_verdict(&res);
         pthread_mutex_lock(&b->lease_lock);
         b->renew_in_flight = 0;
@@ -200,7 +203,8 @@ static void *renew_lease(void *arg)
                                                                  res.retry_after_ms);
         } else {
             ccopy_error_t e, why;
-            int code = _ccopy_blob_error(&b->acct, &res, "renewing it", &why);
+            int code = unsent ? (why = not_sent).code
+                              : _ccopy_blob_error(&b->acct, &res, "renewing it", &why);
             _ccopy_error_set(&e, res.status == 409 ? CCOPY_EBUSY : code, CCOPY_DOMAIN_HTTP,
                              res.status,
                              "the lease on %s was lost (%s%s): nothing more is written, run "
@@ -210,10 +214,10 @@ static void *renew_lease(void *arg)
                              : res.status == 404 ? "; the lock blob was deleted" : "");
             lease_lose(b, &e);
         }
-        _ccopy_blob_response_reset(&res);
+        _ccopy_http_response_reset(&res);
     }
     pthread_mutex_unlock(&b->lease_lock);
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
     return NULL;
 }
 
@@ -240,11 +244,11 @@ static void new_lease_id(char out[64])
 /* One try at releasing the lease, bounded: a lease left behind runs out by itself in 15 s. */
 static void release_once(_ccopy_blob_sink_t *b)
 {
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
-    b->lease_client.timeout_ms = _ccopy_blob_lease_try_timeout_ms(0, CCOPY_BLOB_LEASE_TRY_MS,
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
+    b->lease_client.http.timeout_ms = _ccopy_blob_lease_try_timeout_ms(0, CCOPY_BLOB_LEASE_TRY_MS,
                                                                  (long)b->settings.timeout_ms);
     lease_request(b, &b->lease_client, "release", &res, NULL);
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
 }
 
 /* Create the lock blob if needed and lease it, waiting out a lease left by a killed job; then
@@ -253,7 +257,7 @@ int _ccopy_blob_lock_take(_ccopy_blob_sink_t *b, ccopy_error_t *error)
 {
     _ccopy_blob_request_t create = {.method = "PUT", .container = b->container, .blob = b->lock_blob,
                                     .if_none_match = "*", .xms = {"x-ms-blob-type:BlockBlob"}};
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
     int64_t give_up = _ccopy_monotonic_ms() + LEASE_WAIT_MS;
     int rc = _ccopy_blob_small_send(b, &create, &res, "creating the destination's lock", error);
     int err;
@@ -270,8 +274,8 @@ int _ccopy_blob_lock_take(_ccopy_blob_sink_t *b, ccopy_error_t *error)
         if (res.status == 201 || res.status == 200) {
             b->leased = 1;
             /* held from when the try that took it started */
-            b->lease_deadline_ms = _ccopy_blob_lease_deadline_ms(b->client.try_started_ms);
-            b->lease_renew_at_ms = _ccopy_blob_lease_renew_at_ms(b->client.try_started_ms);
+            b->lease_deadline_ms = _ccopy_blob_lease_deadline_ms(b->client.http.try_started_ms);
+            b->lease_renew_at_ms = _ccopy_blob_lease_renew_at_ms(b->client.http.try_started_ms);
             break;
         }
         if (res.status != 409) {
@@ -291,18 +295,18 @@ int _ccopy_blob_lock_take(_ccopy_blob_sink_t *b, ccopy_error_t *error)
             break;
         }
     }
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
     if (rc != 0 || !b->leased)
         return rc;
     _ccopy_blob_client_init(&b->lease_client, b);
-    b->lease_client.retries = NULL;
-    b->lease_client.backoff.max_retries = 0;
+    b->lease_client.http.retries = NULL;
+    b->lease_client.http.backoff.max_retries = 0;
     err = pthread_create(&b->renewer, NULL, renew_lease, b);
     if (err != 0) {
         /* without renewals the lease would run out under the windows being written */
         release_once(b);
-        curl_easy_cleanup(b->lease_client.curl);
-        b->lease_client.curl = NULL;
+        curl_easy_cleanup(b->lease_client.http.curl);
+        b->lease_client.http.curl = NULL;
         b->leased = 0;
         return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_OS, err,
                                 "cannot start the thread that renews the lease on %s (%s): "
@@ -326,7 +330,7 @@ void _ccopy_blob_lock_release(_ccopy_blob_sink_t *b)
         b->renewing = 0;
     }
     release_once(b);
-    curl_easy_cleanup(b->lease_client.curl);
-    b->lease_client.curl = NULL;
+    curl_easy_cleanup(b->lease_client.http.curl);
+    b->lease_client.http.curl = NULL;
     b->leased = 0;
 }

@@ -78,12 +78,12 @@ static int list_prefix(_ccopy_blob_sink_t *b, const char *prefix, int folders, c
     int rc = 0;
 
     do {
-        char *ep = _ccopy_blob_encode_name(prefix), *em = marker ? _ccopy_blob_encode_name(marker) : NULL;
+        char *ep = _ccopy_http_encode(prefix, "/"), *em = marker ? _ccopy_http_encode(marker, "/") : NULL;
         char *query = _ccopy_strdup_printf("restype=container&comp=list&prefix=%s%s%s%s", ep,
                                            folders ? "&delimiter=%2F" : "", em ? "&marker=" : "",
                                            em ? em : "");
         _ccopy_blob_request_t req = {.method = "GET", .container = b->container, .query = query};
-        _ccopy_blob_response_t res = {.body_limit = 64 << 20};
+        _ccopy_http_response_t res = {.body_limit = 64 << 20};
         char *what = _ccopy_strdup_printf("listing azblob://%s/%s", b->container, prefix);
         rc = _ccopy_blob_small_send(b, &req, &res, what, error);
         if (rc == 0 && res.status != 200)
@@ -101,7 +101,7 @@ static int list_prefix(_ccopy_blob_sink_t *b, const char *prefix, int folders, c
                     marker = xml_unescape(m, (size_t)(z - m));
             }
         }
-        _ccopy_blob_response_reset(&res);
+        _ccopy_http_response_reset(&res);
         free(what);
         free(query);
         free(ep);

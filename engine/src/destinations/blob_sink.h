@@ -53,7 +53,7 @@ char *_ccopy_blob_full_name(const _ccopy_blob_sink_t *b, const char *db, const c
 void _ccopy_blob_client_init(_ccopy_blob_client_t *c, const _ccopy_blob_sink_t *b);
 /* One small request on the sink's shared client. */
 int _ccopy_blob_small_send(_ccopy_blob_sink_t *b, const _ccopy_blob_request_t *req,
-                           _ccopy_blob_response_t *res, const char *what, ccopy_error_t *error);
+                           _ccopy_http_response_t *res, const char *what, ccopy_error_t *error);
 /* Delete a blob (gone already is fine) on `client`, or on the sink's shared client under the
  * lease when client is NULL. */
 int _ccopy_blob_delete(_ccopy_blob_sink_t *b, _ccopy_blob_client_t *client, const char *blob,
@@ -111,9 +111,9 @@ typedef struct _ccopy_blob_read {
     int rc;                   /* why reading stopped from inside a transfer, or 0 */
 } _ccopy_blob_read_t;
 
-/* A _ccopy_blob_data_fn (user_data: the read): takes one piece of an answer's body, judging the
+/* A _ccopy_http_data_fn (user_data: the read): takes one piece of an answer's body, judging the
  * answer by its first piece, and hands out the bytes not handed out before. */
-int _ccopy_blob_read_piece(const _ccopy_blob_response_t *res, const uint8_t *data, size_t len,
+int _ccopy_blob_read_piece(const _ccopy_http_response_t *res, const uint8_t *data, size_t len,
                            void *user_data);
 int _ccopy_blob_object_read(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name,
                             _ccopy_stream_out_fn out, void *user_data, ccopy_error_t *error);

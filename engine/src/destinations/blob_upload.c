@@ -29,8 +29,8 @@ typedef struct slot {
     size_t len, cap;
     char id[24], query[96], md5[32];
     _ccopy_blob_request_t req;
-    _ccopy_blob_response_t res;
-    _ccopy_blob_body_cursor_t cursor;
+    _ccopy_http_response_t res;
+    _ccopy_http_body_cursor_t cursor;
     int state; /* 0 free/filling, 1 in flight, 2 waiting to retry */
     int attempt;
     int64_t retry_at_ms;
@@ -60,10 +60,20 @@ static size_t block_size_for(const blob_object_t *o)
     return size;
 }
 
+static void fail(blob_object_t *o, const ccopy_error_t *e);
+
 static void start_transfer(blob_object_t *o, slot_t *s)
 {
+    ccopy_error_t e;
     s->headers = _ccopy_blob_prepare(s->curl, &o->b->acct, &s->req, &s->res, &s->cursor,
-                                     (long)o->b->settings.timeout_ms);
+                                     (long)o->b->settings.timeout_ms, &e);
+    if (!s->headers) {
+        /* not authorised (no token could be had): the block is not sent, the object fails */
+        fail(o, &e);
+        s->state = 0;
+        s->len = 0;
+        return;
+    }
     curl_multi_add_handle(o->multi, s->curl);
     s->state = 1;
 }
@@ -75,7 +85,7 @@ static void submit(blob_object_t *o, slot_t *s)
     id = _ccopy_base64((const unsigned char *)raw, strlen(raw));
     snprintf(s->id, sizeof s->id, "%s", id);
     free(id);
-    enc = _ccopy_blob_encode_name(s->id); /* '+', '/', '=' percent-encoded */
+    enc = _ccopy_http_encode(s->id, ""); /* '+', '/', '=' percent-encoded */
     snprintf(s->query, sizeof s->query, "comp=block&blockid=%s", enc);
     free(enc);
     if (o->nids == o->ids_cap) {
@@ -149,7 +159,7 @@ static void drive(blob_object_t *o, int wait_ms)
         if (s->res.curl_code == CURLE_OK && s->res.status == 201) {
             s->state = 0;
             s->len = 0;
-        } else if (_ccopy_blob_retryable(&s->res) && ++s->attempt <= o->b->settings.backoff.max_retries) {
+        } else if (_ccopy_http_retryable(&s->res) && ++s->attempt <= o->b->settings.backoff.max_retries) {
             int64_t delay = _ccopy_backoff_delay_ms(&o->b->settings.backoff, s->attempt,
                                                     s->res.retry_after_ms, &o->rng);
             if (o->b->settings.retries)
@@ -224,7 +234,7 @@ static void object_free(blob_object_t *o)
             curl_multi_remove_handle(o->multi, o->slots[i].curl);
         curl_slist_free_all(o->slots[i].headers);
         curl_easy_cleanup(o->slots[i].curl);
-        _ccopy_blob_response_reset(&o->slots[i].res);
+        _ccopy_http_response_reset(&o->slots[i].res);
         free(o->slots[i].data);
     }
     free(o->slots);
@@ -233,8 +243,8 @@ static void object_free(blob_object_t *o)
     for (k = 0; k < o->nids; k++)
         free(o->ids[k]);
     free(o->ids);
-    if (o->client.curl)
-        curl_easy_cleanup(o->client.curl);
+    if (o->client.http.curl)
+        curl_easy_cleanup(o->client.http.curl);
     if (o->sha)
         EVP_MD_CTX_free(o->sha);
     free(o->blob);
@@ -253,8 +263,8 @@ int _ccopy_blob_object_begin(_ccopy_sink_t *sink, const char *db, const char *co
     _ccopy_blob_client_init(&o->client, b);
     if (b->leased) {
         /* the delete below and the commit: only while the lease is held */
-        o->client.guard = _ccopy_blob_lease_guard;
-        o->client.guard_data = b;
+        o->client.http.guard = _ccopy_blob_lease_guard;
+        o->client.http.guard_data = b;
     }
     /* each of these fails only without memory: the engine's rule for it (see _ccopy_malloc) */
     o->multi = curl_multi_init();
@@ -316,7 +326,7 @@ static int commit_block_list(blob_object_t *o, const char *sha_hex, ccopy_error_
     char *xml = NULL, *what = _ccopy_strdup_printf("committing %s", o->blob);
     char md5[32], meta[96];
     size_t len = 0, cap = 0, k;
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
     int rc;
 
     cap = 64 + o->nids * 32;
@@ -345,7 +355,7 @@ static int commit_block_list(blob_object_t *o, const char *sha_hex, ccopy_error_
     } else if (rc == 0 && res.status != 201) {
         rc = _ccopy_blob_error(&o->b->acct, &res, what, error);
     }
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
     free(xml);
     free(what);
     return rc;

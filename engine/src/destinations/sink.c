@@ -14,14 +14,14 @@
 #include "sink.h"
 #include "version.h"
 
+/* azblob://, or a container URL: with a SAS, or (https only) without one for Entra ID. */
 static int is_blob_location(const char *location)
 {
-    return strncmp(location, "azblob://", 9) == 0 ||
-           ((strncmp(location, "https://", 8) == 0 || strncmp(location, "http://", 7) == 0) &&
-            strchr(location, '?') != NULL);
+    return strncmp(location, "azblob://", 9) == 0 || strncmp(location, "https://", 8) == 0 ||
+           (strncmp(location, "http://", 7) == 0 && strchr(location, '?') != NULL);
 }
 
-/* A container URL with a SAS is read at once, so a malformed one is refused before any work. */
+/* A container URL is read at once, so a malformed one is refused before any work. */
 static int check_sas_url(const char *location, ccopy_error_t *error)
 {
     _ccopy_blob_account_t acct;
@@ -52,8 +52,9 @@ int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
         _ccopy_mask_secrets(shown);
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "unsupported destination \"%s\": expected dir:PATH, "
-                              "azblob://CONTAINER[/PREFIX] or a container URL with a SAS "
-                              "(https://ACCOUNT.blob.core.windows.net/CONTAINER?sv=...)",
+                              "azblob://CONTAINER[/PREFIX] or a container URL "
+                              "(https://ACCOUNT.blob.core.windows.net/CONTAINER, with a SAS ?sv=... "
+                              "or without one for Microsoft Entra ID)",
                               shown);
         free(shown);
         return rc;
@@ -67,6 +68,7 @@ void _ccopy_sink_settings_default(_ccopy_sink_settings_t *s)
     s->blocks_in_flight = 4;
     s->backoff = (_ccopy_backoff_t){10, 200, 30000};
     s->timeout_ms = 300000;
+    _ccopy_credential_settings_default(&s->credentials);
 }
 
 void _ccopy_sink_settings_from(_ccopy_sink_settings_t *s, const _ccopy_settings_t *settings)
@@ -82,6 +84,7 @@ void _ccopy_sink_settings_from(_ccopy_sink_settings_t *s, const _ccopy_settings_
     s->backoff.base_ms = settings->retry_base_ms;
     s->backoff.cap_ms = settings->retry_max_delay_ms;
     s->timeout_ms = settings->blob_timeout_ms;
+    _ccopy_credential_settings_from(&s->credentials, settings);
 }
 
 void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *s, const ccopy_options_t *o)
@@ -91,8 +94,11 @@ void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *s, const ccopy_op
     if (!o || _ccopy_settings_load(&settings, o, NULL) != 0)
         return;
     _ccopy_sink_settings_from(s, &settings);
-    /* These callers keep the options, not the settings, so the one string must be theirs. */
+    /* These callers keep the options, not the settings, so the strings must be theirs. */
     s->blob_connection_string = ccopy_options_get(o, "blob_connection_string");
+    s->credentials.managed_identity_client_id = ccopy_options_get(o, "managed_identity_client_id");
+    if (ccopy_options_get(o, "https_ca_file"))
+        s->credentials.ca_file = ccopy_options_get(o, "https_ca_file");
     _ccopy_settings_cleanup(&settings);
 }
 

@@ -17,6 +17,7 @@
 #include "cosmocopy/error.h"
 #include "cosmocopy/manifest.h"
 #include "cosmocopy/window.h"
+#include "credentials.h"
 #include "retry.h"
 #include "settings.h"
 #include "stream.h"
@@ -75,13 +76,17 @@ typedef struct _ccopy_sink_settings {
     int64_t timeout_ms;                 /* of one request */
     atomic_int *canceled;               /* may be NULL */
     atomic_llong *retries;              /* may be NULL: counts retried requests */
+    /* Key Vault references, Entra ID tokens and the HTTPS CA bundle (its canceled and retries
+     * are the two above) */
+    _ccopy_credential_settings_t credentials;
 } _ccopy_sink_settings_t;
 
 /* Defaults for every field (4 MiB blocks, 4 in flight, 10 retries from 200 ms up to 30 s,
  * 5 minutes a request). */
 void _ccopy_sink_settings_default(_ccopy_sink_settings_t *settings);
 /* The defaults, then what the settings say (block_size, blocks_in_flight, create_container,
- * blob_connection_string, blob_timeout_ms, the retry options); settings may be NULL.
+ * blob_connection_string, blob_timeout_ms, the retry options, the credential options); settings
+ * may be NULL.
  * blob_connection_string is borrowed from the settings. */
 void _ccopy_sink_settings_from(_ccopy_sink_settings_t *out, const _ccopy_settings_t *settings);
 /* The same from options (may be NULL), for callers that hold options rather than settings;

@@ -19,6 +19,7 @@
 #include "blob.h"
 #include "blob_sink.h"
 #include "common.h"
+#include "keyvault.h"
 #include "sink.h"
 
 #define LOCK_NAME ".cosmocopy.lock"
@@ -44,20 +45,14 @@ static char *blob_describe(_ccopy_sink_t *sink, const char *db, const char *coll
 void _ccopy_blob_client_init(_ccopy_blob_client_t *c, const _ccopy_blob_sink_t *b)
 {
     memset(c, 0, sizeof *c);
+    _ccopy_http_client_init(&c->http, &b->settings.backoff, (long)b->settings.timeout_ms,
+                            b->settings.canceled, b->settings.retries);
     c->acct = &b->acct;
-    c->curl = curl_easy_init();
-    if (!c->curl) /* only without memory: the engine's rule for it (see _ccopy_malloc) */
-        _ccopy_out_of_memory(sizeof(void *));
-    c->backoff = b->settings.backoff;
-    c->rng = (uint64_t)_ccopy_monotonic_ms() * 0x9E3779B97F4A7C15ULL + (uintptr_t)c;
-    c->canceled = b->settings.canceled;
-    c->timeout_ms = (long)b->settings.timeout_ms;
-    c->retries = b->settings.retries;
 }
 
 /* One small request on the sink's shared client. */
 int _ccopy_blob_small_send(_ccopy_blob_sink_t *b, const _ccopy_blob_request_t *req,
-                           _ccopy_blob_response_t *res, const char *what, ccopy_error_t *error)
+                           _ccopy_http_response_t *res, const char *what, ccopy_error_t *error)
 {
     int rc;
     pthread_mutex_lock(&b->lock);
@@ -68,14 +63,14 @@ int _ccopy_blob_small_send(_ccopy_blob_sink_t *b, const _ccopy_blob_request_t *r
 
 /* One small write on the sink's shared client, made only while the lease is held. */
 static int small_write(_ccopy_blob_sink_t *b, const _ccopy_blob_request_t *req,
-                       _ccopy_blob_response_t *res, const char *what, ccopy_error_t *error)
+                       _ccopy_http_response_t *res, const char *what, ccopy_error_t *error)
 {
     int rc;
     pthread_mutex_lock(&b->lock);
-    b->client.guard = b->leased ? _ccopy_blob_lease_guard : NULL;
-    b->client.guard_data = b;
+    b->client.http.guard = b->leased ? _ccopy_blob_lease_guard : NULL;
+    b->client.http.guard_data = b;
     rc = _ccopy_blob_send(&b->client, req, res, what, error);
-    b->client.guard = NULL;
+    b->client.http.guard = NULL;
     pthread_mutex_unlock(&b->lock);
     return rc;
 }
@@ -85,14 +80,14 @@ static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
     _ccopy_blob_sink_t *b = sink->impl;
     _ccopy_blob_request_t req = {.method = "GET", .container = b->container,
                                  .query = "restype=container"};
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
     char *what = _ccopy_strdup_printf("checking container %s of account %s", b->container,
                                       b->acct.account);
     int rc = _ccopy_blob_small_send(b, &req, &res, what, error);
 
     /* A SAS scoped to a container may not read the container's properties; listing it is the
      * check that such a SAS can pass. */
-    if (rc == 0 && res.status == 403 && b->acct.key_len == 0) {
+    if (rc == 0 && res.status == 403 && b->acct.sas) {
         _ccopy_blob_request_t list = {.method = "GET", .container = b->container,
                                       .query = "restype=container&comp=list&maxresults=1"};
         rc = _ccopy_blob_small_send(b, &list, &res, what, error);
@@ -114,7 +109,7 @@ static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
     } else if (rc == 0 && res.status != 200) {
         rc = _ccopy_blob_error(&b->acct, &res, what, error);
     }
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
     free(what);
     if (rc == 0 && for_writing)
         rc = _ccopy_blob_lock_take(b, error);
@@ -130,7 +125,7 @@ static int blob_read_small(_ccopy_sink_t *sink, const char *db, const char *coll
     char *blob = _ccopy_blob_full_name(b, db, coll, name);
     char *what = _ccopy_strdup_printf("reading %s", blob);
     _ccopy_blob_request_t req = {.method = "GET", .container = b->container, .blob = blob};
-    _ccopy_blob_response_t res = {.body_limit = 64 << 20};
+    _ccopy_http_response_t res = {.body_limit = 64 << 20};
     int rc = _ccopy_blob_small_send(b, &req, &res, what, error);
 
     if (rc == 0 && res.status == 404)
@@ -142,7 +137,7 @@ static int blob_read_small(_ccopy_sink_t *sink, const char *db, const char *coll
         *out = res.body ? res.body : _ccopy_strdup("");
         res.body = NULL;
     }
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
     free(what);
     free(blob);
     return rc;
@@ -168,7 +163,7 @@ static int blob_write_small(_ccopy_sink_t *sink, const char *db, const char *col
                                  .if_none_match = once ? "*" : NULL,
                                  .xms = {"x-ms-blob-type:BlockBlob"},
                                  .body = (const uint8_t *)data, .body_len = len};
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
     int rc;
 
     _ccopy_md5_base64((const uint8_t *)data, len, md5);
@@ -185,7 +180,7 @@ static int blob_write_small(_ccopy_sink_t *sink, const char *db, const char *col
     } else if (rc == 0 && res.status != 201) {
         rc = _ccopy_blob_error(&b->acct, &res, what, error);
     }
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
     free(what);
     free(blob);
     return rc;
@@ -196,12 +191,12 @@ int _ccopy_blob_delete(_ccopy_blob_sink_t *b, _ccopy_blob_client_t *client, cons
 {
     char *what = _ccopy_strdup_printf("removing %s", blob);
     _ccopy_blob_request_t req = {.method = "DELETE", .container = b->container, .blob = blob};
-    _ccopy_blob_response_t res = {.body_limit = 1 << 20};
+    _ccopy_http_response_t res = {.body_limit = 1 << 20};
     int rc = client ? _ccopy_blob_send(client, &req, &res, what, error)
                     : small_write(b, &req, &res, what, error);
     if (rc == 0 && res.status != 202 && res.status != 200 && res.status != 404)
         rc = _ccopy_blob_error(&b->acct, &res, what, error);
-    _ccopy_blob_response_reset(&res);
+    _ccopy_http_response_reset(&res);
     free(what);
     return rc;
 }
@@ -222,8 +217,8 @@ static void blob_close(_ccopy_sink_t *sink)
     if (!b)
         return;
     _ccopy_blob_lock_release(b);
-    if (b->client.curl)
-        curl_easy_cleanup(b->client.curl);
+    if (b->client.http.curl)
+        curl_easy_cleanup(b->client.http.curl);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->lease_lock);
     pthread_cond_destroy(&b->lease_cond);
@@ -271,19 +266,29 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
     int rc;
 
     b->settings = *settings;
+    b->settings.credentials.canceled = settings->canceled;
+    b->settings.credentials.retries = settings->retries;
     if (strncmp(location, "azblob://", 9) == 0) {
         const char *rest = location + 9, *slash = strchr(rest, '/');
-        const char *cs = settings->blob_connection_string;
-        if (!cs || !*cs)
+        const char *cs = settings->blob_connection_string, *option = "blob_connection_string";
+        char *secret = NULL;
+        if (!cs || !*cs) {
             cs = getenv("AZURE_STORAGE_CONNECTION_STRING");
+            option = "blob_connection_string ($AZURE_STORAGE_CONNECTION_STRING)";
+        }
         if (!cs || !*cs) {
             free(b);
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                     "no credentials for %s: give option blob_connection_string, set "
-                                    "AZURE_STORAGE_CONNECTION_STRING, or use a container URL with a SAS",
+                                    "AZURE_STORAGE_CONNECTION_STRING, or use a container URL (with a SAS, "
+                                    "or without one for Microsoft Entra ID)",
                                     location);
         }
-        rc = _ccopy_blob_account_from_connection_string(&b->acct, cs, error);
+        /* a Key Vault reference: the connection string is the secret's value, read now */
+        rc = _ccopy_keyvault_resolve(&secret, option, cs, &b->settings.credentials, error);
+        if (rc == 0)
+            rc = _ccopy_blob_account_from_connection_string(&b->acct, secret ? secret : cs, error);
+        _ccopy_secret_free(secret);
         if (rc != 0) {
             free(b);
             return rc;
@@ -301,6 +306,7 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
         b->prefix = trim_slashes(prefix);
         free(prefix);
     }
+    b->acct.credentials = &b->settings.credentials;
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->lease_lock, NULL);
     {

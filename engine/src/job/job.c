@@ -11,6 +11,7 @@
 #include "common.h"
 #include "cosmocopy/job.h"
 #include "job_internal.h"
+#include "keyvault.h"
 #include "reader.h"
 #include "sink.h"
 #include "source.h"
@@ -131,6 +132,12 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
         return -1;
     if (has_sink && kind != CCOPY_JOB_REPLICATE &&
         _ccopy_sink_check_location(ccopy_options_get(options, "sink"), error) != 0)
+        return -1;
+    /* Key Vault references are read when the job opens what they name; their form now */
+    if (_ccopy_keyvault_check("source", ccopy_options_get(options, "source"), error) != 0 ||
+        _ccopy_keyvault_check("target", ccopy_options_get(options, "target"), error) != 0 ||
+        _ccopy_keyvault_check("blob_connection_string",
+                              ccopy_options_get(options, "blob_connection_string"), error) != 0)
         return -1;
     if (kind == CCOPY_JOB_VERIFY && has_sink && verify_restored_names(options, error) != 0)
         return -1;

@@ -1,6 +1,7 @@
 /*
- * Opening what the options name: the source and target servers, the store of a backup, and the
- * MongoDB destination with the hooks through which it reports to the job (log lines, refused
+ * Opening what the options name: the source and target servers (reading their connection strings
+ * from Key Vault when the options hold references), the store of a backup, and the MongoDB
+ * destination with the hooks through which it reports to the job (log lines, refused
  * documents, planning retries). The destinations know nothing of the job; this is where the
  * job's settings become their configuration.
  */
@@ -8,9 +9,11 @@
 #include <string.h>
 
 #include "common.h"
+#include "credentials.h"
 #include "dest_mongo.h"
 #include "dest_store.h"
 #include "job_internal.h"
+#include "keyvault.h"
 
 #define MAX_REJECTED_EXAMPLES 100
 
@@ -18,9 +21,20 @@ int _ccopy_job_open_server(ccopy_job_t *job, _ccopy_source_t **out, const char *
                            const char *uri, ccopy_error_t *error)
 {
     _ccopy_source_settings_t settings;
+    _ccopy_credential_settings_t credentials;
+    char *secret = NULL;
     int rc;
+    _ccopy_credential_settings_from(&credentials, &job->settings);
+    credentials.canceled = &job->canceled;
+    credentials.retries = &job->counters.retries;
+    /* a Key Vault reference: the connection string is the secret's value, read now and kept
+     * only by the driver's connection pool */
+    rc = _ccopy_keyvault_resolve(&secret, option, uri, &credentials, error);
+    if (rc != 0)
+        return rc;
     _ccopy_source_settings_from(&settings, &job->settings);
-    rc = _ccopy_source_open(out, uri, &settings, error);
+    rc = _ccopy_source_open(out, secret ? secret : uri, &settings, error);
+    _ccopy_secret_free(secret);
     if (rc != 0)
         _ccopy_error_prefix(error, "option %s", option); /* which of source and target it is */
     return rc;

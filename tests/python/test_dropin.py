@@ -479,13 +479,23 @@ def test_an_engine_usage_error_exits_2_and_ctrl_c_exits_130(engine_calls, capsys
 
 
 def test_the_data_factory_options_are_reported_by_the_running_script(silent_vault):
-    """As a process, against a vault that answers nothing: the one line about the Data Factory
-    options, then a failure (whatever the engine says about the vault), no secret shown."""
-    res = run("cosmosreplication", *command_line("cosmosreplication", vault=silent_vault.url),
-              env={"AZURE_AUTHORITY_HOST": silent_vault.url}, timeout=300)
-    assert res.returncode in (1, 2), res.stderr
-    assert res.stderr.splitlines()[0] == \
-        "cosmosreplication.py: -s, -g, -d, -irid: not needed, ignored (no Data Factory is used)"
+    """As a process: the one line about the Data Factory options comes before anything else;
+    then the engine refuses the empty database name (exit 2) before contacting the vault."""
+    res = run("cosmosreplication",
+              *command_line("cosmosreplication", vault=silent_vault.url, sourcedb=""))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.splitlines() == [
+        "cosmosreplication.py: -s, -g, -d, -irid: not needed, ignored (no Data Factory is used)",
+        "cosmosreplication.py: error: replicate(db=''): the value is empty"]
+    time.sleep(0.2)
+    assert silent_vault.connections == 0
+
+
+def test_secrets_are_masked_whole_and_short_ones_only_where_they_stand_alone():
+    long_secret = "a1b2c3d4e5"
+    assert _script.mask(f"x{long_secret}y and {long_secret}", [long_secret]) == "x****y and ****"
+    assert _script.mask("the value is empty; key=y;", ["y"]) == "the value is empty; key=****;"
+    assert _script.mask("nothing", [""]) == "nothing"
 
 
 # ------------------------------------------------------------------ end to end

@@ -78,10 +78,18 @@ class _Parser(argparse.ArgumentParser):
         super().error(mask(message, self.hidden))
 
 
+# A secret this long is masked wherever it appears; a shorter one (a test value, a typo) only
+# where it stands alone, so that "y" does not turn "empty" into "empt****".
+_MASK_ANYWHERE = 8
+
+
 def mask(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret replaced by ****."""
     for secret in secrets:
-        if secret:
+        if len(secret) >= _MASK_ANYWHERE:
             text = text.replace(secret, "****")
+        elif secret:
+            text = re.sub(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", "****", text)
     return text
 
 

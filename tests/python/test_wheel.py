@@ -104,7 +104,7 @@ def test_the_wheel_holds_the_package_and_nothing_of_the_build(wheel):
                and "__pycache__" not in p.parts}
     assert "cosmocopy/py.typed" in package and "cosmocopy/__init__.py" in package
     expected = package | {"cosmocopy/_native/engine.py", "cosmocopy/_native/_engine.abi3.so"} | \
-        {f"cosmocopy-{version}.dist-info/{n}" for n in ("METADATA", "WHEEL", "RECORD")}
+        {f"cosmocopy-{version}.dist-info/{n}" for n in ("METADATA", "WHEEL", "RECORD", "entry_points.txt")}
     assert names == expected, (sorted(names - expected), sorted(expected - names))
     assert tags.get_all("Tag") == ["cp311-abi3-linux_x86_64"]
     assert tags["Root-Is-Purelib"] == "false"

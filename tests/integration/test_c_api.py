@@ -14,7 +14,7 @@ from bson.raw_bson import RawBSONDocument
 
 import backupcheck as bc
 import datagen
-from conftest import REPO_ROOT, cosmocopy_path
+from clirun import REPO_ROOT, binary as cosmocopy_path
 
 DAY = 86400
 

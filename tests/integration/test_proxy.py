@@ -20,9 +20,11 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.errors import (AutoReconnect, BulkWriteError, CursorNotFound, OperationFailure,
                             ServerSelectionTimeoutError)
 
-from conftest import SUPPORT
+from clirun import REPO_ROOT
 from ferretdb import FerretDB
 from tlscerts import make_certs
+
+SUPPORT = REPO_ROOT / "tests" / "support"
 
 RAW = CodecOptions(document_class=RawBSONDocument)
 RETRY_AFTER = re.compile(r"RetryAfterMs=(\d+),")

@@ -18,7 +18,7 @@ import pytest
 import backupcheck as bc
 import clirun
 import datagen
-from conftest import cosmocopy_path
+from clirun import binary as cosmocopy_path
 from ferretdb import FerretDB
 from tlscerts import make_certs
 

@@ -20,21 +20,13 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_TREE = Path(os.environ.get("CCOPY_PYTHONPATH") or REPO_ROOT / "build" / "python")
-if not (PACKAGE_TREE / "cosmocopy" / "__init__.py").is_file():
-    raise pytest.UsageError(f"the cosmocopy package is not built in {PACKAGE_TREE} "
-                            "(run ./run build, or set CCOPY_PYTHONPATH)")
-sys.path.insert(0, str(PACKAGE_TREE))
+from pkgtest import DAY, HOUR, PACKAGE_TREE, REPO_ROOT, START  # noqa: F401  (sys.path set)
 
 _spec = importlib.util.spec_from_file_location(
     "ccopy_integration_conftest", REPO_ROOT / "tests" / "integration" / "conftest.py")
 _fixtures = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _fixtures
 _spec.loader.exec_module(_fixtures)
-# When pytest collects tests/integration and tests/python in one run, this module is the one
-# `conftest` their test modules import from: the names the integration tests take from theirs.
-from ccopy_integration_conftest import SUPPORT, cosmocopy_path  # noqa: E402,F401
 from ccopy_integration_conftest import (  # noqa: E402,F401  (fixtures, re-registered here)
     _session_client,
     azurite,
@@ -53,9 +45,6 @@ from ccopy_integration_conftest import (  # noqa: E402,F401  (fixtures, re-regis
 
 import datagen  # noqa: E402  (tests/support, on sys.path now)
 
-DAY = 86400
-HOUR = 3600
-START = (int(time.time()) // DAY - 5) * DAY
 
 
 @pytest.fixture(scope="session")

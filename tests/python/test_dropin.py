@@ -41,9 +41,8 @@ from bson import ObjectId
 
 import backupcheck as bc
 import blobcheck
-import conftest
 import datagen
-from conftest import PACKAGE_TREE, REPO_ROOT
+from pkgtest import PACKAGE_TREE, REPO_ROOT
 
 import cosmocopy
 from cosmocopy.dropin import _script, cosmosbackuptoblob, cosmosreplication
@@ -514,24 +513,11 @@ def _engine_reads_key_vault() -> bool:
     return True
 
 
-if hasattr(conftest, "keyvault"):
-    pass  # tests/python/conftest.py provides it
-elif hasattr(conftest._fixtures, "keyvault"):
-    keyvault = conftest._fixtures.keyvault  # noqa: F811
-    keyvault_server = conftest._fixtures.keyvault_server
-else:
-    @pytest.fixture
-    def keyvault():
-        pytest.skip("the Key Vault test server is not in this tree yet (branch kvserver: "
-                    "tests/support/keyvault.py and the fixture keyvault)")
-
-
 @pytest.fixture
 def vault(keyvault):
     """The Key Vault test server with a service principal: (server, principal, environment
     for the scripts: the authority host and the CA the engine must trust)."""
-    if not _engine_reads_key_vault():
-        pytest.skip("the engine does not read Key Vault references yet (branch creds)")
+    assert _engine_reads_key_vault(), "the engine does not read Key Vault references"
     sp = keyvault.add_service_principal()
     # the scripts take no option for a CA: the engine must find the test CA in the environment
     env = {"AZURE_AUTHORITY_HOST": keyvault.authority_host, "SSL_CERT_FILE": keyvault.ca_file}

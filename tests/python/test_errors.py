@@ -10,7 +10,7 @@ import pickle
 
 import pytest
 
-from conftest import HOUR, START
+from pkgtest import HOUR, START
 
 PASSWORD = "Pa55-w0rd-never-shown"
 

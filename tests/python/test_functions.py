@@ -13,7 +13,7 @@ from bson.raw_bson import RawBSONDocument
 
 import backupcheck as bc
 import blobcheck
-from conftest import HOUR, START
+from pkgtest import HOUR, START
 
 
 def test_backup_to_a_folder_holds_exactly_the_source(cc, orders, window_args, tmp_path):

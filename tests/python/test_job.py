@@ -16,7 +16,7 @@ import traceback
 import pytest
 
 import backupcheck as bc
-from conftest import HOUR, START
+from pkgtest import HOUR, START
 
 
 def slow(cosmos_proxy, ferretdb, window_args, ru_per_second=150):

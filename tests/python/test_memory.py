@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import HOUR, PACKAGE_TREE, START
+from pkgtest import HOUR, PACKAGE_TREE, START
 
 SCRIPT = textwrap.dedent("""
     import gc, json, sys, tracemalloc

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import PACKAGE_TREE, REPO_ROOT
+from pkgtest import PACKAGE_TREE, REPO_ROOT
 
 USER_CODE = textwrap.dedent("""
     import datetime as dt

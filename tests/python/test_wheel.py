@@ -29,7 +29,7 @@ import pytest
 from bson import ObjectId
 
 import backupcheck as bc
-from conftest import DAY, REPO_ROOT, START
+from pkgtest import DAY, REPO_ROOT, START
 
 PYTHON_DIR = REPO_ROOT / "python"
 WHEEL_NAME = re.compile(r"cosmocopy-(?P<version>[0-9][0-9.]*)-cp311-abi3-linux_x86_64\.whl")

@@ -367,6 +367,46 @@ def test_a_token_for_the_wrong_audience(ferretdb, orders, keyvault, tmp_path):
     assert_nowhere(res, token, token.split(".")[1])
 
 
+def test_a_service_principal_token_from_an_independent_oauth2_server(ferretdb, orders,
+                                                                    mock_oauth2_server, tmp_path):
+    """The engine's service principal gets its token from navikt's mock-oauth2-server (a
+    third-party OAuth2 server, as Entra ID is to us) and the vault checks that token's RS256
+    signature against the issuer's published keys: nothing of the engine's token request is
+    shaped by our own test server."""
+    from keyvault import MOCK_OAUTH2_TENANT, KeyVaultServer
+
+    mo = mock_oauth2_server
+    client_id, secret = "engine-" + uuid.uuid4().hex[:8], "mo" + uuid.uuid4().hex
+    env = {**NO_CREDENTIALS, "AZURE_TENANT_ID": MOCK_OAUTH2_TENANT, "AZURE_CLIENT_ID": client_id,
+           "AZURE_CLIENT_SECRET": secret, "AZURE_AUTHORITY_HOST": mo.authority_host}
+    with KeyVaultServer(tenant_id=MOCK_OAUTH2_TENANT) as vault:
+        bundle = tmp_path / "ca-bundle.pem"   # both servers' certificate authorities
+        bundle.write_text(Path(vault.ca_file).read_text() + Path(mo.ca_file).read_text())
+        value, mark = marked(ferretdb.uri)
+        vault.set_secret("src", value)
+
+        untrusted = clirun.run("backup", "--source", ref(vault, "src"), "--db",
+                               orders.database.name, "--to", f"dir:{tmp_path}/no",
+                               *window_args(orders), "--https-ca-file", str(bundle), "--json",
+                               env=env)
+        assert_fails(untrusted, 1, "EAUTH",
+                     f"cosmocopy backup: error: --source: Key Vault 127.0.0.1:{vault.port} "
+                     "refused the token: Unauthorized: [BearerReadAccessTokenFailed] Error "
+                     "validating token: 'S2S12005'. (it asks for a token for "
+                     f"{VAULT_RESOURCE}/.default of tenant {MOCK_OAUTH2_TENANT})")
+
+        vault.trust_issuer(mo.issuer(), mo.jwks())
+        res = clirun.run("backup", "--source", ref(vault, "src"), "--db", orders.database.name,
+                         "--to", f"dir:{tmp_path}/bk", *window_args(orders),
+                         "--https-ca-file", str(bundle), "--json", env=env)
+        assert res.rc == 0, res.explain()
+        bc.assert_backup_matches(tmp_path / "bk", orders.database, ["orders"])
+        assert vault.tokens_issued() == 0      # every token came from mock-oauth2-server
+        assert vault.count("secrets", 200) == 1
+        for run in (untrusted, res):
+            assert_nowhere(run, mark, value, secret, root=tmp_path)
+
+
 def test_malformed_references_are_bad_input(tmp_path):
     res = clirun.run("backup", "--source", "kv://myvault", "--db", "x", "--to",
                      f"dir:{tmp_path}/bk", "--json", env=NO_CREDENTIALS)

@@ -77,7 +77,8 @@ ENVIRONMENT a client uses to reach it (``env_*`` methods build these dicts):
 
 REGISTERING: ``add_tenant()``, ``add_service_principal()``, ``add_federated_credential()``,
 ``add_user_assigned_identity()``, ``set_secret()``, ``disable_secret()``/``enable_secret()``,
-``delete_secret()``; ``mint_token()`` makes a token directly (wrong audience, expired, another
+``delete_secret()``; ``trust_issuer(issuer, jwks)`` accepts the RS256 tokens another OAuth2
+server signs (MockOAuth2Server.issuer()/jwks()); ``mint_token()`` makes a token directly (wrong audience, expired, another
 tenant); ``token_lifetime`` shortens every token from now on; ``fail_next()`` answers the next
 requests of a route with e.g. 429 + Retry-After. ``count()``, ``tokens_issued()`` and ``requests``
 tell what clients did; ``reset()`` forgets everything but the tenant and the system identity.
@@ -87,7 +88,10 @@ values, client secrets, assertions and tokens never are.
 
 ALSO HERE: ``MockOAuth2Server`` runs navikt's mock-oauth2-server 6.0.2 (Maven Central, Java 17)
 over HTTPS as an independent OAuth2 implementation to cross-check clients against; it takes
-any client secret, so the server above stays the one tests use. ~2 s to start, plus ~3 s for
+any client secret, so the server above stays the one tests use for refusals. For tenant
+``MOCK_OAUTH2_TENANT`` it issues Entra-shaped tokens (aud the resource, tid) that a
+KeyVaultServer of that tenant accepts after ``trust_issuer()``: the engine's service principal
+then gets its token from a third-party server. ~2 s to start, plus ~3 s for
 ``mvn dependency:build-classpath`` once per temp dir (more with an empty ~/.m2).
 """
 
@@ -378,6 +382,13 @@ class KeyVaultServer:
             found.enabled = enabled
             found.updated = int(time.time())
 
+    def trust_issuer(self, issuer: str, jwks: dict) -> None:
+        """Accept the RS256 tokens another OAuth2 server signs as ``issuer`` with the keys of
+        ``jwks`` (its ``/jwks`` document), as Key Vault accepts those of Entra ID: signature,
+        issuer, lifetime, audience and tenant (``tid``) are all checked."""
+        with self._lock:
+            self._trusted[issuer] = jwks
+
     def mint_token(self, resource: str = VAULT_RESOURCE, *, tenant_id: str | None = None,
                    client_id: str | None = None, lifetime: int | None = None,
                    not_before: int | None = None, issuer: str | None = None) -> str:
@@ -444,6 +455,7 @@ class KeyVaultServer:
         self._identities: dict[str, ManagedIdentity] = {}
         self._secrets: dict[str, list[SecretVersion]] = {}
         self._tokens: dict[str, dict] = {}
+        self._trusted: dict[str, dict] = {}   # issuer -> its JWKS (trust_issuer)
         self._faults: dict[str, list] = collections.defaultdict(list)
         self._requests: list[RequestRecord] = []
         self._issued_counts: collections.Counter = collections.Counter()
@@ -524,7 +536,7 @@ class KeyVaultServer:
             return "AKV10000: Request is missing a Bearer or PoP token."
         token = authorization[len("bearer "):].strip()
         with self._lock:
-            claims = self._tokens.get(token)
+            claims = self._tokens.get(token) or self._verified_claims(token)
         if claims is None:
             return "[BearerReadAccessTokenFailed] Error validating token: 'S2S12005'."
         now = time.time()
@@ -537,6 +549,40 @@ class KeyVaultServer:
         if claims["tid"].lower() != self.tenant_id.lower():
             return (f"AKV10032: Invalid issuer. Expected one of {self.issuer()}, "
                     f"found {claims['iss']}.")
+        return None
+
+    def _verified_claims(self, token: str) -> dict | None:
+        """The claims of a token a trusted issuer signed (trust_issuer), else None. Holds
+        self._lock."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+        if not self._trusted or token.count(".") != 2:
+            return None
+        try:
+            head, body, signature = token.split(".")
+            header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+            claims = decode_jwt(token)
+            jwks = self._trusted.get(claims.get("iss"))
+            if jwks is None or header.get("alg") != "RS256":
+                return None
+            raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+            for key in jwks.get("keys", []):
+                if key.get("kty") != "RSA":
+                    continue
+                number = lambda v: int.from_bytes(  # noqa: E731
+                    base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)), "big")
+                public = rsa.RSAPublicNumbers(number(key["e"]), number(key["n"])).public_key()
+                try:
+                    public.verify(raw, f"{head}.{body}".encode(), padding.PKCS1v15(),
+                                  hashes.SHA256())
+                except InvalidSignature:
+                    continue
+                if all(k in claims for k in ("aud", "exp", "nbf", "tid")):
+                    return claims
+        except (ValueError, KeyError, TypeError):
+            return None
         return None
 
     # ------------------------------------------------------------ handlers (called by _Handler)
@@ -917,6 +963,10 @@ class _Server(http.server.ThreadingHTTPServer):
 
 MOCK_OAUTH2_ARTIFACT = ("no.nav.security", "mock-oauth2-server", "6.0.2")
 MOCK_OAUTH2_MAIN = "no.nav.security.mock.oauth2.StandaloneMockOAuth2ServerKt"
+# The tenant for which mock-oauth2-server issues tokens shaped like Entra ID's (aud the resource,
+# tid the tenant) to clients that post to <authority>/<tenant>/oauth2/v2.0/token, as the engine
+# and MSAL do. Its issuer id is the path before /token: "<tenant>/oauth2/v2.0".
+MOCK_OAUTH2_TENANT = "cosmocopy-engine"
 
 
 class MockOAuth2Unavailable(RuntimeError):
@@ -992,8 +1042,34 @@ class MockOAuth2Server(LocalServer):
     def describe(self) -> str:
         return self.authority_host
 
+    def issuer(self, tenant: str = MOCK_OAUTH2_TENANT) -> str:
+        """The ``iss`` of the tokens a client of ``tenant`` gets from the v2.0 token endpoint."""
+        return f"{self.authority_host}/{tenant}/oauth2/v2.0"
+
+    def jwks(self, tenant: str = MOCK_OAUTH2_TENANT) -> dict:
+        """The keys that sign those tokens (for KeyVaultServer.trust_issuer)."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        conn = http.client.HTTPSConnection("127.0.0.1", self._port, context=context, timeout=10)
+        try:
+            conn.request("GET", f"/{tenant}/oauth2/v2.0/jwks")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"mock-oauth2-server jwks: {response.status} {body[:200]!r}")
+            return json.loads(body)
+        finally:
+            conn.close()
+
     def command(self) -> list[str]:
-        config = {"interactiveLogin": False, "httpServer": {
+        issuer_id = f"{MOCK_OAUTH2_TENANT}/oauth2/v2.0"
+        mappings = [{"requestParam": "scope", "match": f"{resource}/.default",
+                     "claims": {"aud": resource, "tid": MOCK_OAUTH2_TENANT,
+                                "sub": "${clientId}", "appid": "${clientId}"}}
+                    for resource in KNOWN_RESOURCES]
+        config = {"interactiveLogin": False,
+                  "tokenCallbacks": [{"issuerId": issuer_id, "tokenExpiry": 3600,
+                                      "requestMappings": mappings}],
+                  "httpServer": {
             "type": "MockWebServerWrapper",
             "ssl": {"keyPassword": "changeit", "keystoreFile": str(self._keystore),
                     "keystoreType": "PKCS12", "keystorePassword": "changeit"}}}

@@ -279,3 +279,17 @@ def test_plan_tasks_runs_another_jobs_windows_without_its_lock(cc, orders, windo
     backup = bc.read_backup(to)
     assert [w.start_epoch for w in backup.windows_of(orders.database.name, "orders")] == \
         [START + 4 * HOUR]
+
+
+def test_set_pace_starts_the_governor_at_a_learnt_pace_capped_by_max_ru(cc, orders, window_args,
+                                                                       tmp_path):
+    with cc.Job("backup", to=tmp_path / "a", **window_args) as job:
+        assert job.progress().ru_pace == 0  # adaptive: unpaced until throttled
+        job.set_pace(250.0)
+        assert job.progress().ru_pace == 250.0
+    with cc.Job("backup", to=tmp_path / "b", max_ru=100, **window_args) as job:
+        job.set_pace(250.0)
+        assert job.progress().ru_pace == 100.0
+        job.plan()
+        with pytest.raises(cc.UsageError, match="before planning"):
+            job.set_pace(50.0)

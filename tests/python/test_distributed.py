@@ -89,6 +89,17 @@ def test_backup_to_blob_matches_the_source_and_a_rerun_copies_nothing(
     assert again.windows == []
     local = cc.backup(to=to, **args(ferretdb, db_name))
     assert local.windows_written == 0
+    # verify and restore of that backup, across the cluster too
+    checked = ccd.verify(client, source=ferretdb.uri, db=db_name, backup=to, windows_per_task=4)
+    assert checked.status == "ok" and len(checked.verdicts) == 36
+    assert all(v.status == "ok" and v.worker in workers for v in checked.verdicts)
+    restored = ccd.restore(client, from_=to, target=ferretdb.uri, db=db_name,
+                           to_db=db_name + "_restored", windows_per_task=4)
+    assert restored.ok and restored.documents == 3 * 480
+    for name in COLLECTIONS:
+        bc.assert_same_docs(bc.source_docs(source.client[db_name + "_restored"][name]),
+                            bc.source_docs(source[name]), name)
+    source.client.drop_database(db_name + "_restored")
 
 
 def test_a_worker_killed_mid_job_and_the_job_still_exact(cc, ccd, client, source, ferretdb,

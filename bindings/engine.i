@@ -40,6 +40,7 @@
 /* Quick calls keep the GIL. */
 %nothread;
 %thread cosmocopy_job_plan;
+%thread ccopy_job_plan_tasks;
 %thread cosmocopy_job_run;
 %thread cosmocopy_job_run_tasks;
 %thread cosmocopy_job_finish;
@@ -195,6 +196,9 @@ size_t ccopy_job_task_count(ccopy_job_t *job);
 char *ccopy_job_summary_json(ccopy_job_t *job);
 char *ccopy_job_task_json(ccopy_job_t *job, size_t index);
 char *ccopy_job_get_note(ccopy_job_t *job, int kind, size_t index);
+void ccopy_job_set_pace(ccopy_job_t *job, double ru_per_second);
+/* Plan exactly these tasks (a JSON array of task lines), as a distributed runner's worker. */
+int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error);
 
 %{
 /* ------------------------------------------------------------------ callbacks into Python */

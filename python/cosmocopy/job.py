@@ -266,6 +266,44 @@ class Job:
                 raise
         return self.tasks
 
+    def plan_tasks(self, specs: Iterable[str | Task]) -> list[Task]:
+        """Plan exactly these tasks, as a helper of a job planned in another process (a
+        distributed runner's worker; ``cosmocopy.distributed`` does this).
+
+        ``specs`` are :attr:`Task.spec` lines (or tasks) of a job made from the same options
+        and planned there; that job holds the destination's lock until it finishes. This one
+        takes no lock and only copies its windows: a window the catalog already holds complete
+        (another try finished it) is counted as already complete, not copied again. Returns
+        the tasks, then :meth:`run_tasks` and :meth:`finish` as usual."""
+        if self._planned:
+            raise errors.UsageError(f"{self.command} job: planned already")
+        lines = [t.spec if isinstance(t, Task) else t for t in specs]
+        if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
+            raise errors.UsageError(f"{self.command} job: plan_tasks() needs task specs "
+                                    "(Task.spec lines)")
+        text = "[" + ",".join(lines) + "]"
+        self._planned = True
+        try:
+            self._call(_e.ccopy_job_plan_tasks, text)
+        except errors.Error as e:
+            self._finished = True
+            try:
+                self._call(_e.cosmocopy_job_finish)
+            except errors.Error:
+                pass
+            self._final = self._result_now()
+            e.result = self._final
+            raise
+        return self.tasks
+
+    def set_pace(self, ru_per_second: float) -> None:
+        """Start the RU governor at this pace rather than unpaced (or at ``max_ru``), as if
+        throttling had found it: it probes above it slowly and throttling cuts it, never past
+        ``max_ru``. For a pace learnt earlier on the same account. Call before planning."""
+        if self._planned:
+            raise errors.UsageError(f"{self.command} job: set_pace() comes before planning")
+        _e.ccopy_job_set_pace(self._handle(), float(ru_per_second))
+
     @property
     def tasks(self) -> list[Task]:
         """The planned tasks with their current state (empty before :meth:`plan`; after

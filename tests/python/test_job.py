@@ -252,3 +252,44 @@ def test_job_state_errors(cc, orders, window_args, tmp_path):
         job.run_task(0)
     with pytest.raises(cc.UsageError, match="unknown command 'dump'"):
         cc.Job("dump")
+
+
+def test_plan_tasks_runs_another_jobs_windows_without_its_lock(cc, orders, window_args, tmp_path):
+    """A distributed runner's worker: the planning job holds the destination's lock; a job of
+    the same options runs exactly the given windows without it, and skips completed ones."""
+    to = tmp_path / "bk"
+    with cc.Job("backup", to=to, **window_args) as planner:
+        tasks = planner.plan()
+        with pytest.raises(cc.BusyError):
+            cc.backup(to=to, **window_args)
+        with cc.Job("backup", to=to, **window_args) as helper:
+            got = helper.plan_tasks([tasks[1].spec])
+            assert [(t.start, t.end) for t in got] == [(tasks[1].start, tasks[1].end)]
+            helper.run_tasks()
+            result = helper.finish()
+        assert result.ok and result.windows_written == 1 and result.documents == 400
+        with cc.Job("backup", to=to, **window_args) as again:
+            assert again.plan_tasks([tasks[1]]) == []
+            assert again.finish().windows_already_complete == 1
+        other = tasks[0].spec.replace(orders.database.name, "elsewhere")
+        with pytest.raises(cc.UsageError, match="task 0: needs database"):
+            cc.Job("backup", to=to, **window_args).plan_tasks([other])
+        with pytest.raises(cc.UsageError, match="not a JSON array of tasks"):
+            cc.Job("backup", to=to, **window_args).plan_tasks(["{oops"])
+    backup = bc.read_backup(to)
+    assert [w.start_epoch for w in backup.windows_of(orders.database.name, "orders")] == \
+        [START + 4 * HOUR]
+
+
+def test_set_pace_starts_the_governor_at_a_learnt_pace_capped_by_max_ru(cc, orders, window_args,
+                                                                       tmp_path):
+    with cc.Job("backup", to=tmp_path / "a", **window_args) as job:
+        assert job.progress().ru_pace == 0  # adaptive: unpaced until throttled
+        job.set_pace(250.0)
+        assert job.progress().ru_pace == 250.0
+    with cc.Job("backup", to=tmp_path / "b", max_ru=100, **window_args) as job:
+        job.set_pace(250.0)
+        assert job.progress().ru_pace == 100.0
+        job.plan()
+        with pytest.raises(cc.UsageError, match="before planning"):
+            job.set_pace(50.0)

@@ -246,6 +246,31 @@ CCOPY_EXPORT int ccopy_job_get_task(ccopy_job_t *job, size_t index, ccopy_task_i
 CCOPY_EXPORT char *ccopy_job_task_json(ccopy_job_t *job, size_t index);
 
 /**
+ * Plan exactly the given tasks, for a process that helps another one run its job (a distributed
+ * runner's worker): `tasks_json` is a JSON array of tasks as ccopy_job_task_json() writes them,
+ * taken from a job made from the same options and planned (ccopy_job_plan()) in the other
+ * process, which holds the destination's lock until it finishes. This job takes no lock, writes
+ * no collection metadata, clears no temporaries and, for restore, neither drops nor indexes the
+ * target (the planning process's job did or does that): it only copies its windows. Backup and
+ * replicate read the catalog first: a window it holds complete already (another try of the same
+ * task finished it) is not planned again but counted as already complete. Restore and verify
+ * plan from the backup as usual and keep only the given windows (CCOPY_ENOTFOUND when the
+ * backup no longer holds one). Then run the tasks and finish as with ccopy_job_plan().
+ * @return 0; CCOPY_EINVAL for text that is not such an array, a task of another database, or a
+ *         job planned already; otherwise as ccopy_job_plan().
+ */
+CCOPY_EXPORT int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error);
+
+/**
+ * Start the job's RU governor at `ru_per_second` instead of unpaced (or at option max_ru), as
+ * though throttling had found that pace: it climbs above it slowly and throttling cuts it, as
+ * usual, never above option max_ru. For a pace learnt by earlier jobs on the same account (a
+ * distributed runner shares it between its workers' tasks). 0 or less: no change. Call before
+ * planning.
+ */
+CCOPY_EXPORT void ccopy_job_set_pace(ccopy_job_t *job, double ru_per_second);
+
+/**
  * Run some of the planned tasks on up to `parallel` worker threads and wait for them. Tasks
  * already done are not run again; failed or stopped ones are tried again. Restore checks every
  * window's SHA-256 before writing any (and drops or creates indexes, as asked, once, before the

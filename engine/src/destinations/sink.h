@@ -24,9 +24,14 @@
 
 typedef struct _ccopy_sink _ccopy_sink_t;
 
+/* for_writing of open: a writer without the lock, which another process holds for the job */
+#define CCOPY_SINK_HELPER 2
+
 typedef struct _ccopy_sink_ops {
     const char *scheme;
-    /* Create what is missing and take the destination's lock (for writers). */
+    /* Create what is missing and take the destination's lock (for_writing 1). for_writing
+     * CCOPY_SINK_HELPER: write for a job that holds the lock in another process (a distributed
+     * runner's worker): create what is missing, take no lock, leave temporaries alone. */
     int (*open)(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error);
     /* Names of the objects in a collection whose name ends with suffix (new array of new strings). */
     int (*list)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *suffix,

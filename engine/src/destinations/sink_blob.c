@@ -111,7 +111,7 @@ static int blob_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
     }
     _ccopy_http_response_reset(&res);
     free(what);
-    if (rc == 0 && for_writing)
+    if (rc == 0 && for_writing && for_writing != CCOPY_SINK_HELPER)
         rc = _ccopy_blob_lock_take(b, error);
     return rc;
 }

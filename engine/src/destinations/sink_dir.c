@@ -166,8 +166,8 @@ static int dir_open(_ccopy_sink_t *sink, int for_writing, ccopy_error_t *error)
         return 0;
     }
     rc = mkdir_p(dir->root, error);
-    if (rc != 0)
-        return rc;
+    if (rc != 0 || for_writing == CCOPY_SINK_HELPER)
+        return rc; /* the job's lock is held elsewhere, and its temporaries may be in flight */
     lock_path = _ccopy_strdup_printf("%s/.cosmocopy.lock", dir->root);
     dir->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (dir->lock_fd < 0) {

@@ -350,6 +350,9 @@ void ccopy_job_destroy(ccopy_job_t *job)
     if (!job)
         return;
     _ccopy_job_free_state(job);
+    for (size_t i = 0; i < job->given_count; i++)
+        free(job->given[i].coll);
+    free(job->given);
     free(job->queue);
     free(job->db_found);
     free(job->sink_text);

@@ -138,6 +138,10 @@ struct ccopy_job {
     int planned;              /* ccopy_job_plan() ran (plan_rc: what it returned) */
     int plan_rc;
     int prepared;             /* restore: drop and indexes are done */
+    /* ccopy_job_plan_tasks(): the tasks another process planned (a distributed runner's
+     * worker), which holds the destination's lock; NULL for a job that plans itself */
+    _ccopy_task_t *given;
+    size_t given_count;
     int finished;             /* (lock) ccopy_job_finish() ran */
     int workers_running;      /* (lock) */
     int stopping;             /* (lock) a window failed: take no new ones */
@@ -184,6 +188,12 @@ void _ccopy_job_add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_mani
 int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *error);
 /* The backup's windows for restore and verify: job->tasks from job->from's catalog. */
 int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error);
+/* Backup and replicate of job->given: the source checked, the store opened without its lock,
+ * job->tasks the given windows less those the catalog holds complete already. */
+int _ccopy_job_plan_given(ccopy_job_t *job, ccopy_error_t *error);
+/* Restore and verify of job->given: job->tasks (planned from the backup) cut down to them;
+ * ENOTFOUND naming a given window that the backup does not hold. */
+int _ccopy_job_keep_given(ccopy_job_t *job, ccopy_error_t *error);
 
 /* job.c: a reader of the task's window on the source. */
 void _ccopy_worker_reader_config(_ccopy_worker_t *worker, const _ccopy_task_t *task,

@@ -632,3 +632,109 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
     free(where);
     return rc;
 }
+
+/* ---- a distributed runner's worker: tasks another process planned ------------------------ */
+
+/* The catalog covers [start, end) whole. */
+static int covered(const ccopy_window_t *cov, size_t cov_count, const ccopy_window_t *w)
+{
+    size_t i;
+    for (i = 0; i < cov_count; i++) {
+        if (cov[i].start <= w->start && cov[i].end >= w->end)
+            return 1;
+    }
+    return 0;
+}
+
+int _ccopy_job_plan_given(ccopy_job_t *job, ccopy_error_t *error)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
+    ccopy_manifest_t *manifests = NULL;
+    ccopy_window_t *cov = NULL;
+    size_t count = 0, cov_count = 0, i;
+    const char *read_for = NULL; /* the collection whose catalog cov holds */
+    int rc;
+
+    job->now = _ccopy_now_seconds();
+    rc = check_source(job, client, error);
+    /* the process that planned holds the destination's lock and wrote each collection's
+     * metadata: this one only writes windows */
+    if (rc == 0 && job->kind == CCOPY_JOB_BACKUP)
+        rc = _ccopy_job_open_store(job, CCOPY_SINK_HELPER, &job->dest, error);
+    for (i = 0; rc == 0 && i < job->given_count; i++) {
+        const _ccopy_task_t *t = &job->given[i];
+        _ccopy_coll_stats_t *coll = _ccopy_job_add_collection(job, t->coll);
+        if (!read_for || strcmp(read_for, t->coll) != 0) {
+            free(cov);
+            cov = NULL;
+            _ccopy_manifests_free(manifests, count);
+            manifests = NULL;
+            count = cov_count = 0;
+            rc = job->dest->ops->catalog_read(job->dest, NULL, job->db, t->coll, &manifests,
+                                              &count, error);
+            if (rc == 0)
+                rc = job->dest->ops->prepare_collection(job->dest, job->db, t->coll, 0, error);
+            if (rc != 0)
+                break;
+            cov = coverage_of(manifests, count, &cov_count);
+            read_for = t->coll;
+        }
+        /* a window another try completed is not copied again; the non-ObjectId pass of a full
+         * run is always rewritten */
+        if (t->kind == CCOPY_MANIFEST_WINDOW && covered(cov, cov_count, &t->window)) {
+            pthread_mutex_lock(&job->lock);
+            coll->windows_already_complete++;
+            pthread_mutex_unlock(&job->lock);
+        } else {
+            _ccopy_job_add_task(job, coll, t->kind, t->window.start, t->window.end);
+        }
+    }
+    free(cov);
+    _ccopy_manifests_free(manifests, count);
+    mongoc_client_pool_push(job->source->pool, client);
+    return rc;
+}
+
+int _ccopy_job_keep_given(ccopy_job_t *job, ccopy_error_t *error)
+{
+    _ccopy_task_t *kept = _ccopy_calloc(job->given_count ? job->given_count : 1, sizeof *kept);
+    size_t i, k, c;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < job->given_count; i++) {
+        const _ccopy_task_t *g = &job->given[i];
+        int found = 0;
+        for (k = 0; k < job->task_count && !found; k++) {
+            const _ccopy_task_t *t = &job->tasks[k];
+            found = t->kind == g->kind && t->window.start == g->window.start &&
+                    t->window.end == g->window.end && strcmp(t->coll, g->coll) == 0;
+            if (found)
+                kept[i] = *t; /* its manifest stays in job->backup */
+        }
+        if (!found) {
+            char start[CCOPY_TIME_TEXT_SIZE];
+            ccopy_time_format(start, g->window.start, NULL);
+            rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                                  "the backup holds no window of %s.%s starting %s (it changed "
+                                  "since the job was planned)",
+                                  job->db, g->coll, g->kind == CCOPY_MANIFEST_WINDOW ? start : "(non-ObjectId pass)");
+        }
+    }
+    if (rc != 0) {
+        free(kept);
+        return rc;
+    }
+    pthread_mutex_lock(&job->lock);
+    free(job->tasks);
+    job->tasks = kept;
+    job->task_count = job->given_count;
+    for (c = 0; c < job->coll_count; c++) {
+        job->colls[c].windows_planned = 0;
+        for (i = 0; i < job->task_count; i++)
+            job->colls[c].windows_planned += strcmp(job->tasks[i].coll, job->colls[c].name) == 0;
+    }
+    pthread_mutex_unlock(&job->lock);
+    /* the planning process dropped or indexed the target as asked; a worker writes windows */
+    job->prepared = 1;
+    return 0;
+}

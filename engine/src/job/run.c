@@ -49,6 +49,8 @@ static int plan_kind(ccopy_job_t *job, ccopy_error_t *error)
     int rc;
     if (job->kind == CCOPY_JOB_RESTORE) {
         rc = _ccopy_job_plan_from_backup(job, error);
+        if (rc == 0 && job->given)
+            rc = _ccopy_job_keep_given(job, error);
         if (rc != 0 || job->task_count == 0 || atomic_load(&job->canceled) ||
             job->settings.dry_run_choice)
             return rc;
@@ -59,9 +61,13 @@ static int plan_kind(ccopy_job_t *job, ccopy_error_t *error)
     if (rc == 0 && job->settings.target)
         rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_open_target(job, 0, &job->from, error)
                                            : _ccopy_job_open_target(job, 1, &job->dest, error);
-    if (rc == 0)
-        rc = job->kind == CCOPY_JOB_VERIFY ? _ccopy_job_plan_from_backup(job, error)
-                                           : _ccopy_job_plan(job, error);
+    if (rc == 0 && job->kind == CCOPY_JOB_VERIFY) {
+        rc = _ccopy_job_plan_from_backup(job, error);
+        if (rc == 0 && job->given)
+            rc = _ccopy_job_keep_given(job, error);
+    } else if (rc == 0) {
+        rc = job->given ? _ccopy_job_plan_given(job, error) : _ccopy_job_plan(job, error);
+    }
     return rc;
 }
 
@@ -103,6 +109,102 @@ int ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
             *error = e;
     }
     return rc;
+}
+
+/* One task of ccopy_job_plan_tasks()'s JSON into *t (its collection a new string). */
+static int given_task(ccopy_job_t *job, bson_iter_t *task, size_t i, _ccopy_task_t *t,
+                      ccopy_error_t *error)
+{
+    bson_iter_t f;
+    const char *database = NULL, *kind = NULL, *start = NULL, *end = NULL;
+    if (!BSON_ITER_HOLDS_DOCUMENT(task) || !bson_iter_recurse(task, &f))
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "task %zu: not an object", i);
+    while (bson_iter_next(&f)) {
+        const char *key = bson_iter_key(&f);
+        const char *text = BSON_ITER_HOLDS_UTF8(&f) ? bson_iter_utf8(&f, NULL) : NULL;
+        if (strcmp(key, "database") == 0)
+            database = text;
+        else if (strcmp(key, "collection") == 0 && text && !t->coll)
+            t->coll = _ccopy_strdup(text);
+        else if (strcmp(key, "kind") == 0)
+            kind = text;
+        else if (strcmp(key, "start") == 0)
+            start = text;
+        else if (strcmp(key, "end") == 0)
+            end = text;
+    }
+    if (!t->coll || !kind || !database || strcmp(database, job->db ? job->db : "") != 0)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "task %zu: needs database (this job's, %s), collection and kind", i,
+                                job->db ? job->db : "none");
+    if (strcmp(kind, "non-objectid") == 0) {
+        t->kind = CCOPY_MANIFEST_NON_OBJECTID;
+        return 0;
+    }
+    t->kind = CCOPY_MANIFEST_WINDOW;
+    if (strcmp(kind, "window") != 0 || !start || !end ||
+        ccopy_time_parse(&t->window.start, start, 0, NULL) != 0 ||
+        ccopy_time_parse(&t->window.end, end, 0, NULL) != 0 || t->window.start >= t->window.end)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "task %zu: kind is \"window\" or \"non-objectid\"; a window needs a "
+                                "start before its end (times as 2026-01-01T00:00:00Z)", i);
+    return 0;
+}
+
+int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error)
+{
+    bson_t *doc;
+    bson_error_t be;
+    bson_iter_t it, arr;
+    char *wrapped;
+    size_t n = 0, i = 0;
+    int rc = 0;
+
+    if (ended(job, error) != 0)
+        return CCOPY_EINVAL;
+    if (job->planned || job->given)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "this job is planned already");
+    if (job->kind == CCOPY_JOB_RESTORE && !job->db)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "a restore's given tasks need option db");
+    wrapped = _ccopy_strdup_printf("{\"t\": %s}", tasks_json ? tasks_json : "null");
+    doc = bson_new_from_json((const uint8_t *)wrapped, -1, &be);
+    free(wrapped);
+    if (!doc || !bson_iter_init_find(&it, doc, "t") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &arr)) {
+        bson_destroy(doc);
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "the tasks are not a JSON array of tasks (as ccopy_job_task_json "
+                                "writes them)");
+    }
+    while (bson_iter_next(&arr))
+        n++;
+    job->given = _ccopy_calloc(n ? n : 1, sizeof *job->given);
+    job->given_count = n;
+    bson_iter_recurse(&it, &arr);
+    while (rc == 0 && bson_iter_next(&arr)) {
+        rc = given_task(job, &arr, i, &job->given[i], error);
+        i++;
+    }
+    bson_destroy(doc);
+    if (rc == 0 && n == 0)
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no task given");
+    if (rc != 0) {
+        for (i = 0; i < n; i++)
+            free(job->given[i].coll);
+        free(job->given);
+        job->given = NULL;
+        job->given_count = 0;
+        return rc;
+    }
+    return ccopy_job_plan(job, error);
+}
+
+void ccopy_job_set_pace(ccopy_job_t *job, double ru_per_second)
+{
+    _ccopy_governor_seed(&job->governor, ru_per_second);
 }
 
 size_t ccopy_job_task_count(ccopy_job_t *job)

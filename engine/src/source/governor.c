@@ -29,6 +29,24 @@ void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru)
     g->last_raise_ms = now_us / 1000;
 }
 
+void _ccopy_governor_seed(_ccopy_governor_t *g, double rate)
+{
+    int64_t now_us = _ccopy_monotonic_us();
+    if (!(rate > 0))
+        return;
+    pthread_mutex_lock(&g->lock);
+    if (g->max_ru > 0 && rate > g->max_ru)
+        rate = g->max_ru;
+    if (rate < CCOPY_GOVERNOR_MIN_RATE)
+        rate = CCOPY_GOVERNOR_MIN_RATE;
+    g->rate = rate;
+    g->throttled_rate = rate;
+    g->tokens = rate * CCOPY_GOVERNOR_BURST_SECONDS;
+    g->refilled_us = now_us;
+    g->last_cut_ms = g->last_raise_ms = now_us / 1000;
+    pthread_mutex_unlock(&g->lock);
+}
+
 void _ccopy_governor_destroy(_ccopy_governor_t *g)
 {
     pthread_mutex_destroy(&g->lock);

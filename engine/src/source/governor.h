@@ -50,6 +50,9 @@ typedef struct _ccopy_governor {
 /* max_ru: fixed budget in RU/s, or 0 to adapt from throttling answers alone. */
 void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru);
 void _ccopy_governor_destroy(_ccopy_governor_t *g);
+/* Start at `rate` RU/s (capped by a fixed budget) as though a throttle had found it: the pace
+ * probes above it slowly and a throttle cuts it, as after any other. 0 or less: no change. */
+void _ccopy_governor_seed(_ccopy_governor_t *g, double rate);
 
 /* Wait until a request may start, then reserve `estimate` RU. Adds the time waited to
  * *waited_ms (may be NULL). Non-zero (and no reservation) when *canceled became true. */

@@ -325,7 +325,7 @@ CCOPY_TEST(levels_are_checked_against_each_codec)
         {CCOPY_COMPRESS_GZIP, -1, 0, "gzip takes levels 1 to 9"},
         {CCOPY_COMPRESS_ZSTD, 0, 1, NULL},
         {CCOPY_COMPRESS_ZSTD, 22, 1, NULL},
-        {CCOPY_COMPRESS_ZSTD, 23, 0, "zstd takes levels 1 to 22 (0: its default, 3), not 23"},
+        {CCOPY_COMPRESS_ZSTD, 23, 0, "zstd takes levels 1 to 22 (0: its default, 1), not 23"},
         {CCOPY_COMPRESS_NONE, 0, 1, NULL},
         {CCOPY_COMPRESS_NONE, 5, 0, "5 needs a compression (option compress gzip or zstd)"},
     };

@@ -24,7 +24,7 @@
 
 #define DEFAULT_CHUNK_SIZE ((size_t)1 << 20)
 #define GZIP_DEFAULT_LEVEL 6
-#define ZSTD_DEFAULT_LEVEL 3
+#define ZSTD_DEFAULT_LEVEL 1 /* 3 compresses bench documents 1.8% smaller for 80% more CPU */
 #define GZIP_MEMBER_SIZE ((size_t)1 << 20) /* raw bytes per gzip member */
 #define GUNZIP_WINDOW_BITS (15 + 32)    /* 32 KiB window, gzip or zlib wrapper detected */
 

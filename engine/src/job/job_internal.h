@@ -147,6 +147,7 @@ struct ccopy_job {
     int stopping;             /* (lock) a window failed: take no new ones */
     int gate_open;            /* (lock) workers may take tasks (see run_workers in job.c) */
     pthread_cond_t gate;      /* signalled when gate_open is set */
+    pthread_cond_t workers_left; /* (monotonic clock) signalled when workers_running drops */
     int64_t windows_done;     /* (lock) */
     int64_t windows_failed;   /* (lock) */
     int64_t documents_written, bytes_written, stored_bytes; /* (lock) of completed windows */

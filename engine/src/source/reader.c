@@ -81,6 +81,10 @@ static int deliver_batch(read_state_t *st, const bson_t *reply, int64_t *cursor_
     _ccopy_counters_t *counters = c->requester->counters;
     bson_iter_t it, cursor, batch;
     int have_batch = 0;
+    bson_iter_t id;
+    bson_t last_doc;
+    const uint8_t *last_data = NULL;
+    uint32_t last_len = 0;
 
     *cursor_id = 0;
     if (!bson_iter_init_find(&it, reply, "cursor") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
@@ -104,7 +108,6 @@ static int deliver_batch(read_state_t *st, const bson_t *reply, int64_t *cursor_
         uint32_t len;
         const uint8_t *data;
         bson_t doc;
-        bson_iter_t id;
         int rc;
 
         if (!BSON_ITER_HOLDS_DOCUMENT(&it))
@@ -119,15 +122,20 @@ static int deliver_batch(read_state_t *st, const bson_t *reply, int64_t *cursor_
         rc = st->on_doc(&doc, st->user_data, error);
         if (rc != 0)
             return rc;
-        if (bson_iter_init_find(&id, &doc, "_id")) {
-            if (st->have_last)
-                bson_value_destroy(&st->last);
-            bson_value_copy(bson_iter_value(&id), &st->last);
-            st->have_last = 1;
-        }
+        last_data = data;
+        last_len = len;
         st->attempts = 0; /* progress: the budget counts failures in a row */
         atomic_fetch_add(&counters->documents, 1);
         atomic_fetch_add(&counters->bytes, (long long)len);
+    }
+    /* A read resumes after the batch's last _id (a failed on_doc stops the read: no resume), so
+     * it is looked up and copied once per batch, not once per document. */
+    if (last_data && bson_init_static(&last_doc, last_data, last_len) &&
+        bson_iter_init_find(&id, &last_doc, "_id")) {
+        if (st->have_last)
+            bson_value_destroy(&st->last);
+        bson_value_copy(bson_iter_value(&id), &st->last);
+        st->have_last = 1;
     }
     return 0;
 }

@@ -502,11 +502,13 @@ def test_a_target_that_cuts_every_bulk_write_part_way_does_not_slow_the_job_to_a
     assert_same(target_db.orders, src, "after every write was cut")
     c = proxy.counters()
     assert c["partial_writes"] >= 20 and s["throttle_events"] >= 20
-    # the workers wait for the pace no more than a fifth of their time
-    paced = s["pacing_wait_seconds"] / (2 * max(s["copy_seconds"], 0.001))
-    assert paced <= 0.2, (s, paced)
+    # the workers wait for the pace no more than a fifth of their time, besides two seconds
+    # each while the governor finds out that its cut changed nothing
+    figures = {k: s[k] for k in ("elapsed_seconds", "copy_seconds", "pacing_wait_seconds",
+                                 "retry_wait_seconds", "throttle_events", "target_request_units")}
+    assert s["pacing_wait_seconds"] <= 0.2 * 2 * s["copy_seconds"] + 2 * 2, repr(figures)
     assert s["target_request_units"]["final_pace"] == 0 or \
-        s["target_request_units"]["final_pace"] >= 100, s
+        s["target_request_units"]["final_pace"] >= 100, figures
 
 
 # ---------------------------------------------------------------- 8. a document too large

@@ -397,6 +397,9 @@ class AppLoad:
         return {
             "loads": self.loads, "period_seconds": self.period,
             "job_share_of_left_streaming": streaming,
+            # [second of the proxy's timeline, application RU, job RU]
+            "per_second": [[t, round(app_per_second.get(t, 0.0), 2), round(job_per_second[t], 2)]
+                           for t in sorted(job_per_second)],
             "app_ru_in_copy": app_ru, "app_requests": self.requests,
             "app_throttled": self.throttled,
             "app_ru_per_second": app_ru / (hi - lo),

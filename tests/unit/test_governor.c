@@ -521,3 +521,21 @@ CCOPY_TEST(a_cut_after_one_that_stood_is_judged_against_its_window)
     CHECK(g.rate == 0 && g.background > 0.03);
     _ccopy_governor_destroy(&g);
 }
+
+CCOPY_TEST(a_background_throttle_waits_its_retry_after_alone)
+{
+    _ccopy_requester_t r = {0};
+    _ccopy_backoff_t policy = {0};
+    uint64_t a = 7, b = 7;
+    int64_t normal;
+    policy.base_ms = 1000;
+    policy.cap_ms = 60000;
+    policy.max_retries = 10;
+    normal = _ccopy_request_backoff_ms(&r, &policy, 3, 5, &a);
+    CHECK(normal >= 5 && normal <= 5 + 4000);
+    r.background_throttle = 1;
+    CHECK_INT(_ccopy_request_backoff_ms(&r, &policy, 3, 5, &b), 5);
+    CHECK(a == b); /* the generator advanced the same */
+    /* without a RetryAfterMs to go by, the policy's back-off */
+    CHECK(_ccopy_request_backoff_ms(&r, &policy, 1, -1, &b) <= 1000);
+}

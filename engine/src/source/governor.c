@@ -269,7 +269,7 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t now_ms)
     g->trial_rate = g->rate;
 }
 
-void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms)
+int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms)
 {
     int64_t now_us = _ccopy_monotonic_us(), now_ms = now_us / 1000, window_ms, n, t;
     double share, recent, threshold;
@@ -366,7 +366,7 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
         /* left to the throttled request's own back-off: no cut, no pause for the others */
         g->background_throttles++;
         pthread_mutex_unlock(&g->lock);
-        return;
+        return 1;
     }
     if (retry_after_ms > 0 && now_ms + retry_after_ms > g->paused_until_ms)
         g->paused_until_ms = now_ms + retry_after_ms;
@@ -378,6 +378,7 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
             g->tokens = -debt;
     }
     pthread_mutex_unlock(&g->lock);
+    return 0;
 }
 
 _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g)

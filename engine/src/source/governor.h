@@ -95,8 +95,9 @@ void _ccopy_governor_settle(_ccopy_governor_t *g, double reserved, double charge
 
 /* The request that reserved `reserved` was throttled; the server asked to wait retry_after_ms
  * (0 or less when it did not say). Gives the reservation back, pauses every worker and slows
- * the pace down. */
-void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms);
+ * the pace down, unless the throttle is background (see above): then it returns 1, and the
+ * throttled request alone should wait the RetryAfterMs. */
+int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms);
 
 /* The request failed for another reason: give the reservation back. */
 void _ccopy_governor_release(_ccopy_governor_t *g, double reserved);

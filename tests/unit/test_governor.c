@@ -360,7 +360,8 @@ CCOPY_TEST(pace_just_under_the_plateau_probes_above_it)
 
 /* `requests` requests start (none waits: the bucket is refilled first) and `throttled` of them,
  * spread evenly, are throttled with RetryAfterMs=retry_after; the others settle `ru` each. */
-static void traffic(_ccopy_governor_t *g, int requests, int throttled, double ru, int64_t retry_after)
+static void traffic(_ccopy_governor_t *g, int requests, int throttled, double ru,
+                    int64_t retry_after)
 {
     atomic_int canceled = 0;
     int i;

@@ -70,7 +70,8 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
             /* 1% a second, twice that for every 3 s since the last cut, up to 25%: an
              * application sharing the budget may have left room that a slow probe would waste */
             double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
-            double step = (CCOPY_GOVERNOR_RAISE - 1.0) * pow(2.0, quiet_s / CCOPY_GOVERNOR_RAISE_DOUBLING_S);
+            double step = (CCOPY_GOVERNOR_RAISE - 1.0) *
+                          pow(2.0, quiet_s / CCOPY_GOVERNOR_RAISE_DOUBLING_S);
             if (step > CCOPY_GOVERNOR_RAISE_MAX - 1.0)
                 step = CCOPY_GOVERNOR_RAISE_MAX - 1.0;
             g->rate *= 1.0 + step;
@@ -304,7 +305,8 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
          * the job below its pace? Either says the throttling follows the pace. */
         double delivered = (g->ru_charged - g->ru_at_mark) * 1000.0 / (double)window_ms;
         int held = delivered < CCOPY_GOVERNOR_HELD * g->trial_rate;
-        if (held || n >= CCOPY_GOVERNOR_TRIAL_REQUESTS || window_ms >= 3 * CCOPY_GOVERNOR_TRIAL_MS) {
+        if (held || n >= CCOPY_GOVERNOR_TRIAL_REQUESTS ||
+            window_ms >= 3 * CCOPY_GOVERNOR_TRIAL_MS) {
             double before = g->share_at_cut - g->background, after = share - g->background;
             g->on_trial = 0;
             if (!held && after >= 0.5 * before) {
@@ -326,9 +328,9 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
         threshold = 0;
         if (g->background > 0) {
             double margin = g->background / 4;
-            threshold = g->background + (margin > CCOPY_GOVERNOR_MARGIN ? margin : CCOPY_GOVERNOR_MARGIN);
+            threshold = g->background +
+                        (margin > CCOPY_GOVERNOR_MARGIN ? margin : CCOPY_GOVERNOR_MARGIN);
         }
-        /* with a background, a share over too few requests says nothing yet */
         /* No background known: every throttle counts (of requests sent before the last
          * cut too). With one, a share over too few requests says nothing yet. */
         if (g->background <= 0 || (share > threshold && n >= CCOPY_GOVERNOR_TRIAL_REQUESTS)) {
@@ -337,7 +339,8 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
             /* An unpaced job sets its first pace from at least a second of charges: from
              * less, the pace is a guess, ten times too low when a bulk write is cut in the
              * first tenth of a second, and the job crawls. Until then RetryAfterMs paces it. */
-            int measured = g->rate > 0 || (g->first_charge_ms && now_ms - g->first_charge_ms >= 1000);
+            int measured = g->rate > 0 ||
+                           (g->first_charge_ms && now_ms - g->first_charge_ms >= 1000);
             if (measured && (now_ms - g->last_cut_ms >= 1000 || g->last_cut_ms == 0)) {
                 /* The share before the cut: after a cut that stood, what its window
                  * measured. Otherwise the last two seconds say little (the first throttles

@@ -3,7 +3,6 @@
  * one mutex; waiting happens outside it, in slices of at most 50 ms so that cancellation and
  * changes of pace are noticed quickly.
  */
-#include <math.h>
 #include <time.h>
 
 #include "common.h"
@@ -67,14 +66,10 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
         if (g->rate < plateau * 0.99)
             g->rate += (plateau - g->rate) / 2;
         else {
-            /* 1% a second, twice that for every 3 s since the last cut, up to 25%: an
-             * application sharing the budget may have left room that a slow probe would waste */
+            /* 1% a second, 1% more for every 20 s without a throttle, up to 10% */
             double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
-            double step = (CCOPY_GOVERNOR_RAISE - 1.0) *
-                          pow(2.0, quiet_s / CCOPY_GOVERNOR_RAISE_DOUBLING_S);
-            if (step > CCOPY_GOVERNOR_RAISE_MAX - 1.0)
-                step = CCOPY_GOVERNOR_RAISE_MAX - 1.0;
-            g->rate *= 1.0 + step;
+            double steps = 1.0 + quiet_s / CCOPY_GOVERNOR_QUIET_STEP_S;
+            g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * (steps < 10.0 ? steps : 10.0);
         }
         if (g->max_ru > 0 && g->rate > g->max_ru)
             g->rate = g->max_ru;
@@ -305,11 +300,14 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
          * the job below its pace? Either says the throttling follows the pace. */
         double delivered = (g->ru_charged - g->ru_at_mark) * 1000.0 / (double)window_ms;
         int held = delivered < CCOPY_GOVERNOR_HELD * g->trial_rate;
-        if (held || n >= CCOPY_GOVERNOR_TRIAL_REQUESTS ||
-            window_ms >= 3 * CCOPY_GOVERNOR_TRIAL_MS) {
+        /* Not before 8 requests, however long: under a budget of less than a request a
+         * second, a few seconds hold one or two requests and say nothing. */
+        if (held || n >= CCOPY_GOVERNOR_TRIAL_REQUESTS) {
             double before = g->share_at_cut - g->background, after = share - g->background;
             g->on_trial = 0;
-            if (!held && after >= 0.5 * before) {
+            /* and not on one or two throttles: under a small budget a well-paced job still
+             * meets one now and then, and one in 8 requests is as noisy as a share gets */
+            if (!held && t >= CCOPY_GOVERNOR_TRIAL_THROTTLES && after >= 0.5 * before) {
                 /* The cut changed nothing: this much throttling is background, and the pace
                  * says nothing about it. Back to where the job was before any of it: unpaced,
                  * or the fixed budget. */

@@ -14,19 +14,19 @@
  * getting through (the larger of its recent rate and its average so far; when less than three
  * seconds were measured, the climb aims at the throttled request's own cost); later ones cut it
  * (at most once a second); while requests succeed and pacing is what holds them back, the rate
- * climbs back quickly to just under the pace last throttled, then probes above it, 1% a second
- * at first, twice that for every 3 s without a cut, up to 25% a second. A fixed budget is also
+ * climbs back quickly to just under the pace last throttled, then creeps above it by 1% a
+ * second (more after long quiet, up to 10%). A fixed budget is also
  * the ceiling of the adaptive rate, so throttling from other clients of the same account still
  * slows the job down.
  *
  * Not all throttling follows the job's own rate: an application sharing the budget, or a target
  * that cuts every bulk write part-way, throttles a share of the requests whatever the pace.
  * Cutting the pace for those only slows the job down, a little more every second. So every cut
- * is on trial: after at least a second and a few requests, if the server let at least 90% of
+ * is on trial: after at least a second and 8 requests, if the server let at least 90% of
  * the new pace through and the throttled share of the requests (above the background, below)
  * did not fall to half of what it was before the cut (in the window of the cut before it if
  * that one stood, else in the last two seconds but at least 0.2), the cut did not help:
- * the pace goes back to unpaced (or to the fixed budget) and that share becomes the
+ * (and at least 3 requests were throttled since the cut) the pace goes back to unpaced (or to the fixed budget) and that share becomes the
  * background. From then on only a share above the background (by 0.1, or by a quarter of it if
  * more) cuts the pace; throttles within it are left to the throttled request's own back-off
  * (its RetryAfterMs), without pausing the other workers; the background follows what later
@@ -119,13 +119,13 @@ _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
 #define CCOPY_GOVERNOR_CUT_AGAIN 0.8     /* ... this when throttled again within two seconds   */
 #define CCOPY_GOVERNOR_PLATEAU 0.97      /* a second waiting below this x the level last        */
                                          /* throttled halves the gap to it ...                 */
-#define CCOPY_GOVERNOR_RAISE 1.01        /* ... above it the pace grows 1% a second, twice    */
-#define CCOPY_GOVERNOR_RAISE_DOUBLING_S 3.0 /* that for every 3 s since the last cut, ...    */
-#define CCOPY_GOVERNOR_RAISE_MAX 1.25    /* ... up to 25% a second                             */
+#define CCOPY_GOVERNOR_RAISE 1.01        /* ... above it the pace grows 1% a second, 1% more    */
+#define CCOPY_GOVERNOR_QUIET_STEP_S 20.0 /* for every 20 s without a throttle, up to 10%        */
 #define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s ...                        */
 #define CCOPY_GOVERNOR_FLOOR 0.05        /* ... nor below this x the best rate got through     */
 #define CCOPY_GOVERNOR_TRIAL_MS 1000     /* a cut's verdict: at least this long after it ...   */
-#define CCOPY_GOVERNOR_TRIAL_REQUESTS 8  /* ... and this many requests (or 3 x as long)        */
+#define CCOPY_GOVERNOR_TRIAL_REQUESTS 8  /* ... and this many requests started since          */
+#define CCOPY_GOVERNOR_TRIAL_THROTTLES 3 /* a cut is undone on no fewer throttles since it     */
 #define CCOPY_GOVERNOR_HELD 0.9          /* the server held the job if less got through        */
 #define CCOPY_GOVERNOR_MARGIN 0.1        /* a share above the background by this (or a quarter */
                                          /* of it) is the job's own doing                      */

@@ -19,6 +19,23 @@ does and answers 16500 once its token bucket of ``budget`` RU/s is empty.
    cosmocopy ``--max-ru budget``, and bench/naive_copy.py (threads that sleep a fixed pause
    after a 16500 and resend) with each of ``--pauses``.
 
+Two more modes measure throttling that the job does not cause (issue 14):
+
+    ./run bench throttle --random-throttle 0.4   # 40% of requests answered 16500 at random
+    ./run bench throttle --app-load 0.2,0.6,0.4,0.7 --app-period 10
+
+``--random-throttle F``: no budget; the proxy answers a share F of the charged requests 16500
+at random (its ``throttle_rate``), whatever the job's rate. cosmocopy runs through a proxy
+without it and through one with it, alternated ``--demand-repeat`` times; the figure is the
+ratio of their copy times (target: at most 3), beside the summed pacing waits and back-off.
+
+``--app-load L1,L2,...``: a budget (chosen as above) shared with an application: a thread of
+this process reads another collection through the same proxy at L1 x budget RU/s for
+``--app-period`` seconds, then L2, ... (cycling), retrying its 16500s after RetryAfterMs and
+counting its charges from getLastRequestStatistics. cosmocopy (adaptive, no --max-ru) backs up
+meanwhile; the figure is the share of what the application left (budget x copy time less the
+application's RU) that the job used (target: at least 0.9).
+
 Every copy is compared with the source, document by document and byte for byte. The record
 goes to bench/results/throttle-<UTC start>.json; bench/README.md explains its fields.
 """
@@ -35,10 +52,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import bson
+import pymongo
+from pymongo.errors import OperationFailure
 
 from run import (COLLECTION, COSMOCOPY, DB, REPO, SOCKET_TIMEOUT_MS,  # noqa: E402
                  CheckError, Range, cosmocopy_argv, environment, load, log, save_record,
@@ -59,8 +79,8 @@ class ProxyProcess:
     """cosmosproxy.py in its own process (its own GIL), started for one measured run.
     ``stop()`` returns its counters, per-second timeline and CPU seconds."""
 
-    def __init__(self, upstream_port: int, ru: int | None):
-        self.upstream_port, self.ru = upstream_port, ru
+    def __init__(self, upstream_port: int, ru: int | None, settings: list[str] = ()):
+        self.upstream_port, self.ru, self.settings = upstream_port, ru, list(settings)
 
     def __enter__(self) -> "ProxyProcess":
         self._stats = Path(tempfile.mkstemp(prefix="ccopy-proxy-", suffix=".json")[1])
@@ -68,6 +88,7 @@ class ProxyProcess:
                 "--stats-file", str(self._stats)]
         if self.ru is not None:
             argv += ["--ru", str(self.ru)]
+        argv += self.settings
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
@@ -240,15 +261,26 @@ def content_check(kind: str, folder: Path, source: dict[bytes, bytes]) -> dict:
 
 
 def measure(label: str, kind: str, upstream_port: int, budget: int | None, through_proxy: bool,
-            rng: Range, args, server_pid: int, source: dict, extra) -> dict:
-    """One run of a candidate in a fresh folder (and a fresh proxy), checked and removed."""
+            rng: Range, args, server_pid: int, source: dict, extra,
+            proxy_settings: list[str] = (), app=None) -> dict:
+    """One run of a candidate in a fresh folder (and a fresh proxy), checked and removed.
+    ``app``: an AppLoad to run against the same proxy while the candidate copies."""
     folder = Path(tempfile.mkdtemp(prefix="ccopy-throttle-"))
     runner = run_cosmocopy if kind == "cosmocopy" else run_naive
     try:
         if through_proxy:
-            with ProxyProcess(upstream_port, budget) as proxy:
-                result, span = runner(label, proxy.uri(), rng, args, server_pid, folder, extra)
+            with ProxyProcess(upstream_port, budget, proxy_settings) as proxy:
+                if app is not None:
+                    app.start(proxy.uri())
+                try:
+                    result, span = runner(label, proxy.uri(), rng, args, server_pid, folder,
+                                          extra)
+                finally:
+                    if app is not None:
+                        app.stop()
                 result.update(proxy_fields(proxy.stop(), span, budget))
+                if app is not None:
+                    result["app_load"] = app.figures(span, budget, result)
         else:
             uri = (f"mongodb://127.0.0.1:{upstream_port}/?directConnection=true"
                    f"&socketTimeoutMS={SOCKET_TIMEOUT_MS}")
@@ -279,6 +311,160 @@ def choose_budget(args, demand: float) -> tuple[int, str]:
                     f"the demand, to make throttling real")
 
 
+# ---------------------------------------------------------------- application load
+APP_COLLECTION = "app"
+APP_DOCS = 2000
+APP_PAGE = 100  # documents per application read: ~51 RU of 1 KB documents
+
+
+class AppLoad:
+    """An application sharing the budget: a thread that reads APP_COLLECTION in single pages
+    at ``loads[i] x budget`` RU/s, each level held ``period`` seconds, cycling. It charges
+    itself what getLastRequestStatistics reports and waits RetryAfterMs after a 16500."""
+
+    def __init__(self, budget: int, loads: list[float], period: float):
+        self.budget, self.loads, self.period = budget, loads, period
+        self.charges: list[tuple[float, float]] = []  # (epoch seconds, RU)
+        self.throttled = 0
+        self.requests = 0
+
+    def start(self, uri: str) -> None:
+        self._stop = threading.Event()
+        self._client = pymongo.MongoClient(uri)
+        self._thread = threading.Thread(target=self._run, name="app-load", daemon=True)
+        self._started = time.time()
+        self._thread.start()
+        time.sleep(1.0)  # the application is there before the job
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._client.close()
+
+    def _run(self) -> None:
+        db = self._client[DB]
+        tokens, last = 0.0, time.monotonic()
+        skip = 0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            level = self.loads[int((time.time() - self._started) // self.period) % len(self.loads)]
+            rate = level * self.budget
+            tokens = min(tokens + (now - last) * rate, rate * 0.2)
+            last = now
+            if tokens <= 0:
+                time.sleep(min(0.05, -tokens / rate) if rate > 0 else 0.05)
+                continue
+            self.requests += 1
+            try:
+                db.command({"find": APP_COLLECTION, "filter": {}, "skip": skip,
+                            "limit": APP_PAGE, "batchSize": APP_PAGE, "singleBatch": True})
+            except OperationFailure as e:
+                if e.code != 16500:
+                    raise
+                self.throttled += 1
+                m = re.search(r"RetryAfterMs=(\d+)", str(e))
+                time.sleep(int(m.group(1)) / 1000 if m else 0.05)
+                continue
+            charge = db.command("getLastRequestStatistics").get("RequestCharge", 0.0)
+            self.charges.append((time.time(), float(charge)))
+            tokens -= float(charge)
+            skip = (skip + APP_PAGE) % (APP_DOCS - APP_PAGE)
+
+    def figures(self, span: tuple[float, float], budget: int, job: dict) -> dict:
+        """RU the application spent in the job's copy phase, what it left of the budget and
+        the share of that the job used (the proxy's RU in the phase less the application's)."""
+        lo, hi = span
+        app_ru = sum(ru for t, ru in self.charges if lo <= t < hi)
+        left = budget * (hi - lo) - app_ru
+        job_ru = job["ru_charged_in_copy"] - app_ru
+        # The same per second of the proxy's timeline, over the seconds in which the job's
+        # documents were flowing (its first to its last second charging a tenth of the budget;
+        # FerretDB's first-batch scans come before, see "What FerretDB does to these numbers").
+        started_at = lo - job["copy_span_in_timeline"][0]
+        app_per_second: dict[int, float] = {}
+        for t, ru in self.charges:
+            second = int(t - started_at)
+            app_per_second[second] = app_per_second.get(second, 0.0) + ru
+        job_per_second = {int(t): ru - app_per_second.get(int(t), 0.0)
+                          for t, ru, _, _ in job["timeline"]}
+        busy = sorted(t for t, ru in job_per_second.items() if ru >= 0.1 * budget)
+        streaming = None
+        if busy:
+            seconds = range(busy[0], busy[-1] + 1)
+            used = sum(job_per_second.get(t, 0.0) for t in seconds)
+            left_streaming = sum(budget - app_per_second.get(t, 0.0) for t in seconds)
+            streaming = used / left_streaming if left_streaming > 0 else None
+        return {
+            "loads": self.loads, "period_seconds": self.period,
+            "job_share_of_left_streaming": streaming,
+            # [second of the proxy's timeline, application RU, job RU]
+            "per_second": [[t, round(app_per_second.get(t, 0.0), 2), round(job_per_second[t], 2)]
+                           for t in sorted(job_per_second)],
+            "app_ru_in_copy": app_ru, "app_requests": self.requests,
+            "app_throttled": self.throttled,
+            "app_ru_per_second": app_ru / (hi - lo),
+            "left_by_app_ru": left,
+            "job_ru_in_copy": job_ru,
+            "job_share_of_left": job_ru / left if left > 0 else None,
+        }
+
+
+def load_app_collection(client) -> None:
+    coll = client[DB][APP_COLLECTION]
+    coll.drop()
+    coll.insert_many([{"i": i, "pad": "x" * 1000} for i in range(APP_DOCS)])
+
+
+TARGET_RANDOM_RATIO = 3.0     # issue 14: at most 3 x as long as unthrottled
+TARGET_SHARE_OF_LEFT = 0.9    # issue 14: at least 0.9 of what the application leaves
+
+
+def governor_figures(r: dict) -> dict:
+    c = r["cosmocopy"]
+    return {"copy_seconds": r["copy_seconds"], "pacing_wait_seconds": c["pacing_wait_seconds"],
+            "retry_wait_seconds": c["retry_wait_seconds"], "throttle_events": c["throttle_events"],
+            "final_pace": c["request_units"].get("final_pace")}
+
+
+def scenario_random(args, run) -> dict:
+    """--random-throttle: the same backup without and with random throttling, alternated."""
+    settings = ["--throttle-rate", str(args.random_throttle), "--seed", "1"]
+    runs: dict[str, list] = {"unthrottled": [], "random": []}
+    for r in range(1, args.demand_repeat + 1):
+        runs["unthrottled"].append(run(f"unthrottled {r}: cosmocopy through the proxy",
+                                       "cosmocopy", None, True, [], ()))
+        runs["random"].append(run(f"random {r}: {args.random_throttle:.0%} of requests "
+                                  f"throttled at random", "cosmocopy", None, True, [], settings))
+    base = statistics.median(x["copy_seconds"] for x in runs["unthrottled"])
+    thr = statistics.median(x["copy_seconds"] for x in runs["random"])
+    ratio = thr / base
+    log(f"copy time with {args.random_throttle:.0%} random throttling: {thr:.1f} s against "
+        f"{base:.1f} s unthrottled, ratio {ratio:.2f} (target <= {TARGET_RANDOM_RATIO})")
+    return {"mode": "random", "throttle_rate": args.random_throttle, "runs": runs,
+            "median_copy_seconds": {"unthrottled": base, "random": thr},
+            "ratio": ratio, "meets_target": ratio <= TARGET_RANDOM_RATIO,
+            "governor": {k: [governor_figures(x) for x in v] for k, v in runs.items()}}
+
+
+def scenario_app_load(args, run, budget: int, why: str) -> dict:
+    """--app-load: the adaptive job beside an application at a varying load."""
+    results = []
+    for r in range(1, args.demand_repeat + 1):
+        app = AppLoad(budget, args.app_load, args.app_period)
+        res = run(f"app load {r}: cosmocopy adaptive at {budget:,} RU/s beside an application "
+                  f"at {args.app_load} x budget, {args.app_period:g} s each", "cosmocopy",
+                  budget, True, [], (), app)
+        a = res["app_load"]
+        log(f"  application {a['app_ru_per_second']:,.0f} RU/s ({a['app_throttled']} throttled "
+            f"of {a['app_requests']}); the job used {a['job_share_of_left']:.2f} of what it "
+            f"left ({a['job_share_of_left_streaming'] or 0:.2f} while streaming; target >= "
+            f"{TARGET_SHARE_OF_LEFT})")
+        res["meets_target"] = (a["job_share_of_left"] or 0) >= TARGET_SHARE_OF_LEFT
+        results.append(res)
+    return {"mode": "app_load", "budget": {"ru_per_second": budget, "why": why},
+            "runs": results, "governor": [governor_figures(x) for x in results]}
+
+
 # ---------------------------------------------------------------- scenario
 def scenario(args) -> dict:
     end = (int(time.time()) - SETTLED) // args.step * args.step
@@ -294,10 +480,28 @@ def scenario(args) -> dict:
             raise CheckError(f"source holds {len(source):,} documents, loaded {args.docs:,}")
         log(f"loaded in {load_seconds:.1f} s")
 
-        def run(label, kind, budget, through_proxy, extra):
+        def run(label, kind, budget, through_proxy, extra, proxy_settings=(), app=None):
             log(label)
             return measure(label, kind, port, budget, through_proxy, rng, args, pid, source,
-                           extra)
+                           extra, proxy_settings, app)
+
+        if args.random_throttle is not None:
+            return {"documents": args.docs, "load": {"seconds": load_seconds},
+                    "range": {"from": rng.args()[0], "to": rng.args()[1],
+                              "step_seconds": rng.step, "windows": rng.windows},
+                    "random": scenario_random(args, run)}
+        if args.app_load is not None:
+            load_app_collection(client)
+            if args.ru:
+                budget, why = args.ru, "forced with --ru"
+            else:
+                demand = run("unthrottled: cosmocopy through the proxy, no budget", "cosmocopy",
+                             None, True, [])["ru_per_second"]
+                budget, why = choose_budget(args, demand)
+            return {"documents": args.docs, "load": {"seconds": load_seconds},
+                    "range": {"from": rng.args()[0], "to": rng.args()[1],
+                              "step_seconds": rng.step, "windows": rng.windows},
+                    "app_load": scenario_app_load(args, run, budget, why)}
 
         unthrottled = {}
         for r in range(1, args.demand_repeat + 1):
@@ -343,6 +547,36 @@ def scenario(args) -> dict:
 
 def table(record: dict) -> list[str]:
     run = record["run"]
+    if "random" in run:
+        r = run["random"]
+        lines = [f"{'run':14} {'copy s':>7} {'paced s':>8} {'back-off s':>10} {'throttled':>9} "
+                 f"{'content':>8}"]
+        for kind, runs in r["runs"].items():
+            for i, x in enumerate(runs, 1):
+                c = x["cosmocopy"]
+                lines.append(f"{kind + '_' + str(i):14} {x['copy_seconds']:7.1f} "
+                             f"{c['pacing_wait_seconds']:8.1f} {c['retry_wait_seconds']:10.1f} "
+                             f"{c['throttle_events']:9} "
+                             f"{'ok' if x['content_check']['ok'] else 'DIFFERS':>8}")
+        lines.append(f"ratio (random / unthrottled copy time) {r['ratio']:.2f}, target <= "
+                     f"{TARGET_RANDOM_RATIO}")
+        return lines
+    if "app_load" in run:
+        r = run["app_load"]
+        lines = [f"{'run':6} {'copy s':>7} {'app RU/s':>8} {'job RU/s':>8} {'share':>6} "
+                 f"{'stream':>6} {'paced s':>8} {'throttled':>9} {'content':>8}"]
+        for i, x in enumerate(r["runs"], 1):
+            a, c = x["app_load"], x["cosmocopy"]
+            span = x["copy_span_in_timeline"][1] - x["copy_span_in_timeline"][0]
+            lines.append(f"{i:<6} {x['copy_seconds']:7.1f} {a['app_ru_per_second']:8,.0f} "
+                         f"{a['job_ru_in_copy'] / span:8,.0f} {a['job_share_of_left']:6.2f} "
+                         f"{a['job_share_of_left_streaming'] or 0:6.2f} "
+                         f"{c['pacing_wait_seconds']:8.1f} {c['throttle_events']:9} "
+                         f"{'ok' if x['content_check']['ok'] else 'DIFFERS':>8}")
+        lines.append(f"budget {r['budget']['ru_per_second']:,} RU/s ({r['budget']['why']}); "
+                     f"share = job RU / (budget x copy s - application RU), target >= "
+                     f"{TARGET_SHARE_OF_LEFT}")
+        return lines
     budget = run["budget"]["ru_per_second"]
     lines = [f"{'candidate':22} {'budget':>7} {'copy s':>7} {'docs/s':>7} {'RU/s':>7} "
              f"{'util':>5} {'stream':>6} {'throttled':>15} {'content':>8}"]
@@ -385,7 +619,20 @@ def parse_args(argv: list[str]):
                    help="comma-separated pauses (ms) of the naive client, one run each")
     p.add_argument("--demand-repeat", type=int, default=1,
                    help="alternations of the unthrottled direct and proxy runs")
+    p.add_argument("--random-throttle", type=float, metavar="F",
+                   help="mode: no budget, a share F of requests throttled at random (see above)")
+    p.add_argument("--app-load", type=lambda s: [float(x) for x in s.split(",")],
+                   metavar="L1,L2,...",
+                   help="mode: an application at these fractions of the budget (see above)")
+    p.add_argument("--app-period", type=float, default=10.0,
+                   help="seconds the application holds each --app-load level")
     args = p.parse_args(argv)
+    if args.random_throttle is not None and args.app_load is not None:
+        p.error("--random-throttle and --app-load are separate modes: give one")
+    if args.random_throttle is not None and not 0 < args.random_throttle < 1:
+        p.error("--random-throttle must be between 0 and 1")
+    if args.app_load is not None and not all(0 <= x < 1 for x in args.app_load):
+        p.error("--app-load levels must be fractions of the budget, at least 0 and below 1")
     if -(-args.days * 86400 // args.step) < args.parallel:
         p.error("--days / --step gives fewer windows than --parallel (cosmocopy would cut "
                 "sub-windows, the naive client would not)")
@@ -409,6 +656,8 @@ def main(argv: list[str]) -> int:
             "step_seconds": args.step, "parallel": args.parallel, "batch_size": args.batch_size,
             "ru": args.ru, "budget_fraction": args.budget_fraction, "pauses_ms": args.pauses,
             "demand_repeat": args.demand_repeat, "socket_timeout_ms": SOCKET_TIMEOUT_MS,
+            "random_throttle": args.random_throttle, "app_load": args.app_load,
+            "app_period": args.app_period,
             "issue_budget": ISSUE_BUDGET,
             "targets": {"utilisation_min": TARGET_UTILISATION,
                         "throttled_fraction_max": TARGET_THROTTLED},
@@ -417,8 +666,14 @@ def main(argv: list[str]) -> int:
         "run": run,
     }
     save_record(record, "throttle", started, table(record))
-    checks = [r["content_check"]["ok"] for runs in run["unthrottled"]["runs"].values()
-              for r in runs] + [r["content_check"]["ok"] for r in run["candidates"].values()]
+    if "random" in run:
+        checks = [r["content_check"]["ok"] for runs in run["random"]["runs"].values()
+                  for r in runs]
+    elif "app_load" in run:
+        checks = [r["content_check"]["ok"] for r in run["app_load"]["runs"]]
+    else:
+        checks = [r["content_check"]["ok"] for runs in run["unthrottled"]["runs"].values()
+                  for r in runs] + [r["content_check"]["ok"] for r in run["candidates"].values()]
     if not all(checks):
         log("CONTENT CHECK FAILED for at least one copy (see content_check in the record)")
         return 1

@@ -276,6 +276,48 @@ def test_write_throttle_command_answers_the_whole_write(ferretdb, mongo, db_name
     assert ids_in(mongo[db_name]["c"]) == []
 
 
+def test_throttle_rate_throttles_at_random_whatever_the_budget(ferretdb, mongo, db_name,
+                                                                cosmos_proxy, connect):
+    mongo[db_name]["c"].insert_many([{"_id": i} for i in range(10)])
+    proxy = cosmos_proxy(ferretdb, throttle_rate=0.4, seed=7)  # no budget at all
+    db = connect(proxy)[db_name]
+    answers = []
+    for _ in range(200):
+        try:
+            db.command({"find": "c", "filter": {"_id": 3}})
+            answers.append("ok")
+        except OperationFailure as e:
+            assert e.code == 16500 and "RetryAfterMs=1," in str(e)
+            answers.append("throttled")
+    throttled = answers.count("throttled")
+    assert 40 <= throttled <= 120, throttled  # 80 expected; the RNG is seeded
+    assert proxy.counters()["throttled"] == throttled
+    # the same seed, the same draws
+    proxy.configure(throttle_rate=0.4, seed=7)
+    again = []
+    for _ in range(200):
+        try:
+            db.command({"find": "c", "filter": {"_id": 3}})
+            again.append("ok")
+        except OperationFailure:
+            again.append("throttled")
+    assert again == answers
+
+    # every write cut part-way: at least one statement goes, never all of them
+    proxy.configure(throttle_rate=1.0)
+    for round_ in range(5):
+        docs = [{"_id": 100 + 10 * round_ + i} for i in range(8)]
+        reply = db.command({"insert": "d", "documents": docs, "ordered": False})
+        assert 1 <= reply["n"] <= 7
+        assert {e["code"] for e in reply["writeErrors"]} == {16500}
+        assert reply["n"] + len(reply["writeErrors"]) == 8
+    assert proxy.counters()["partial_writes"] == 5
+    with pytest.raises(OperationFailure) as info:  # one statement cannot be cut part-way
+        db.command({"insert": "d", "documents": [{"_id": 1}]})
+    assert info.value.code == 16500
+    assert mongo[db_name]["d"].count_documents({"_id": 1}) == 0
+
+
 # ---------------------------------------------------------------- server-side retry
 
 def test_server_side_retry_waits_for_the_budget(ferretdb, mongo, db_name, cosmos_proxy, connect):

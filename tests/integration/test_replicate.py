@@ -486,6 +486,31 @@ def test_partial_bulk_writes_on_the_target_lose_and_double_nothing(ferretdb, mon
     assert s["target_request_units"]["budget"] == 100000
 
 
+def test_a_target_that_cuts_every_bulk_write_part_way_does_not_slow_the_job_to_a_crawl(
+        ferretdb, mongo, db_name, target_db, cosmos_proxy):
+    src = mongo[db_name].orders
+    insert_spread(src, START, START + 3 * HOUR, 300, seed=172)
+    # Every write of more than two documents is cut after two, whatever the job's rate: a
+    # target that admits only so much of any one write. Cutting the pace cannot help; the
+    # target's governor used to cut it every second all the same, down to 1 RU/s (a document
+    # every 5 s). No --target-max-ru: the adaptive pace is what is tested.
+    proxy = cosmos_proxy(ferretdb, partial_write_at=2, partial_write_count=10**9)
+    s = ok(replicate(ferretdb.uri, db_name, proxy.uri(), "--collection", "orders",
+                     "--target-db", target_db.name, "--write-batch-size", "100",
+                     "--retry-base-ms", "20", "--retry-budget", "30",
+                     *span_args(START, START + 3 * HOUR, parallel=2), timeout=300))
+    assert_same(target_db.orders, src, "after every write was cut")
+    c = proxy.counters()
+    assert c["partial_writes"] >= 20 and s["throttle_events"] >= 20
+    # the workers wait for the pace no more than a fifth of their time, besides two seconds
+    # each while the governor finds out that its cut changed nothing
+    figures = {k: s[k] for k in ("elapsed_seconds", "copy_seconds", "pacing_wait_seconds",
+                                 "retry_wait_seconds", "throttle_events", "target_request_units")}
+    assert s["pacing_wait_seconds"] <= 0.2 * 2 * s["copy_seconds"] + 2 * 2, repr(figures)
+    assert s["target_request_units"]["final_pace"] == 0 or \
+        s["target_request_units"]["final_pace"] >= 100, figures
+
+
 # ---------------------------------------------------------------- 8. a document too large
 
 

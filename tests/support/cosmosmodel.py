@@ -67,6 +67,9 @@ class Settings:
     ssr_limit_ms: int = _opt(60000, "longest server-side wait before code 50", "int")
     ssr_apply_write_on_timeout: bool = _opt(False, "apply a timed-out write anyway", "bool")
     seed: int = _opt(0, "seed of the fault RNG", "int")
+    throttle_rate: float = _opt(0.0, "probability of a 16500 per charged request whatever the "
+                                "budget (a write with write_throttle='partial' is cut part-way)",
+                                "float")
     cursor_not_found_rate: float = _opt(0.0, "probability of CursorNotFound per getMore",
                                         "float")
     cursor_not_found_on: frozenset = _opt(frozenset(), "getMore ordinals to answer 43", "ints")
@@ -89,6 +92,8 @@ class Settings:
             object.__setattr__(self, name, frozenset(int(i) for i in getattr(self, name)))
         if self.ru_per_second is not None and self.ru_per_second < 0:
             raise ValueError("ru_per_second must be >= 0 or None")
+        if not 0.0 <= self.throttle_rate <= 1.0:
+            raise ValueError("throttle_rate must be between 0 and 1")
         if self.burst_seconds <= 0:
             raise ValueError("burst_seconds must be > 0")
         if self.write_throttle not in ("partial", "command"):

@@ -49,6 +49,16 @@ index k when ordered, unless upstream already reported an error; one per
 index k..n-1 when unordered). With server_side_retry the request waits for
 tokens instead, and gets code 50 after ssr_limit_ms.
 
+Throttling that does not follow the client's rate (another application
+sharing the account's budget): with throttle_rate, each charged request is
+throttled with that probability whatever the budget, drawn from the seeded
+RNG. Reads and other commands are answered 16500 (RetryAfterMs as above:
+1 ms without a budget unless retry_after_ms says otherwise); a write with
+write_throttle="partial" is cut part-way instead: the first k statements go,
+k drawn uniformly from 1..n-1 (a write of one statement is answered 16500
+with no change made); with write_throttle="command" it is answered 16500.
+Counted in throttled (and partial_writes), like budget throttling.
+
 Faults fire by rate (seeded RNG) or on the listed 1-based ordinals of
 matching requests (getMore for cursor_not_found/empty_batch, charged
 requests for drop). configure() and reset_counters() restart the ordinals and
@@ -268,6 +278,17 @@ class CosmosProxy(LoopThreadServer):
                 self._settings = dataclasses.replace(self._settings, partial_write_at=None)
             return at
 
+    def _draw_throttle(self, statements: int | None) -> int | None:
+        """None: not throttled at random (throttle_rate); else how many leading statements of
+        a write go (0 for a read, a command or a write of one statement)."""
+        with self._lock:
+            rate = self._settings.throttle_rate
+            if rate <= 0 or self._rng.random() >= rate:
+                return None
+            if statements is None or statements < 2:
+                return 0
+            return self._rng.randint(1, statements - 1)
+
     def _draw_faults(self, command: str) -> tuple[str | None, bool]:
         """(getMore fault or None, drop?) for one charged request."""
         with self._lock:
@@ -476,6 +497,13 @@ class _Link:
         cut = proxy._take_partial_cut(len(write.statements)) if write else None
         partial_mode = write is not None and s.write_throttle == "partial"
         waited = 0
+        drawn = proxy._draw_throttle(len(write.statements) if partial_mode else None)
+        if drawn is not None:
+            if partial_mode and drawn > 0:
+                return await self._partial_write(request_id, name, msg, write, drawn, waited)
+            proxy._record(name, charged=True, throttled=True)
+            await self._answer(request_id, throttle_reply(s, proxy._retry_after_ms()))
+            return 0.0
         if proxy._wait_seconds() > 0:
             if s.server_side_retry:
                 waited = 1

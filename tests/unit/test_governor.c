@@ -141,7 +141,11 @@ CCOPY_TEST(first_throttle_counts_at_least_a_second_of_average)
 {
     _ccopy_governor_t g;
     _ccopy_governor_init(&g, 0);
-    _ccopy_governor_settle(&g, 0, 50, 1); /* 50 RU just now: no more than 50 RU/s is known */
+    _ccopy_governor_settle(&g, 0, 50, 1); /* 50 RU just now: too soon to set a pace */
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(g.rate == 0);
+    g.first_charge_ms -= 1000; /* a second later, still 50 RU: no more than 50 RU/s is known */
+    g.last_cut_ms = 0;
     _ccopy_governor_throttled(&g, 0, 5);
     CHECK(g.rate > 0 && g.rate <= 50 * CCOPY_GOVERNOR_CUT + 1e-9);
     _ccopy_governor_destroy(&g);
@@ -182,6 +186,7 @@ CCOPY_TEST(early_first_throttle_climbs_towards_the_throttled_request_cost)
     _ccopy_governor_t g;
     _ccopy_governor_init(&g, 0);
     _ccopy_governor_settle(&g, 0, 30, 1);
+    g.first_charge_ms -= 1000; /* a second ago: the first pace is set from a second at least */
     _ccopy_governor_throttled(&g, 3000, 0);
     CHECK(g.rate > 0 && g.rate <= 30 * CCOPY_GOVERNOR_CUT + 1e-9);
     CHECK(NEAR(g.throttled_rate, 3000));
@@ -350,5 +355,206 @@ CCOPY_TEST(pace_just_under_the_plateau_probes_above_it)
     g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
     CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
     CHECK(g.rate > plateau);
+    _ccopy_governor_destroy(&g);
+}
+
+/* `requests` requests start (none waits: the bucket is refilled first) and `throttled` of them,
+ * spread evenly, are throttled with RetryAfterMs=retry_after; the others settle `ru` each. */
+static void traffic(_ccopy_governor_t *g, int requests, int throttled, double ru,
+                    int64_t retry_after)
+{
+    atomic_int canceled = 0;
+    int i;
+    for (i = 0; i < requests; i++) {
+        g->tokens = 1e9;
+        g->paused_until_ms = 0;
+        CHECK_INT(_ccopy_governor_acquire(g, 1, &canceled, NULL), 0);
+        if ((i + 1) * throttled / requests > i * throttled / requests)
+            _ccopy_governor_throttled(g, 1, retry_after);
+        else
+            _ccopy_governor_settle(g, 1, ru, 1);
+    }
+}
+
+/* As if the last cut, and the window that judges it, were `ms` earlier. */
+static void age_cut(_ccopy_governor_t *g, int64_t ms)
+{
+    g->last_cut_ms -= ms;
+    g->mark_ms -= ms;
+    g->last_raise_ms -= ms;
+}
+
+CCOPY_TEST(a_cut_that_leaves_the_throttled_share_unchanged_is_undone)
+{
+    /* 40% of requests throttled whatever the pace (an application sharing the budget) */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    set_recent(&g, 1000);
+    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    traffic(&g, 10, 4, 100, 1);
+    CHECK(g.rate > 0 && g.on_trial); /* the first throttle cut the pace, on trial */
+    CHECK(NEAR(g.share_at_cut, 0.2)); /* too few requests before it: at least twice the margin */
+    /* a second later: still 40% throttled, and the job got its pace through */
+    age_cut(&g, 1000);
+    g.ru_at_mark = g.ru_charged - g.trial_rate; /* a second of the pace got through */
+    traffic(&g, 10, 4, 0, 1);
+    CHECK(g.rate == 0);          /* back to unpaced, as before the cut */
+    CHECK(!g.on_trial);
+    CHECK(g.background > 0.3 && g.background < 0.5);
+    /* from now on, 40% more is background: no cut, no pause for the other workers */
+    {
+        int64_t throttles = g.background_throttles;
+        g.paused_until_ms = 0;
+        traffic(&g, 10, 4, 100, 500);
+        age_cut(&g, 2000);
+        traffic(&g, 10, 4, 100, 500);
+        CHECK(g.rate == 0);
+        CHECK(g.paused_until_ms == 0);
+        CHECK_INT(g.background_throttles, throttles + 8);
+    }
+    CHECK(NEAR(_ccopy_governor_stats(&g).background, g.background));
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(a_cut_after_which_the_throttling_stops_stands)
+{
+    /* throttling that follows the pace: the cut ends it */
+    _ccopy_governor_t g;
+    double paced;
+    _ccopy_governor_init(&g, 0);
+    set_recent(&g, 1000);
+    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    traffic(&g, 10, 1, 100, 1);
+    paced = g.rate;
+    CHECK(paced > 0 && g.on_trial);
+    age_cut(&g, 1000);
+    g.ru_at_mark = g.ru_charged - g.trial_rate;
+    traffic(&g, 20, 1, 0, 1); /* one throttle in 20 since the cut */
+    CHECK(NEAR(g.rate, paced) || g.rate < paced); /* the cut stands (or goes deeper) */
+    CHECK(g.rate > 0);
+    CHECK(g.background == 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(a_cut_the_server_holds_the_job_under_goes_deeper_whatever_the_share)
+{
+    _ccopy_governor_t g;
+    double paced;
+    _ccopy_governor_init(&g, 0);
+    set_recent(&g, 1000);
+    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    traffic(&g, 10, 4, 100, 1);
+    paced = g.rate;
+    age_cut(&g, 1500);
+    g.ru_at_mark = g.ru_charged; /* nothing got through since the cut */
+    traffic(&g, 10, 4, 0, 1);
+    CHECK(g.rate < paced);
+    CHECK(g.background == 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(throttling_above_the_background_cuts_the_pace)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 2000);
+    g.background = 0.4;
+    g.last_cut_ms = _ccopy_monotonic_ms() - 5000;
+    set_recent(&g, 1000);
+    traffic(&g, 10, 4, 100, 1); /* 40%: background */
+    CHECK(NEAR(g.rate, 2000));
+    age_cut(&g, 2000);
+    traffic(&g, 10, 9, 100, 1); /* 90%: the job's own doing */
+    CHECK(g.rate < 2000);
+    CHECK(g.on_trial);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(the_pace_stays_above_a_twentieth_of_the_best_rate)
+{
+    _ccopy_governor_t g;
+    int i;
+    _ccopy_governor_init(&g, 0);
+    set_recent(&g, 1000);
+    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    _ccopy_governor_throttled(&g, 0, 0); /* the best rate: 1,000 RU/s */
+    for (i = 0; i < 50; i++) {
+        age_cut(&g, 2000);
+        g.ru_at_mark = g.ru_charged; /* nothing gets through: held, cut deeper */
+        _ccopy_governor_throttled(&g, 0, 0);
+    }
+    CHECK(g.rate >= 1000 * CCOPY_GOVERNOR_FLOOR - 1e-9);
+    CHECK(g.rate < 1000 * CCOPY_GOVERNOR_FLOOR * 1.5);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(a_cut_is_judged_against_at_least_twice_the_margin)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    set_recent(&g, 1000);
+    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    traffic(&g, 20, 0, 50, 1);
+    traffic(&g, 10, 5, 50, 1); /* the cut comes after 22 requests this second: 5%, taken as 20% */
+    CHECK(g.on_trial && NEAR(g.share_at_cut, 0.2));
+    age_cut(&g, 1000);
+    g.ru_at_mark = g.ru_charged - g.trial_rate;
+    traffic(&g, 20, 2, 0, 1); /* 6 of 28 since the cut: not under half of 20%, nothing held it */
+    CHECK(g.rate == 0 && g.background > 0.1);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(a_cut_after_one_that_stood_is_judged_against_its_window)
+{
+    /* 4% throttled at random: the first cut seems to help (under 10%), the next shows not */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    set_recent(&g, 1000);
+    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    traffic(&g, 25, 1, 50, 1);
+    CHECK(g.on_trial);
+    age_cut(&g, 1000);
+    g.ru_at_mark = g.ru_charged - g.trial_rate;
+    traffic(&g, 100, 4, 50, 1); /* 4%: the cut stands; throttled still, it cuts deeper */
+    CHECK(g.on_trial && g.rate > 0 && g.share_at_cut > 0.02 && g.share_at_cut < 0.05);
+    age_cut(&g, 1000);
+    g.ru_at_mark = g.ru_charged - g.trial_rate;
+    traffic(&g, 100, 4, 50, 1); /* 4% again: no better */
+    CHECK(g.rate == 0 && g.background > 0.03);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(a_background_throttle_waits_its_retry_after_alone)
+{
+    _ccopy_requester_t r = {0};
+    _ccopy_backoff_t policy = {0};
+    uint64_t a = 7, b = 7;
+    int64_t normal;
+    policy.base_ms = 1000;
+    policy.cap_ms = 60000;
+    policy.max_retries = 10;
+    normal = _ccopy_request_backoff_ms(&r, &policy, 3, 5, &a);
+    CHECK(normal >= 5 && normal <= 5 + 4000);
+    r.background_throttle = 1;
+    CHECK_INT(_ccopy_request_backoff_ms(&r, &policy, 3, 5, &b), 5);
+    CHECK(a == b); /* the generator advanced the same */
+    /* without a RetryAfterMs to go by, the policy's back-off */
+    CHECK(_ccopy_request_backoff_ms(&r, &policy, 1, -1, &b) <= 1000);
+}
+
+CCOPY_TEST(one_throttle_in_a_trial_never_undoes_a_cut)
+{
+    /* a budget of less than a request a second: a well-paced job still meets one now and then */
+    _ccopy_governor_t g;
+    double paced;
+    _ccopy_governor_init(&g, 0);
+    set_recent(&g, 60);
+    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    traffic(&g, 10, 2, 50, 1);
+    paced = g.rate;
+    age_cut(&g, 1000);
+    g.ru_at_mark = g.ru_charged - g.trial_rate;
+    traffic(&g, 8, 1, 0, 1); /* 1 in 8: no lower than before, but one throttle is no evidence */
+    CHECK(g.rate > 0 && g.rate <= paced);
+    CHECK(g.background == 0);
     _ccopy_governor_destroy(&g);
 }

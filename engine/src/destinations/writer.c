@@ -211,7 +211,8 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
             if (throttled > 0) {
                 /* a partly throttled write: the governor slows every worker down */
                 atomic_fetch_add(&counters->throttle_events, 1);
-                _ccopy_governor_throttled(c->requester->shared->governor, 0, retry_after);
+                c->requester->background_throttle =
+                    _ccopy_governor_throttled(c->requester->shared->governor, 0, retry_after);
             }
         } else {
             /* The whole command failed. After a timeout or a lost connection the write may
@@ -232,7 +233,8 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
             return fail(b, error, &e, attempts - 1);
         atomic_fetch_add(&counters->retries, 1);
         {
-            int64_t delay = _ccopy_backoff_delay_ms(&c->backoff, attempts, retry_after, c->rng_state);
+            int64_t delay = _ccopy_request_backoff_ms(c->requester, &c->backoff, attempts, retry_after,
+                                                      c->rng_state);
             atomic_fetch_add(&counters->wait_ms, delay);
             if (_ccopy_sleep_ms(delay, c->requester->canceled))
                 return _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");

@@ -10,6 +10,12 @@
 
 #define WAIT_SLICE_MS 50
 
+/* The window a worker's last request started in (and whose governor), so that the answers of
+ * requests sent before a cut do not count as throttling after it: a worker throttles the
+ * request it has just acquired, on its own thread. */
+static _Thread_local const _ccopy_governor_t *started_with;
+static _Thread_local int64_t started_in;
+
 int64_t _ccopy_monotonic_us(void)
 {
     struct timespec ts;
@@ -27,6 +33,7 @@ void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru)
     g->tokens = g->rate * CCOPY_GOVERNOR_BURST_SECONDS;
     g->refilled_us = now_us;
     g->last_raise_ms = now_us / 1000;
+    g->mark_ms = now_us / 1000;
 }
 
 void _ccopy_governor_seed(_ccopy_governor_t *g, double rate)
@@ -89,6 +96,22 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
     g->last_raise_ms = now_ms;
 }
 
+#define SECONDS_KEPT (int64_t)(sizeof ((_ccopy_governor_t *)0)->second_ru / sizeof(double))
+
+/* (lock) The slot of the current whole second in the last few seconds' figures. */
+static int this_second(_ccopy_governor_t *g, int64_t now_ms)
+{
+    int64_t second = now_ms / 1000;
+    int slot = (int)(second % SECONDS_KEPT);
+    if (g->second_of[slot] != second) {
+        g->second_of[slot] = second;
+        g->second_ru[slot] = 0;
+        g->second_requests[slot] = 0;
+        g->second_throttles[slot] = 0;
+    }
+    return slot;
+}
+
 int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *canceled,
                             int64_t *waited_ms)
 {
@@ -106,6 +129,10 @@ int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *c
         if (wait_ms <= 0) {
             int64_t waited = now_ms - started_ms;
             g->tokens -= estimate;
+            g->requests++;
+            started_with = g;
+            started_in = g->marks;
+            g->second_requests[this_second(g, now_ms)]++;
             g->pacing_wait_ms += waited;
             pthread_mutex_unlock(&g->lock);
             if (waited_ms)
@@ -127,18 +154,10 @@ int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *c
     }
 }
 
-#define SECONDS_KEPT (int64_t)(sizeof ((_ccopy_governor_t *)0)->second_ru / sizeof(double))
-
 /* (lock) Account `ru` as got through in the current whole second. */
 static void measure(_ccopy_governor_t *g, double ru, int64_t now_ms)
 {
-    int64_t second = now_ms / 1000;
-    int slot = (int)(second % SECONDS_KEPT);
-    if (g->second_of[slot] != second) {
-        g->second_of[slot] = second;
-        g->second_ru[slot] = 0;
-    }
-    g->second_ru[slot] += ru;
+    g->second_ru[this_second(g, now_ms)] += ru;
 }
 
 /* (lock) RU/s settled over the last three whole seconds, or -1 unless each saw some. Three,
@@ -182,9 +201,93 @@ void _ccopy_governor_release(_ccopy_governor_t *g, double reserved)
     pthread_mutex_unlock(&g->lock);
 }
 
-void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms)
+/* (lock) The throttled share of the requests in this and the last whole second; -1 when they
+ * were too few to say. */
+static double share_lately(_ccopy_governor_t *g, int64_t now_ms)
 {
-    int64_t now_us = _ccopy_monotonic_us(), now_ms = now_us / 1000;
+    int64_t second = now_ms / 1000, s, n = 0, t = 0;
+    for (s = second - 1; s <= second; s++) {
+        int slot = (int)(((s % SECONDS_KEPT) + SECONDS_KEPT) % SECONDS_KEPT);
+        if (s < 0 || g->second_of[slot] != s)
+            continue;
+        n += g->second_requests[slot];
+        t += g->second_throttles[slot];
+    }
+    if (n < t)
+        n = t;
+    return n >= CCOPY_GOVERNOR_TRIAL_REQUESTS ? (double)t / (double)n : -1.0;
+}
+
+/* (lock) Start a new window for the throttled share. */
+static void mark(_ccopy_governor_t *g, int64_t now_ms)
+{
+    g->mark_ms = now_ms;
+    g->requests_at_mark = g->requests;
+    g->window_throttles = 0;
+    g->marks++;
+    g->ru_at_mark = g->ru_charged;
+}
+
+/* (lock) Cut the pace after a throttle that follows it (see governor.h). */
+static void cut(_ccopy_governor_t *g, double reserved, int64_t now_ms)
+{
+    double recent = recent_rate(g, now_ms), level;
+    if (g->rate <= 0) {
+        /* First throttle of an unpaced job: the larger of the recent rate and the average
+         * since the first charge, counting at least a second. Pacing from above costs a
+         * few more throttles; pacing from below would leave the budget idle. */
+        int64_t span = g->first_charge_ms ? now_ms - g->first_charge_ms : 0;
+        double average = g->first_charge_ms
+                             ? g->ru_charged * 1000.0 / (double)(span > 1000 ? span : 1000)
+                             : 0;
+        level = recent > average ? recent : average;
+    } else {
+        /* What got through, and never more than the pace that was throttled. Since the last
+         * cut, a server with burst capacity let more than its budget through until the
+         * burst was spent: the average since then is the closer figure when it is lower. */
+        int64_t since = now_ms - g->last_cut_ms;
+        level = recent > 0 && recent < g->rate ? recent : g->rate;
+        if (g->last_cut_ms && since >= 3000) {
+            double average = (g->ru_charged - g->ru_at_last_cut) * 1000.0 / (double)since;
+            if (average > 0 && average < level)
+                level = average;
+        }
+    }
+    if (level > 0) {
+        /* still throttled within two seconds of the last cut: the level was too high */
+        int again = g->last_cut_ms && now_ms - g->last_cut_ms < 2000;
+        int first = g->rate <= 0;
+        g->throttled_rate = level;
+        g->rate = level * (again ? CCOPY_GOVERNOR_CUT_AGAIN : CCOPY_GOVERNOR_CUT);
+        /* A first throttle before three whole seconds were measured says little about the
+         * budget (a bulk write cut after a few documents charges almost nothing): aim the
+         * climb at what the throttled request wanted to spend, so the pace halves its way
+         * back up to it in seconds unless a throttle with a measured rate says otherwise. */
+        if (first && recent < 0 && reserved > g->throttled_rate)
+            g->throttled_rate = reserved;
+    }
+    if (g->rate > 0) {
+        double floor = g->peak_rate * CCOPY_GOVERNOR_FLOOR;
+        if (floor < CCOPY_GOVERNOR_MIN_RATE)
+            floor = CCOPY_GOVERNOR_MIN_RATE;
+        if (g->rate < floor)
+            g->rate = floor;
+    }
+    if (g->max_ru > 0 && g->rate > g->max_ru)
+        g->rate = g->max_ru;
+    g->ru_at_last_cut = g->ru_charged;
+    g->last_cut_ms = now_ms;
+    g->last_raise_ms = now_ms;
+    g->limited = 0;
+    g->on_trial = g->rate > 0;
+    g->trial_rate = g->rate;
+}
+
+int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms)
+{
+    int64_t now_us = _ccopy_monotonic_us(), now_ms = now_us / 1000, window_ms, n, t;
+    double share, recent, threshold;
+    int background = 0, chained = 0;
 
     /* RetryAfterMs is the server's text and may be any int64: 2^53 ms (285,000 years) is as
      * good as forever and keeps the sums and the debt below exact and free of overflow. */
@@ -194,55 +297,98 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
     refill(g, now_us);
     g->tokens += reserved;
     g->throttles++;
-    if (retry_after_ms > 0 && now_ms + retry_after_ms > g->paused_until_ms)
-        g->paused_until_ms = now_ms + retry_after_ms;
+    g->second_throttles[this_second(g, now_ms)]++;
+    if (started_with == g && started_in == g->marks)
+        g->window_throttles++;
+    recent = recent_rate(g, now_ms);
+    if (recent > g->peak_rate)
+        g->peak_rate = recent;
 
-    /* Several workers are usually throttled at once: cut once per second, not once per answer. */
-    if (now_ms - g->last_cut_ms >= 1000 || g->last_cut_ms == 0) {
-        double recent = recent_rate(g, now_ms), level;
-        if (g->rate <= 0) {
-            /* First throttle of an unpaced job: the larger of the recent rate and the average
-             * since the first charge, counting at least a second. Pacing from above costs a
-             * few more throttles; pacing from below would leave the budget idle. */
-            int64_t span = g->first_charge_ms ? now_ms - g->first_charge_ms : 0;
-            double average = g->first_charge_ms
-                                 ? g->ru_charged * 1000.0 / (double)(span > 1000 ? span : 1000)
-                                 : 0;
-            level = recent > average ? recent : average;
+    /* The throttled share of the requests since the last cut or verdict (a partly throttled
+     * bulk write is a request that was also throttled). A cut's window starts with it. */
+    window_ms = now_ms - (g->on_trial ? g->last_cut_ms : g->mark_ms);
+    n = g->requests - g->requests_at_mark;
+    t = g->window_throttles;
+    if (n < t)
+        n = t;
+    share = n > 0 ? (double)t / (double)n : 0;
+
+    if (g->on_trial && window_ms >= CCOPY_GOVERNOR_TRIAL_MS) {
+        /* The verdict on the last cut: did the throttled share fall, or did the server hold
+         * the job below its pace? Either says the throttling follows the pace. */
+        double delivered = (g->ru_charged - g->ru_at_mark) * 1000.0 / (double)window_ms;
+        int held = delivered < CCOPY_GOVERNOR_HELD * g->trial_rate;
+        /* Not before 8 requests, however long: under a budget of less than a request a
+         * second, a few seconds hold one or two requests and say nothing. */
+        if (held || n >= CCOPY_GOVERNOR_TRIAL_REQUESTS) {
+            double before = g->share_at_cut - g->background, after = share - g->background;
+            g->on_trial = 0;
+            /* and not on one or two throttles: under a small budget a well-paced job still
+             * meets one now and then, and one in 8 requests is as noisy as a share gets */
+            if (!held && t >= CCOPY_GOVERNOR_TRIAL_THROTTLES && after >= 0.5 * before) {
+                /* The cut changed nothing: this much throttling is background, and the pace
+                 * says nothing about it. Back to where the job was before any of it: unpaced,
+                 * or the fixed budget. */
+                g->rate = g->max_ru;
+                g->throttled_rate = 0;
+                g->background = share;
+                g->last_raise_ms = now_ms;
+                background = 1;
+            } else {
+                chained = 1; /* if throttling goes on, the next cut is judged against this */
+            }
+            mark(g, now_ms);
+        }
+    }
+    if (!background && !g->on_trial) {
+        threshold = 0;
+        if (g->background > 0) {
+            double margin = g->background / 4;
+            threshold = g->background +
+                        (margin > CCOPY_GOVERNOR_MARGIN ? margin : CCOPY_GOVERNOR_MARGIN);
+        }
+        /* No background known: every throttle counts (of requests sent before the last
+         * cut too). With one, a share over too few requests says nothing yet. */
+        if (g->background <= 0 || (share > threshold && n >= CCOPY_GOVERNOR_TRIAL_REQUESTS)) {
+            /* Several workers are usually throttled at once: cut once per second, not once
+             * per answer. */
+            /* An unpaced job sets its first pace from at least a second of charges: from
+             * less, the pace is a guess, ten times too low when a bulk write is cut in the
+             * first tenth of a second, and the job crawls. Until then RetryAfterMs paces it. */
+            int measured = g->rate > 0 ||
+                           (g->first_charge_ms && now_ms - g->first_charge_ms >= 1000);
+            if (measured && (now_ms - g->last_cut_ms >= 1000 || g->last_cut_ms == 0)) {
+                /* The share before the cut: after a cut that stood, what its window
+                 * measured. Otherwise the last two seconds say little (the first throttles
+                 * come after quiet seconds, or before many requests): throttling that follows
+                 * the pace all but stops at 90% of what got through, so the cut must bring the
+                 * share under half of at least twice the margin. */
+                double lately = share_lately(g, now_ms);
+                g->share_at_cut = chained ? share
+                                  : lately > 2 * CCOPY_GOVERNOR_MARGIN ? lately
+                                                                      : 2 * CCOPY_GOVERNOR_MARGIN;
+                cut(g, reserved, now_ms);
+                mark(g, now_ms);
+            }
         } else {
-            /* What got through, and never more than the pace that was throttled. Since the last
-             * cut, a server with burst capacity let more than its budget through until the
-             * burst was spent: the average since then is the closer figure when it is lower. */
-            int64_t since = now_ms - g->last_cut_ms;
-            level = recent > 0 && recent < g->rate ? recent : g->rate;
-            if (g->last_cut_ms && since >= 3000) {
-                double average = (g->ru_charged - g->ru_at_last_cut) * 1000.0 / (double)since;
-                if (average > 0 && average < level)
-                    level = average;
+            background = 1;
+            /* a long enough window within the threshold: follow what it measured */
+            if (window_ms >= 5 * CCOPY_GOVERNOR_TRIAL_MS && n >= CCOPY_GOVERNOR_TRIAL_REQUESTS) {
+                g->background = (g->background + share) / 2;
+                if (g->background < 0.02)
+                    g->background = 0;
+                mark(g, now_ms);
             }
         }
-        if (level > 0) {
-            /* still throttled within two seconds of the last cut: the level was too high */
-            int again = g->last_cut_ms && now_ms - g->last_cut_ms < 2000;
-            int first = g->rate <= 0;
-            g->throttled_rate = level;
-            g->rate = level * (again ? CCOPY_GOVERNOR_CUT_AGAIN : CCOPY_GOVERNOR_CUT);
-            /* A first throttle before three whole seconds were measured says little about the
-             * budget (a bulk write cut after a few documents charges almost nothing): aim the
-             * climb at what the throttled request wanted to spend, so the pace halves its way
-             * back up to it in seconds unless a throttle with a measured rate says otherwise. */
-            if (first && recent < 0 && reserved > g->throttled_rate)
-                g->throttled_rate = reserved;
-        }
-        if (g->rate > 0 && g->rate < CCOPY_GOVERNOR_MIN_RATE)
-            g->rate = CCOPY_GOVERNOR_MIN_RATE;
-        if (g->max_ru > 0 && g->rate > g->max_ru)
-            g->rate = g->max_ru;
-        g->ru_at_last_cut = g->ru_charged;
-        g->last_cut_ms = now_ms;
-        g->last_raise_ms = now_ms;
-        g->limited = 0;
     }
+    if (background) {
+        /* left to the throttled request's own back-off: no cut, no pause for the others */
+        g->background_throttles++;
+        pthread_mutex_unlock(&g->lock);
+        return 1;
+    }
+    if (retry_after_ms > 0 && now_ms + retry_after_ms > g->paused_until_ms)
+        g->paused_until_ms = now_ms + retry_after_ms;
     /* The server's budget is spent and it is owed what RetryAfterMs says: start from that
      * debt, so the refill during the pause does not let a burst go when it ends. */
     if (g->rate > 0) {
@@ -251,6 +397,7 @@ void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t re
             g->tokens = -debt;
     }
     pthread_mutex_unlock(&g->lock);
+    return 0;
 }
 
 _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g)
@@ -262,6 +409,7 @@ _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g)
     s.throttles = g->throttles;
     s.pacing_wait_ms = g->pacing_wait_ms;
     s.charge_source = g->charge_source;
+    s.background = g->background;
     pthread_mutex_unlock(&g->lock);
     return s;
 }

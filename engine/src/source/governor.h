@@ -9,15 +9,34 @@
  * the partition has budget left and is charged when it completes.
  *
  * With a fixed budget (--max-ru N) the bucket refills at N RU/s. Without one the governor
- * starts unpaced and adapts: the first throttling answer sets the rate to what the job was
+ * starts unpaced and adapts: the first throttling answer at least a second after the first
+ * charge (before that, only RetryAfterMs holds the job back) sets the rate to what the job was
  * getting through (the larger of its recent rate and its average so far; when less than three
  * seconds were measured, the climb aims at the throttled request's own cost); later ones cut it
- * (at most once a second);
- * while requests succeed and pacing is what holds them back, the rate climbs back quickly to
- * just under the pace last throttled, then creeps above it by 1% a second. A fixed budget
- * is also the ceiling of the adaptive rate, so throttling from other clients of the same
- * account still slows the job down. Every throttling answer also pauses all workers for the
- * server's RetryAfterMs.
+ * (at most once a second); while requests succeed and pacing is what holds them back, the rate
+ * climbs back quickly to just under the pace last throttled, then creeps above it by 1% a
+ * second (more after long quiet, up to 10%). A fixed budget is also
+ * the ceiling of the adaptive rate, so throttling from other clients of the same account still
+ * slows the job down.
+ *
+ * Not all throttling follows the job's own rate: an application sharing the budget, or a target
+ * that cuts every bulk write part-way, throttles a share of the requests whatever the pace.
+ * Cutting the pace for those only slows the job down, a little more every second. So every cut
+ * is on trial: after at least a second and 8 requests, if the server let at least 90% of
+ * the new pace through and the throttled share of the requests (above the background, below)
+ * did not fall to half of what it was before the cut (in the window of the cut before it if
+ * that one stood, else in the last two seconds but at least 0.2), the cut did not help:
+ * (and at least 3 requests were throttled since the cut) the pace goes back to unpaced (or to the fixed budget) and that share becomes the
+ * background. From then on only a share above the background (by 0.1, or by a quarter of it if
+ * more) cuts the pace; throttles within it are left to the throttled request's own back-off
+ * (its RetryAfterMs), without pausing the other workers; the background follows what later
+ * windows of five seconds measure. A cut the server proves right (the share fell, or the
+ * server held the job below the pace) stands, and if throttling goes on the next cut goes
+ * deeper. The pace never falls below 5% of the best three-second rate the job got through, nor
+ * below 1 RU/s; a server that admits nothing at all still stops the job with its RetryAfterMs.
+ *
+ * Every throttling answer that is not background pauses all workers for the server's
+ * RetryAfterMs.
  */
 #ifndef CCOPY_GOVERNOR_H
 #define CCOPY_GOVERNOR_H
@@ -37,9 +56,23 @@ typedef struct _ccopy_governor {
     double throttled_rate; /* the level the last cut found                                     */
     double ru_at_last_cut; /* ru_charged when the pace was last cut                            */
     int limited;           /* a request waited for budget since the last raise                 */
+    /* Is throttling following the pace? The window of the throttled share: since the last cut
+     * or verdict. A cut on trial keeps what it replaced. */
+    int64_t requests;      /* requests started (acquire)                                       */
+    int64_t mark_ms, requests_at_mark;
+    int64_t marks;         /* windows started so far                                           */
+    int64_t window_throttles; /* throttles of requests started in the window                   */
+    double ru_at_mark;
+    int on_trial;          /* the last cut awaits its verdict                                  */
+    double trial_rate;     /* the pace the cut set                                             */
+    double share_at_cut;   /* throttled share of the requests before the cut (see governor.c) */
+    double background;     /* throttled share that does not follow the pace; 0: none known    */
+    double peak_rate;      /* the best three-second rate that got through (for the floor)      */
+    int64_t background_throttles; /* throttles left to back-off alone (no cut, no pause)       */
     /* what the job got through: RU settled in each of the last few whole seconds */
     double second_ru[5];
     int64_t second_of[5];
+    int64_t second_requests[5], second_throttles[5]; /* requests started, throttled */
     int64_t first_charge_ms; /* when the first charge was settled, 0 before                    */
     /* totals, for progress and the summary */
     double ru_charged;
@@ -65,8 +98,9 @@ void _ccopy_governor_settle(_ccopy_governor_t *g, double reserved, double charge
 
 /* The request that reserved `reserved` was throttled; the server asked to wait retry_after_ms
  * (0 or less when it did not say). Gives the reservation back, pauses every worker and slows
- * the pace down. */
-void _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms);
+ * the pace down, unless the throttle is background (see above): then it returns 1, and the
+ * throttled request alone should wait the RetryAfterMs. */
+int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms);
 
 /* The request failed for another reason: give the reservation back. */
 void _ccopy_governor_release(_ccopy_governor_t *g, double reserved);
@@ -77,6 +111,7 @@ typedef struct _ccopy_governor_stats {
     int64_t throttles;
     int64_t pacing_wait_ms;
     int charge_source;     /* as in the struct */
+    double background;     /* throttled share found not to follow the pace, 0 when none       */
 } _ccopy_governor_stats_t;
 
 _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
@@ -89,7 +124,14 @@ _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
                                          /* throttled halves the gap to it ...                 */
 #define CCOPY_GOVERNOR_RAISE 1.01        /* ... above it the pace grows 1% a second, 1% more    */
 #define CCOPY_GOVERNOR_QUIET_STEP_S 20.0 /* for every 20 s without a throttle, up to 10%        */
-#define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s                            */
+#define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s ...                        */
+#define CCOPY_GOVERNOR_FLOOR 0.05        /* ... nor below this x the best rate got through     */
+#define CCOPY_GOVERNOR_TRIAL_MS 1000     /* a cut's verdict: at least this long after it ...   */
+#define CCOPY_GOVERNOR_TRIAL_REQUESTS 8  /* ... and this many requests started since          */
+#define CCOPY_GOVERNOR_TRIAL_THROTTLES 3 /* a cut is undone on no fewer throttles since it     */
+#define CCOPY_GOVERNOR_HELD 0.9          /* the server held the job if less got through        */
+#define CCOPY_GOVERNOR_MARGIN 0.1        /* a share above the background by this (or a quarter */
+                                         /* of it) is the job's own doing                      */
 
 /* Monotonic microseconds (exposed for tests of the pacing arithmetic). */
 int64_t _ccopy_monotonic_us(void);

@@ -152,8 +152,8 @@ static int back_off(read_state_t *st, const bson_error_t *e, ccopy_error_t *erro
     if (++st->attempts > c->backoff.max_retries)
         return failure(c, error, e, st->attempts - 1);
     atomic_fetch_add(&counters->retries, 1);
-    delay = _ccopy_backoff_delay_ms(&c->backoff, st->attempts, _ccopy_parse_retry_after_ms(e->message),
-                                    c->rng_state);
+    delay = _ccopy_request_backoff_ms(c->requester, &c->backoff, st->attempts,
+                                      _ccopy_parse_retry_after_ms(e->message), c->rng_state);
     atomic_fetch_add(&counters->wait_ms, delay);
     if (_ccopy_sleep_ms(delay, c->requester->canceled))
         return canceled(error);

@@ -28,6 +28,7 @@ void _ccopy_requester_init(_ccopy_requester_t *r, mongoc_client_t *client,
     r->shared = shared;
     r->counters = counters;
     r->canceled = canceled;
+    r->background_throttle = 0;
     /* Causal consistency would add afterClusterTime to reads: not wanted for a scan. */
     mongoc_session_opts_set_causal_consistency(opts, false);
     r->session = mongoc_client_start_session(client, opts, &ignored);
@@ -124,6 +125,7 @@ _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db
     double reserved, charge;
     bool ok;
 
+    r->background_throttle = 0;
     reserved = kind == CCOPY_REQUEST_WRITE
                    ? write_estimate
                    : (double)atomic_load(&r->shared->read_estimate_mru) / 1000.0;
@@ -139,7 +141,8 @@ _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db
     if (!ok) {
         if (_ccopy_source_error_class(e) == CCOPY_RETRY_THROTTLED) {
             atomic_fetch_add(&r->counters->throttle_events, 1);
-            _ccopy_governor_throttled(g, reserved, _ccopy_parse_retry_after_ms(e->message));
+            r->background_throttle =
+                _ccopy_governor_throttled(g, reserved, _ccopy_parse_retry_after_ms(e->message));
         } else {
             _ccopy_governor_release(g, reserved);
         }
@@ -166,4 +169,12 @@ _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db
         atomic_store(&r->shared->read_estimate_mru, (3 * old + now) / 4);
     }
     return CCOPY_REQUEST_OK;
+}
+
+int64_t _ccopy_request_backoff_ms(const _ccopy_requester_t *r, const _ccopy_backoff_t *policy,
+                                  int attempt, int64_t retry_after_ms, uint64_t *rng_state)
+{
+    int64_t delay = _ccopy_backoff_delay_ms(policy, attempt, retry_after_ms, rng_state);
+    /* the generator advanced all the same, so schedules stay aligned */
+    return r->background_throttle && retry_after_ms >= 0 ? retry_after_ms : delay;
 }

@@ -47,6 +47,7 @@ typedef struct _ccopy_requester {
     _ccopy_request_shared_t *shared;
     _ccopy_counters_t *counters;
     atomic_int *canceled;
+    int background_throttle; /* the last request's throttle was background (governor.h) */
 } _ccopy_requester_t;
 
 void _ccopy_requester_init(_ccopy_requester_t *r, mongoc_client_t *client,
@@ -69,6 +70,13 @@ typedef enum _ccopy_request_result {
 _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db,
                                            const bson_t *command, _ccopy_request_kind_t kind,
                                            double write_estimate, bson_t *reply, bson_error_t *e);
+
+/* How long to wait before sending a failed request again: RetryAfterMs alone after a throttle
+ * the governor found to be background (throttling that does not follow the job's rate: a
+ * longer wait would only slow the job down); otherwise the policy's back-off
+ * (_ccopy_backoff_delay_ms). */
+int64_t _ccopy_request_backoff_ms(const _ccopy_requester_t *r, const _ccopy_backoff_t *policy,
+                                  int attempt, int64_t retry_after_ms, uint64_t *rng_state);
 
 /* The estimate model (see above). */
 double _ccopy_ru_estimate_read(int64_t documents, int64_t bytes);

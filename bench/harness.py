@@ -658,13 +658,16 @@ def plots(records: dict, out_dir: Path) -> list[Path]:
             for ax, (name, r) in zip(axes[:, 0], cands):
                 tl = r["timeline"]  # [second, RU, requests, throttled]
                 t = [x[0] for x in tl]
-                ax.plot(t, [x[1] for x in tl], label="RU/s", color="tab:blue")
+                ax.plot(t, [x[1] for x in tl], label="RU/s", color="tab:blue", marker=".",
+                        lw=0.8)
                 ax.axhline(ds["budget_ru_per_second"], color="grey", ls="--", lw=0.8,
                            label="budget")
                 ax2 = ax.twinx()
                 ax2.bar(t, [x[3] for x in tl], color="tab:red", alpha=0.5, width=0.8,
                         label="throttled requests")
                 ax2.set_ylabel("throttled/s", fontsize=7)
+                ax2.set_ylim(bottom=0, top=max([x[3] for x in tl] + [1]) * 1.1)
+                ax.set_ylim(bottom=0)
                 ax.set_ylabel("RU/s", fontsize=7)
                 ax.set_title(f"{name}: utilisation {r['utilisation']:.2f}, throttled "
                              f"{r['throttled_fraction']:.1%}", fontsize=9)

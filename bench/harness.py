@@ -656,17 +656,24 @@ def plots(records: dict, out_dir: Path) -> list[Path]:
             fig, axes = plt.subplots(len(cands), 1, figsize=(8, 2.0 * len(cands)),
                                      sharex=True, squeeze=False)
             for ax, (name, r) in zip(axes[:, 0], cands):
-                tl = r["timeline"]  # [second, RU, requests, throttled]
-                t = [x[0] for x in tl]
-                ax.plot(t, [x[1] for x in tl], label="RU/s", color="tab:blue", marker=".",
+                # [second, RU, requests, throttled]; seconds without requests are absent
+                dense: dict[int, list[float]] = {}
+                for x in r["timeline"]:
+                    d = dense.setdefault(int(x[0]), [0.0, 0.0])
+                    d[0] += x[1]
+                    d[1] += x[3]
+                t = list(range(max(dense, default=0) + 1))
+                ru = [dense.get(i, [0.0, 0.0])[0] for i in t]
+                thr = [dense.get(i, [0.0, 0.0])[1] for i in t]
+                ax.step(t, ru, where="post", label="RU charged per second", color="tab:blue",
                         lw=0.8)
                 ax.axhline(ds["budget_ru_per_second"], color="grey", ls="--", lw=0.8,
                            label="budget")
                 ax2 = ax.twinx()
-                ax2.bar(t, [x[3] for x in tl], color="tab:red", alpha=0.5, width=0.8,
+                ax2.bar(t, thr, color="tab:red", alpha=0.6, width=1.0,
                         label="throttled requests")
                 ax2.set_ylabel("throttled/s", fontsize=7)
-                ax2.set_ylim(bottom=0, top=max([x[3] for x in tl] + [1]) * 1.1)
+                ax2.set_ylim(bottom=0, top=max(thr + [1]) * 1.1)
                 ax.set_ylim(bottom=0)
                 ax.set_ylabel("RU/s", fontsize=7)
                 ax.set_title(f"{name}: utilisation {r['utilisation']:.2f}, throttled "

@@ -13,7 +13,8 @@ cd "$ROOT"
 FERRETDB_VERSION=v1.24.2
 FERRETDB_DIR="$ROOT/.tools/ferretdb"
 FERRETDB_BIN="$FERRETDB_DIR/bin/ferretdb"
-# mongo-tools (stock mongorestore, for the restore tests): the Go module proxy
+# mongo-tools (stock mongorestore for the restore tests, mongodump and mongorestore as candidates
+# of the benchmarks): the Go module proxy
 # here refuses its release tags (100.x.y, not semver), so this pins a commit by
 # its pseudo-version: master of 2025-07-15, after 100.12.2, the newest release
 # in its CHANGELOG. The checksum database answers 404 for that version here,
@@ -22,6 +23,7 @@ MONGO_TOOLS_VERSION=v0.0.0-20250715155915-887641268977
 MONGO_TOOLS_SUM="h1:J9wFLko0N7sbovyHahuRw1NyfMUsNhaauLK87wQ3ruc="
 MONGO_TOOLS_DIR="$ROOT/.tools/mongo-tools"
 MONGORESTORE_BIN="$MONGO_TOOLS_DIR/bin/mongorestore"
+MONGODUMP_BIN="$MONGO_TOOLS_DIR/bin/mongodump" # a candidate of the benchmarks (bench/harness.py)
 AZURITE_VERSION=3.35.0 # 3.36 needs Node >= 21, 3.37 Node >= 22
 AZURITE_NODE_MAJOR=18  # the oldest Node that Azurite 3.35 supports
 AZURITE_DIR="$ROOT/.tools/azurite"
@@ -140,16 +142,18 @@ setup_ferretdb() {
 
 # ---------------------------------------------------------------- mongo-tools
 mongotools_ok() {
-  local said
-  [[ -x "$MONGORESTORE_BIN" ]] && said=$("$MONGORESTORE_BIN" --version 2>/dev/null) &&
-    grep -qx "mongorestore version: $MONGO_TOOLS_VERSION" <<<"$said"
+  local said tool
+  for tool in mongorestore mongodump; do
+    [[ -x "$MONGO_TOOLS_DIR/bin/$tool" ]] && said=$("$MONGO_TOOLS_DIR/bin/$tool" --version 2>/dev/null) &&
+      grep -qx "$tool version: $MONGO_TOOLS_VERSION" <<<"$said" || return 1
+  done
 }
 
 setup_mongotools() {
   mongotools_ok && return 0
   command -v go >/dev/null 2>&1 || die "go not found (expected /usr/local/go/bin/go)"
 
-  log "building mongorestore (mongo-tools $MONGO_TOOLS_VERSION; first time, ~30 s)"
+  log "building mongorestore and mongodump (mongo-tools $MONGO_TOOLS_VERSION; first time, ~30 s)"
   local build="$MONGO_TOOLS_DIR/build" out="$MONGO_TOOLS_DIR/build.log" json dir sum
   mkdir -p "$build" "$MONGO_TOOLS_DIR/bin"
   : >"$out"
@@ -188,15 +192,19 @@ setup_mongotools() {
   mongotools_step "remove the previous source copy" rm -rf "$build/src"
   mongotools_step "copy the module source" cp -r "$dir" "$build/src"
   mongotools_step "make the source copy writable" chmod -R u+w "$build/src"
-  mongotools_step "compile mongorestore" \
-    sh -c 'cd "$1" && CGO_ENABLED=0 go build -buildvcs=false -trimpath \
-             -ldflags "-X main.VersionStr=$2 -X main.GitCommit=${2##*-}" -o "$3" ./mongorestore/main' \
-    sh "$build/src" "$MONGO_TOOLS_VERSION" "$MONGORESTORE_BIN.tmp"
-  mongotools_step "install the binary" mv -f "$MONGORESTORE_BIN.tmp" "$MONGORESTORE_BIN"
+  local tool
+  for tool in mongorestore mongodump; do
+    mongotools_step "compile $tool" \
+      sh -c 'cd "$1" && CGO_ENABLED=0 go build -buildvcs=false -trimpath \
+               -ldflags "-X main.VersionStr=$2 -X main.GitCommit=${2##*-}" -o "$3" "./$4/main"' \
+      sh "$build/src" "$MONGO_TOOLS_VERSION" "$MONGO_TOOLS_DIR/bin/$tool.tmp" "$tool"
+    mongotools_step "install $tool" mv -f "$MONGO_TOOLS_DIR/bin/$tool.tmp" "$MONGO_TOOLS_DIR/bin/$tool"
+  done
   if ! mongotools_ok; then
     "$MONGORESTORE_BIN" --version >>"$out" 2>&1 || true
+    "$MONGODUMP_BIN" --version >>"$out" 2>&1 || true
     tail -n 30 "$out" >&2
-    die "built $MONGORESTORE_BIN but '--version' does not report $MONGO_TOOLS_VERSION (full log: $out)"
+    die "built $MONGORESTORE_BIN and $MONGODUMP_BIN but '--version' does not report $MONGO_TOOLS_VERSION (full log: $out)"
   fi
 }
 

@@ -7,6 +7,10 @@ control exactly which second each ``_id`` carries:
 
 Documents stay within what FerretDB accepts: no nested arrays, no NaN or
 Infinity, no keys containing '.' or starting with '$', no NUL in strings.
+``rich=True`` (the benchmarks) adds the other BSON types FerretDB 1.24 stores: binary of
+subtypes 0 and 4 (UUID), regular expressions, timestamps, ObjectId references, int32, int64,
+doubles, booleans, nulls, dates, deeper nesting and arrays of documents sized with the
+document; never Decimal128, MinKey/MaxKey, JavaScript code or infinities, which it refuses.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import uuid
 from typing import Iterator
 
 import bson
-from bson import Binary, Int64, ObjectId
+from bson import Binary, Int64, ObjectId, Regex, Timestamp
 from bson.binary import UuidRepresentation
 
 BATCH = 1000
@@ -70,9 +74,44 @@ def _utc(ts: float) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
 
 
-def make_doc(rng: random.Random, oid: ObjectId, seq: int, doc_size: int = 1024) -> dict:
+def _rich_fields(rng: random.Random, ts: float, doc_size: int) -> dict:
+    """The extra fields of ``make_doc(rich=True)``: every BSON type FerretDB 1.24 accepts, and
+    an array of nested events that grows with ``doc_size`` (about one per 400 bytes), so a
+    16 KB document is mostly structure, not one padding string."""
+    events = [
+        {
+            "at": _utc(ts - rng.randrange(0, 86400)),
+            "kind": rng.choice(("view", "click", "buy", "refund")),
+            "by": ObjectId(rng.randbytes(12)),
+            "score": rng.uniform(0.0, 100.0),
+            "n": rng.randint(0, 1000),
+            "flags": {"seen": rng.random() < 0.5, "ack": rng.random() < 0.5, "src": None},
+            "geo": {"lat": rng.uniform(-90, 90), "lon": rng.uniform(-180, 180)},
+            "text": " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12))),
+        }
+        for _ in range(max(1, doc_size // 400))
+    ]
+    return {
+        "blob": Binary(rng.randbytes(rng.randint(8, 64)), 0),
+        "uuid": Binary.from_uuid(uuid.UUID(int=rng.getrandbits(128), version=4),
+                                 UuidRepresentation.STANDARD),
+        "pattern": Regex(f"^{_token(rng, 4)}.*", rng.choice(("", "i", "im"))),
+        "stamp": Timestamp(int(ts), rng.randint(1, 1000)),
+        "ref": ObjectId(rng.randbytes(12)),
+        "small": rng.randint(-1000, 1000),
+        "scores": [rng.uniform(0, 1) for _ in range(rng.randint(0, 8))],
+        "meta": {"v": Int64(rng.getrandbits(40)), "deep": {"deeper": {"deepest": _word(rng),
+                                                                       "empty": {}}},
+                 "list": [], "when": _utc(ts)},
+        "events": events,
+    }
+
+
+def make_doc(rng: random.Random, oid: ObjectId, seq: int, doc_size: int = 1024,
+             rich: bool = False) -> dict:
     """One document of roughly ``doc_size`` BSON bytes (never less than the
-    ~400 bytes of its fixed fields)."""
+    ~400 bytes of its fixed fields; with ``rich``, the ~1,000 bytes of its fixed fields and
+    one nested event per 400 bytes of ``doc_size``)."""
     ts = oid.generation_time.timestamp()
     items = [
         {
@@ -103,6 +142,9 @@ def make_doc(rng: random.Random, oid: ObjectId, seq: int, doc_size: int = 1024) 
         "note": None,
         "pad": "",
     }
+    if rich:
+        doc.update(_rich_fields(rng, ts, doc_size))
+        doc["pad"] = doc.pop("pad")  # padding last, as without ``rich``
     short = doc_size - len(bson.encode(doc))
     if short > 0:
         doc["pad"] = _token(rng, short)  # ASCII: one byte per character
@@ -110,7 +152,7 @@ def make_doc(rng: random.Random, oid: ObjectId, seq: int, doc_size: int = 1024) 
 
 
 def iter_spread(start_ts, end_ts, count: int, doc_size: int = 1024,
-                seed: int | None = 0) -> Iterator[dict]:
+                seed: int | None = 0, rich: bool = False) -> Iterator[dict]:
     """Yield ``count`` documents in ``_id`` order whose ObjectId times are
     spread over [start_ts, end_ts): document i lands in the i-th of ``count``
     equal slices of the range at a random offset, so the spread is even, the
@@ -118,7 +160,8 @@ def iter_spread(start_ts, end_ts, count: int, doc_size: int = 1024,
 
     Deterministic for a given seed. The low 8 id bytes are a 32-bit salt drawn
     from the seed followed by the 32-bit index, so two calls with different
-    seeds (or seed=None, which is random) never produce the same ids."""
+    seeds (or seed=None, which is random) never produce the same ids. ``rich``: see
+    ``make_doc``."""
     start, end = to_ts(start_ts), to_ts(end_ts)
     if end <= start:
         raise ValueError(f"empty time range [{start}, {end})")
@@ -130,7 +173,7 @@ def iter_spread(start_ts, end_ts, count: int, doc_size: int = 1024,
     for i in range(count):
         ts = start + int((i + rng.random()) * span / count)
         ts = min(ts, end - 1)
-        yield make_doc(rng, make_oid(ts, (salt << 32) | i), i, doc_size)
+        yield make_doc(rng, make_oid(ts, (salt << 32) | i), i, doc_size, rich)
 
 
 def insert_docs(coll, docs, keep_ids: bool = True, batch: int = BATCH):

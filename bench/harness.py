@@ -522,10 +522,11 @@ def scenario_throttled(b: Bench) -> dict:
 
 def scenario_dask(b: Bench) -> dict:
     """The Dask scenario lives in bench/dask_scale.py (built separately): run it if it exists
-    (with --quick in quick mode) and keep its JSON output."""
+    (smaller in quick mode: 1,000 documents, 1 and 2 workers) and keep its JSON output."""
     if not DASK.exists():
         return {"skipped": "bench/dask_scale.py does not exist yet"}
-    argv = [sys.executable, str(DASK)] + (["--quick"] if b.args.quick else [])
+    quick = ["--docs", "1000", "--hours", "6", "--workers", "1", "2"]
+    argv = [sys.executable, str(DASK)] + (quick if b.args.quick else [])
     log(f"dask: {' '.join(argv[1:])}")
     p = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
     out: dict = {"argv": argv[1:], "exit_code": p.returncode}

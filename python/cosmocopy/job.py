@@ -252,19 +252,23 @@ class Job:
             if self._finished:
                 raise errors.UsageError(f"{self.command} job: already finished")
             self._planned = True
-            try:
-                self._call(_e.cosmocopy_job_plan)
-            except errors.Error as e:
-                # a job that could not plan cannot run: end it, so its result is final
-                self._finished = True
-                try:
-                    self._call(_e.cosmocopy_job_finish)
-                except errors.Error:
-                    pass
-                self._final = self._result_now()
-                e.result = self._final
-                raise
+            self._plan_with(_e.cosmocopy_job_plan)
         return self.tasks
+
+    def _plan_with(self, fn: Callable[..., int], *args: Any) -> None:
+        """Plan by ``fn``; a job that could not plan cannot run: end it, so that the result
+        the exception carries is final."""
+        try:
+            self._call(fn, *args)
+        except errors.Error as e:
+            self._finished = True
+            try:
+                self._call(_e.cosmocopy_job_finish)
+            except errors.Error:
+                pass
+            self._final = self._result_now()
+            e.result = self._final
+            raise
 
     def plan_tasks(self, specs: Iterable[str | Task]) -> list[Task]:
         """Plan exactly these tasks, as a helper of a job planned in another process (a
@@ -283,17 +287,7 @@ class Job:
                                     "(Task.spec lines)")
         text = "[" + ",".join(lines) + "]"
         self._planned = True
-        try:
-            self._call(_e.ccopy_job_plan_tasks, text)
-        except errors.Error as e:
-            self._finished = True
-            try:
-                self._call(_e.cosmocopy_job_finish)
-            except errors.Error:
-                pass
-            self._final = self._result_now()
-            e.result = self._final
-            raise
+        self._plan_with(_e.ccopy_job_plan_tasks, text)
         return self.tasks
 
     def set_pace(self, ru_per_second: float) -> None:

@@ -110,8 +110,9 @@ def test_the_wheel_holds_the_package_and_nothing_of_the_build(wheel):
     assert tags["Root-Is-Purelib"] == "false"
     assert meta["Name"] == "cosmocopy" and meta["Version"] == version
     assert meta["Requires-Python"] == ">=3.11"
-    assert meta.get_all("Provides-Extra") == ["bson"]
-    assert meta.get_all("Requires-Dist") == ['pymongo>=4; extra == "bson"']
+    assert meta.get_all("Provides-Extra") == ["bson", "dask"]
+    assert meta.get_all("Requires-Dist") == ['pymongo>=4; extra == "bson"',
+                                             'dask[distributed]>=2026.3; extra == "dask"']
 
 
 _SCRIPT = textwrap.dedent("""
@@ -167,8 +168,10 @@ def test_the_installed_wheel_backs_up_from_ferretdb(wheel_python, ferretdb, mong
     assert got["windows_written"] == 3
     assert [(kind, start) for kind, start, _ in got["windows"]] == [("window", d) for d in days]
     # what `pip show` reads, from the installed distribution; the core install pulls no pymongo
-    assert got["requires_python"] == ">=3.11" and got["extras"] == ["bson"]
-    assert got["requires"] == ['pymongo>=4; extra == "bson"'] and not got["has_pymongo"]
+    assert got["requires_python"] == ">=3.11" and got["extras"] == ["bson", "dask"]
+    assert got["requires"] == ['pymongo>=4; extra == "bson"',
+                               'dask[distributed]>=2026.3; extra == "dask"']
+    assert not got["has_pymongo"]
     # the folder holds exactly the source's documents (an independent reader)
     backup = bc.assert_backup_matches(out, mongo[db_name], ["items"])
     assert len(backup.docs(db_name, "items")) == 50

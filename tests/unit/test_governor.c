@@ -24,6 +24,14 @@ static void set_recent(_ccopy_governor_t *g, double ru)
     }
 }
 
+/* An unpaced governor that has been charging for 5 s, the last three seconds at ru RU/s each. */
+static void init_streaming(_ccopy_governor_t *g, double ru)
+{
+    _ccopy_governor_init(g, 0);
+    set_recent(g, ru);
+    g->first_charge_ms = _ccopy_monotonic_ms() - 5000;
+}
+
 CCOPY_TEST(unpaced_governor_never_waits)
 {
     _ccopy_governor_t g;
@@ -388,9 +396,7 @@ CCOPY_TEST(a_cut_that_leaves_the_throttled_share_unchanged_is_undone)
 {
     /* 40% of requests throttled whatever the pace (an application sharing the budget) */
     _ccopy_governor_t g;
-    _ccopy_governor_init(&g, 0);
-    set_recent(&g, 1000);
-    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    init_streaming(&g, 1000);
     traffic(&g, 10, 4, 100, 1);
     CHECK(g.rate > 0 && g.on_trial); /* the first throttle cut the pace, on trial */
     CHECK(NEAR(g.share_at_cut, 0.2)); /* too few requests before it: at least twice the margin */
@@ -421,9 +427,7 @@ CCOPY_TEST(a_cut_after_which_the_throttling_stops_stands)
     /* throttling that follows the pace: the cut ends it */
     _ccopy_governor_t g;
     double paced;
-    _ccopy_governor_init(&g, 0);
-    set_recent(&g, 1000);
-    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    init_streaming(&g, 1000);
     traffic(&g, 10, 1, 100, 1);
     paced = g.rate;
     CHECK(paced > 0 && g.on_trial);
@@ -440,9 +444,7 @@ CCOPY_TEST(a_cut_the_server_holds_the_job_under_goes_deeper_whatever_the_share)
 {
     _ccopy_governor_t g;
     double paced;
-    _ccopy_governor_init(&g, 0);
-    set_recent(&g, 1000);
-    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    init_streaming(&g, 1000);
     traffic(&g, 10, 4, 100, 1);
     paced = g.rate;
     age_cut(&g, 1500);
@@ -473,9 +475,7 @@ CCOPY_TEST(the_pace_stays_above_a_twentieth_of_the_best_rate)
 {
     _ccopy_governor_t g;
     int i;
-    _ccopy_governor_init(&g, 0);
-    set_recent(&g, 1000);
-    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    init_streaming(&g, 1000);
     _ccopy_governor_throttled(&g, 0, 0); /* the best rate: 1,000 RU/s */
     for (i = 0; i < 50; i++) {
         age_cut(&g, 2000);
@@ -490,9 +490,7 @@ CCOPY_TEST(the_pace_stays_above_a_twentieth_of_the_best_rate)
 CCOPY_TEST(a_cut_is_judged_against_at_least_twice_the_margin)
 {
     _ccopy_governor_t g;
-    _ccopy_governor_init(&g, 0);
-    set_recent(&g, 1000);
-    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    init_streaming(&g, 1000);
     traffic(&g, 20, 0, 50, 1);
     traffic(&g, 10, 5, 50, 1); /* the cut comes after 22 requests this second: 5%, taken as 20% */
     CHECK(g.on_trial && NEAR(g.share_at_cut, 0.2));
@@ -507,9 +505,7 @@ CCOPY_TEST(a_cut_after_one_that_stood_is_judged_against_its_window)
 {
     /* 4% throttled at random: the first cut seems to help (under 10%), the next shows not */
     _ccopy_governor_t g;
-    _ccopy_governor_init(&g, 0);
-    set_recent(&g, 1000);
-    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    init_streaming(&g, 1000);
     traffic(&g, 25, 1, 50, 1);
     CHECK(g.on_trial);
     age_cut(&g, 1000);
@@ -546,9 +542,7 @@ CCOPY_TEST(one_throttle_in_a_trial_never_undoes_a_cut)
     /* a budget of less than a request a second: a well-paced job still meets one now and then */
     _ccopy_governor_t g;
     double paced;
-    _ccopy_governor_init(&g, 0);
-    set_recent(&g, 60);
-    g.first_charge_ms = _ccopy_monotonic_ms() - 5000;
+    init_streaming(&g, 60);
     traffic(&g, 10, 2, 50, 1);
     paced = g.rate;
     age_cut(&g, 1000);

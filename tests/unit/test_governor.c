@@ -90,6 +90,48 @@ CCOPY_TEST(charge_source_says_estimate_until_the_server_reports)
     _ccopy_governor_destroy(&g);
 }
 
+/* The server charges when it answers: while a slow request is in flight (a first batch that
+ * takes seconds) its bucket sits full and earns nothing, and once answered it is owed the whole
+ * charge. The governor reserved at the start and refilled meanwhile; it used to let the next
+ * request go at once, into a throttle. */
+CCOPY_TEST(a_request_in_flight_longer_than_its_refill_leaves_the_server_debt_owed)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    int64_t waited = 0;
+    _ccopy_governor_init(&g, 100);
+    CHECK_INT(_ccopy_governor_acquire(&g, 150, &canceled, &waited), 0);
+    CHECK_INT(_ccopy_sleep_ms(1600, &canceled), 0); /* long enough for a full refill */
+    _ccopy_governor_settle(&g, 150, 150, 1);
+    /* the server's bucket: 100 - 150 = -50 RU, half a second of the budget */
+    CHECK(g.tokens < -40);
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, &waited), 0);
+    CHECK(waited >= 400);
+    _ccopy_governor_destroy(&g);
+}
+
+/* An unpaced job owes nothing: a minute of charges before the first throttle used to stay in
+ * the bucket as debt, and the first pace began by waiting about a minute. */
+CCOPY_TEST(a_long_unpaced_run_leaves_no_debt_to_the_first_pace)
+{
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    int64_t waited = 0;
+    int i;
+    init_streaming(&g, 1000);
+    for (i = 0; i < 60; i++) {
+        CHECK_INT(_ccopy_governor_acquire(&g, 1000, &canceled, &waited), 0);
+        _ccopy_governor_settle(&g, 1000, 1000, 1);
+    }
+    g.first_charge_ms -= 60000; /* 60,000 RU over a minute */
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(g.rate > 0);
+    CHECK(g.tokens > -g.rate); /* the server's 5 ms, not a minute of charges */
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, &waited), 0);
+    CHECK(waited < 1500);
+    _ccopy_governor_destroy(&g);
+}
+
 CCOPY_TEST(release_gives_the_reservation_back)
 {
     _ccopy_governor_t g;

@@ -30,7 +30,7 @@ void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru)
     pthread_mutex_init(&g->lock, NULL);
     g->max_ru = max_ru > 0 ? max_ru : 0;
     g->rate = g->max_ru;
-    g->tokens = g->rate * CCOPY_GOVERNOR_BURST_SECONDS;
+    g->tokens = g->server_tokens = g->rate * CCOPY_GOVERNOR_BURST_SECONDS;
     g->refilled_us = now_us;
     g->last_raise_ms = now_us / 1000;
     g->mark_ms = now_us / 1000;
@@ -48,7 +48,7 @@ void _ccopy_governor_seed(_ccopy_governor_t *g, double rate)
         rate = CCOPY_GOVERNOR_MIN_RATE;
     g->rate = rate;
     g->throttled_rate = rate;
-    g->tokens = rate * CCOPY_GOVERNOR_BURST_SECONDS;
+    g->tokens = g->server_tokens = rate * CCOPY_GOVERNOR_BURST_SECONDS;
     g->refilled_us = now_us;
     g->last_cut_ms = g->last_raise_ms = now_us / 1000;
     pthread_mutex_unlock(&g->lock);
@@ -59,16 +59,37 @@ void _ccopy_governor_destroy(_ccopy_governor_t *g)
     pthread_mutex_destroy(&g->lock);
 }
 
-/* (lock) Add what the pace earned since the last refill, up to the burst. */
+/* (lock) Add what the pace earned since the last refill, up to the burst, to both buckets. */
 static void refill(_ccopy_governor_t *g, int64_t now_us)
 {
     double cap = g->rate * CCOPY_GOVERNOR_BURST_SECONDS;
     if (g->rate > 0) {
-        g->tokens += g->rate * (double)(now_us - g->refilled_us) / 1e6;
+        double earned = g->rate * (double)(now_us - g->refilled_us) / 1e6;
+        g->tokens += earned;
         if (g->tokens > cap)
             g->tokens = cap;
+        g->server_tokens += earned;
+        if (g->server_tokens > cap)
+            g->server_tokens = cap;
+    } else {
+        /* Unpaced, nothing is owed: without this the charges of a long unpaced run would
+         * stay as debt, and the first pace would start by waiting all of it off (an hour
+         * unthrottled, then a throttle, and the job stood still for about an hour). */
+        g->tokens = -g->in_flight;
+        g->server_tokens = 0;
     }
     g->refilled_us = now_us;
+}
+
+/* (lock) An answer came: the governor's bucket holds no more than what the server's holds
+ * after the requests still in flight are charged their reservations (see governor.h). */
+static void answered(_ccopy_governor_t *g, double reserved)
+{
+    g->in_flight -= reserved;
+    if (g->in_flight < 1e-9)
+        g->in_flight = 0;
+    if (g->rate > 0 && g->tokens > g->server_tokens - g->in_flight)
+        g->tokens = g->server_tokens - g->in_flight;
 }
 
 /* (lock) Every second in which some request had to wait for budget, raise the pace a little:
@@ -129,6 +150,7 @@ int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *c
         if (wait_ms <= 0) {
             int64_t waited = now_ms - started_ms;
             g->tokens -= estimate;
+            g->in_flight += estimate;
             g->requests++;
             started_with = g;
             started_in = g->marks;
@@ -183,6 +205,8 @@ void _ccopy_governor_settle(_ccopy_governor_t *g, double reserved, double charge
     pthread_mutex_lock(&g->lock);
     refill(g, now_us);
     g->tokens += reserved - charged;
+    g->server_tokens -= charged;
+    answered(g, reserved);
     g->ru_charged += charged;
     if (!g->first_charge_ms)
         g->first_charge_ms = now_us / 1000;
@@ -198,6 +222,9 @@ void _ccopy_governor_release(_ccopy_governor_t *g, double reserved)
 {
     pthread_mutex_lock(&g->lock);
     g->tokens += reserved;
+    g->in_flight -= reserved;
+    if (g->in_flight < 1e-9)
+        g->in_flight = 0;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -296,6 +323,7 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
     pthread_mutex_lock(&g->lock);
     refill(g, now_us);
     g->tokens += reserved;
+    answered(g, reserved);
     g->throttles++;
     g->second_throttles[this_second(g, now_ms)]++;
     if (started_with == g && started_in == g->marks)
@@ -395,6 +423,8 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
         double debt = retry_after_ms > 0 ? g->rate * (double)retry_after_ms / 1000.0 : 0;
         if (g->tokens > -debt)
             g->tokens = -debt;
+        if (g->server_tokens > -debt)
+            g->server_tokens = -debt;
     }
     pthread_mutex_unlock(&g->lock);
     return 0;

@@ -6,7 +6,12 @@
  * debt; it reserves its estimated charge when it starts and settles the real charge when its
  * answer arrives (from getLastRequestStatistics where the server answers it, otherwise from the
  * estimate model in request.h). That mirrors how Cosmos DB charges: a request is admitted while
- * the partition has budget left and is charged when it completes.
+ * the partition has budget left and is charged when it completes. So while a request is in
+ * flight the server's bucket may sit full and refill nothing, where the governor's, which
+ * reserved at the start, refilled: a slow request (a long first batch) would leave the governor
+ * believing in budget the server does not have. The governor keeps the server's bucket beside
+ * its own and, at each answer, never holds more than the server has left after the requests
+ * still in flight.
  *
  * With a fixed budget (--max-ru N) the bucket refills at N RU/s. Without one the governor
  * starts unpaced and adapts: the first throttling answer at least a second after the first
@@ -50,6 +55,8 @@ typedef struct _ccopy_governor {
     double max_ru;         /* fixed budget in RU/s, 0 for none                                 */
     double rate;           /* current pace in RU/s; 0 while unpaced                            */
     double tokens;         /* RU available now; negative while in debt                         */
+    double in_flight;      /* RU reserved by requests that have not been answered yet          */
+    double server_tokens;  /* the server's bucket as it sees it: charged when answered         */
     int64_t refilled_us;   /* when tokens were last refilled (monotonic microseconds)          */
     int64_t paused_until_ms; /* no request starts before this (after a RetryAfterMs)          */
     int64_t last_cut_ms, last_raise_ms;

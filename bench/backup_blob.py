@@ -40,7 +40,8 @@ from pathlib import Path
 
 from run import (COLLECTION, COMPRESSIONS, DB, GB, MB, REPO, SETTLED,  # noqa: E402
                  SOCKET_TIMEOUT_MS, CheckError, Range, environment, load, log, save_record,
-                 median_of, parse_step, run_cosmocopy, server_cpu_seconds, version_of)
+                 median_of, parse_step, require_at_least_one, run_cosmocopy, server_cpu_seconds,
+                 version_of)
 from ferretdb import FerretDB  # noqa: E402  (tests/support is on sys.path via run)
 import azure.storage.blob  # noqa: E402
 import backupcheck  # noqa: E402
@@ -315,8 +316,9 @@ def parse_args(argv: list[str]):
     args = p.parse_args(argv)
     if any(c not in COMPRESSIONS for c in args.compress):
         p.error(f"--compress takes {', '.join(COMPRESSIONS)}")
-    if args.repeat < 1 or args.days < 1 or args.parallel < 1 or args.batch_size < 1:
-        p.error("--repeat, --days, --parallel and --batch-size must be at least 1")
+    # --block-size, --blocks-in-flight: None is cosmocopy's own default
+    require_at_least_one(p, args, "docs", "doc_size", "repeat", "days", "parallel", "batch_size",
+                         "block_size", "blocks_in_flight")
     if args.rss_docs and args.rss_docs <= args.docs:
         p.error("--rss-docs must be larger than --docs (or 0)")
     if args.rss_docs and "zstd" not in args.compress:

@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import REPO, CheckError, environment, load, log, save_record  # noqa: E402
+from run import (REPO, CheckError, environment, load, log, require_at_least_one,  # noqa: E402
+                 save_record)
 
 sys.path.insert(0, str(REPO / "build" / "python"))
 import backupcheck  # noqa: E402  (tests/support, on sys.path via run)
@@ -154,7 +155,10 @@ def parse_args(argv: list[str]):
     p.add_argument("--windows-per-task", type=int, default=2,
                    help="windows batched into one Dask task (default 2)")
     p.add_argument("--note", default="", help="a note kept in the record (e.g. machine load)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    require_at_least_one(p, args, "docs", "doc_size", "hours", "workers", "ru", "batch_size",
+                         "windows_per_task")
+    return args
 
 
 def main(argv: list[str]) -> int:

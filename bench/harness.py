@@ -39,7 +39,8 @@ from pathlib import Path
 
 from run import (COSMOCOPY, DRAIN, GB, MB, PY_BACKUP, PY_TREE, REPO, SETTLED,  # noqa: E402
                  SOCKET_TIMEOUT_MS, CheckError, Range, environment, log, metrics, parse_step,
-                 python_kwargs, run_measured, server_cpu_seconds, version_of)
+                 python_kwargs, require_at_least_one, run_measured, server_cpu_seconds,
+                 version_of)
 import bson  # noqa: E402
 import pymongo  # noqa: E402
 import zstandard  # noqa: E402
@@ -61,6 +62,17 @@ DB = "bench"
 RAW = CodecOptions(document_class=RawBSONDocument)
 LOAD_BATCH = 500
 SCENARIOS = ("folder", "blob", "replicate", "restore", "throttled", "dask")
+_BACKUP_CANDIDATES = ("drain", *(f"{kind}_{compress}" for kind in (
+    "cosmocopy", "cosmocopy_python", "baseline_savvy", "baseline_usual")
+    for compress in ("none", "gzip", "zstd")), "mongodump_none", "mongodump_gzip")
+CANDIDATES = {  # what --candidates accepts, scenario by scenario (dask has no candidates)
+    "folder": _BACKUP_CANDIDATES,
+    "blob": _BACKUP_CANDIDATES,
+    "replicate": ("cosmocopy_replicate", "baseline_savvy", "baseline_usual",
+                  "mongodump_mongorestore"),
+    "restore": ("cosmocopy_restore", "mongorestore"),
+    "throttled": ("cosmocopy_adaptive", "cosmocopy_max_ru", "baseline_savvy", "baseline_usual"),
+}
 QUICK = {"docs": 2000, "doc_sizes": [1024], "repeat": 1, "ru": 100}
 
 
@@ -728,7 +740,12 @@ def parse_args(argv: list[str]):
     p.add_argument("--scenarios", type=lambda s: s.split(","), default=list(SCENARIOS),
                    help=f"comma-separated, in order, from {','.join(SCENARIOS)}")
     p.add_argument("--candidates", type=lambda s: s.split(","),
-                   help="comma-separated candidates instead of each scenario's own list")
+                   help="comma-separated candidates instead of each scenario's own list; "
+                        "each must belong to every scenario given (folder and blob: drain, "
+                        "cosmocopy_none, baseline_savvy_zstd, mongodump_gzip, ...; replicate: "
+                        "cosmocopy_replicate, ...; restore: cosmocopy_restore, mongorestore; "
+                        "throttled: cosmocopy_adaptive, cosmocopy_max_ru, baseline_savvy, "
+                        "baseline_usual)")
     p.add_argument("--docs", type=int, help="documents of the ~1 KB collection (default 20,000); "
                    "every other size gets the same BSON bytes in fewer documents")
     p.add_argument("--doc-sizes", type=lambda s: [int(x) for x in s.split(",")],
@@ -747,17 +764,25 @@ def parse_args(argv: list[str]):
                    help="write the records only: no latest.md, plots or README update")
     args = p.parse_args(argv)
     q = args.quick
-    args.docs = args.docs or (QUICK["docs"] if q else 20_000)
-    args.doc_sizes = args.doc_sizes or (QUICK["doc_sizes"] if q else [1024, 16384])
-    args.repeat = args.repeat or (QUICK["repeat"] if q else 2)
-    args.ru = args.ru or (QUICK["ru"] if q else 150)
-    bad = [s for s in args.scenarios if s not in SCENARIOS]
+    defaults = {"docs": 20_000, "doc_sizes": [1024, 16384], "repeat": 2, "ru": 150}
+    for name, default in defaults.items():  # 0 is given, and refused below, not a default
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if q else default)
+    bad = [s or "''" for s in args.scenarios if s not in SCENARIOS]
     if bad:
         p.error(f"--scenarios: unknown {','.join(bad)} (expected {','.join(SCENARIOS)})")
-    if min(args.docs, args.repeat, args.days, args.parallel, args.batch_size, args.ru,
-           *args.doc_sizes) < 1:
-        p.error("--docs, --doc-sizes, --repeat, --days, --parallel, --batch-size and --ru "
-                "must be at least 1")
+    if args.candidates is not None:
+        with_candidates = [s for s in args.scenarios if s in CANDIDATES]
+        if not with_candidates:
+            p.error("--candidates: the scenarios given (" + ",".join(args.scenarios)
+                    + ") have no candidates to choose")
+        for scenario in with_candidates:
+            bad = [c or "''" for c in args.candidates if c not in CANDIDATES[scenario]]
+            if bad:
+                p.error(f"--candidates: {','.join(bad)} not a candidate of scenario "
+                        f"{scenario} (expected some of {','.join(CANDIDATES[scenario])})")
+    require_at_least_one(p, args, "docs", "doc_sizes", "repeat", "days", "parallel",
+                         "batch_size", "ru")
     windows = -(-args.days * 86400 // args.step)
     if windows // 2 < args.parallel:
         p.error(f"--days / --step gives {windows} windows: the half range ({windows // 2}) "

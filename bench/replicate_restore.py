@@ -296,8 +296,7 @@ def parse_args(argv: list[str]):
     args = p.parse_args(argv)
     if unknown := [c for c in args.candidates if c not in CANDIDATES]:
         p.error(f"unknown candidates {unknown}; --candidates takes {', '.join(CANDIDATES)}")
-    if args.docs < 1 or args.repeat < 1 or args.days < 1 or args.parallel < 1:
-        p.error("--docs, --repeat, --days and --parallel must be at least 1")
+    harness.require_at_least_one(p, args, "docs", "doc_size", "repeat", "days", "parallel")
     args.binary = args.binary.resolve()
     return args
 

@@ -612,6 +612,17 @@ def summary_lines(record: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------- main
+def require_at_least_one(p: argparse.ArgumentParser, args, *flags: str) -> None:
+    """Exit 2 naming the first of ``flags`` (attribute names) given below 1 (a list: any item);
+    None is not given. Every bench script's counts and sizes go through it."""
+    for flag in flags:
+        value = getattr(args, flag)
+        values = value if isinstance(value, list) else [value]
+        if value is not None and (not values or min(values) < 1):
+            shown = ",".join(map(str, values)) if isinstance(value, list) else value
+            p.error(f"--{flag.replace('_', '-')}: must be at least 1, got {shown}")
+
+
 def parse_args(argv: list[str]):
     p = argparse.ArgumentParser(prog="./run bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -635,8 +646,8 @@ def parse_args(argv: list[str]):
                         "after the command, and measure the interpreter's start and "
                         "import cosmocopy alone")
     args = p.parse_args(argv)
-    if args.repeat < 1 or args.days < 1 or args.parallel < 1 or args.batch_size < 1:
-        p.error("--repeat, --days, --parallel and --batch-size must be at least 1")
+    require_at_least_one(p, args, "docs", "sizes", "doc_size", "repeat", "days", "parallel",
+                         "batch_size")
     if -(-args.days * 86400 // args.step) < args.parallel:
         # cosmocopy would cut windows into sub-windows to keep every worker busy; the drain
         # does not, and the two would no longer send the same queries.

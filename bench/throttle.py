@@ -62,7 +62,7 @@ from pymongo.errors import OperationFailure
 
 from run import (COLLECTION, COSMOCOPY, DB, REPO, SOCKET_TIMEOUT_MS,  # noqa: E402
                  CheckError, Range, cosmocopy_argv, environment, load, log, save_record,
-                 parse_step, run_measured, server_cpu_seconds)
+                 parse_step, require_at_least_one, run_measured, server_cpu_seconds)
 from ferretdb import FerretDB  # noqa: E402  (tests/support is on sys.path via run)
 import backupcheck  # noqa: E402
 
@@ -627,6 +627,10 @@ def parse_args(argv: list[str]):
     p.add_argument("--app-period", type=float, default=10.0,
                    help="seconds the application holds each --app-load level")
     args = p.parse_args(argv)
+    require_at_least_one(p, args, "docs", "doc_size", "days", "parallel", "batch_size", "ru",
+                         "demand_repeat")
+    if args.app_period <= 0:
+        p.error(f"--app-period: must be more than 0 seconds, got {args.app_period}")
     if args.random_throttle is not None and args.app_load is not None:
         p.error("--random-throttle and --app-load are separate modes: give one")
     if args.random_throttle is not None and not 0 < args.random_throttle < 1:

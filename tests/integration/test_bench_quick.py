@@ -57,3 +57,29 @@ def test_bench_quick_folder_scenario(tmp_path):
     for name in names:
         assert f"| `{name}` |" in table
     assert (docs / "cpu_per_gb.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--candidates", "cosmocopy"],
+     "--candidates: cosmocopy not a candidate of scenario folder"),
+    (["--scenarios", "folder,throttled", "--candidates", "cosmocopy_none"],
+     "--candidates: cosmocopy_none not a candidate of scenario throttled"),
+    (["--scenarios", "throttled", "--candidates", "cosmocopy_max_ru,"],
+     "--candidates: '' not a candidate of scenario throttled"),
+    (["--scenarios", "dask", "--candidates", "drain"],
+     "--candidates: the scenarios given (dask) have no candidates to choose"),
+    (["--scenarios", "folder,nope"], "--scenarios: unknown nope"),
+    (["--docs", "0"], "--docs: must be at least 1, got 0"),
+    (["--quick", "--repeat", "0"], "--repeat: must be at least 1, got 0"),
+    (["--doc-sizes", "1024,0"], "--doc-sizes: must be at least 1, got 1024,0"),
+])
+def test_bench_bad_arguments_name_the_option_and_exit_2(tmp_path, args, message):
+    """A mistyped candidate or scenario stops the harness before it starts a server or loads
+    a document (it used to fail with a traceback after loading the data)."""
+    p = subprocess.run([sys.executable, str(HARNESS), *args, "--results-dir",
+                        str(tmp_path / "results"), "--docs-dir", str(tmp_path / "docs")],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "results").exists()

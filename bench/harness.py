@@ -62,12 +62,12 @@ DB = "bench"
 RAW = CodecOptions(document_class=RawBSONDocument)
 LOAD_BATCH = 500
 SCENARIOS = ("folder", "blob", "replicate", "restore", "throttled", "dask")
-_BACKUP_CANDIDATES = ("drain", *(f"{kind}_{compress}" for kind in (
+_BLOB_CANDIDATES = tuple(f"{kind}_{compress}" for kind in (
     "cosmocopy", "cosmocopy_python", "baseline_savvy", "baseline_usual")
-    for compress in ("none", "gzip", "zstd")), "mongodump_none", "mongodump_gzip")
+    for compress in ("none", "gzip", "zstd"))
 CANDIDATES = {  # what --candidates accepts, scenario by scenario (dask has no candidates)
-    "folder": _BACKUP_CANDIDATES,
-    "blob": _BACKUP_CANDIDATES,
+    "folder": ("drain", *_BLOB_CANDIDATES, "mongodump_none", "mongodump_gzip"),
+    "blob": _BLOB_CANDIDATES,
     "replicate": ("cosmocopy_replicate", "baseline_savvy", "baseline_usual",
                   "mongodump_mongorestore"),
     "restore": ("cosmocopy_restore", "mongorestore"),
@@ -741,8 +741,9 @@ def parse_args(argv: list[str]):
                    help=f"comma-separated, in order, from {','.join(SCENARIOS)}")
     p.add_argument("--candidates", type=lambda s: s.split(","),
                    help="comma-separated candidates instead of each scenario's own list; "
-                        "each must belong to every scenario given (folder and blob: drain, "
-                        "cosmocopy_none, baseline_savvy_zstd, mongodump_gzip, ...; replicate: "
+                        "each must belong to every scenario given (folder and blob: "
+                        "cosmocopy_none, baseline_savvy_zstd, ...; folder also drain, "
+                        "mongodump_none, mongodump_gzip; replicate: "
                         "cosmocopy_replicate, ...; restore: cosmocopy_restore, mongorestore; "
                         "throttled: cosmocopy_adaptive, cosmocopy_max_ru, baseline_savvy, "
                         "baseline_usual)")

@@ -17,7 +17,8 @@ collection). For each worker count a fresh LocalCluster (one thread per worker p
    charged requests). With RU as the limit, throughput should stay flat as workers are added.
 
 Cluster start-up is not timed; planning on the client is. Every backup is compared with the
-source, document by document. The record goes to bench/results/dask_scale-<UTC start>.json.
+source, document by document. The record goes to bench/results/dask_scale-<UTC start>.json
+(`--results-dir` elsewhere; the harness passes its own).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import (REPO, CheckError, environment, load, log, require_at_least_one,  # noqa: E402
-                 save_record)
+from run import (REPO, RESULTS_DIR, CheckError, environment, load, log,  # noqa: E402
+                 require_at_least_one, save_record)
 
 sys.path.insert(0, str(REPO / "build" / "python"))
 import backupcheck  # noqa: E402  (tests/support, on sys.path via run)
@@ -155,6 +156,8 @@ def parse_args(argv: list[str]):
     p.add_argument("--windows-per-task", type=int, default=2,
                    help="windows batched into one Dask task (default 2)")
     p.add_argument("--note", default="", help="a note kept in the record (e.g. machine load)")
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
+                   help="where the record goes (default: bench/results)")
     args = p.parse_args(argv)
     require_at_least_one(p, args, "docs", "doc_size", "hours", "workers", "ru", "batch_size",
                          "windows_per_task")
@@ -181,7 +184,7 @@ def main(argv: list[str]) -> int:
         "environment": env,
         "run": run,
     }
-    save_record(record, "dask_scale", started, table(record))
+    save_record(record, "dask_scale", started, table(record), args.results_dir)
     ok = all(r[k]["content_check"]["ok"] for r in run["rows"] for k in ("unlimited", "budget"))
     if not ok:
         log("CONTENT CHECK FAILED (see content_check in the record)")

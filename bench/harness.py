@@ -538,7 +538,8 @@ def scenario_dask(b: Bench) -> dict:
     if not DASK.exists():
         return {"skipped": "bench/dask_scale.py does not exist yet"}
     quick = ["--docs", "1000", "--hours", "6", "--workers", "1", "2"]
-    argv = [sys.executable, str(DASK)] + (quick if b.args.quick else [])
+    argv = ([sys.executable, str(DASK), "--results-dir", str(b.args.results_dir)]
+            + (quick if b.args.quick else []))
     log(f"dask: {' '.join(argv[1:])}")
     p = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
     out: dict = {"argv": argv[1:], "exit_code": p.returncode}

@@ -655,18 +655,21 @@ def parse_args(argv: list[str]):
     return args
 
 
-def save_record(record: dict, scenario: str, started, lines) -> Path:
-    """Flag binaries rebuilt during the run, write bench/results/<scenario>-<UTC start>.json,
-    log the summary lines and print the record. Shared by every scenario."""
+def save_record(record: dict, scenario: str, started, lines,
+                results_dir: Path = RESULTS_DIR) -> Path:
+    """Flag binaries rebuilt during the run, write <results_dir>/<scenario>-<UTC start>.json
+    (bench/results by default), log the summary lines and print the record. Shared by every
+    scenario."""
     if binary_digests() != record["environment"]["binaries"]:
         record["binaries_changed_during_run"] = True
         log("WARNING: the binaries under test were rebuilt during the run")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{scenario}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{scenario}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     for line in lines:
         log(line)
-    log(f"record saved to {path.relative_to(REPO)}")
+    shown = path.relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
+    log(f"record saved to {shown}")
     print(json.dumps(record, indent=2))
     return path
 

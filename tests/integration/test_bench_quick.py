@@ -83,3 +83,28 @@ def test_bench_bad_arguments_name_the_option_and_exit_2(tmp_path, args, message)
     assert message in p.stderr
     assert "Traceback" not in p.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.skipif(bool(os.environ.get("CCOPY_BIN")),
+                    reason="the harness measures build/cosmocopy: once, in the first pass")
+def test_bench_quick_dask_scenario_keeps_its_records_in_the_results_dir(tmp_path):
+    """The Dask scenario runs bench/dask_scale.py, which writes a record of its own: with
+    --results-dir it goes there too, and bench/results gains nothing (it used to gain a
+    dask_scale record whatever the harness was told)."""
+    results, docs = tmp_path / "results", tmp_path / "docs"
+    before = set((REPO / "bench" / "results").glob("*.json"))
+    p = subprocess.run([sys.executable, str(HARNESS), "--quick", "--scenarios", "dask",
+                        "--results-dir", str(results), "--docs-dir", str(docs)],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert p.returncode == 0, p.stderr[-4000:]
+    assert set((REPO / "bench" / "results").glob("*.json")) == before
+    [harness_record] = results.glob("dask-*.json")
+    [own_record] = results.glob("dask_scale-*.json")
+    result = json.loads(harness_record.read_text())["result"]
+    assert result["exit_code"] == 0
+    rows = json.loads(own_record.read_text())["run"]["rows"]
+    assert [r["workers"] for r in rows] == [1, 2]
+    for r in rows:
+        for kind in ("unlimited", "budget"):
+            assert r[kind]["content_check"]["ok"], (r["workers"], kind, r[kind])
+            assert r[kind]["documents"] == 1000, (r["workers"], kind)

@@ -4,6 +4,16 @@
  * temporary name, fsynced, renamed into place and the folder fsynced, so a crash at any moment
  * leaves either the old state or the new one. A lock file (PATH/.cosmocopy.lock, flock) keeps
  * two writers apart, which is also what makes it safe to delete stale temporary files at start.
+ *
+ * A data file is written in blocks of DIRECT_BLOCK bytes with O_DIRECT where the filesystem
+ * takes it, from one aligned buffer per object, and its tail (less than a block) through the
+ * page cache before the fsync. A backup then does not fill the page cache with data nobody
+ * reads soon, pushing out the host's own, and the kernel does not allocate a page for every
+ * 4 KiB written: on a virtual machine that hands freed memory back to its host, that costs
+ * about 2.4 s of system CPU per GB (`dd bs=1M conv=fsync` on this project's machine: 2.4 s
+ * buffered, 0.2 s with O_DIRECT). A filesystem without O_DIRECT (or a write it refuses) gets
+ * the rest of the object through the page cache. Small objects never fill a block and are
+ * written through the page cache at commit.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +30,8 @@
 
 #define TMP_PREFIX ".tmp."
 #define READ_CHUNK_SIZE ((size_t)1 << 20)
+#define DIRECT_BLOCK ((size_t)1 << 20) /* bytes per O_DIRECT write, a multiple of 4096 */
+#define DIRECT_ALIGN 4096               /* alignment of the buffer (and so of each block) */
 
 typedef struct dir_sink {
     char *root;
@@ -33,6 +45,9 @@ typedef struct dir_object {
     char *tmp_path;
     char *final_path;
     int fd;
+    uint8_t *block;  /* DIRECT_BLOCK aligned bytes, allocated at the first append that fills it */
+    size_t held;     /* bytes of block not written yet                                         */
+    int direct;      /* 0 not tried yet, 1 fd has O_DIRECT, -1 buffered for good               */
 } dir_object_t;
 
 static int os_error(ccopy_error_t *error, int err, const char *what, const char *path)
@@ -333,14 +348,88 @@ static int dir_object_begin(_ccopy_sink_t *sink, const char *db, const char *col
     return 0;
 }
 
+/* Clear or set O_DIRECT on the object's descriptor; 0 when the filesystem took it. */
+static int set_direct(dir_object_t *o, int on)
+{
+    int flags = fcntl(o->fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    flags = on ? flags | O_DIRECT : flags & ~O_DIRECT;
+    return fcntl(o->fd, F_SETFL, flags);
+}
+
+/* From now on through the page cache. */
+static void go_buffered(dir_object_t *o)
+{
+    if (o->direct == 1)
+        (void)set_direct(o, 0);
+    o->direct = -1;
+}
+
+/* Write the full block: with O_DIRECT when the filesystem takes it, else buffered. A direct
+ * write refused (EINVAL: a filesystem that took the flag but not the write) or cut short
+ * leaves the file where a buffered write continues correctly. */
+static int write_block(dir_object_t *o, ccopy_error_t *error)
+{
+    const uint8_t *data = o->block;
+    size_t len = o->held;
+
+    if (o->direct == 0)
+        o->direct = set_direct(o, 1) == 0 ? 1 : -1;
+    while (o->direct == 1 && len > 0) {
+        ssize_t n = write(o->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EINVAL)
+            return os_error(error, errno, "write", o->tmp_path);
+        if (n < 0 || (size_t)n < len)
+            go_buffered(o);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+    }
+    o->held = 0;
+    return len > 0 ? write_all(o->fd, data, len, o->tmp_path, error) : 0;
+}
+
 static int dir_object_append(void *object, const uint8_t *data, size_t len, ccopy_error_t *error)
 {
     dir_object_t *o = object;
-    return write_all(o->fd, data, len, o->tmp_path, error);
+    int rc;
+
+    if (o->direct < 0)
+        return write_all(o->fd, data, len, o->tmp_path, error);
+    while (len > 0) {
+        size_t take;
+        /* (only the pages written to are touched: a small object costs little more) */
+        if (!o->block && posix_memalign((void **)&o->block, DIRECT_ALIGN, DIRECT_BLOCK) != 0)
+            _ccopy_out_of_memory(DIRECT_BLOCK);
+        take = DIRECT_BLOCK - o->held < len ? DIRECT_BLOCK - o->held : len;
+        memcpy(o->block + o->held, data, take);
+        o->held += take;
+        data += take;
+        len -= take;
+        if (o->held == DIRECT_BLOCK && (rc = write_block(o, error)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The bytes still held (less than a block), through the page cache. */
+static int flush_tail(dir_object_t *o, ccopy_error_t *error)
+{
+    size_t held = o->held;
+    if (held == 0)
+        return 0;
+    go_buffered(o);
+    o->held = 0;
+    return write_all(o->fd, o->block, held, o->tmp_path, error);
 }
 
 static void object_free(dir_object_t *o)
 {
+    free(o->block);
     free(o->folder);
     free(o->tmp_path);
     free(o->final_path);
@@ -361,9 +450,9 @@ static void dir_object_abort(void *object)
 static int dir_object_commit(void *object, ccopy_error_t *error)
 {
     dir_object_t *o = object;
-    int rc = 0;
+    int rc = flush_tail(o, error);
 
-    if (fsync(o->fd) != 0)
+    if (rc == 0 && fsync(o->fd) != 0)
         rc = os_error(error, errno, "sync", o->tmp_path);
     if (close(o->fd) != 0 && rc == 0)
         rc = os_error(error, errno, "close", o->tmp_path);

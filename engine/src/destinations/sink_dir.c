@@ -45,7 +45,7 @@ typedef struct dir_object {
     char *tmp_path;
     char *final_path;
     int fd;
-    uint8_t *block;  /* DIRECT_BLOCK aligned bytes, allocated at the first append that fills it */
+    uint8_t *block;  /* DIRECT_BLOCK aligned bytes, allocated at the first append             */
     size_t held;     /* bytes of block not written yet                                         */
     int direct;      /* 0 not tried yet, 1 fd has O_DIRECT, -1 buffered for good               */
 } dir_object_t;
@@ -374,23 +374,25 @@ static int write_block(dir_object_t *o, ccopy_error_t *error)
     const uint8_t *data = o->block;
     size_t len = o->held;
 
+    o->held = 0;
     if (o->direct == 0)
         o->direct = set_direct(o, 1) == 0 ? 1 : -1;
-    while (o->direct == 1 && len > 0) {
-        ssize_t n = write(o->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
+    if (o->direct == 1) {
+        ssize_t n;
+        do
+            n = write(o->fd, data, len);
+        while (n < 0 && errno == EINTR);
         if (n < 0 && errno != EINVAL)
             return os_error(error, errno, "write", o->tmp_path);
-        if (n < 0 || (size_t)n < len)
-            go_buffered(o);
+        if (n == (ssize_t)len)
+            return 0;
+        go_buffered(o);
         if (n > 0) {
             data += n;
             len -= (size_t)n;
         }
     }
-    o->held = 0;
-    return len > 0 ? write_all(o->fd, data, len, o->tmp_path, error) : 0;
+    return write_all(o->fd, data, len, o->tmp_path, error);
 }
 
 static int dir_object_append(void *object, const uint8_t *data, size_t len, ccopy_error_t *error)
@@ -476,6 +478,7 @@ static int dir_write_small(_ccopy_sink_t *sink, const char *db, const char *coll
     int rc = dir_object_begin(sink, db, coll, name, &object, error);
     if (rc != 0)
         return rc;
+    ((dir_object_t *)object)->direct = -1; /* a manifest or metadata: no block needed */
     rc = dir_object_append(object, (const uint8_t *)data, len, error);
     if (rc != 0) {
         dir_object_abort(object);

@@ -519,14 +519,15 @@ def scenario_throttled(b: Bench) -> dict:
                         fig.update(retries=s.get("retries"), throttle_events=s.get("throttled"))
                         found = Digest().add_all(raws_of_files(sorted((tmp / "out").rglob(
                             "*.bson*"))))
-                    fig.update(throttle.proxy_fields(proxy.stop(), span, budget))
+                    fig.update(throttle.proxy_fields(proxy.stop(), span, budget,
+                                                     b.args.parallel))
                     fig["copy_seconds"] = span[1] - span[0]
                 fig["content_check"] = check(expected, found)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             runs[name].append(fig)
             log(f"  {name}: {fig['docs_per_second']:,.0f} docs/s, utilisation "
-                f"{fig['utilisation']:.2f}, throttled {fig['throttled_fraction']:.1%}, "
+                f"{utilisation_cell(fig)}, throttled {fig['throttled_fraction']:.1%}, "
                 f"{fig['cpu_seconds_per_gb']:.2f} CPU s/GB, content "
                 f"{'ok' if fig['content_check']['ok'] else 'DIFFERS'}")
     return {ds.name: {"budget_ru_per_second": budget, "candidates": summarize(runs)}}
@@ -627,9 +628,18 @@ def table_lines(records: dict) -> list[str]:
                     f"| {fmt(c.get('marginal_cpu_seconds_per_gb'), '.2f')} "
                     f"| {fmt(m['peak_rss_mb'], '.1f')} "
                     f"| {fmt(m.get('throttled_fraction'), '.1%')} "
-                    f"| {fmt(m.get('utilisation'), '.2f')} | ok |")
+                    f"| {utilisation_cell(m)} | ok |")
             lines.append("")
     return lines
+
+
+def utilisation_cell(m: dict) -> str:
+    """RU utilisation over the copy phase, and over the budget the job could spend (without
+    what was lost while every worker waited on FerretDB: bench/throttle.py's proxy_fields)."""
+    cell = fmt(m.get("utilisation"), ".2f")
+    if m.get("utilisation_spendable") is not None:
+        cell += f" ({m['utilisation_spendable']:.2f} of the spendable)"
+    return cell
 
 
 def plots(records: dict, out_dir: Path) -> list[Path]:

@@ -142,21 +142,50 @@ def streaming_utilisation(timeline: list[dict], budget: int | None) -> float | N
     return sum(s["ru"] for s in span) / seconds / budget
 
 
-def proxy_fields(stats: dict, span: tuple[float, float], budget: int | None) -> dict:
+def lost_in(timeline: list[dict], lo: float, hi: float) -> dict[int, float]:
+    """The budget the proxy lost between ``lo`` and ``hi`` seconds since it started (refill
+    while its bucket sat full), by how many charged requests were at FerretDB meanwhile; the
+    seconds at both ends count in proportion."""
+    out: dict[int, float] = {}
+    for s in timeline:
+        part = min(1.0, max(0.0, hi - s["t"])) - min(1.0, max(0.0, lo - s["t"]))
+        for k, ru in s.get("lost", {}).items():
+            out[int(k)] = out.get(int(k), 0.0) + ru * part
+    return out
+
+
+def proxy_fields(stats: dict, span: tuple[float, float], budget: int | None,
+                 workers: int | None = None) -> dict:
     """What the proxy saw of one run. ``span`` is the run's copy phase (epoch seconds):
     RU/s and utilisation are the RU charged in it over its length. Nothing charged comes
     after the copy phase, so that RU is all of it less what planning cost (a few RU: the
-    timeline is per second, too coarse to cut a short run at both ends)."""
+    timeline is per second, too coarse to cut a short run at both ends).
+
+    ``utilisation_spendable`` (with ``workers``, the client's requests at once): the same RU
+    over the budget the client could have spent, that is the copy phase's budget (and the
+    second of it the bucket starts with) less what
+    the proxy lost while every worker had a request at FerretDB (its bucket sat full and no
+    worker was free to send one: FerretDB scanning and sorting the collection for a window's
+    first batch, which a Cosmos index serves at once). Budget lost while a worker was free is
+    the client's and stays in."""
     lo, hi = (t - stats["started_at"] for t in span)
     ru_copy = stats["ru_charged"] - ru_before(stats["timeline"], lo)
     charged = stats["charged_requests"]
     streaming = streaming_utilisation(stats["timeline"], budget)
+    lost = lost_in(stats["timeline"], lo, hi)
+    server_bound = sum(ru for k, ru in lost.items() if workers and k >= workers)
+    # the bucket's second of budget it starts with is spendable too (the proxy's default
+    # burst_seconds, which ProxyProcess keeps)
+    spendable = budget * (hi - lo + 1.0) - server_bound if budget else None
     fields = {
         "ru_charged": stats["ru_charged"],
         "ru_charged_in_copy": ru_copy,
         "ru_per_second": ru_copy / (hi - lo),
         "utilisation": ru_copy / (hi - lo) / budget if budget else None,
         "utilisation_streaming": streaming,
+        "utilisation_spendable": ru_copy / spendable if spendable and workers else None,
+        "ru_lost_in_copy": {str(k): round(v, 2) for k, v in sorted(lost.items())},
+        "ru_lost_every_worker_at_server": round(server_bound, 2) if workers else None,
         "requests": stats["requests"],
         "charged_requests": charged,
         "throttled": stats["throttled"],
@@ -278,7 +307,8 @@ def measure(label: str, kind: str, upstream_port: int, budget: int | None, throu
                 finally:
                     if app is not None:
                         app.stop()
-                result.update(proxy_fields(proxy.stop(), span, budget))
+                workers = args.parallel if kind == "cosmocopy" and app is None else None
+                result.update(proxy_fields(proxy.stop(), span, budget, workers))
                 if app is not None:
                     result["app_load"] = app.figures(span, budget, result)
         else:

@@ -457,6 +457,39 @@ def test_counters_add_up(ferretdb, mongo, db_name, cosmos_proxy, connect):
     assert c["requests"] == 0 and c["ru_charged"] == 0.0 and c["by_command"] == {}
 
 
+def test_the_budget_lost_while_the_bucket_is_full_is_kept_by_requests_at_the_server(
+        ferretdb, mongo, db_name, cosmos_proxy, connect):
+    # What the benchmark's "spendable" utilisation stands on: refill that comes while the
+    # bucket is full is lost, and the timeline says how many charged requests FerretDB held.
+    mongo[db_name]["c"].insert_many([{"_id": i, "k": (i * 7919) % 3001, "pad": "x" * 1000}
+                                     for i in range(3000)])
+    rate = 20000  # the find's charge (about 1,500 RU) is refilled within a tenth of a second
+    proxy = cosmos_proxy(ferretdb, ru_per_second=rate)
+    coll = connect(proxy)[db_name]["c"]
+    proxy.reset_counters()
+    t0 = time.monotonic()
+    time.sleep(0.5)  # idle: the bucket is full, everything refilled is lost, no request at FerretDB
+    before = time.monotonic()
+    got = list(coll.find({}, batch_size=3000).sort("k", 1))  # FerretDB sorts in memory
+    in_flight = time.monotonic() - before
+    time.sleep(0.3)
+    timeline = proxy.ru_timeline()
+    elapsed = time.monotonic() - t0
+    assert len(got) == 3000
+    lost: dict[str, float] = {}
+    for second in timeline:
+        for k, ru in second["lost"].items():
+            lost[k] = lost.get(k, 0.0) + ru
+    assert set(lost) <= {"0", "1"}, lost
+    assert lost["1"] > 0 and lost["1"] <= rate * in_flight + 1, (lost, in_flight)
+    assert lost["0"] >= rate * 0.5 * 0.9, lost
+    # nothing else drains the bucket than the find's charge, which it refills before it is
+    # full again: all that came in while it was full is lost
+    charged = proxy.counters()["ru_charged"]
+    assert 1000 < charged < 0.3 * rate
+    assert sum(lost.values()) == pytest.approx(rate * elapsed - charged, abs=0.02 * rate)
+
+
 # ---------------------------------------------------------------- topology, TLS
 
 def test_replica_set_uri_works_through_the_proxy(ferretdb, mongo, db_name, cosmos_proxy,

@@ -93,7 +93,10 @@ partial_writes); too_large = documents refused for their size; ssr_waits / ssr_t
 server-side-retry mode / ended in code 50; ru_charged; cursor_not_found,
 empty_batches, dropped; by_command {name: {requests, throttled, ru}};
 started_at (epoch seconds) and elapsed_s since the last reset. ru_timeline()
-gives RU, charged requests and throttled per second.
+gives RU, charged requests and throttled per second, and the budget lost in
+it: the refill that came while the bucket was full, by how many charged
+requests were at the upstream server then (with every worker of a client
+waiting on the server, the client could not have spent it).
 
 Command line:
     python tests/support/cosmosproxy.py --upstream 127.0.0.1:27017 --ru 500 \\
@@ -156,6 +159,7 @@ class CosmosProxy(LoopThreadServer):
         self._settings = Settings(**settings)
         self._tokens = 0.0
         self._refilled = time.monotonic()
+        self._in_flight = 0  # charged requests forwarded upstream and not yet answered
         self._fill_bucket()
         self._restart_faults()
         self._zero_counters()
@@ -198,9 +202,13 @@ class CosmosProxy(LoopThreadServer):
             return snap
 
     def ru_timeline(self) -> list[dict]:
-        """Per second since the last reset: RU charged, charged requests, throttled."""
+        """Per second since the last reset: RU charged, charged requests, throttled, and
+        ``lost``: the refill lost while the bucket sat full, by how many charged requests
+        were at the upstream server meanwhile ({"0": RU, "2": RU, ...})."""
         with self._lock:
-            return [{"t": t, **v} for t, v in sorted(self._counters["timeline"].items())]
+            self._refill(time.monotonic())
+            return [{"t": t, **v, "lost": dict(v["lost"])}
+                    for t, v in sorted(self._counters["timeline"].items())]
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -233,8 +241,37 @@ class CosmosProxy(LoopThreadServer):
         s = self._settings
         if s.ru_per_second is not None:
             cap = s.ru_per_second * s.burst_seconds
+            if s.ru_per_second > 0 and now > self._refilled:
+                full_at = self._refilled + max(0.0, cap - self._tokens) / s.ru_per_second
+                if full_at < now:
+                    self._lost(full_at, now, s.ru_per_second)
             self._tokens = min(cap, self._tokens + (now - self._refilled) * s.ru_per_second)
         self._refilled = now
+
+    def _lost(self, start: float, end: float, rate: float) -> None:
+        """The bucket sat full from ``start`` to ``end`` (monotonic): the refill of that time
+        was lost. Kept per second of the timeline, by how many charged requests were at the
+        upstream server meanwhile (a client whose every worker waits on the server could not
+        have spent it; one with a worker idle could have)."""
+        base = self._started_mono
+        start = max(start, base)
+        key = str(self._in_flight)
+        while start < end:
+            second = int(start - base)
+            upto = min(end, base + second + 1)
+            slot = self._slot(second)
+            slot["lost"][key] = slot["lost"].get(key, 0.0) + (upto - start) * rate
+            start = upto
+
+    def _slot(self, second: int) -> dict:
+        return self._counters["timeline"].setdefault(
+            second, {"ru": 0.0, "requests": 0, "throttled": 0, "lost": {}})
+
+    def _upstream(self, delta: int) -> None:
+        """A charged request went to the upstream server (1) or came back from it (-1)."""
+        with self._lock:
+            self._refill(time.monotonic())
+            self._in_flight += delta
 
     def _wait_seconds(self) -> float:
         """0 when a request may go now, else how long until tokens > 0."""
@@ -322,7 +359,7 @@ class CosmosProxy(LoopThreadServer):
             c["ru_charged"] += ru
             per["ru"] += ru
             second = int(time.monotonic() - self._started_mono)
-            slot = c["timeline"].setdefault(second, {"ru": 0.0, "requests": 0, "throttled": 0})
+            slot = self._slot(second)
             slot["ru"] += ru
             slot["requests"] += 1
             if throttled:
@@ -412,12 +449,19 @@ class _Link:
             self.close()
 
     # ------------------------------------------------------------ plumbing
-    async def _roundtrip(self, fields, payload: bytes):
+    async def _roundtrip(self, fields, payload: bytes, *, charged: bool = False):
         """Send a request upstream (its header rebuilt from ``fields``' ids and
-        opcode) and read the reply."""
+        opcode) and read the reply. A charged request counts as in flight at the
+        server meanwhile (see ``lost`` in the timeline)."""
         self.up_writer.write(HEADER.pack(16 + len(payload), *fields[1:]))
         self.up_writer.write(payload)
-        return await read_message(self.up_reader)
+        if not charged:
+            return await read_message(self.up_reader)
+        self.proxy._upstream(1)
+        try:
+            return await read_message(self.up_reader)
+        finally:
+            self.proxy._upstream(-1)
 
     async def _reply(self, fields, payload: bytes) -> None:
         """Send a reply to the client; relay the rest of an exhaust stream."""
@@ -526,7 +570,7 @@ class _Link:
         if write is not None and cut is not None and cut < len(write.statements):
             return await self._partial_write(request_id, name, msg, write, cut, waited)
 
-        reply_fields, reply = await self._roundtrip(fields, payload)
+        reply_fields, reply = await self._roundtrip(fields, payload, charged=True)
         if write is not None:
             charge = write.charge(s, len(write.statements))
         elif name in READ_COMMANDS and reply_fields[3] == OP_MSG:
@@ -581,7 +625,7 @@ class _Link:
         proxy, s = self.proxy, self.proxy.settings
         charge = 0.0
         if write is not None and s.ssr_apply_write_on_timeout:
-            await self._roundtrip(fields, payload)  # applied, but the client hears code 50
+            await self._roundtrip(fields, payload, charged=True)  # applied; the client hears 50
             charge = write.charge(s, len(write.statements))
         proxy._record(name, charged=True, ru=charge, ssr_waits=1, ssr_timeouts=1)
         await self._answer(fields[1], {
@@ -603,7 +647,7 @@ class _Link:
             upstream = {"n": 0, "nModified": 0} if name == "update" else {"n": 0}
         else:
             reply_fields, reply = await self._roundtrip(
-                (0, request_id, 0, OP_MSG), write.select(msg, kept).payload())
+                (0, request_id, 0, OP_MSG), write.select(msg, kept).payload(), charged=True)
             upstream = dict(RawBSONDocument(OpMsg.parse(reply).body).items())
             charge = write.charge_of(s, kept)
             if upstream.get("ok") != 1:  # a command error: the client sees it as is
@@ -625,7 +669,7 @@ class _Link:
             upstream = {"n": 0, "nModified": 0} if name == "update" else {"n": 0}
         else:
             reply_fields, reply = await self._roundtrip(
-                (0, request_id, 0, OP_MSG), write.cut(msg, k).payload())
+                (0, request_id, 0, OP_MSG), write.cut(msg, k).payload(), charged=True)
             upstream = dict(RawBSONDocument(OpMsg.parse(reply).body).items())
             charge = write.charge(s, k)
             if upstream.get("ok") != 1:  # a command error: the client sees it as is

@@ -109,6 +109,34 @@ def test_a_fixed_budget_paces_requests_instead_of_being_throttled(ferretdb, orde
     assert paced.counters()["throttled"] <= unpaced.counters()["throttled"]
 
 
+def test_under_a_budget_a_read_costs_about_half_a_second_of_it(ferretdb, orders, cosmos_proxy,
+                                                                tmp_path):
+    # 400 documents of 512 bytes a batch charge about 150 RU: at --max-ru 60 one read would
+    # leave the account in debt for two and a half seconds, throttling whatever shares it.
+    args = ["--collection", "orders", "--step", "4h", "--from", bc.rfc3339(START),
+            "--to", bc.rfc3339(START + 12 * HOUR), "--batch-size", "400", "--parallel", "1"]
+    free = cosmos_proxy(ferretdb)
+    unpaced = clirun.backup(free.uri(), orders.database.name, tmp_path / "a", *args)
+    paced_proxy = cosmos_proxy(ferretdb, ru_per_second=60)
+    paced = clirun.backup(paced_proxy.uri(), orders.database.name, tmp_path / "b", *args,
+                          "--max-ru", "60")
+    assert unpaced.rc == 0 and paced.rc == 0, unpaced.explain() + paced.explain()
+    assert_exact(tmp_path / "a", orders)
+    assert_exact(tmp_path / "b", orders)
+
+    def reads(proxy):
+        by = proxy.counters()["by_command"]
+        return [(by[c]["requests"], by[c]["ru"]) for c in ("find", "getMore") if c in by]
+
+    # unpaced, the batches are the configured 400: a find and a getMore per window at most
+    assert sum(n for n, _ in reads(free)) <= 6, reads(free)
+    # paced, a read asks for half a second of the budget (the first, before any charge is
+    # known, for MongoDB's first batch of 101 documents, about 39 RU)
+    n, ru = (sum(x) for x in zip(*reads(paced_proxy)))
+    assert n >= 1200 / 101, reads(paced_proxy)
+    assert ru / n <= 0.6 * 60, reads(paced_proxy)
+
+
 def test_throttling_that_does_not_follow_the_jobs_rate_does_not_slow_it_down(
         ferretdb, orders, cosmos_proxy, tmp_path):
     # Another application shares the budget: 40% of the job's requests are answered 16500 at

@@ -594,3 +594,72 @@ CCOPY_TEST(one_throttle_in_a_trial_never_undoes_a_cut)
     CHECK(g.background == 0);
     _ccopy_governor_destroy(&g);
 }
+
+CCOPY_TEST(a_paced_read_asks_for_half_a_second_of_the_pace)
+{
+    _ccopy_governor_t g;
+    _ccopy_request_shared_t shared;
+    _ccopy_requester_t r = {0};
+
+    /* unpaced: always the configured batch */
+    _ccopy_governor_init(&g, 0);
+    _ccopy_request_shared_init(&shared, &g);
+    r.shared = &shared;
+    CHECK_INT(_ccopy_request_read_batch(&r, 1000), 1000);
+    atomic_store(&shared.read_doc_mru, 540); /* 0.54 RU a document */
+    CHECK_INT(_ccopy_request_read_batch(&r, 1000), 1000);
+    _ccopy_governor_destroy(&g);
+
+    /* a budget of 150 RU/s: 75 RU a read, 138 documents of 0.54 RU */
+    _ccopy_governor_init(&g, 150);
+    _ccopy_request_shared_init(&shared, &g);
+    CHECK_INT(_ccopy_request_read_batch(&r, 1000), CCOPY_READ_FIRST_BATCH); /* nothing known */
+    CHECK_INT(_ccopy_request_read_batch(&r, 50), 50);
+    atomic_store(&shared.read_doc_mru, 540);
+    CHECK_INT(_ccopy_request_read_batch(&r, 1000), 138);
+    CHECK_INT(_ccopy_request_read_batch(&r, 100), 100); /* never more than configured */
+    atomic_store(&shared.read_doc_mru, 500000); /* a 500 RU document still goes, alone */
+    CHECK_INT(_ccopy_request_read_batch(&r, 1000), 1);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(the_pause_after_a_throttle_does_not_count_against_the_budget)
+{
+    /* Paced at 200 RU/s, a throttle asks for 6 s: the server is paying off what was charged
+     * before. Three seconds of 150 RU/s follow, then another throttle: the budget is 150, not
+     * the 50 a second of the whole 9 s. */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_seed(&g, 200);
+    _ccopy_governor_throttled(&g, 0, 6000); /* within a second of the seeded cut: a pause only */
+    CHECK(NEAR(g.rate, 200));
+    CHECK(g.paused_since_cut_ms == 6000);
+    g.last_cut_ms -= 9000;
+    g.last_raise_ms -= 9000;
+    g.paused_until_ms = 0;
+    g.ru_charged += 450;
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(NEAR(g.throttled_rate, 150));
+    CHECK(NEAR(g.rate, 150 * CCOPY_GOVERNOR_CUT));
+    CHECK(g.paused_since_cut_ms == 5); /* the new cut's own pause */
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(time_no_request_waited_for_the_pace_does_not_count_against_the_budget)
+{
+    /* Paced at 200 RU/s; for 5 of the 9 s since the last cut every worker was at the server
+     * (FerretDB scanning for a window's first batch), nobody waited for the pace; 600 RU got
+     * through in the other 4. The budget is 150, not the 67 a second of the whole 9 s. */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_seed(&g, 200);
+    g.last_cut_ms -= 9000;
+    g.last_raise_ms -= 9000;
+    g.clock_ms -= 5000; /* the idle clock last ran 5 s ago, and nobody has waited since */
+    g.ru_charged += 600;
+    _ccopy_governor_throttled(&g, 0, 5);
+    CHECK(NEAR(g.throttled_rate, 150));
+    CHECK(NEAR(g.rate, 150 * CCOPY_GOVERNOR_CUT));
+    CHECK(g.idle_since_cut_ms == 0); /* the new cut starts its own count */
+    _ccopy_governor_destroy(&g);
+}

@@ -34,6 +34,7 @@ void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru)
     g->refilled_us = now_us;
     g->last_raise_ms = now_us / 1000;
     g->mark_ms = now_us / 1000;
+    g->clock_ms = now_us / 1000;
 }
 
 void _ccopy_governor_seed(_ccopy_governor_t *g, double rate)
@@ -50,7 +51,8 @@ void _ccopy_governor_seed(_ccopy_governor_t *g, double rate)
     g->throttled_rate = rate;
     g->tokens = g->server_tokens = rate * CCOPY_GOVERNOR_BURST_SECONDS;
     g->refilled_us = now_us;
-    g->last_cut_ms = g->last_raise_ms = now_us / 1000;
+    g->last_cut_ms = g->last_raise_ms = g->clock_ms = now_us / 1000;
+    g->paused_since_cut_ms = g->idle_since_cut_ms = 0;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -79,6 +81,16 @@ static void refill(_ccopy_governor_t *g, int64_t now_us)
         g->server_tokens = 0;
     }
     g->refilled_us = now_us;
+}
+
+/* (lock) Bring the idle time since the last cut up to now: time in which no worker waited for
+ * the pace says nothing of the budget (every worker was at the server, on a slow first batch
+ * say), so the average since the last cut leaves it out. */
+static void clock_idle(_ccopy_governor_t *g, int64_t now_ms)
+{
+    if (g->waiting == 0 && now_ms > g->clock_ms)
+        g->idle_since_cut_ms += now_ms - g->clock_ms;
+    g->clock_ms = now_ms;
 }
 
 /* (lock) An answer came: the governor's bucket holds no more than what the server's holds
@@ -137,10 +149,12 @@ int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *c
                             int64_t *waited_ms)
 {
     int64_t started_ms = _ccopy_monotonic_ms();
+    int counted = 0; /* this worker is counted in g->waiting */
     for (;;) {
         int64_t now_us = _ccopy_monotonic_us(), now_ms = now_us / 1000, wait_ms = 0;
 
         pthread_mutex_lock(&g->lock);
+        clock_idle(g, now_ms);
         refill(g, now_us);
         maybe_raise(g, now_ms);
         if (g->paused_until_ms > now_ms)
@@ -148,7 +162,8 @@ int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *c
         else if (g->rate > 0 && g->tokens <= 0)
             wait_ms = (int64_t)(-g->tokens / g->rate * 1000.0) + 1;
         if (wait_ms <= 0) {
-            int64_t waited = now_ms - started_ms;
+            /* a request that never slept waited nothing, whatever the clock did meanwhile */
+            int64_t waited = counted ? now_ms - started_ms : 0;
             g->tokens -= estimate;
             g->in_flight += estimate;
             g->requests++;
@@ -156,17 +171,24 @@ int _ccopy_governor_acquire(_ccopy_governor_t *g, double estimate, atomic_int *c
             started_in = g->marks;
             g->second_requests[this_second(g, now_ms)]++;
             g->pacing_wait_ms += waited;
+            g->waiting -= counted;
             pthread_mutex_unlock(&g->lock);
             if (waited_ms)
                 *waited_ms += waited;
             return 0;
         }
         g->limited = 1;
+        if (!counted) {
+            g->waiting++;
+            counted = 1;
+        }
         pthread_mutex_unlock(&g->lock);
 
         if (_ccopy_sleep_ms(wait_ms < WAIT_SLICE_MS ? wait_ms : WAIT_SLICE_MS, canceled)) {
             int64_t waited = _ccopy_monotonic_ms() - started_ms;
             pthread_mutex_lock(&g->lock);
+            clock_idle(g, _ccopy_monotonic_ms());
+            g->waiting -= counted;
             g->pacing_wait_ms += waited;
             pthread_mutex_unlock(&g->lock);
             if (waited_ms)
@@ -272,7 +294,16 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t now_ms)
         /* What got through, and never more than the pace that was throttled. Since the last
          * cut, a server with burst capacity let more than its budget through until the
          * burst was spent: the average since then is the closer figure when it is lower. */
-        int64_t since = now_ms - g->last_cut_ms;
+        /* The pause the server asked for after the last cut went to paying off what was
+         * charged before it, and while no worker waited for the pace the server was the
+         * bottleneck (FerretDB scanning for a window's first batch): neither says anything
+         * about the budget. Counting them took a job whose first reads left a debt of several
+         * seconds down to a third of its budget, and one back from a scan of 14 s to the
+         * same, to climb back for a minute. */
+        int64_t since = now_ms - g->last_cut_ms, left_out;
+        clock_idle(g, now_ms);
+        left_out = g->paused_since_cut_ms + g->idle_since_cut_ms;
+        since -= left_out < since ? left_out : since;
         level = recent > 0 && recent < g->rate ? recent : g->rate;
         if (g->last_cut_ms && since >= 3000) {
             double average = (g->ru_charged - g->ru_at_last_cut) * 1000.0 / (double)since;
@@ -304,6 +335,9 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t now_ms)
         g->rate = g->max_ru;
     g->ru_at_last_cut = g->ru_charged;
     g->last_cut_ms = now_ms;
+    g->paused_since_cut_ms = 0;
+    g->idle_since_cut_ms = 0;
+    g->clock_ms = now_ms;
     g->last_raise_ms = now_ms;
     g->limited = 0;
     g->on_trial = g->rate > 0;
@@ -415,8 +449,11 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
         pthread_mutex_unlock(&g->lock);
         return 1;
     }
-    if (retry_after_ms > 0 && now_ms + retry_after_ms > g->paused_until_ms)
+    if (retry_after_ms > 0 && now_ms + retry_after_ms > g->paused_until_ms) {
+        int64_t from = g->paused_until_ms > now_ms ? g->paused_until_ms : now_ms;
+        g->paused_since_cut_ms += now_ms + retry_after_ms - from;
         g->paused_until_ms = now_ms + retry_after_ms;
+    }
     /* The server's budget is spent and it is owed what RetryAfterMs says: start from that
      * debt, so the refill during the pause does not let a burst go when it ends. */
     if (g->rate > 0) {
@@ -428,6 +465,15 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
     }
     pthread_mutex_unlock(&g->lock);
     return 0;
+}
+
+double _ccopy_governor_pace(_ccopy_governor_t *g)
+{
+    double rate;
+    pthread_mutex_lock(&g->lock);
+    rate = g->rate;
+    pthread_mutex_unlock(&g->lock);
+    return rate;
 }
 
 _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g)

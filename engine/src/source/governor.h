@@ -18,7 +18,9 @@
  * charge (before that, only RetryAfterMs holds the job back) sets the rate to what the job was
  * getting through (the larger of its recent rate and its average so far; when less than three
  * seconds were measured, the climb aims at the throttled request's own cost); later ones cut it
- * (at most once a second); while requests succeed and pacing is what holds them back, the rate
+ * (at most once a second) to what got through lately, or since the last cut when that is
+ * lower, leaving out the pauses the server asked for and the time in which no worker waited for
+ * the pace (the server was the bottleneck then, not the budget); while requests succeed and pacing is what holds them back, the rate
  * climbs back quickly to just under the pace last throttled, then creeps above it by 1% a
  * second (more after long quiet, up to 10%). A fixed budget is also
  * the ceiling of the adaptive rate, so throttling from other clients of the same account still
@@ -59,6 +61,10 @@ typedef struct _ccopy_governor {
     double server_tokens;  /* the server's bucket as it sees it: charged when answered         */
     int64_t refilled_us;   /* when tokens were last refilled (monotonic microseconds)          */
     int64_t paused_until_ms; /* no request starts before this (after a RetryAfterMs)          */
+    int64_t paused_since_cut_ms; /* of the time since the last cut, how much was such a pause  */
+    int64_t idle_since_cut_ms; /* ... and how much no request waited for the pace             */
+    int64_t clock_ms;      /* when idle_since_cut_ms was last brought up to date               */
+    int waiting;           /* workers waiting for the pace or a pause now                      */
     int64_t last_cut_ms, last_raise_ms;
     double throttled_rate; /* the level the last cut found                                     */
     double ru_at_last_cut; /* ru_charged when the pace was last cut                            */
@@ -111,6 +117,9 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
 
 /* The request failed for another reason: give the reservation back. */
 void _ccopy_governor_release(_ccopy_governor_t *g, double reserved);
+
+/* The current pace in RU/s; 0 while the job is unpaced. */
+double _ccopy_governor_pace(_ccopy_governor_t *g);
 
 typedef struct _ccopy_governor_stats {
     double ru_charged;

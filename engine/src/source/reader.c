@@ -191,7 +191,8 @@ static int drain_cursor(read_state_t *st, int64_t cursor_id, int *reopen, ccopy_
 
         BSON_APPEND_INT64(&command, "getMore", cursor_id);
         BSON_APPEND_UTF8(&command, "collection", c->coll);
-        BSON_APPEND_INT32(&command, "batchSize", c->batch_size);
+        BSON_APPEND_INT32(&command, "batchSize",
+                          _ccopy_request_read_batch(c->requester, c->batch_size));
         res = _ccopy_request_run(c->requester, c->db, &command, CCOPY_REQUEST_READ, 0, &reply, &e);
         bson_destroy(&command);
         if (res == CCOPY_REQUEST_OK) {
@@ -235,7 +236,8 @@ int _ccopy_reader_run(const _ccopy_reader_config_t *c, _ccopy_doc_fn on_doc,
         BSON_APPEND_UTF8(&command, "find", c->coll);
         BSON_APPEND_DOCUMENT(&command, "filter", &filter);
         BCON_APPEND(&command, "sort", "{", "_id", BCON_INT32(1), "}");
-        BSON_APPEND_INT32(&command, "batchSize", c->batch_size);
+        BSON_APPEND_INT32(&command, "batchSize",
+                          _ccopy_request_read_batch(c->requester, c->batch_size));
         res = _ccopy_request_run(c->requester, c->db, &command, CCOPY_REQUEST_READ, 0, &reply, &e);
         bson_destroy(&command);
         bson_destroy(&filter);

@@ -15,6 +15,21 @@ void _ccopy_request_shared_init(_ccopy_request_shared_t *shared, _ccopy_governor
     shared->governor = governor;
     atomic_init(&shared->stats_supported, -1);
     atomic_init(&shared->read_estimate_mru, READ_ESTIMATE_INITIAL_MRU);
+    atomic_init(&shared->read_doc_mru, 0);
+}
+
+int _ccopy_request_read_batch(const _ccopy_requester_t *r, int configured)
+{
+    double pace = _ccopy_governor_pace(r->shared->governor), n;
+    long long per_doc = atomic_load(&r->shared->read_doc_mru);
+    if (!(pace > 0))
+        return configured;
+    if (per_doc <= 0) /* nothing read yet: MongoDB's own first batch */
+        return configured < CCOPY_READ_FIRST_BATCH ? configured : CCOPY_READ_FIRST_BATCH;
+    n = pace * CCOPY_READ_BATCH_SECONDS * 1000.0 / (double)per_doc;
+    if (n >= (double)configured)
+        return configured;
+    return n < 1.0 ? 1 : (int)n;
 }
 
 void _ccopy_requester_init(_ccopy_requester_t *r, mongoc_client_t *client,
@@ -123,6 +138,7 @@ _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db
     _ccopy_governor_t *g = r->shared->governor;
     bson_t opts = BSON_INITIALIZER;
     double reserved, charge;
+    int64_t documents = 0, bytes = 0;
     bool ok;
 
     r->background_throttle = 0;
@@ -149,17 +165,14 @@ _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db
         return CCOPY_REQUEST_FAILED;
     }
 
+    if (kind == CCOPY_REQUEST_READ)
+        _ccopy_reply_batch_size(reply, &documents, &bytes);
     charge = server_charge(r, db);
     if (charge >= 0) {
         _ccopy_governor_settle(g, reserved, charge, 1);
     } else {
-        if (kind == CCOPY_REQUEST_READ) {
-            int64_t documents, bytes;
-            _ccopy_reply_batch_size(reply, &documents, &bytes);
-            charge = _ccopy_ru_estimate_read(documents, bytes);
-        } else {
-            charge = write_estimate;
-        }
+        charge = kind == CCOPY_REQUEST_READ ? _ccopy_ru_estimate_read(documents, bytes)
+                                            : write_estimate;
         _ccopy_governor_settle(g, reserved, charge, 0);
     }
     if (kind == CCOPY_REQUEST_READ) {
@@ -167,6 +180,15 @@ _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db
         long long old = atomic_load(&r->shared->read_estimate_mru);
         long long now = (long long)(charge * 1000.0);
         atomic_store(&r->shared->read_estimate_mru, (3 * old + now) / 4);
+        if (documents > 0) {
+            /* the request's own cost spread over its documents: a smaller batch pays it
+             * over fewer, so the figure errs towards smaller batches */
+            long long per_doc = (long long)(charge * 1000.0 / (double)documents);
+            old = atomic_load(&r->shared->read_doc_mru);
+            if (per_doc < 1)
+                per_doc = 1;
+            atomic_store(&r->shared->read_doc_mru, old > 0 ? (3 * old + per_doc) / 4 : per_doc);
+        }
     }
     return CCOPY_REQUEST_OK;
 }

@@ -35,6 +35,7 @@ typedef struct _ccopy_request_shared {
     _ccopy_governor_t *governor;
     atomic_int stats_supported;   /* -1 not known yet, 0 the server lacks the command, 1 it has it */
     atomic_llong read_estimate_mru; /* smoothed charge of a read request, in thousandths of RU */
+    atomic_llong read_doc_mru;    /* smoothed charge per document read, thousandths; 0 unknown */
 } _ccopy_request_shared_t;
 
 void _ccopy_request_shared_init(_ccopy_request_shared_t *shared, _ccopy_governor_t *governor);
@@ -70,6 +71,17 @@ typedef enum _ccopy_request_result {
 _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db,
                                            const bson_t *command, _ccopy_request_kind_t kind,
                                            double write_estimate, bson_t *reply, bson_error_t *e);
+
+/* Documents to ask for in the next find or getMore: `configured` (--batch-size), or fewer while
+ * the governor paces the job, so that one read costs at most about CCOPY_READ_BATCH_SECONDS of
+ * the pace (at least one document). A read that costs seconds of the budget leaves the
+ * account's bucket in debt for that long, throttling whatever else shares it, and makes the
+ * pace coarse: one request every few seconds. The charge per document is what earlier reads
+ * were charged (smoothed); before any was, a paced read asks for MongoDB's default first
+ * batch, 101 documents (or `configured` if fewer). */
+int _ccopy_request_read_batch(const _ccopy_requester_t *r, int configured);
+#define CCOPY_READ_BATCH_SECONDS 0.5
+#define CCOPY_READ_FIRST_BATCH 101
 
 /* How long to wait before sending a failed request again: RetryAfterMs alone after a throttle
  * the governor found to be background (throttling that does not follow the job's rate: a

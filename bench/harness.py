@@ -700,7 +700,7 @@ def plots(records: dict, out_dir: Path) -> list[Path]:
                 ax2.set_ylim(bottom=0, top=max(thr + [1]) * 1.1)
                 ax.set_ylim(bottom=0)
                 ax.set_ylabel("RU/s", fontsize=7)
-                ax.set_title(f"{name}: utilisation {r['utilisation']:.2f}, throttled "
+                ax.set_title(f"{name}: utilisation {utilisation_cell(r)}, throttled "
                              f"{r['throttled_fraction']:.1%}", fontsize=9)
                 ax.legend(fontsize=7, loc="upper left")
             axes[-1, 0].set_xlabel("seconds since the proxy started")

@@ -467,15 +467,6 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
     return 0;
 }
 
-double _ccopy_governor_pace(_ccopy_governor_t *g)
-{
-    double rate;
-    pthread_mutex_lock(&g->lock);
-    rate = g->rate;
-    pthread_mutex_unlock(&g->lock);
-    return rate;
-}
-
 _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g)
 {
     _ccopy_governor_stats_t s;

@@ -118,9 +118,6 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
 /* The request failed for another reason: give the reservation back. */
 void _ccopy_governor_release(_ccopy_governor_t *g, double reserved);
 
-/* The current pace in RU/s; 0 while the job is unpaced. */
-double _ccopy_governor_pace(_ccopy_governor_t *g);
-
 typedef struct _ccopy_governor_stats {
     double ru_charged;
     double rate;           /* current pace, 0 when unpaced */

@@ -20,7 +20,7 @@ void _ccopy_request_shared_init(_ccopy_request_shared_t *shared, _ccopy_governor
 
 int _ccopy_request_read_batch(const _ccopy_requester_t *r, int configured)
 {
-    double pace = _ccopy_governor_pace(r->shared->governor), n;
+    double pace = _ccopy_governor_stats(r->shared->governor).rate, n;
     long long per_doc = atomic_load(&r->shared->read_doc_mru);
     if (!(pace > 0))
         return configured;

@@ -465,7 +465,7 @@ def test_the_budget_lost_while_the_bucket_is_full_is_kept_by_requests_at_the_ser
                                      for i in range(3000)])
     rate = 20000  # the find's charge (about 1,500 RU) is refilled within a tenth of a second
     proxy = cosmos_proxy(ferretdb, ru_per_second=rate)
-    coll = connect(proxy)[db_name]["c"]
+    coll = connect(proxy, appname="probe")[db_name]["c"]
     proxy.reset_counters()
     t0 = time.monotonic()
     time.sleep(0.5)  # idle: the bucket is full, everything refilled is lost, no request at FerretDB
@@ -481,6 +481,13 @@ def test_the_budget_lost_while_the_bucket_is_full_is_kept_by_requests_at_the_ser
         for k, ru in second["lost"].items():
             lost[k] = lost.get(k, 0.0) + ru
     assert set(lost) <= {"0", "1"}, lost
+    # the same by the clients' application names (from the handshake)
+    by_app: dict[str, float] = {}
+    for second in timeline:
+        for k, ru in second["lost_by_app"].items():
+            by_app[k] = by_app.get(k, 0.0) + ru
+    assert set(by_app) <= {"", "probe=1"}, by_app
+    assert by_app.get("probe=1", 0) == pytest.approx(lost["1"])
     assert lost["1"] > 0 and lost["1"] <= rate * in_flight + 1, (lost, in_flight)
     assert lost["0"] >= rate * 0.5 * 0.9, lost
     # nothing else drains the bucket than the find's charge, which it refills before it is

@@ -132,8 +132,8 @@ from cosmosmodel import (FALLBACK_RETRY_MS, FREE_COMMANDS, HELLO_COMMANDS,  # no
                          partial_write_reply, read_charge, replica_set_hello, throttle_errmsg,
                          throttle_reply, too_large_errmsg)
 from mongowire import (HEADER, MORE_TO_COME, OP_MSG, OP_QUERY, OP_REPLY, OpMsg,  # noqa: E402
-                       WireError, op_msg_payload, op_query_command, op_reply_first,
-                       read_message)
+                       WireError, appname, op_msg_payload, op_query_appname, op_query_command,
+                       op_reply_first, read_message)
 
 
 class _Closed(Exception):
@@ -160,6 +160,7 @@ class CosmosProxy(LoopThreadServer):
         self._tokens = 0.0
         self._refilled = time.monotonic()
         self._in_flight = 0  # charged requests forwarded upstream and not yet answered
+        self._in_flight_by_app: dict[str, int] = {}  # the same by the client's appname
         self._fill_bucket()
         self._restart_faults()
         self._zero_counters()
@@ -204,10 +205,12 @@ class CosmosProxy(LoopThreadServer):
     def ru_timeline(self) -> list[dict]:
         """Per second since the last reset: RU charged, charged requests, throttled, and
         ``lost``: the refill lost while the bucket sat full, by how many charged requests
-        were at the upstream server meanwhile ({"0": RU, "2": RU, ...})."""
+        were at the upstream server meanwhile ({"0": RU, "2": RU, ...}), and ``lost_by_app``
+        the same by the clients' application names (the handshake's appname) and their
+        requests there ({"": RU, "cosmocopy/1.0.0=2,app=1": RU, ...})."""
         with self._lock:
             self._refill(time.monotonic())
-            return [{"t": t, **v, "lost": dict(v["lost"])}
+            return [{"t": t, **v, "lost": dict(v["lost"]), "lost_by_app": dict(v["lost_by_app"])}
                     for t, v in sorted(self._counters["timeline"].items())]
 
     def reset_counters(self) -> None:
@@ -256,22 +259,26 @@ class CosmosProxy(LoopThreadServer):
         base = self._started_mono
         start = max(start, base)
         key = str(self._in_flight)
+        by_app = ",".join(f"{app}={n}" for app, n in sorted(self._in_flight_by_app.items()) if n)
         while start < end:
             second = int(start - base)
             upto = min(end, base + second + 1)
             slot = self._slot(second)
             slot["lost"][key] = slot["lost"].get(key, 0.0) + (upto - start) * rate
+            slot["lost_by_app"][by_app] = slot["lost_by_app"].get(by_app, 0.0) + (upto - start) * rate
             start = upto
 
     def _slot(self, second: int) -> dict:
         return self._counters["timeline"].setdefault(
-            second, {"ru": 0.0, "requests": 0, "throttled": 0, "lost": {}})
+            second, {"ru": 0.0, "requests": 0, "throttled": 0, "lost": {}, "lost_by_app": {}})
 
-    def _upstream(self, delta: int) -> None:
-        """A charged request went to the upstream server (1) or came back from it (-1)."""
+    def _upstream(self, delta: int, app: str) -> None:
+        """A charged request of a client named ``app`` went to the upstream server (1) or came
+        back from it (-1)."""
         with self._lock:
             self._refill(time.monotonic())
             self._in_flight += delta
+            self._in_flight_by_app[app] = self._in_flight_by_app.get(app, 0) + delta
 
     def _wait_seconds(self) -> float:
         """0 when a request may go now, else how long until tokens > 0."""
@@ -423,6 +430,7 @@ class _Link:
         self.task = asyncio.current_task()
         # What getLastRequestStatistics reports: the last charged request here.
         self.last_command, self.last_charge, self.last_ms = None, 0.0, 0.0
+        self.app = ""  # the client's application name, from its handshake
 
     def close(self) -> None:
         for w in (self.writer, self.up_writer):
@@ -457,11 +465,11 @@ class _Link:
         self.up_writer.write(payload)
         if not charged:
             return await read_message(self.up_reader)
-        self.proxy._upstream(1)
+        self.proxy._upstream(1, self.app)
         try:
             return await read_message(self.up_reader)
         finally:
-            self.proxy._upstream(-1)
+            self.proxy._upstream(-1, self.app)
 
     async def _reply(self, fields, payload: bytes) -> None:
         """Send a reply to the client; relay the rest of an exhaust stream."""
@@ -486,6 +494,8 @@ class _Link:
         cmd = op_query_command(payload)
         name = cmd[1] if cmd else "OP_QUERY"
         self.proxy._record(name, charged=False)
+        if name in HELLO_COMMANDS:
+            self.app = op_query_appname(payload) or self.app
         reply_fields, reply = await self._roundtrip(fields, payload)
         set_name = self.proxy.settings.replica_set
         if set_name and name in HELLO_COMMANDS and reply_fields[3] == OP_REPLY:
@@ -516,6 +526,8 @@ class _Link:
             return
         if name in FREE_COMMANDS:
             proxy._record(name, charged=False)
+            if name in HELLO_COMMANDS:
+                self.app = appname(RawBSONDocument(msg.body)) or self.app
             reply_fields, reply = await self._roundtrip(fields, payload)
             if s.replica_set and name in HELLO_COMMANDS:
                 body = OpMsg.parse(reply).body

@@ -143,6 +143,26 @@ def op_query_command(payload: bytes) -> tuple[str, str] | None:
     return collection, name
 
 
+def appname(hello) -> str:
+    """The application name a client's handshake gives (``client.application.name``), or ''."""
+    try:
+        name = hello.get("$query", hello)["client"]["application"]["name"]
+    except (KeyError, TypeError):
+        return ""
+    return name if isinstance(name, str) else ""
+
+
+def op_query_appname(payload: bytes) -> str:
+    """``appname`` of an OP_QUERY handshake ('' when it names none or cannot be read)."""
+    try:
+        name_end = payload.index(b"\0", 4)
+        query_at = name_end + 1 + 8
+        size = int.from_bytes(payload[query_at:query_at + 4], "little")
+        return appname(RawBSONDocument(payload[query_at:query_at + size]))
+    except (ValueError, bson.errors.BSONError):
+        return ""
+
+
 def op_reply_first(payload: bytes) -> tuple[bytes, bytes, list[bytes]]:
     """Split an OP_REPLY payload into (prefix, first document, the others)."""
     docs = split_documents(payload, _REPLY_PREFIX.size, len(payload))

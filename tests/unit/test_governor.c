@@ -595,7 +595,7 @@ CCOPY_TEST(one_throttle_in_a_trial_never_undoes_a_cut)
     _ccopy_governor_destroy(&g);
 }
 
-CCOPY_TEST(a_paced_read_asks_for_half_a_second_of_the_pace)
+CCOPY_TEST(a_paced_read_asks_for_half_a_second_of_the_pace_or_50_ru)
 {
     _ccopy_governor_t g;
     _ccopy_request_shared_t shared;
@@ -620,6 +620,15 @@ CCOPY_TEST(a_paced_read_asks_for_half_a_second_of_the_pace)
     CHECK_INT(_ccopy_request_read_batch(&r, 100), 100); /* never more than configured */
     atomic_store(&shared.read_doc_mru, 500000); /* a 500 RU document still goes, alone */
     CHECK_INT(_ccopy_request_read_batch(&r, 1000), 1);
+    _ccopy_governor_destroy(&g);
+
+    /* 10 RU/s: half a second is 5 RU, of which a request's own 1 RU would be a fifth; a read
+     * asks for 50 RU, 92 documents of 0.54 RU */
+    _ccopy_governor_init(&g, 10);
+    _ccopy_request_shared_init(&shared, &g);
+    atomic_store(&shared.read_doc_mru, 540);
+    CHECK_INT(_ccopy_request_read_batch(&r, 1000), 92);
+    CHECK_INT(_ccopy_request_read_batch(&r, 20), 20);
     _ccopy_governor_destroy(&g);
 }
 

@@ -26,7 +26,10 @@ int _ccopy_request_read_batch(const _ccopy_requester_t *r, int configured)
         return configured;
     if (per_doc <= 0) /* nothing read yet: MongoDB's own first batch */
         return configured < CCOPY_READ_FIRST_BATCH ? configured : CCOPY_READ_FIRST_BATCH;
-    n = pace * CCOPY_READ_BATCH_SECONDS * 1000.0 / (double)per_doc;
+    n = pace * CCOPY_READ_BATCH_SECONDS;
+    if (n < CCOPY_READ_BATCH_MIN_RU)
+        n = CCOPY_READ_BATCH_MIN_RU;
+    n = n * 1000.0 / (double)per_doc;
     if (n >= (double)configured)
         return configured;
     return n < 1.0 ? 1 : (int)n;

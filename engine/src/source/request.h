@@ -74,13 +74,16 @@ _ccopy_request_result_t _ccopy_request_run(_ccopy_requester_t *r, const char *db
 
 /* Documents to ask for in the next find or getMore: `configured` (--batch-size), or fewer while
  * the governor paces the job, so that one read costs at most about CCOPY_READ_BATCH_SECONDS of
- * the pace (at least one document). A read that costs seconds of the budget leaves the
- * account's bucket in debt for that long, throttling whatever else shares it, and makes the
- * pace coarse: one request every few seconds. The charge per document is what earlier reads
- * were charged (smoothed); before any was, a paced read asks for MongoDB's default first
- * batch, 101 documents (or `configured` if fewer). */
+ * the pace, but no less than CCOPY_READ_BATCH_MIN_RU (at least one document). A read that
+ * costs seconds of the budget leaves the account's bucket in debt for that long, throttling
+ * whatever else shares it, and makes the pace coarse: one request every few seconds. The floor
+ * keeps each request's own charge (1 RU here, a few on Cosmos DB) a small part of a read under
+ * a budget of a few RU/s. The charge per document is what earlier reads were charged
+ * (smoothed); before any was, a paced read asks for MongoDB's default first batch, 101
+ * documents (or `configured` if fewer). */
 int _ccopy_request_read_batch(const _ccopy_requester_t *r, int configured);
 #define CCOPY_READ_BATCH_SECONDS 0.5
+#define CCOPY_READ_BATCH_MIN_RU 50.0
 #define CCOPY_READ_FIRST_BATCH 101
 
 /* How long to wait before sending a failed request again: RetryAfterMs alone after a throttle

@@ -222,10 +222,32 @@ CCOPY_TEST(first_throttle_paces_at_the_recent_rate_when_it_is_higher)
     _ccopy_governor_settle(&g, 0, 10, 1);
     g.first_charge_ms -= 10000; /* 10 RU over 10 s on average, 1,000 RU/s lately */
     set_recent(&g, 1000);
-    _ccopy_governor_throttled(&g, 0, 5);
+    _ccopy_governor_throttled(&g, 0, 0);
     CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT));
     CHECK(NEAR(g.throttled_rate, 1000));
     CHECK(g.tokens <= 0);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(first_throttle_counts_the_pause_it_asks_for_as_time)
+{
+    /* Unpaced, two reads of 540 RU went through in the first second on a budget of
+     * 150 RU/s: the server is paid when the pause it asks for (about 4.2 s) ends. */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_settle(&g, 0, 1080, 1);
+    g.first_charge_ms -= 1000;
+    _ccopy_governor_throttled(&g, 236, 4200);
+    CHECK(NEAR(g.throttled_rate, 1080 / 5.2));
+    CHECK(NEAR(g.rate, 1080 / 5.2 * CCOPY_GOVERNOR_CUT));
+    _ccopy_governor_destroy(&g);
+    /* the same over the last three whole seconds */
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_settle(&g, 0, 10, 1);
+    g.first_charge_ms -= 10000;
+    set_recent(&g, 360);
+    _ccopy_governor_throttled(&g, 236, 3000);
+    CHECK(NEAR(g.throttled_rate, 180));
     _ccopy_governor_destroy(&g);
 }
 
@@ -405,6 +427,64 @@ CCOPY_TEST(pace_just_under_the_plateau_probes_above_it)
     g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
     CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
     CHECK(g.rate > plateau);
+    _ccopy_governor_destroy(&g);
+}
+
+/* As if `ru_per_s` RU had been settled in each of the last three whole seconds. */
+static void got_through(_ccopy_governor_t *g, double ru_per_s)
+{
+    int64_t second = _ccopy_monotonic_ms() / 1000, s;
+    for (s = second - 3; s < second; s++) {
+        int slot = (int)(s % 5);
+        g->second_of[slot] = s;
+        g->second_ru[slot] = ru_per_s;
+        g->second_requests[slot] = 10;
+        g->second_throttles[slot] = 0;
+    }
+}
+
+/* One second of waiting for the pace above the plateau: the factor the probe raised it by. */
+static double probe_step(_ccopy_governor_t *g)
+{
+    atomic_int canceled = 0;
+    double before;
+    g->rate = g->throttled_rate * CCOPY_GOVERNOR_PLATEAU;
+    before = g->rate;
+    g->tokens = g->rate;
+    g->paused_until_ms = 0;
+    g->limited = 1;
+    g->last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(g, 1, &canceled, NULL), 0);
+    return g->rate / before;
+}
+
+/* The pace was throttled at `level` RU/s (what got through), five seconds after the last cut. */
+static void throttled_at(_ccopy_governor_t *g, double level)
+{
+    g->rate = level * 2;
+    g->last_cut_ms -= 5000;
+    g->mark_ms -= 5000;
+    got_through(g, level);
+    _ccopy_governor_throttled(g, 0, 1);
+    CHECK(NEAR(g->throttled_rate, level));
+}
+
+CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
+{
+    /* a fixed budget: every probe above it costs a throttle, so once the cuts keep finding
+     * the same level the probe slows to a quarter; a level that moved probes at 1% again */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    throttled_at(&g, 1000);
+    CHECK(NEAR(probe_step(&g), CCOPY_GOVERNOR_RAISE));
+    throttled_at(&g, 1030);
+    CHECK(NEAR(probe_step(&g), 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) / 2));
+    throttled_at(&g, 990);
+    throttled_at(&g, 1010);
+    throttled_at(&g, 1000);
+    CHECK(NEAR(probe_step(&g), 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) / 4));
+    throttled_at(&g, 1200); /* the application sharing the budget stopped */
+    CHECK(NEAR(probe_step(&g), CCOPY_GOVERNOR_RAISE));
     _ccopy_governor_destroy(&g);
 }
 

@@ -117,10 +117,17 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
         if (g->rate < plateau * 0.99)
             g->rate += (plateau - g->rate) / 2;
         else {
-            /* 1% a second, 1% more for every 20 s without a throttle, up to 10% */
+            /* 1% a second, 1% more for every 20 s without a throttle, up to 10%. Above a
+             * level the cuts found again and again, a budget that stays where it is, slower:
+             * each probe costs a throttle, and at 1% a second one came every 12-15 s. */
             double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
             double steps = 1.0 + quiet_s / CCOPY_GOVERNOR_QUIET_STEP_S;
-            g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * (steps < 10.0 ? steps : 10.0);
+            int confirmed = g->confirmed < CCOPY_GOVERNOR_CONFIRMED_MAX
+                                ? g->confirmed
+                                : CCOPY_GOVERNOR_CONFIRMED_MAX;
+            if (steps > 10.0)
+                steps = 10.0;
+            g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * steps / (1.0 + confirmed);
         }
         if (g->max_ru > 0 && g->rate > g->max_ru)
             g->rate = g->max_ru;
@@ -278,17 +285,27 @@ static void mark(_ccopy_governor_t *g, int64_t now_ms)
 }
 
 /* (lock) Cut the pace after a throttle that follows it (see governor.h). */
-static void cut(_ccopy_governor_t *g, double reserved, int64_t now_ms)
+static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, int64_t now_ms)
 {
     double recent = recent_rate(g, now_ms), level;
+    int measured = 0; /* the level is what got through, not the pace that was throttled */
     if (g->rate <= 0) {
         /* First throttle of an unpaced job: the larger of the recent rate and the average
          * since the first charge, counting at least a second. Pacing from above costs a
-         * few more throttles; pacing from below would leave the budget idle. */
+         * few more throttles; pacing from below would leave the budget idle. Both count
+         * the RetryAfterMs the server asks for now as time: an unpaced start overdraws
+         * (a server charges when it answers, so two reads of 540 RU went through on a
+         * budget of 150 RU/s), and the server is paid only when that pause ends. Without
+         * it the first pace was 2.8 times the budget, and it took six throttles to come
+         * down; Cosmos DB's RetryAfterMs of a few ms changes nothing. */
         int64_t span = g->first_charge_ms ? now_ms - g->first_charge_ms : 0;
+        double owed_s = retry_after_ms > 0 ? (double)retry_after_ms / 1000.0 : 0;
         double average = g->first_charge_ms
-                             ? g->ru_charged * 1000.0 / (double)(span > 1000 ? span : 1000)
+                             ? g->ru_charged /
+                                   ((double)(span > 1000 ? span : 1000) / 1000.0 + owed_s)
                              : 0;
+        if (recent > 0)
+            recent = recent * 3.0 / (3.0 + owed_s);
         level = recent > average ? recent : average;
     } else {
         /* What got through, and never more than the pace that was throttled. Since the last
@@ -305,11 +322,24 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t now_ms)
         left_out = g->paused_since_cut_ms + g->idle_since_cut_ms;
         since -= left_out < since ? left_out : since;
         level = recent > 0 && recent < g->rate ? recent : g->rate;
+        measured = recent > 0;
         if (g->last_cut_ms && since >= 3000) {
             double average = (g->ru_charged - g->ru_at_last_cut) * 1000.0 / (double)since;
             if (average > 0 && average < level)
                 level = average;
+            measured = measured || average > 0;
         }
+    }
+    if (level > 0 && measured) {
+        /* the same level as the last cut found (within 5%): the budget is where it was. A
+         * cut with nothing measured (the first, or after seconds without a charge) says
+         * nothing either way. */
+        if (g->last_level > 0 && level >= g->last_level * (1.0 - CCOPY_GOVERNOR_SAME_LEVEL) &&
+            level <= g->last_level * (1.0 + CCOPY_GOVERNOR_SAME_LEVEL))
+            g->confirmed++;
+        else
+            g->confirmed = 0;
+        g->last_level = level;
     }
     if (level > 0) {
         /* still throttled within two seconds of the last cut: the level was too high */
@@ -318,10 +348,12 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t now_ms)
         g->throttled_rate = level;
         g->rate = level * (again ? CCOPY_GOVERNOR_CUT_AGAIN : CCOPY_GOVERNOR_CUT);
         /* A first throttle before three whole seconds were measured says little about the
-         * budget (a bulk write cut after a few documents charges almost nothing): aim the
-         * climb at what the throttled request wanted to spend, so the pace halves its way
-         * back up to it in seconds unless a throttle with a measured rate says otherwise. */
-        if (first && recent < 0 && reserved > g->throttled_rate)
+         * budget when it is under half the throttled request's cost (a bulk write cut
+         * after a few documents charges almost nothing): aim the climb at what that request
+         * wanted to spend, so the pace halves its way back up to it in seconds unless a
+         * throttle with a measured rate says otherwise. A read that cost more than a second
+         * of the budget, overdrawn as above, is no such case: aiming at it overshot again. */
+        if (first && recent < 0 && reserved > 2 * g->throttled_rate)
             g->throttled_rate = reserved;
     }
     if (g->rate > 0) {
@@ -393,6 +425,8 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
                  * or the fixed budget. */
                 g->rate = g->max_ru;
                 g->throttled_rate = 0;
+                g->last_level = 0;
+                g->confirmed = 0;
                 g->background = share;
                 g->last_raise_ms = now_ms;
                 background = 1;
@@ -429,7 +463,7 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
                 g->share_at_cut = chained ? share
                                   : lately > 2 * CCOPY_GOVERNOR_MARGIN ? lately
                                                                       : 2 * CCOPY_GOVERNOR_MARGIN;
-                cut(g, reserved, now_ms);
+                cut(g, reserved, retry_after_ms, now_ms);
                 mark(g, now_ms);
             }
         } else {

@@ -10,8 +10,11 @@
 #include "fuzz.h"
 #include "sink.h"
 
-/* The value after `key` where a parameter starts (the text's start, '?', '&' or ';'), up to ';'
- * or '&', when it is long enough to be told apart and occurs once in the text, else NULL. */
+/* The value after `key` where a parameter starts (the text's start, '?', '&' or ';'), after any
+ * blanks or quotes, up to ';', '&', a blank, a quote or a line break, when it is long enough to
+ * be told apart and occurs once in the text, else NULL. An account key or a SAS signature is
+ * Base64, percent-encoded in a URL: it never holds a blank or a quote, and messages mask a
+ * secret up to those so that the words after it stay readable. */
 static char *secret_of(const char *text, const char *key)
 {
     const char *p = text, *end;
@@ -21,7 +24,8 @@ static char *secret_of(const char *text, const char *key)
     if (!p)
         return NULL;
     p += strlen(key);
-    end = p + strcspn(p, ";&");
+    p += strspn(p, " \t'\"");
+    end = p + strcspn(p, ";& \t\n'\"");
     if (end - p < 8)
         return NULL;
     value = strndup(p, (size_t)(end - p));

@@ -97,9 +97,22 @@ CCOPY_TEST(mask_key_value_secrets)
     masked("https://a.blob.core.windows.net/c?sv=2021&sig=abc%2Bdef&se=x", "https://a.blob.core.windows.net/c?sv=2021&sig=****&se=x");
     masked("mongodb://h/?authSource=admin&password=hunter2", "mongodb://h/?authSource=admin&password=****");
     masked("BlobEndpoint=http://h/;SharedAccessSignature=sv=2021&sig=zzz;x=1", "BlobEndpoint=http://h/;SharedAccessSignature=****;x=1");
-    /* found by fuzz_blob_account: a value after blanks or a quote was left in the clear */
-    masked("c?sv=1&sig= abc%2B&x=1", "c?sv=1&sig= ****&x=1");
-    masked("AccountKey='Eby8vdM0'", "AccountKey='****'");
+    /* found by fuzz_blob_account: a value after blanks or a quote was left in the clear, and
+     * so was a value of quotes alone */
+    masked("c?sv=1&sig= abc%2B&x=1", "c?sv=1&sig=****&x=1");
+    masked("AccountKey='Eby8vdM0'", "AccountKey=****'");
+    masked("BlobEndpoint \"h&sig=\" is not a URL", "BlobEndpoint \"h&sig=**** not a URL");
+}
+
+/* Found by fuzz_blob_account: the credentials of a URI without a '/' ran to an '@' inside a SAS
+ * signature, so masking them took the "sig=" along and left the signature after the '@'. Both
+ * rules mask what they find in the text as it was. */
+CCOPY_TEST(mask_signature_holding_the_at_that_ends_uri_credentials)
+{
+    masked("http://127.0.0.1:10000?sv=1&sig=@c2lnbmF0dXJl%3D needs https",
+           "http://127.0.0.1:**** needs https");
+    masked("mongodb://u:pa&sig=xyz@host/db", "mongodb://u:****");
+    masked("http://h:1?sig=abcdefgh&x=@y", "http://h:****@y");
 }
 
 CCOPY_TEST(mask_short_secret)

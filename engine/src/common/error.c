@@ -213,12 +213,23 @@ void _ccopy_mask_secrets(char *text)
 {
     static const char *const keys[] = {"password=", "accountkey=", "sharedaccesssignature=", "sig=",
                                        "client_secret=", "access_token=", "client_assertion="};
-    size_t i;
+    size_t len, i, out;
+    unsigned char *masked;
 
     if (!text)
         return;
     mask_remembered(text);
     mask_jwts(text);
+    /* Both rules below mark what they mask on the text as it is, and the marked runs become
+     * "****" after: masking a URI's credentials first had taken the "sig=" before a SAS
+     * signature holding an '@' with it, and left the signature (found by
+     * tests/fuzz/fuzz_blob_account). */
+    len = strlen(text);
+    masked = calloc(len + 1, 1);
+    if (!masked) {
+        mask_span(text, 0, len); /* no memory to tell the secret apart: none of it is left */
+        return;
+    }
     /* scheme://user:password@host. The credentials end at the last '@' before the first '/':
      * libmongoc takes a password holding '?', ',', quotes, blanks or line breaks unescaped, so
      * none of those can end the scan. Text after a URI without a '/' may be masked with it when
@@ -233,27 +244,43 @@ void _ccopy_mask_secrets(char *text)
                     at = k; /* the last '@' ends the credentials */
             }
             if (colon && at > colon)
-                mask_span(text, colon + 1, at);
+                memset(masked + colon + 1, 1, at - colon - 1);
         }
     }
     for (i = 0; text[i]; i++) {
         size_t j;
         for (j = 0; j < sizeof keys / sizeof keys[0]; j++) {
             if ((i == 0 || strchr("?&; \t'\"", text[i - 1])) && prefix_at(text, i, keys[j])) {
-                size_t from = i + strlen(keys[j]), to;
+                size_t from = i + strlen(keys[j]), to = from;
                 /* a SAS inside a connection string holds '&': it ends at ';' */
                 const char *stop = j == 2 ? "; \t\n'\"" : "&; \t\n'\"";
-                /* a value that starts with blanks or quotes is still a value: "sig= abc" */
-                while (text[from] && strchr(" \t'\"", text[from]))
-                    from++;
-                to = from;
+                /* a value that starts with blanks or quotes is still a value ("sig= abc"), and
+                 * the blanks and quotes go with it: they may be all the value there is */
+                while (text[to] && strchr(" \t'\"", text[to]))
+                    to++;
                 while (text[to] && !strchr(stop, text[to]))
                     to++;
-                mask_span(text, from, to);
+                memset(masked + from, 1, to - from);
+                if (to > i + 1)
+                    i = to - 1;
                 break;
             }
         }
     }
+    /* each marked run becomes "****" (or as many '*' when shorter): never longer, so in place */
+    for (i = out = 0; i < len;) {
+        size_t run = 0;
+        while (i + run < len && masked[i + run])
+            run++;
+        if (run) {
+            memset(text + out, '*', run < 4 ? run : 4);
+            out += run < 4 ? run : 4;
+            i += run;
+        } else
+            text[out++] = text[i++];
+    }
+    text[out] = '\0';
+    free(masked);
 }
 
 void _ccopy_out_of_memory(size_t size)

@@ -432,6 +432,9 @@ CCOPY_TEST(remembered_secrets_are_masked_wherever_they_appear)
     masked("a message cut off inside Zk9vQmFyQm", "a message cut off inside ****");
     masked("too little of it: Zk9vQm", "too little of it: Zk9vQm");
     masked("short words stay", "short words stay");
+    /* every rule looks at the text as it was: a token right after a remembered secret is one */
+    masked("Zk9vQmFyQmF6UXV4eyJ0eXAiOiJKV1QiLCJhbGci.eyJhdWQiOiJodHRwcyJ9 done", "**** done");
+    masked("mongodb://u:Zk9vQmFyQmF6UXV4@h/", "mongodb://u:****@h/");
     _ccopy_secrets_forget();
     masked("value Zk9vQmFyQmF6UXV4", "value Zk9vQmFyQmF6UXV4");
 }

@@ -88,24 +88,13 @@ void _ccopy_error_prefix(ccopy_error_t *error, const char *fmt, ...)
     _ccopy_mask_secrets(error->message);
 }
 
-/* Overwrite text[from, to) with "****", shifting the rest of the string left or right. */
-static size_t mask_span(char *text, size_t from, size_t to)
+/* Write the stars that stand for a masked run of `run` bytes at `at`: "****", or as many '*' as
+ * the run has when it is shorter, so that masking never makes a text longer. Returns how many. */
+static size_t write_stars(char *at, size_t run)
 {
-    static const char stars[] = "****";
-    size_t len = strlen(text);
-    size_t tail = len - to;
-
-    if (to - from == 0)
-        return from;
-    /* "****" never makes the string longer than the span it replaces by more than 3 bytes;
-     * only replace when it fits in the existing storage, otherwise shorten the span. */
-    if (to - from >= 4) {
-        memcpy(text + from, stars, 4);
-        memmove(text + from + 4, text + to, tail + 1);
-        return from + 4;
-    }
-    memset(text + from, '*', to - from);
-    return to;
+    size_t n = run < 4 ? run : 4;
+    memset(at, '*', n);
+    return n;
 }
 
 static int prefix_at(const char *text, size_t i, const char *prefix)
@@ -166,9 +155,9 @@ void _ccopy_secrets_forget(void)
     pthread_mutex_unlock(&remembered_lock);
 }
 
-/* Mask every occurrence of a remembered secret, and a secret cut off by the end of the text
+/* Mark every occurrence of a remembered secret, and a secret cut off by the end of the text
  * (a message truncated to fit) when at least REMEMBERED_MIN_LEN bytes of it are there. */
-static void mask_remembered(char *text)
+static void mark_remembered(const char *text, unsigned char *masked)
 {
     size_t k;
     pthread_mutex_lock(&remembered_lock);
@@ -178,9 +167,10 @@ static void mask_remembered(char *text)
         while (text[i]) {
             size_t left = strnlen(text + i, len);
             if (text[i] == secret[0] && (left == len || left >= REMEMBERED_MIN_LEN) &&
-                memcmp(text + i, secret, left) == 0)
-                i = mask_span(text, i, i + left);
-            else
+                memcmp(text + i, secret, left) == 0) {
+                memset(masked + i, 1, left);
+                i += left;
+            } else
                 i++;
         }
     }
@@ -193,19 +183,23 @@ static int base64url_char(char c)
 }
 
 /* A JSON Web Token (an Entra ID access token, a federated token): "eyJ" Base64url, a '.', and
- * more Base64url and dots. Masked wherever it appears, whoever put it in the text. */
-static void mask_jwts(char *text)
+ * more Base64url and dots. Marked wherever it appears, whoever put it in the text; one right
+ * after a masked secret starts there too. */
+static void mark_jwts(const char *text, unsigned char *masked)
 {
     size_t i = 0;
     while (text[i]) {
         size_t end = i, dots = 0;
-        if (strncmp(text + i, "eyJ", 3) != 0 || (i > 0 && base64url_char(text[i - 1]))) {
+        if (strncmp(text + i, "eyJ", 3) != 0 ||
+            (i > 0 && base64url_char(text[i - 1]) && !masked[i - 1])) {
             i++;
             continue;
         }
         while (base64url_char(text[end]) || text[end] == '.')
             dots += text[end++] == '.';
-        i = dots > 0 && end - i >= 16 ? mask_span(text, i, end) : end;
+        if (dots > 0 && end - i >= 16)
+            memset(masked + i, 1, end - i);
+        i = end;
     }
 }
 
@@ -218,18 +212,18 @@ void _ccopy_mask_secrets(char *text)
 
     if (!text)
         return;
-    mask_remembered(text);
-    mask_jwts(text);
-    /* Both rules below mark what they mask on the text as it is, and the marked runs become
-     * "****" after: masking a URI's credentials first had taken the "sig=" before a SAS
-     * signature holding an '@' with it, and left the signature (found by
-     * tests/fuzz/fuzz_blob_account). */
+    /* Every rule marks what it masks on the text as it is, and the marked runs become "****"
+     * after: masking a URI's credentials first had taken the "sig=" before a SAS signature
+     * holding an '@' with it, and left the signature (found by tests/fuzz/fuzz_blob_account). */
     len = strlen(text);
     masked = calloc(len + 1, 1);
     if (!masked) {
-        mask_span(text, 0, len); /* no memory to tell the secret apart: none of it is left */
+        /* no memory to tell the secret apart: none of it is left */
+        text[write_stars(text, len)] = '\0';
         return;
     }
+    mark_remembered(text, masked);
+    mark_jwts(text, masked);
     /* scheme://user:password@host. The credentials end at the last '@' before the first '/':
      * libmongoc takes a password holding '?', ',', quotes, blanks or line breaks unescaped, so
      * none of those can end the scan. Text after a URI without a '/' may be masked with it when
@@ -267,14 +261,13 @@ void _ccopy_mask_secrets(char *text)
             }
         }
     }
-    /* each marked run becomes "****" (or as many '*' when shorter): never longer, so in place */
+    /* never longer than what it replaces, so in place */
     for (i = out = 0; i < len;) {
         size_t run = 0;
         while (i + run < len && masked[i + run])
             run++;
         if (run) {
-            memset(text + out, '*', run < 4 ? run : 4);
-            out += run < 4 ? run : 4;
+            out += write_stars(text + out, run);
             i += run;
         } else
             text[out++] = text[i++];

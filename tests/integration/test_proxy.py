@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import bson
@@ -21,6 +22,7 @@ from pymongo.errors import (AutoReconnect, BulkWriteError, CursorNotFound, Opera
                             ServerSelectionTimeoutError)
 
 from clirun import REPO_ROOT
+from cosmosproxy import CosmosProxy
 from ferretdb import FerretDB
 from tlscerts import make_certs
 
@@ -495,6 +497,26 @@ def test_the_budget_lost_while_the_bucket_is_full_is_kept_by_requests_at_the_ser
     charged = proxy.counters()["ru_charged"]
     assert 1000 < charged < 0.3 * rate
     assert sum(lost.values()) == pytest.approx(rate * elapsed - charged, abs=0.02 * rate)
+
+
+def test_lost_refill_ends_on_a_second_boundary_that_rounds_down():
+    # A benchmark run hung here: the refill lost from a start on a whole second of the
+    # timeline, where (base + n) - base rounds to just under n, went back to second n - 1,
+    # whose end is that start again, and the loop never moved on.
+    proxy = CosmosProxy(ru_per_second=150)
+    base = proxy._started_mono
+    n = next(n for n in range(1, 10000) if int((base + n) - base) != n)
+    done = threading.Event()
+
+    def lose():
+        with proxy._lock:
+            proxy._lost(base + n, base + n + 1.5, 150)
+        done.set()
+
+    threading.Thread(target=lose, daemon=True).start()
+    assert done.wait(5), "the lost refill never ended"
+    lost = {t: sum(v["lost"].values()) for t, v in proxy._counters["timeline"].items()}
+    assert lost == pytest.approx({n: 150.0, n + 1: 75.0})
 
 
 # ---------------------------------------------------------------- topology, TLS

@@ -260,13 +260,19 @@ class CosmosProxy(LoopThreadServer):
         start = max(start, base)
         key = str(self._in_flight)
         by_app = ",".join(f"{app}={n}" for app, n in sorted(self._in_flight_by_app.items()) if n)
+        # The second counts up on its own: recomputed from ``start`` as ``int(start - base)``,
+        # a boundary ``base + second + 1`` that rounds to ``start - base`` just under a whole
+        # number gave the same second again, and the loop never ended (a benchmark run hung).
+        second = int(start - base)
         while start < end:
-            second = int(start - base)
             upto = min(end, base + second + 1)
-            slot = self._slot(second)
-            slot["lost"][key] = slot["lost"].get(key, 0.0) + (upto - start) * rate
-            slot["lost_by_app"][by_app] = slot["lost_by_app"].get(by_app, 0.0) + (upto - start) * rate
-            start = upto
+            if upto > start:
+                slot = self._slot(second)
+                slot["lost"][key] = slot["lost"].get(key, 0.0) + (upto - start) * rate
+                slot["lost_by_app"][by_app] = (slot["lost_by_app"].get(by_app, 0.0)
+                                               + (upto - start) * rate)
+                start = upto
+            second += 1
 
     def _slot(self, second: int) -> dict:
         return self._counters["timeline"].setdefault(

@@ -504,8 +504,9 @@ def test_lost_refill_ends_on_a_second_boundary_that_rounds_down():
     # timeline, where (base + n) - base rounds to just under n, went back to second n - 1,
     # whose end is that start again, and the loop never moved on.
     proxy = CosmosProxy(ru_per_second=150)
-    base = proxy._started_mono
-    n = next(n for n in range(1, 10000) if int((base + n) - base) != n)
+    base = proxy._started_mono = 0.1  # (0.1 + 4) - 0.1 == 3.9999999999999996
+    n = 4
+    assert int((base + n) - base) == n - 1
     done = threading.Event()
 
     def lose():

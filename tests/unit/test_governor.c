@@ -262,7 +262,8 @@ CCOPY_TEST(early_first_throttle_climbs_towards_the_throttled_request_cost)
     _ccopy_governor_throttled(&g, 3000, 0);
     CHECK(g.rate > 0 && g.rate <= 30 * CCOPY_GOVERNOR_CUT + 1e-9);
     CHECK(NEAR(g.throttled_rate, 3000));
-    /* limited for a second: half the gap to just under it */
+    /* limited for a second once the cut's trial is over: half the gap to just under it */
+    g.on_trial = 0;
     g.limited = 1;
     g.last_raise_ms -= 1000;
     _ccopy_governor_release(&g, 0);
@@ -273,6 +274,14 @@ CCOPY_TEST(early_first_throttle_climbs_towards_the_throttled_request_cost)
         CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, &waited), 0);
     }
     CHECK(g.rate > 1000);
+    _ccopy_governor_destroy(&g);
+    /* the same cost once thousands of RU got through (a job set unpaced again by background
+     * throttling, then a window's first read): the level measured stands */
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_settle(&g, 0, 1600, 1);
+    g.first_charge_ms -= 10000;
+    _ccopy_governor_throttled(&g, 280, 0);
+    CHECK(fabs(g.throttled_rate - 160) < 0.1); /* 1,600 RU in 10 s */
     _ccopy_governor_destroy(&g);
 }
 
@@ -449,6 +458,7 @@ static double probe_step(_ccopy_governor_t *g)
     atomic_int canceled = 0;
     double before;
     g->rate = g->throttled_rate * CCOPY_GOVERNOR_PLATEAU;
+    g->on_trial = 0; /* the cut's verdict came (the hold until it is tested below) */
     before = g->rate;
     g->tokens = g->rate;
     g->paused_until_ms = 0;
@@ -467,6 +477,38 @@ static void throttled_at(_ccopy_governor_t *g, double level)
     got_through(g, level);
     _ccopy_governor_throttled(g, 0, 1);
     CHECK(NEAR(g->throttled_rate, level));
+}
+
+CCOPY_TEST(a_cut_on_trial_holds_its_pace_for_a_second_and_8_requests)
+{
+    /* climbing back before the verdict throttled the job at its own doing, and the verdict
+     * then took the cut for useless and set the job unpaced */
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    double paced;
+    int i;
+    _ccopy_governor_init(&g, 0);
+    throttled_at(&g, 1000);
+    paced = g.rate;
+    CHECK(g.on_trial && NEAR(paced, 1000 * CCOPY_GOVERNOR_CUT));
+    for (i = 0; i < CCOPY_GOVERNOR_TRIAL_REQUESTS; i++) {
+        g.tokens = paced;
+        g.limited = 1;
+        g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+        CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+        CHECK(g.rate == paced); /* 8 requests, but not a second yet */
+    }
+    g.last_cut_ms -= CCOPY_GOVERNOR_TRIAL_MS - 100;
+    g.limited = 1;
+    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    CHECK(g.rate == paced);
+    g.last_cut_ms -= 100; /* a second and 9 requests: the climb goes on */
+    g.limited = 1;
+    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    CHECK(g.rate > paced && g.on_trial);
+    _ccopy_governor_destroy(&g);
 }
 
 CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
@@ -737,15 +779,16 @@ CCOPY_TEST(the_pause_after_a_throttle_does_not_count_against_the_budget)
 CCOPY_TEST(time_no_request_waited_for_the_pace_does_not_count_against_the_budget)
 {
     /* Paced at 200 RU/s; for 5 of the 9 s since the last cut every worker was at the server
-     * (FerretDB scanning for a window's first batch), nobody waited for the pace; 600 RU got
-     * through in the other 4. The budget is 150, not the 67 a second of the whole 9 s. */
+     * (FerretDB scanning for a window's first batch), nobody waited for the pace; 750 RU got
+     * through in the other 4: the second of budget the server refilled meanwhile, then 150 a
+     * second. The budget is 150, not the 83 a second of the whole 9 s nor the 188 of the 4. */
     _ccopy_governor_t g;
     _ccopy_governor_init(&g, 0);
     _ccopy_governor_seed(&g, 200);
     g.last_cut_ms -= 9000;
     g.last_raise_ms -= 9000;
     g.clock_ms -= 5000; /* the idle clock last ran 5 s ago, and nobody has waited since */
-    g.ru_charged += 600;
+    g.ru_charged += 750;
     _ccopy_governor_throttled(&g, 0, 5);
     CHECK(NEAR(g.throttled_rate, 150));
     CHECK(NEAR(g.rate, 150 * CCOPY_GOVERNOR_CUT));

@@ -9,6 +9,7 @@
 #include "governor.h"
 
 #define WAIT_SLICE_MS 50
+#define BURST_MS ((int64_t)(CCOPY_GOVERNOR_BURST_SECONDS * 1000))
 
 /* The window a worker's last request started in (and whose governor), so that the answers of
  * requests sent before a cut do not count as throttling after it: a worker throttles the
@@ -109,6 +110,12 @@ static void answered(_ccopy_governor_t *g, double reserved)
 static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
 {
     if (now_ms - g->last_raise_ms < 1000)
+        return;
+    /* A cut on trial holds its pace until the verdict can be had (a second and 8 requests):
+     * climbing back meanwhile throttled the job at its own doing, and three such throttles
+     * judged the cut useless, the throttling background, and set the job unpaced again. */
+    if (g->on_trial && (now_ms - g->last_cut_ms < CCOPY_GOVERNOR_TRIAL_MS ||
+                        g->requests - g->requests_at_mark < CCOPY_GOVERNOR_TRIAL_REQUESTS))
         return;
     if (g->rate > 0 && g->limited) {
         /* back quickly towards just under the pace that was last throttled, then probe above
@@ -319,7 +326,11 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
          * same, to climb back for a minute. */
         int64_t since = now_ms - g->last_cut_ms, left_out;
         clock_idle(g, now_ms);
+        /* ... except a second of a long idle: the server's bucket refilled meanwhile, and
+         * the job spent that second's budget once it went on (a cut after a scan of 9 s
+         * found 164 RU/s on a budget of 150, and the climb probed above it at once). */
         left_out = g->paused_since_cut_ms + g->idle_since_cut_ms;
+        left_out -= g->idle_since_cut_ms < BURST_MS ? g->idle_since_cut_ms : BURST_MS;
         since -= left_out < since ? left_out : since;
         level = recent > 0 && recent < g->rate ? recent : g->rate;
         measured = recent > 0;
@@ -348,12 +359,14 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
         g->throttled_rate = level;
         g->rate = level * (again ? CCOPY_GOVERNOR_CUT_AGAIN : CCOPY_GOVERNOR_CUT);
         /* A first throttle before three whole seconds were measured says little about the
-         * budget when it is under half the throttled request's cost (a bulk write cut
-         * after a few documents charges almost nothing): aim the climb at what that request
-         * wanted to spend, so the pace halves its way back up to it in seconds unless a
-         * throttle with a measured rate says otherwise. A read that cost more than a second
-         * of the budget, overdrawn as above, is no such case: aiming at it overshot again. */
-        if (first && recent < 0 && reserved > 2 * g->throttled_rate)
+         * budget when it is under half the throttled request's cost and less than that cost
+         * got through in all (a bulk write cut after a few documents charges almost nothing):
+         * aim the climb at what that request wanted to spend, so the pace halves its way back
+         * up to it in seconds unless a throttle with a measured rate says otherwise. A read
+         * that cost more than a second of the budget, overdrawn as above, is no such case,
+         * nor a job set unpaced again after thousands of RU (a window's first read of 540 RU
+         * at 150 RU/s): aiming at it overshot again, and the cuts took 20 s to come down. */
+        if (first && recent < 0 && reserved > 2 * g->throttled_rate && g->ru_charged < reserved)
             g->throttled_rate = reserved;
     }
     if (g->rate > 0) {

@@ -18,11 +18,13 @@
  * charge (before that, only RetryAfterMs holds the job back) sets the rate to what the job was
  * getting through (the larger of its recent rate and its average so far, both counting the
  * RetryAfterMs asked for now as time; when less than three seconds were measured and that is
- * under half the throttled request's own cost, the climb aims at that cost); later ones cut it
- * (at most once a second) to what got through lately, or since the last cut when that is
- * lower, leaving out the pauses the server asked for and the time in which no worker waited for
- * the pace (the server was the bottleneck then, not the budget); while requests succeed and pacing is what holds them back, the rate
- * climbs back quickly to just under the pace last throttled, then creeps above it by 1% a
+ * under half the throttled request's own cost, and less than that cost got through in all, the
+ * climb aims at that cost); later ones cut it (at most once a second) to what got through
+ * lately, or since the last cut when that is lower, leaving out the pauses the server asked for
+ * and the time in which no worker waited for the pace (the server was the bottleneck then, not
+ * the budget) but a second of it (the server refilled that much meanwhile, and the job spent it
+ * after). The pace a cut sets holds for its trial (a second and 8 requests, below); then, while
+ * requests succeed and pacing is what holds them back, the rate climbs back quickly to just under the pace last throttled, then creeps above it by 1% a
  * second (1% more for every 20 s without a throttle, up to 10%), and by a half, a third,
  * then a quarter of that once cuts in a row found the same level (within 5%): every probe
  * above a budget that stays put ends in a throttle. A fixed budget is also

@@ -17,7 +17,8 @@
  * starts unpaced and adapts: the first throttling answer at least a second after the first
  * charge (before that, only RetryAfterMs holds the job back) sets the rate to what the job was
  * getting through (the larger of its recent rate and its average so far, both counting the
- * RetryAfterMs asked for now as time; when less than three seconds were measured and that is
+ * RetryAfterMs asked for now as time, and the average a second more, the budget the server had
+ * banked before the job began; when less than three seconds were measured and that is
  * under half the throttled request's own cost, and less than that cost got through in all, the
  * climb aims at that cost); later ones cut it (at most once a second) to what got through
  * lately, or since the last cut when that is lower, leaving out the pauses the server asked for
@@ -25,8 +26,8 @@
  * the budget) but a second of it (the server refilled that much meanwhile, and the job spent it
  * after). The pace a cut sets holds for its trial (a second and 8 requests, below); then, while
  * requests succeed and pacing is what holds them back, the rate climbs back quickly to just under the pace last throttled, then creeps above it by 1% a
- * second (1% more for every 20 s without a throttle, up to 10%), and by a half, a third,
- * then a quarter of that once cuts in a row found the same level (within 5%): every probe
+ * second (1% more for every 20 s without a throttle, up to 10%), and by a half, a third, and so
+ * on to a sixth of that once cuts in a row found the same level (within 10%): every probe
  * above a budget that stays put ends in a throttle. A fixed budget is also
  * the ceiling of the adaptive rate, so throttling from other clients of the same account still
  * slows the job down.
@@ -144,8 +145,8 @@ _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
                                          /* throttled halves the gap to it ...                 */
 #define CCOPY_GOVERNOR_RAISE 1.01        /* ... above it the pace grows 1% a second, 1% more    */
 #define CCOPY_GOVERNOR_QUIET_STEP_S 20.0 /* for every 20 s without a throttle, up to 10%        */
-#define CCOPY_GOVERNOR_SAME_LEVEL 0.05   /* a cut within 5% of the last one's level confirms it */
-#define CCOPY_GOVERNOR_CONFIRMED_MAX 3   /* the probe is 1 / (1 + confirmations, at most 3)     */
+#define CCOPY_GOVERNOR_SAME_LEVEL 0.1    /* a cut within 10% of the last one's level confirms it */
+#define CCOPY_GOVERNOR_CONFIRMED_MAX 5   /* the probe is 1 / (1 + confirmations, at most 5)     */
 #define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s ...                        */
 #define CCOPY_GOVERNOR_FLOOR 0.05        /* ... nor below this x the best rate got through     */
 #define CCOPY_GOVERNOR_TRIAL_MS 1000     /* a cut's verdict: at least this long after it ...   */

@@ -564,7 +564,8 @@ def content_ok(result: dict) -> bool:
 
 
 def latest_records(results_dir: Path) -> dict[str, dict]:
-    """The newest record of each harness scenario, preferring full runs to --quick ones."""
+    """The newest record of each harness scenario, preferring full runs to --quick ones and
+    runs of every candidate to runs of a few (``--candidates``, a question about those few)."""
     best: dict[str, tuple] = {}
     for path in sorted(results_dir.glob("*.json")):
         scenario = path.name.rsplit("-", 1)[0]
@@ -573,7 +574,8 @@ def latest_records(results_dir: Path) -> dict[str, dict]:
         rec = json.loads(path.read_text())
         if rec.get("harness") != 1:
             continue
-        key = (not rec["parameters"].get("quick"), path.name)
+        key = (not rec["parameters"].get("quick"), not rec["parameters"].get("candidates"),
+               path.name)
         if scenario not in best or key > best[scenario][0]:
             best[scenario] = (key, rec, path)
     return {s: (rec, path) for s, (_, rec, path) in best.items()}

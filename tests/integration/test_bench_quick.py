@@ -108,3 +108,30 @@ def test_bench_quick_dask_scenario_keeps_its_records_in_the_results_dir(tmp_path
         for kind in ("unlimited", "budget"):
             assert r[kind]["content_check"]["ok"], (r["workers"], kind, r[kind])
             assert r[kind]["documents"] == 1000, (r["workers"], kind)
+
+
+def test_report_takes_the_newest_full_run_of_every_candidate(tmp_path):
+    # A run of a few candidates (--candidates) answers a question about those few: the report
+    # keeps the newest full run of every candidate, and takes a few only when nothing else is
+    # there; a --quick record only when there is no full one.
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import harness
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+
+    def record(name, quick=False, candidates=None):
+        (tmp_path / name).write_text(json.dumps(
+            {"harness": 1, "parameters": {"quick": quick, "candidates": candidates}}))
+
+    record("throttled-20261206T010000Z.json", quick=True)
+    assert harness.latest_records(tmp_path)["throttled"][1].name == \
+        "throttled-20261206T010000Z.json"
+    record("throttled-20261206T020000Z.json", candidates=["cosmocopy_adaptive"])
+    assert harness.latest_records(tmp_path)["throttled"][1].name == \
+        "throttled-20261206T020000Z.json"
+    record("throttled-20261206T030000Z.json")
+    record("throttled-20261206T040000Z.json", candidates=["cosmocopy_adaptive"])
+    record("throttled-20261206T050000Z.json", quick=True)
+    assert harness.latest_records(tmp_path)["throttled"][1].name == \
+        "throttled-20261206T030000Z.json"

@@ -532,6 +532,15 @@ CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
     throttled_at(&g, 995);
     throttled_at(&g, 1005);
     CHECK(NEAR(probe_step(&g), 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) / 6));
+    /* a cut within two seconds of the last corrects it: it neither confirms nor moves */
+    g.rate = 2000;
+    got_through(&g, 1000);
+    g.last_cut_ms = _ccopy_monotonic_ms() - 1500;
+    g.on_trial = 0;
+    _ccopy_governor_throttled(&g, 0, 1);
+    CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT_AGAIN)); /* it did cut */
+    CHECK_INT(g.confirmed, 6);
+    CHECK(NEAR(g.last_level, 1005));
     throttled_at(&g, 1200); /* the application sharing the budget stopped */
     CHECK(NEAR(probe_step(&g), CCOPY_GOVERNOR_RAISE));
     _ccopy_governor_destroy(&g);

@@ -346,9 +346,12 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
             measured = measured || average > 0;
         }
     }
-    if (level > 0 && measured) {
+    if (level > 0 && measured && !(g->last_cut_ms && now_ms - g->last_cut_ms < 2000)) {
         /* the same level as the last cut found (within 10%): the budget is where it was. A
-         * cut with nothing measured (seconds without a charge) says nothing either way. */
+         * cut with nothing measured (seconds without a charge) says nothing either way, nor
+         * one within two seconds of the last: it corrects that cut (its three seconds still
+         * hold the pace before it), and two such cuts beside an application had confirmed a
+         * level at once, so the probe crept at half a percent a second in its light phases. */
         if (g->last_level > 0 && level >= g->last_level * (1.0 - CCOPY_GOVERNOR_SAME_LEVEL) &&
             level <= g->last_level * (1.0 + CCOPY_GOVERNOR_SAME_LEVEL))
             g->confirmed++;

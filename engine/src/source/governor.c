@@ -296,6 +296,8 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
 {
     double recent = recent_rate(g, now_ms), level;
     int measured = 0; /* the level is what got through, not the pace that was throttled */
+    /* still throttled within two seconds of the last cut: the level was too high */
+    int again = g->last_cut_ms && now_ms - g->last_cut_ms < 2000;
     if (g->rate <= 0) {
         /* First throttle of an unpaced job: the larger of the recent rate and the average
          * since the first charge, counting at least a second. Pacing from above costs a
@@ -346,7 +348,7 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
             measured = measured || average > 0;
         }
     }
-    if (level > 0 && measured && !(g->last_cut_ms && now_ms - g->last_cut_ms < 2000)) {
+    if (level > 0 && measured && !again) {
         /* the same level as the last cut found (within 10%): the budget is where it was. A
          * cut with nothing measured (seconds without a charge) says nothing either way, nor
          * one within two seconds of the last: it corrects that cut (its three seconds still
@@ -360,8 +362,6 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
         g->last_level = level;
     }
     if (level > 0) {
-        /* still throttled within two seconds of the last cut: the level was too high */
-        int again = g->last_cut_ms && now_ms - g->last_cut_ms < 2000;
         int first = g->rate <= 0;
         g->throttled_rate = level;
         g->rate = level * (again ? CCOPY_GOVERNOR_CUT_AGAIN : CCOPY_GOVERNOR_CUT);

@@ -25,11 +25,12 @@
  * and the time in which no worker waited for the pace (the server was the bottleneck then, not
  * the budget) but a second of it (the server refilled that much meanwhile, and the job spent it
  * after). The pace a cut sets holds for its trial (a second and 8 requests, below); then, while
- * requests succeed and pacing is what holds them back, the rate climbs back quickly to just under the pace last throttled, then creeps above it by 1% a
- * second (1% more for every 20 s without a throttle, up to 10%), and by a half, a third, and so
- * on to a sixth of that once cuts in a row found the same level (within 10%; a cut within two
- * seconds of the last corrects it and does not count): every probe
- * above a budget that stays put ends in a throttle. A fixed budget is also
+ * requests succeed and pacing is what holds them back, the rate climbs back quickly to just
+ * under the pace last throttled, then creeps above it by 1% a second (1% more for every 20 s
+ * without a throttle, up to 10%), and by a half, a third, and so on to a sixth of that once cuts
+ * in a row found the same level (within 10%; a cut within two seconds of the last corrects it
+ * and does not count): every probe above a budget that stays put ends in a throttle. A fixed
+ * budget is also
  * the ceiling of the adaptive rate, so throttling from other clients of the same account still
  * slows the job down.
  *

@@ -410,6 +410,29 @@ def test_a_malformed_connection_string_names_its_flag(tmp_path, command, args, f
     _assert_masked(res)
 
 
+@pytest.mark.parametrize("password", [f"{SECRET}:x", f"{SECRET}@x", f"x@{SECRET}", f"{SECRET}%zz"],
+                         ids=["colon", "at", "at-first", "bad-escape"])
+@pytest.mark.parametrize("command,flag", [("backup", "--source"), ("replicate", "--target"),
+                                          ("verify", "--backup")])
+def test_a_password_with_unescaped_characters_is_bad_input_and_never_shown(tmp_path, password,
+                                                                          command, flag):
+    """libmongoc quotes such a password in its message, and one holding an '@' made the rest
+    of it a host name that the error named ("cannot reach x@127.0.0.1")."""
+    uri = f"mongodb://user:{password}@127.0.0.1:{clirun.closed_port()}/"
+    good = f"mongodb://127.0.0.1:{clirun.closed_port()}/"
+    args = {"backup": ["--source", uri, "--db", "x", "--to", f"dir:{tmp_path / 'bk'}"],
+            "replicate": ["--source", good, "--db", "x", "--target", uri],
+            "verify": ["--source", good, "--db", "x", "--backup", uri]}[command]
+    for extra in ([], ["--json"]):
+        res = clirun.run(command, *args, *extra, "--server-timeout-ms", "500", timeout=60)
+        assert res.rc == 2, res.explain()
+        assert f"{flag}: malformed connection string" in res.stderr + res.stdout, res.explain()
+        assert "percent-encode" in res.stderr + res.stdout, res.explain()
+        for part in {SECRET, *password.replace("%", "@").replace(":", "@").split("@")} - {"x", "", "zz"}:
+            assert part not in res.stdout + res.stderr, res.explain()
+            assert part.lower() not in (res.stdout + res.stderr).lower(), res.explain()
+
+
 @pytest.mark.parametrize("command", ["list", "restore", "backup"])
 def test_a_sas_url_without_its_signature_is_bad_input(azurite, blob_container, command):
     """A SAS URL cut short (no sig parameter) is refused at once, not sent to be refused (403)."""

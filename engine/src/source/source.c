@@ -29,6 +29,49 @@ static char *hosts_text(const mongoc_uri_t *uri)
     return text ? text : _ccopy_strdup("(no host)");
 }
 
+#define PERCENT_ENCODING "(RFC 3986: ':' as %%3A, '@' as %%40, '/' as %%2F, '%%' as %%25)"
+
+/* The credentials of a connection string as written: "scheme://" to the first '/' after it (or
+ * '?', or the end) holds at most one '@'. libmongoc splits at the first one, so an unescaped '@'
+ * in a password made the rest of it a host name, and the error named it ("cannot reach
+ * PW@127.0.0.1"); its own message for other unescaped characters quotes the password. Neither
+ * may reach a message: these checks say what is wrong without the text. */
+static int credentials_problem(const char *uri_text, ccopy_error_t *error)
+{
+    const char *authority = strstr(uri_text, "://"), *p;
+    int ats = 0;
+    if (!authority)
+        return 0;
+    for (p = authority + 3; *p && *p != '/' && *p != '?'; p++)
+        ats += *p == '@';
+    if (ats > 1)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "malformed connection string: the user name or password holds "
+                                "an unescaped '@'; percent-encode it " PERCENT_ENCODING);
+    return 0;
+}
+
+/* libmongoc's message for a connection string it refused, unless it is about the password (it
+ * may quote it). */
+static int malformed(const char *uri_text, const bson_error_t *e, ccopy_error_t *error)
+{
+    const char *authority = strstr(uri_text, "://"), *at, *colon;
+    int quotes_password = strcasestr(e->message, "password") != NULL;
+    if (authority && (at = strchr(authority + 3, '@')) != NULL &&
+        (colon = memchr(authority + 3, ':', (size_t)(at - authority - 3))) != NULL &&
+        at > colon + 1) {
+        char *password = _ccopy_strndup(colon + 1, (size_t)(at - colon - 1));
+        quotes_password = quotes_password || strstr(e->message, password) != NULL;
+        free(password);
+    }
+    if (quotes_password)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_MONGO, e->code,
+                                "malformed connection string: the password is not "
+                                "percent-encoded " PERCENT_ENCODING);
+    return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_MONGO, e->code,
+                            "malformed connection string: %s", e->message);
+}
+
 /* libmongoc accepts any authMechanism and only fails when it authenticates, after the
  * connection is made: a misspelt one is bad input, found at once. NULL (none given) is fine. */
 static int known_auth_mechanism(const char *mechanism)
@@ -66,10 +109,11 @@ int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
     if (!uri_text || !*uri_text)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "no source connection string given");
+    if (credentials_problem(uri_text, error))
+        return CCOPY_EINVAL;
     uri = mongoc_uri_new_with_error(uri_text, &e);
     if (!uri)
-        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_MONGO, e.code,
-                                "malformed connection string: %s", e.message);
+        return malformed(uri_text, &e, error);
     if (!known_auth_mechanism(mongoc_uri_get_auth_mechanism(uri))) {
         int rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                   "malformed connection string: unknown authMechanism \"%s\" "

@@ -423,6 +423,49 @@ def test_settle_lag_holds_back_documents_younger_than_it(ferretdb, mongo, db_nam
     bc.assert_backup_matches(dest, mongo[db_name])
 
 
+def test_windows_copied_before_their_time_are_copied_again_by_the_next_run(ferretdb, mongo,
+                                                                         db_name, tmp_path):
+    """A range reaching into the future used to record its empty future windows as complete,
+    and incremental runs went on after them: documents created there later were never copied.
+    Such windows are provisional (the range run warns), and the next run whose range meets them
+    copies them again, with their own bounds, so no window overlaps another."""
+    coll = mongo[db_name]["events"]
+    now = int(time.time())
+    old = datagen.insert_spread(coll, now - 2 * HOUR, now - HOUR, 20, doc_size=300, seed=41)
+    dest = tmp_path / "bk"
+    ranged = clirun.backup(ferretdb.uri, db_name, dest, "--from", "-3h", "--to", "+3h",
+                           "--step", "1h", "--settle-lag", "0s")
+    summary = _ok(ranged)
+    assert summary["documents"] == len(old)
+    assert any("provisional" in w for w in summary["warnings"]), ranged.explain()
+    spans = _window_spans(bc.read_backup(dest), db_name, "events")
+
+    # documents created after the range run, in a window it recorded
+    late_at = int(time.time()) + 2
+    late = [coll.insert_one({"_id": ObjectId(late_at.to_bytes(4, "big") + uuid.uuid4().bytes[:8]),
+                             "late": i}).inserted_id for i in range(3)]
+    while time.time() < late_at + 1.5:
+        time.sleep(0.2)
+    inc = _ok(clirun.backup(ferretdb.uri, db_name, dest, "--incremental", "--step", "1h",
+                            "--settle-lag", "0s"))
+    assert inc["documents"] >= len(late)
+    backup = bc.read_backup(dest)
+    assert _window_spans(backup, db_name, "events") == spans, "windows were cut anew or overlap"
+    bc.assert_same_docs(backup.docs(db_name, "events"),
+                        bc.source_docs(coll, lambda d: d["_id"] in set(old) | set(late)),
+                        "after the incremental run")
+
+    # windows that have closed since are settled: the same run once more copies again only
+    # the one still open (if the hour has not turned meanwhile)
+    closed_by = int(time.time())
+    again = _ok(clirun.backup(ferretdb.uri, db_name, dest, "--incremental", "--step", "1h",
+                              "--settle-lag", "0s"))
+    ends = [datetime.datetime.strptime(w["end"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp() for w in again["windows"]]
+    assert len(ends) <= 1 and all(e > closed_by for e in ends), again["windows"]
+    assert again["documents"] in (0, len(late)), again
+
+
 def test_incremental_reports_non_objectid_ids_it_cannot_see(ferretdb, shop, tmp_path):
     dest = tmp_path / "bk"
     res = clirun.backup(ferretdb.uri, shop.name, dest, "--incremental", "--collection", "mixed")

@@ -44,6 +44,7 @@ typedef struct _ccopy_task {
     ccopy_manifest_kind_t kind;
     ccopy_window_t window;
     const ccopy_manifest_t *manifest; /* restore, verify: the backed-up window (borrowed) */
+    int again; /* a provisional window copied again (plan.c): never split, its manifest rewritten */
     /* (lock) what became of it: a ccopy_task_state_t, and for a done task what was written, for
      * a failed or stopped one why */
     int state;

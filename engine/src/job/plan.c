@@ -65,13 +65,29 @@ static int compare_windows(const void *a, const void *b)
     return (x->end > y->end) - (x->end < y->end);
 }
 
-/* The completed windows as sorted, disjoint intervals. */
-static ccopy_window_t *coverage_of(const ccopy_manifest_t *m, size_t count, size_t *out_count)
+/* A window completed before its end plus the settle lag had passed (a range that reached into
+ * the future, or into the last minutes) may lack documents created in it since: it is
+ * provisional, and the next run whose range meets it copies it again, with its own bounds.
+ * Recorded as complete for good, an incremental run went on after it and never saw them. A
+ * completion time that cannot be read counts as settled, as before there was this rule. */
+static int provisional(const ccopy_manifest_t *m, int64_t settle_lag)
+{
+    int64_t done;
+    if (m->kind != CCOPY_MANIFEST_WINDOW || !m->completed_at ||
+        ccopy_time_parse(&done, m->completed_at, 0, NULL) != 0)
+        return 0;
+    return done < m->window.end + settle_lag;
+}
+
+/* The completed windows as sorted, disjoint intervals; with settled_only, not the provisional
+ * ones (settle_lag as above). */
+static ccopy_window_t *coverage_of(const ccopy_manifest_t *m, size_t count, int settled_only,
+                                   int64_t settle_lag, size_t *out_count)
 {
     ccopy_window_t *cov = _ccopy_calloc(count, sizeof *cov);
     size_t i, n = 0, merged = 0;
     for (i = 0; i < count; i++) {
-        if (m[i].kind == CCOPY_MANIFEST_WINDOW)
+        if (m[i].kind == CCOPY_MANIFEST_WINDOW && !(settled_only && provisional(&m[i], settle_lag)))
             cov[n++] = m[i].window;
     }
     qsort(cov, n, sizeof *cov, compare_windows);
@@ -87,12 +103,20 @@ static ccopy_window_t *coverage_of(const ccopy_manifest_t *m, size_t count, size
     return cov;
 }
 
-/* Plan the windows of [lo, hi) that the coverage does not hold yet. */
-static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, int64_t hi,
-                      const ccopy_window_t *cov, size_t cov_count, ccopy_error_t *error)
+static int overlaps(const ccopy_window_t *a, const ccopy_window_t *b)
 {
-    ccopy_window_t *windows;
-    size_t count, i, j = 0;
+    return a->start < b->end && b->start < a->end;
+}
+
+/* Plan the windows of [lo, hi) that the coverage does not hold yet, and again every provisional
+ * window (of the manifests) that meets [lo, hi): the coverage holds those too, so that no new
+ * window overlaps one. */
+static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, int64_t hi,
+                      const ccopy_window_t *cov, size_t cov_count, const ccopy_manifest_t *m,
+                      size_t m_count, ccopy_error_t *error)
+{
+    ccopy_window_t *windows, range = {lo, hi};
+    size_t count, i, j = 0, p;
     int rc = ccopy_plan_cut(&windows, &count, lo, hi, job->settings.step, error);
     if (rc != 0)
         return rc;
@@ -117,9 +141,20 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
             _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, end);
             gaps++;
         }
+        for (p = 0; gaps == 0 && p < m_count; p++)
+            gaps = provisional(&m[p], job->settings.settle_lag) && overlaps(&m[p].window, &windows[i]);
         if (gaps == 0) {
             pthread_mutex_lock(&job->lock);
             coll->windows_already_complete++;
+            pthread_mutex_unlock(&job->lock);
+        }
+    }
+    for (p = 0; p < m_count; p++) {
+        if (provisional(&m[p], job->settings.settle_lag) && overlaps(&m[p].window, &range)) {
+            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, m[p].window.start,
+                                m[p].window.end);
+            pthread_mutex_lock(&job->lock);
+            job->tasks[job->task_count - 1].again = 1;
             pthread_mutex_unlock(&job->lock);
         }
     }
@@ -184,7 +219,7 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         rc = job->dest->ops->prepare_collection(job->dest, job->db, coll->name, 0, error);
     if (rc != 0)
         return rc;
-    cov = coverage_of(manifests, count, &cov_count);
+    cov = coverage_of(manifests, count, 0, 0, &cov_count);
 
     if (full || incremental) {
         hi = job->now - job->settings.settle_lag;
@@ -226,9 +261,18 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         /* checked by ccopy_job_new(); relative times move with the clock, so clamp */
         ccopy_time_parse(&lo, job->settings.from, job->now, NULL);
         ccopy_time_parse(&hi, job->settings.until, job->now, NULL);
+        if (hi > job->now - job->settings.settle_lag) {
+            char from[CCOPY_TIME_TEXT_SIZE];
+            ccopy_time_format(from, job->now - job->settings.settle_lag, NULL);
+            _ccopy_job_log(job, CCOPY_LOG_WARNING,
+                           "%s.%s: the range reaches past now minus the settle lag (%s): its "
+                           "windows after that are provisional, and the next run whose range "
+                           "meets them copies them again",
+                           job->db, coll->name, from);
+        }
     }
     if (rc == 0 && lo < hi)
-        rc = plan_range(job, coll, lo, hi, cov, cov_count, error);
+        rc = plan_range(job, coll, lo, hi, cov, cov_count, manifests, count, error);
 
     if (rc == 0 && full) {
         int has = 0;
@@ -344,7 +388,9 @@ static int split_for_parallel(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
         ccopy_window_t *parts = NULL;
         size_t n = 0, p;
         int has = 0, attempt = 0;
-        if (t->kind == CCOPY_MANIFEST_WINDOW) {
+        /* a window copied again keeps its bounds: cut, its old manifest would stay beside the
+         * parts' */
+        if (t->kind == CCOPY_MANIFEST_WINDOW && !t->again) {
             do
                 rc = _ccopy_source_window_has_documents(job->source, client, job->db, t->coll,
                                                         &t->window, &has, error);
@@ -354,8 +400,10 @@ static int split_for_parallel(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
             rc = ccopy_window_split(&parts, &n, &t->window, k, error);
         if (rc != 0)
             break;
-        if (n == 0)
+        if (n == 0) {
             append_task(&tasks, &count, t->coll, t->kind, t->window.start, t->window.end);
+            tasks[count - 1].again = t->again;
+        }
         for (p = 0; p < n; p++)
             append_task(&tasks, &count, t->coll, t->kind, parts[p].start, parts[p].end);
         ccopy_free(parts);
@@ -676,7 +724,8 @@ int _ccopy_job_plan_given(ccopy_job_t *job, ccopy_error_t *error)
                 rc = job->dest->ops->prepare_collection(job->dest, job->db, t->coll, 0, error);
             if (rc != 0)
                 break;
-            cov = coverage_of(manifests, count, &cov_count);
+            /* a provisional window is one the planner gave out to be copied again */
+            cov = coverage_of(manifests, count, 1, job->settings.settle_lag, &cov_count);
             read_for = t->coll;
         }
         /* a window another try completed is not copied again; the non-ObjectId pass of a full

@@ -433,6 +433,31 @@ def test_a_password_with_unescaped_characters_is_bad_input_and_never_shown(tmp_p
             assert part.lower() not in (res.stdout + res.stderr).lower(), res.explain()
 
 
+@pytest.mark.parametrize("command,args,flag,name", [
+    ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--to-db"], "--to-db",
+     "bad.name"),
+    ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--to-db"], "--to-db",
+     "a b"),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--to", "dir:{tmp}", "--db"], "--db",
+     "a$b"),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--to", "dir:{tmp}", "--db"], "--db",
+     "x" * 64),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--to", "dir:{tmp}", "--db", "shop",
+                "--collection"], "--collection", "or$ders"),
+    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "shop", "--target",
+                   "mongodb://127.0.0.1:1/", "--target-db"], "--target-db", 'say"what'),
+], ids=["restore-dot", "restore-blank", "backup-dollar", "backup-64", "collection-dollar",
+        "replicate-quote"])
+def test_a_name_mongodb_refuses_is_bad_input_before_any_server_is_asked(tmp_path, command, args,
+                                                                        flag, name):
+    """A restore into "bad.name" failed every window at the server (exit 1), and reported
+    success with no window to restore."""
+    res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args], name, timeout=30)
+    assert res.rc == 2, res.explain()
+    assert res.stderr.startswith(f"cosmocopy {command}: error: {flag}: "), res.explain()
+    assert "MongoDB" in res.stderr and name in res.stderr, res.explain()
+
+
 @pytest.mark.parametrize("command", ["list", "restore", "backup"])
 def test_a_sas_url_without_its_signature_is_bad_input(azurite, blob_container, command):
     """A SAS URL cut short (no sig parameter) is refused at once, not sent to be refused (403)."""

@@ -86,6 +86,51 @@ static void resolve_restored_names(_ccopy_settings_t *settings)
         settings->source_collection = settings->target_collection;
 }
 
+/* A database or collection name the servers refuse is bad input, found before any server is
+ * asked: a restore into "bad.name" had failed every window with "Invalid namespace" (exit 1, and
+ * exit 0 with nothing to restore). MongoDB's rules: a database name is under 64 bytes and holds
+ * none of / \ . " $, a blank or NUL; a collection name is not empty and holds no $ or NUL. */
+static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
+{
+    static const char *const dbs[] = {"db", "target_db", "source_db"};
+    static const char *const colls[] = {"collection", "target_collection"};
+    size_t i, k;
+    for (i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        const char *name = ccopy_options_get(options, dbs[i]), *bad;
+        if (!name)
+            continue;
+        if (!*name)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "option %s: a database name cannot be empty", dbs[i]);
+        if (strlen(name) >= 64)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "option %s: database name \"%s\" is %zu bytes long; MongoDB "
+                                    "allows at most 63",
+                                    dbs[i], name, strlen(name));
+        if ((bad = strpbrk(name, "/\\. \"$\t\n\r")) != NULL)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "option %s: database name \"%s\" holds '%c', which MongoDB does "
+                                    "not allow in database names (nor any of / \\ . \" $ or a blank)",
+                                    dbs[i], name, *bad);
+    }
+    for (i = 0; i < sizeof colls / sizeof colls[0]; i++) {
+        for (k = 0; k < ccopy_options_get_count(options, colls[i]); k++) {
+            const char *name = ccopy_options_get_nth(options, colls[i], k);
+            if (!name)
+                continue;
+            if (!*name)
+                return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                        "option %s: a collection name cannot be empty", colls[i]);
+            if (strchr(name, '$'))
+                return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                        "option %s: collection name \"%s\" holds '$', which "
+                                        "MongoDB does not allow in collection names",
+                                        colls[i], name);
+        }
+    }
+    return 0;
+}
+
 static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, ccopy_error_t *error)
 {
     int has_sink = ccopy_options_get(options, "sink") != NULL;
@@ -126,6 +171,8 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown job kind %d",
                                 (int)kind);
     }
+    if (check_names(options, error) != 0)
+        return -1;
     if (_ccopy_compression_check_level(
             (_ccopy_compression_t)_ccopy_compression_from_name(ccopy_options_get(options, "compress")),
             (int)ccopy_options_get_int(options, "compress_level"), error) != 0)

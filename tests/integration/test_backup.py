@@ -331,6 +331,15 @@ def test_a_step_too_short_for_the_collection_is_bad_input(ferretdb, mongo, db_na
     assert not list((tmp_path / "bk").rglob("*.manifest.json"))
 
 
+def test_a_file_where_the_backup_folder_should_be_is_bad_input(ferretdb, variety, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"not a folder\n")
+    res = clirun.backup(ferretdb.uri, variety.name, afile, json_summary=False, timeout=60)
+    assert res.rc == 2, res.explain()
+    assert "is not a folder" in res.stderr and str(afile) in res.stderr, res.explain()
+    assert afile.read_bytes() == b"not a folder\n"
+
+
 # ---------------------------------------------------------------- incremental
 
 

@@ -63,6 +63,8 @@ CCOPY_TEST(secret_urls_are_references)
            "https://myvault.vault.azure.net", "myvault.vault.azure.net", "src-conn", "abc123");
     ref_ok("https://127.0.0.1:43123/secrets/dst", "https://127.0.0.1:43123", "127.0.0.1:43123", "dst",
            NULL);
+    ref_ok("kv://[::1]:8443/dst", "https://[::1]:8443", "[::1]:8443", "dst", NULL);
+    ref_ok("kv://127.0.0.1:65535/dst", "https://127.0.0.1:65535", "127.0.0.1:65535", "dst", NULL);
 }
 
 CCOPY_TEST(malformed_references_say_what_is_wrong)
@@ -76,6 +78,14 @@ CCOPY_TEST(malformed_references_say_what_is_wrong)
     ref_bad("kv://myvault/src/v1/more", "has more after the secret's version");
     ref_bad("kv://myvault/src/v-1", "a secret version is letters and digits");
     ref_bad("kv://user@host.example/src", "not a host[:port]");
+    /* a port out of range, empty or doubled: found when the job is made, not when it reads */
+    ref_bad("kv://127.0.0.1:99999/src", "not a host[:port]");
+    ref_bad("kv://127.0.0.1:0/src", "not a host[:port]");
+    ref_bad("kv://127.0.0.1:/src", "not a host[:port]");
+    ref_bad("kv://a:1:2/src", "not a host[:port]");
+    ref_bad("kv://[::1]x/src", "not a host[:port]");
+    ref_bad("kv://[]:80/src", "not a host[:port]");
+    ref_bad("https://h.example:70000/secrets/s", "names no vault host");
     ref_bad("https://myvault.vault.azure.net/keys/k", "is not a Key Vault secret URL");
     ref_bad("https://myvault.vault.azure.net/", "is not a Key Vault secret URL");
     ref_bad("https:///secrets/x", "names no vault host");

@@ -347,7 +347,8 @@ CCOPY_TEST(unwritable_folder_names_path_and_reason)
     if (f)
         fclose(f);
     snprintf(location, sizeof location, "dir:%s/sub", file);
-    CHECK_INT(_ccopy_sink_open(&sink, location, 1, NULL, &e), CCOPY_EIO);
+    /* a file where the folder should be is the person's doing: bad input, exit 2 */
+    CHECK_INT(_ccopy_sink_open(&sink, location, 1, NULL, &e), CCOPY_EINVAL);
     CHECK_CONTAINS(e.message, "cannot create folder");
     CHECK_CONTAINS(e.message, file);
     CHECK_CONTAINS(e.message, "not a folder");

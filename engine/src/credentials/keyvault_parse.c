@@ -48,12 +48,49 @@ static int host_ok(const char *text, size_t len)
     size_t i;
     if (len == 0 || len > 255)
         return 0;
+    const char *port = NULL, *end = text + len;
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (!isalnum(c) && !strchr(".-:[]", c))
             return 0;
     }
-    return text[0] != ':' && text[0] != '.';
+    if (text[0] == ':' || text[0] == '.')
+        return 0;
+    /* host, [IPv6] or either with :PORT, the port 1 to 65535: curl refused 127.0.0.1:99999 only
+     * when the job read the secret (exit 1, "URL using bad/illegal format") */
+    if (text[0] == '[') {
+        const char *close = memchr(text, ']', len);
+        if (!close || close == text + 1 || memchr(close + 1, '[', (size_t)(end - close - 1)) ||
+            memchr(close + 1, ']', (size_t)(end - close - 1)))
+            return 0;
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return 0;
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(text, ':', len);
+        if (memchr(text, '[', len) || memchr(text, ']', len))
+            return 0;
+        if (colon) {
+            if (memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+                return 0;
+            port = colon + 1;
+        }
+    }
+    if (port) {
+        long value = 0;
+        if (port == end || end - port > 5)
+            return 0;
+        for (; port < end; port++) {
+            if (!isdigit((unsigned char)*port))
+                return 0;
+            value = value * 10 + (*port - '0');
+        }
+        if (value < 1 || value > 65535)
+            return 0;
+    }
+    return 1;
 }
 
 static int ref_error(const char *text, ccopy_error_t *error, const char *why)

@@ -101,7 +101,8 @@ static int mkdir_p(const char *path, ccopy_error_t *error)
             } else if (stat(copy, &st) != 0) {
                 rc = os_error(error, errno, "create folder", copy);
             } else if (!S_ISDIR(st.st_mode)) {
-                rc = _ccopy_error_set(error, CCOPY_EIO, CCOPY_DOMAIN_OS, ENOTDIR,
+                /* a file where the folder should be: bad input (exit 2), as for reading */
+                rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, ENOTDIR,
                                       "cannot create folder %s: %s is not a folder", path, copy);
             }
             *p = saved;

@@ -286,6 +286,26 @@ def test_a_tampered_blob_stops_the_restore_before_any_write(ferretdb, mongo, sou
     assert_untouched(mongo, target.name)
 
 
+@pytest.mark.parametrize("field,value,says", [("compression", "zstd", "zstd"),
+                                               ("format", "jsonl", "line")],
+                         ids=["compression", "format"])
+def test_a_manifest_that_misnames_its_data_stops_the_restore_before_any_write(
+        ferretdb, mongo, source, scratch, target, field, value, says):
+    """The SHA-256 of the data still matches: the check pass decodes every window too (it only
+    hashed them, and the restore failed halfway, the other windows written)."""
+    _, _, manifest, victim = [w for w in windows_on_disk(scratch, source.name, "orders")
+                              if w[3].stat().st_size > 0][2]
+    m = json.loads(manifest.read_text())
+    m[field] = value
+    manifest.write_text(json.dumps(m))
+
+    res = restore(dir_backup(scratch), ferretdb.uri, "--to-db", target.name, "--parallel", "2")
+    assert res.rc == 1, res.explain()
+    assert victim.name in last_line(res), res.explain()
+    assert_untouched(mongo, target.name)
+    assert res.summary["windows_written"] == 0
+
+
 def test_a_missing_data_file_stops_the_restore_before_any_write(ferretdb, mongo, source,
                                                                 scratch, target):
     _, _, _, victim = windows_on_disk(scratch, source.name, "orders")[1]

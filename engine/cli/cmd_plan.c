@@ -28,7 +28,7 @@ static void print_bound(int64_t t)
 
 int cmd_plan(int argc, char **argv)
 {
-    const char *from = NULL, *to = NULL, *step_text = "4h";
+    const char *from = NULL, *to = NULL, *step_text = "4h", *flag = NULL;
     int json = 0, i;
     int64_t now = (int64_t)time(NULL), start, end, step;
     ccopy_window_t *windows;
@@ -57,9 +57,20 @@ int cmd_plan(int argc, char **argv)
     }
     if (!from || !to)
         return usage_error("plan", "%s", "--from and --to are required");
-    if (ccopy_time_parse(&start, from, now, &e) != 0 || ccopy_time_parse(&end, to, now, &e) != 0 ||
-        ccopy_duration_parse(&step, step_text, &e) != 0 ||
+    /* each message names the flag, as the other commands' do */
+    if ((ccopy_time_parse(&start, from, now, &e) != 0 && (flag = "--from")) ||
+        (ccopy_time_parse(&end, to, now, &e) != 0 && (flag = "--to")) ||
+        (ccopy_duration_parse(&step, step_text, &e) != 0 && (flag = "--step")) ||
         ccopy_plan_cut(&windows, &count, start, end, step, &e) != 0) {
+        if (flag) { /* "FLAG: " before the message, which loses its end if it must */
+            size_t n = strlen(flag) + 2, len = strnlen(e.message, sizeof e.message - 1);
+            if (len + n > sizeof e.message - 1)
+                len = sizeof e.message - 1 - n;
+            memmove(e.message + n, e.message, len);
+            memcpy(e.message, flag, n - 2);
+            memcpy(e.message + n - 2, ": ", 2);
+            e.message[n + len] = '\0';
+        }
         print_error("plan", &e);
         return EXIT_USAGE;
     }

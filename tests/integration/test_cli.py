@@ -380,7 +380,27 @@ FLAG_MESSAGES = [
      "with a SAS) or a replica (mongodb://...)"),
     ("verify", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--backup", "dir:{tmp}",
                 "--source-collection", "y"], "--source-collection needs exactly one --collection, not 0"),
+    # a whole number too large for 64 bits is still a whole number: it is out of range
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
+                "--batch-size", "9999999999999999999"],
+     "--batch-size: 9999999999999999999 is above the maximum 100000"),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
+                "--parallel", "-99999999999999999999"],
+     "--parallel: -99999999999999999999 is below the minimum 1"),
+    ("restore", ["--from", "/backups/shop", "--to", "mongodb://127.0.0.1:1/"],
+     'unsupported destination "/backups/shop" (a folder is written dir:/backups/shop)'),
 ]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--from", "2026-01-01", "--to", "2026-01-02", "--step", "abc"], '--step: invalid duration "abc"'),
+    (["--from", "2026-13-01", "--to", "2026-01-02"], '--from: invalid time "2026-13-01"'),
+    (["--from", "2026-01-01", "--to", "soon"], '--to: invalid time "soon"'),
+], ids=["step", "from", "to"])
+def test_plan_names_the_flag_of_a_bad_value(args, message):
+    res = clirun.run("plan", *args, timeout=30)
+    assert res.rc == 2, res.explain()
+    assert res.stderr.startswith(f"cosmocopy plan: error: {message}"), res.explain()
 
 
 @pytest.mark.parametrize("command,args,message", FLAG_MESSAGES,

@@ -50,12 +50,15 @@ int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
         char *shown = _ccopy_strdup(location);
         int rc;
         _ccopy_mask_secrets(shown);
+        /* a backup's location, written or read (restore, list, verify --backup) */
+        int path = shown[0] == '/' || shown[0] == '.' || shown[0] == '~';
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "unsupported destination \"%s\": expected dir:PATH, "
+                              "unsupported destination \"%s\"%s%s%s: expected dir:PATH, "
                               "azblob://CONTAINER[/PREFIX] or a container URL "
                               "(https://ACCOUNT.blob.core.windows.net/CONTAINER, with a SAS ?sv=... "
                               "or without one for Microsoft Entra ID)",
-                              shown);
+                              shown, path ? " (a folder is written dir:" : "", path ? shown : "",
+                              path ? ")" : "");
         free(shown);
         return rc;
     }

@@ -126,8 +126,9 @@ def _signature(command: str) -> inspect.Signature:
 def _document(fn: Callable[..., Any], command: str) -> None:
     fn.__doc__ = (_INTRO[command] + _COMMON +
                   "\nKeyword arguments (the command's options; None leaves the default;\n"
-                  "durations: \"4h\", seconds or a timedelta; times: \"2026-01-01T00:00:00Z\",\n"
-                  "\"-4h\", a datetime (naive: UTC) or epoch seconds; yes/no options: True/False):\n\n"
+                  "durations: \"4h\", whole seconds or a timedelta of whole seconds; times:\n"
+                  "\"2026-01-01T00:00:00Z\", \"-4h\", a datetime (naive: UTC) or epoch seconds;\n"
+                  "yes/no options: True/False):\n\n"
                   + _option_lines(command))
     fn.__signature__ = _signature(command)  # type: ignore[attr-defined]
 
@@ -158,13 +159,14 @@ def _when(keyword: str, value: Any, now: int) -> int:
     if isinstance(value, bool) or value is None:
         raise errors.UsageError(f"plan({keyword}={value!r}): give a time")
     if isinstance(value, (_dt.datetime, _dt.date, int, float)):
-        text = _options._time_text(value)
+        text = _options._time_text(value, f"plan({keyword}={value!r})")
     elif isinstance(value, str):
         text = value
     else:
         raise errors._UnknownArgument(
             f"plan({keyword}=...): a time is a str, datetime, date or epoch seconds, "
             f"not {type(value).__name__}")
+    _options.c_text(text, f"plan({keyword}={value!r})")
     err = _e.ccopy_error_t()
     t = _e.cosmocopy_time_parse(text, now, err)
     if err.code:
@@ -185,7 +187,8 @@ def plan(from_: Any = None, to: Any = None, step: str | int | _dt.timedelta = "4
         from_: start of the range (also ``**{"from": ...}``): "2026-01-01T00:00:00Z", a date,
             "@1767225600", "now", "-4h", a datetime (naive: UTC), a date or epoch seconds.
         to: end of the range (exclusive), the same forms.
-        step: window length: "30s", "5m", "4h", "1d", "1w", seconds or a timedelta.
+        step: window length: "30s", "5m", "4h", "1d", "1w", seconds or a timedelta, whole
+            seconds from 1s to 4294967296s (2^32 s, as a job's ``step``).
 
     Example::
 
@@ -198,17 +201,18 @@ def plan(from_: Any = None, to: Any = None, step: str | int | _dt.timedelta = "4
     now = int(time.time())
     start, end = _when("from_", from_, now), _when("to", to, now)
     err = _e.ccopy_error_t()
-    if isinstance(step, _dt.timedelta):
-        seconds = int(step.total_seconds())
-    elif isinstance(step, int) and not isinstance(step, bool):
-        seconds = step
-    elif isinstance(step, str):
-        seconds = int(_e.cosmocopy_duration_parse(step, err))
+    where = f"plan(step={step!r})"
+    if isinstance(step, str):
+        seconds = int(_e.cosmocopy_duration_parse(_options.c_text(step, where), err))
         if err.code:
-            raise errors.UsageError(f"plan(step={step!r}): {err.message}", code=err.code)
+            raise errors.UsageError(f"{where}: {err.message}", code=err.code)
+    elif isinstance(step, (_dt.timedelta, int, float)) and not isinstance(step, bool):
+        seconds = _options._whole_seconds(step, where) or 0
     else:
         raise errors._UnknownArgument(
             f"plan(step=...): a duration is a str, seconds or a timedelta, not {type(step).__name__}")
+    # the bounds of a job's step (option step), so that a plan is one a job can run
+    _options._check_bounds(next(o for o in _options.table() if o.name == "step"), seconds, where)
     windows = _e.cosmocopy_plan_cut(start, end, seconds, err)
     if windows is None:
         where = f"step={step!r}" if "step" in err.message else f"from_={from_!r}, to={to!r}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ class Option:
     Attributes:
         name: the option's name, also a keyword argument (``batch_size``).
         type: ``"string"``, ``"strings"`` (repeatable: give a list), ``"int"``, ``"duration"``
-            (``"4h"``, seconds, or a ``timedelta``), ``"time"`` (``"2026-01-01T00:00:00Z"``,
-            ``"-4h"``, a ``datetime``) or ``"enum"``.
+            (``"4h"``, whole seconds, or a ``timedelta`` of whole seconds), ``"time"``
+            (``"2026-01-01T00:00:00Z"``, ``"-4h"``, a ``datetime``, epoch seconds) or ``"enum"``.
         default: the default's text, or ``None``.
         min, max: bounds of an int or duration (seconds).
         choices: the values of an enum (``("no", "yes")`` options also take ``False``/``True``).
@@ -138,20 +139,78 @@ def _text_or_none(option: Option, value: Any) -> str | None:
         return None
 
 
-def _seconds(value: _dt.timedelta) -> int:
-    return int(value.total_seconds())
+# Times are seconds in an int64_t in the engine; past this no text it parses can say one.
+_INT64_MAX = 2**63 - 1
+_EPOCH = "1970-01-01T00:00:00Z"
+_LAST_OID_SECOND = "the last second an ObjectId can hold (2106-02-07T06:28:15Z)"
 
 
-def _time_text(value: Any) -> str:
+def _whole_seconds(value: Any, where: str) -> int | None:
+    """The whole seconds of a duration given as an int or a timedelta, None for other types.
+    The engine counts durations in whole seconds: a fraction is refused, not dropped."""
+    if isinstance(value, _dt.timedelta):
+        whole, rest = divmod(value, _dt.timedelta(seconds=1))
+        if rest:
+            raise errors.UsageError(f"{where}: a duration is whole seconds; "
+                                    f"{value.total_seconds():g}s is not")
+        return int(whole)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        raise errors.UsageError(f"{where}: a duration is whole seconds (an int), a timedelta or "
+                                "a text such as \"4h\", not float")
+    return None
+
+
+def c_text(text: str, where: str) -> str:
+    """``text`` as the engine can take it (a C string: UTF-8, no NUL, which would cut it short
+    silently); UsageError naming ``where`` otherwise."""
+    if "\x00" in text:
+        raise errors.UsageError(f"{where}: the text holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.UsageError(f"{where}: the text is not valid Unicode (a lone surrogate)"
+                                ) from None
+    return text
+
+
+def _check_bounds(option: Option, value: int, where: str) -> None:
+    """The bounds of an int or duration option, as the engine words them (checked here so that
+    a number too large for the engine's parser is refused for what it is)."""
+    unit = "s" if option.type == "duration" else ""
+    if value < option.min:
+        raise errors.UsageError(f"{where}: {value}{unit} is below the minimum {option.min}{unit}")
+    if value > option.max:
+        raise errors.UsageError(f"{where}: {value}{unit} is above the maximum {option.max}{unit}")
+
+
+def _time_text(value: Any, where: str) -> str:
+    """The engine's text of a time given as a datetime (naive: UTC), a date, epoch seconds (a
+    fraction dropped, as a datetime's microseconds are) or a text; UsageError naming ``where``
+    for a number or datetime no time can be."""
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=_dt.timezone.utc)
-        value = value.astimezone(_dt.timezone.utc)
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            value = value.astimezone(_dt.timezone.utc)
+        except OverflowError:
+            raise errors.UsageError(
+                f"{where}: before {_EPOCH}" if value.year < 1970 else
+                f"{where}: after {_LAST_OID_SECOND}") from None
+        return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z"
     if isinstance(value, _dt.date):
         return value.isoformat()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"@{int(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise errors.UsageError(f"{where}: epoch seconds must be a finite number, "
+                                    f"not {value!r}")
+        seconds = math.floor(value)
+        if seconds < 0:
+            raise errors.UsageError(f"{where}: negative epoch seconds are before {_EPOCH}")
+        if seconds > _INT64_MAX:
+            raise errors.UsageError(f"{where}: after {_LAST_OID_SECOND}")
+        return f"@{seconds}"
     return str(value)
 
 
@@ -172,14 +231,17 @@ def _texts(option: Option, value: Any, where: str) -> list[str]:
             return ["yes" if value else "no"]
         raise errors.UsageError(f"{where}: True/False only fits yes/no options")
     if t == "duration":
-        if isinstance(value, _dt.timedelta):
-            return [f"{_seconds(value)}s" if _seconds(value) else "0"]
-        if isinstance(value, int):
-            return [f"{value}s" if value else "0"]
+        seconds = _whole_seconds(value, where)
+        if seconds is not None:
+            _check_bounds(option, seconds, where)
+            return [f"{seconds}s" if seconds else "0"]
     if t == "time":
-        return [_time_text(value)]
+        return [_time_text(value, where)]
     if t == "int" and isinstance(value, int):
+        _check_bounds(option, value, where)
         return [str(value)]
+    if t == "int" and isinstance(value, float):
+        raise errors.UsageError(f"{where}: {option.name} takes a whole number (an int), not float")
     if option.name == "sink" and isinstance(value, os.PathLike):
         return ["dir:" + os.fspath(value)]
     if isinstance(value, (str, int)):
@@ -192,15 +254,32 @@ def _where(command: str, keyword: str, option: Option, value: Any) -> str:
     return f"{command}({keyword}={shown})"
 
 
-def build(command: str, kwargs: Mapping[str, Any]) -> tuple[_e.ccopy_options_t, dict[str, str]]:
-    """Engine options from keyword arguments, and for each option set the keyword that set it.
+@dataclass(frozen=True)
+class Given:
+    """An option set by a keyword argument: the keyword as written (``from_``), how messages
+    show the argument (``backup(source=****)``: a secret option's value never) and the text
+    the engine was given (the first, for a repeatable option)."""
+
+    keyword: str
+    where: str
+    text: str
+
+
+def _refuse(message: str, keyword: str, where: str, code: int | None = None,
+            cause: int = 0) -> errors.UsageError:
+    return errors.named(errors.UsageError(f"{where}: {message}", code=code, cause=cause),
+                        {where: keyword})
+
+
+def build(command: str, kwargs: Mapping[str, Any]) -> tuple[_e.ccopy_options_t, dict[str, Given]]:
+    """Engine options from keyword arguments, and for each option set, what set it.
 
     Raises UsageError naming the argument: unknown, not for this command, given twice, or a
     value the option refuses (the engine's own check, which names the bound or the choices).
     """
     known = keywords(command)
     opts = _e.ccopy_options_t()
-    set_by: dict[str, str] = {}
+    given: dict[str, Given] = {}
     kwargs = _modes(command, kwargs)
     for raw_kw, value in kwargs.items():
         kw = "from" if raw_kw == "from_" else raw_kw
@@ -210,21 +289,24 @@ def build(command: str, kwargs: Mapping[str, Any]) -> tuple[_e.ccopy_options_t, 
         if not candidates:
             raise _unknown(command, raw_kw)
         option = next((o for o in candidates if _takes(o, value, len(candidates))), candidates[0])
-        shown = raw_kw
-        if option.name in set_by:
-            raise errors.UsageError(
-                f"{command}(): {shown} and {set_by[option.name]} both set {option.name}; give one")
-        where = _where(command, shown, option, value)
+        if option.name in given:
+            raise errors.UsageError(f"{command}(): {raw_kw} and {given[option.name].keyword} "
+                                    f"both set {option.name}; give one")
+        where = _where(command, raw_kw, option, value)
+        try:
+            texts = [c_text(text, where) for text in _texts(option, value, where)]
+        except errors.UsageError as e:
+            raise errors.named(e, {where: raw_kw}) from None
         err = _e.ccopy_error_t()
-        for text in _texts(option, value, where):
+        for text in texts:
             if _e.ccopy_options_set(opts, option.name, text, err) != 0:
                 message = err.message
                 prefix = f"option {option.name}: "
                 if message.startswith(prefix):
                     message = message[len(prefix):]
-                raise errors.UsageError(f"{where}: {message}", code=err.code, cause=err.cause)
-        set_by[option.name] = shown
-    return opts, set_by
+                raise _refuse(message, raw_kw, where, err.code, err.cause)
+        given[option.name] = Given(raw_kw, where, texts[0] if texts else "")
+    return opts, given
 
 
 def _modes(command: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,16 +374,56 @@ def keyword_for(command: str, name: str) -> str:
     return "from_" if name == "from" else name
 
 
-def rename_in_message(message: str, command: str, set_by: Mapping[str, str]) -> str:
-    """The engine names options ("option sink is required"); say the keyword argument the
-    caller used or would use instead ("to= is required")."""
+def location_problem(location: str) -> str | None:
+    """The engine's reason a backup's location (dir:PATH, azblob://..., a container URL) is not
+    one, or None. The engine words those reasons without an option's name, since a location
+    is the sink of one command, the backup of another: this tells them from the rest."""
+    opts = _e.ccopy_options_t()
+    err = _e.ccopy_error_t()
+    for name, text in (("source", "mongodb://127.0.0.1/"), ("db", "db"), ("sink", location)):
+        if _e.ccopy_options_set(opts, name, text, err) != 0:
+            return str(err.message)
+    job = _e.cosmocopy_job_new(0, opts, err)  # a backup's checks, nothing contacted
+    if job is None:
+        return str(err.message)
+    del job
+    return None
+
+
+def explain(message: str, command: str, given: Mapping[str, Given]) -> tuple[str, dict[str, str]]:
+    """The engine names options ("option source: malformed connection string", "option sink is
+    required"); say the keyword argument the caller used or would use instead
+    ("backup(source=****): malformed connection string", "to= is required"). A location's own
+    reason (``unsupported destination ...``) gets the argument that gave it. Returns the message
+    and, for each text now naming an argument in it, that argument's keyword."""
     import re
 
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if not any(o.name == name for o in table()):
-            return m.group(0)
-        kw = set_by.get(name) or keyword_for(command, name)
-        return f"{'from_' if kw == 'from' else kw}="
+    names: dict[str, str] = {}
+    known = {o.name for o in table()}
 
-    return re.sub(r"\boption (\w+)", sub, message)
+    def keyword(name: str) -> str:
+        g = given.get(name)
+        return g.keyword if g else keyword_for(command, name)
+
+    def prefix(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in known or name not in given:
+            return m.group(0)
+        names[given[name].where] = given[name].keyword
+        return f"{given[name].where}: "
+
+    def mention(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in known:
+            return m.group(0)
+        kw = keyword(name)
+        names[f"{kw}="] = kw
+        return f"{kw}="
+
+    message = re.sub(r"\boption (\w+): ", prefix, message)
+    message = re.sub(r"\boption (\w+)", mention, message)
+    sink = given.get("sink")
+    if not names and sink is not None and location_problem(sink.text) == message:
+        names[sink.where] = sink.keyword
+        message = f"{sink.where}: {message}"
+    return message, names

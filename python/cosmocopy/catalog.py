@@ -37,45 +37,73 @@ _END = object()
 
 
 def _location_text(location: Any, where: str) -> str:
+    """The location as the engine takes it; UsageError naming ``where`` (``list_windows(from_)``)
+    when it is not a backup's location at all (the engine's reason: no container in a URL...)."""
     if isinstance(location, os.PathLike):
         return "dir:" + str(os.fspath(location))
     if not isinstance(location, str) or not location:
         raise errors._UnknownArgument(
             f"{where}: expected dir:PATH, azblob://CONTAINER[/PREFIX] or a SAS URL, "
             f"not {type(location).__name__}")
+    function, _, keyword = where.rstrip(")").partition("(")
+    shown = f"{function}({keyword}=****)"  # a location may hold a SAS: never shown
+    try:
+        problem = _options.location_problem(_options.c_text(location, shown))
+    except errors.UsageError as e:
+        raise errors.named(e, {shown: keyword}) from None
+    if problem is not None:
+        raise errors.named(errors.UsageError(f"{shown}: {problem}"), {shown: keyword})
     return location
 
 
 def _catalog_options(blob_connection_string: str | None, where: str,
-                     credentials: Mapping[str, Any] | None = None) -> Any:
+                     credentials: Mapping[str, Any] | None = None
+                     ) -> tuple[Any, dict[str, _options.Given]]:
     """Engine options for reading a catalog: the blob connection string (or a Key Vault
     reference to it) and the credential options (``azure_credential``,
-    ``managed_identity_client_id``, ``https_ca_file``)."""
+    ``managed_identity_client_id``, ``https_ca_file``); and what gave each, for messages."""
     opts = _e.ccopy_options_t()
+    given: dict[str, _options.Given] = {}
     values: dict[str, Any] = dict(credentials or {})
     values["blob_connection_string"] = blob_connection_string
     for name, value in values.items():
         if value is None:
             continue
-        shown = "****" if name == "blob_connection_string" else repr(value)
+        shown = f"{where}({name}={'****' if name == 'blob_connection_string' else repr(value)})"
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
         if not isinstance(value, str):
-            raise errors._UnknownArgument(f"{where}({name}={shown}): expected a str")
+            raise errors.named(errors._UnknownArgument(f"{shown}: expected a str"),
+                               {shown: name})
+        try:
+            _options.c_text(value, shown)
+        except errors.UsageError as e:
+            raise errors.named(e, {shown: name}) from None
         err = _e.ccopy_error_t()
         if _e.ccopy_options_set(opts, name, value, err) != 0:
-            raise errors.UsageError(f"{where}({name}={shown}): {err.message}", code=err.code,
-                                    cause=err.cause)
-    return opts
+            message = err.message
+            if message.startswith(f"option {name}: "):
+                message = message[len(f"option {name}: "):]
+            raise errors.named(errors.UsageError(f"{shown}: {message}", code=err.code,
+                                                 cause=err.cause), {shown: name})
+        given[name] = _options.Given(name, shown, value)
+    return opts, given
 
 
-def _raise(err: Any) -> None:
-    raise errors.from_engine(int(err.code), int(err.domain), int(err.cause), err.message)
+def _raise(err: Any, given: Mapping[str, _options.Given] | None = None) -> None:
+    """The exception for an engine error; an option it names is called by its keyword."""
+    message, names = _options.explain(err.message, "list", given or {})
+    raise errors.named(errors.from_engine(int(err.code), int(err.domain), int(err.cause),
+                                          message), names)
 
 
 def _decoder(decode: bool | Callable[[bytes], Any]) -> Callable[[bytes], Any] | None:
     if callable(decode):
         return decode
+    if not isinstance(decode, bool):
+        raise errors._UnknownArgument(
+            f"read(decode={decode!r}): give True (dicts, with pymongo's bson), False (raw BSON "
+            f"bytes) or a function of the raw bytes, not {type(decode).__name__}")
     if not decode:
         return None
     try:
@@ -184,12 +212,14 @@ class Listing(Record):
 class Backup:
     """A backup's catalog, opened for reading (:func:`open_backup`)."""
 
+    _function = "open_backup"  # what messages call the function that opened it
+
     def __init__(self, location: str | os.PathLike[str], *,
                  blob_connection_string: str | None = None,
                  azure_credential: str | None = None,
                  managed_identity_client_id: str | None = None,
                  https_ca_file: str | os.PathLike[str] | None = None) -> None:
-        self.location = _location_text(location, "open_backup(location)")
+        self.location = _location_text(location, f"{self._function}(location)")
         self._connection = blob_connection_string
         self._credentials = {"azure_credential": azure_credential,
                              "managed_identity_client_id": managed_identity_client_id,
@@ -198,11 +228,11 @@ class Backup:
         self._open()
 
     def _open(self) -> Any:
-        opts = _catalog_options(self._connection, "open_backup", self._credentials)
+        opts, given = _catalog_options(self._connection, self._function, self._credentials)
         err = _e.ccopy_error_t()
         catalog = _e.cosmocopy_catalog_open(self.location, opts, err)
         if catalog is None:
-            _raise(err)
+            _raise(err, given)
         return catalog
 
     def windows(self, db: str | None = None, collection: str | None = None) -> list[BackupWindow]:
@@ -211,6 +241,8 @@ class Backup:
         for name, value in (("db", db), ("collection", collection)):
             if value is not None and not isinstance(value, str):
                 raise errors._UnknownArgument(f"windows({name}=...): expected a str")
+            if value is not None:
+                _options.c_text(value, f"windows({name}={value!r})")
         catalog = self._open()
         err = _e.ccopy_error_t()
         manifests = _e.cosmocopy_catalog_list(catalog, db, collection, err)
@@ -226,9 +258,11 @@ class Backup:
     def read(self, db: str | None = None, collection: str | None = None,
              decode: bool | Callable[[bytes], Any] = False) -> Iterator[Any]:
         """Every document of the windows :meth:`windows` lists, window after window (see
-        :meth:`BackupWindow.read` for ``decode`` and the checks)."""
-        for window in self.windows(db, collection):
-            yield from window.read(decode)
+        :meth:`BackupWindow.read` for ``decode`` and the checks). Bad arguments are refused
+        here, before the first document."""
+        _decoder(decode)
+        windows = self.windows(db, collection)
+        return (doc for window in windows for doc in window.read(decode))
 
     def _read(self, manifests: Any, index: int, convert: Callable[[bytes], Any] | None
               ) -> Iterator[Any]:
@@ -333,9 +367,15 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
     if from_ is None:
         raise errors.UsageError("list_windows(): from_= is required (dir:PATH, "
                                 "azblob://CONTAINER[/PREFIX] or a SAS URL)")
-    backup = Backup(_location_text(from_, "list_windows(from_)"),
-                    blob_connection_string=blob_connection_string,
-                    azure_credential=azure_credential,
-                    managed_identity_client_id=managed_identity_client_id,
-                    https_ca_file=https_ca_file)
+    backup = _ListedBackup(_location_text(from_, "list_windows(from_)"),
+                           blob_connection_string=blob_connection_string,
+                           azure_credential=azure_credential,
+                           managed_identity_client_id=managed_identity_client_id,
+                           https_ca_file=https_ca_file)
     return Listing(backup.windows(db, collection))
+
+
+class _ListedBackup(Backup):
+    """The backup :func:`list_windows` opens (its messages name list_windows)."""
+
+    _function = "list_windows"

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _options, errors
+from ._native import api as _engine
 from .job import Job, Progress, Task
 from .results import Result
 
@@ -330,7 +331,10 @@ def _run(function: str, command: str, client: Any, options: dict[str, Any], *,
     _check_secrets(function, command, options)
     options = {k: v for k, v in options.items() if v is not None}
     started = time.monotonic()
-    max_ru = int(options.get("max_ru") or 0)
+    # the options checked as a local job checks them (UsageError naming the argument), and
+    # max_ru as the engine reads it
+    opts, _ = _options.build(command, options)
+    max_ru = int(_engine.ccopy_options_get(opts, "max_ru") or 0) if command != "restore" else 0
     k = leases or _worker_threads(client)
     if max_ru:
         k = min(k, max_ru)  # at least 1 RU/s per lease

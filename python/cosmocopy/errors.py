@@ -19,7 +19,8 @@ Example::
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .results import Result
@@ -78,6 +79,8 @@ class Error(Exception):
         self.domain = domain
         self.cause = cause
         self.result = result
+        # the texts of the message that name an argument, each with its keyword (named())
+        self._arguments: dict[str, str] = {}
 
     @property
     def code_name(self) -> str:
@@ -98,6 +101,17 @@ class Error(Exception):
 
 def _rebuild(cls: type[Error], message: str, code: int, domain: str, cause: int) -> Error:
     return cls(message, code=code, domain=domain, cause=cause)
+
+
+_E = TypeVar("_E", bound=Error)
+
+
+def named(exc: _E, arguments: Mapping[str, str]) -> _E:
+    """``exc``, noted as naming arguments: for each text of its message that names one
+    (``backup(source=****)``, ``target_db=``), that argument's keyword. A caller that calls
+    the arguments otherwise (a drop-in script's flags) rewords the message with it."""
+    exc._arguments = {**exc._arguments, **arguments}
+    return exc
 
 
 class UsageError(Error, ValueError):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
+import reprlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -164,12 +166,12 @@ class Job:
         if progress is not None and not callable(progress):
             raise errors._UnknownArgument(f"{command}(): progress must be callable")
         self.command = command
-        opts, self._set_by = _options.build(command, options)
+        opts, self._given = _options.build(command, options)
         err = _e.ccopy_error_t()
         job = _e.cosmocopy_job_new(_KINDS[command], opts, err)
         if job is None:
-            raise errors.UsageError(_options.rename_in_message(err.message, command, self._set_by),
-                                    code=err.code, cause=err.cause)
+            message, names = _options.explain(err.message, command, self._given)
+            raise errors.named(errors.UsageError(message, code=err.code, cause=err.cause), names)
         self._job = job
         self._user_progress = progress
         self._exc: BaseException | None = None
@@ -243,7 +245,9 @@ class Job:
         exc, self._exc = self._exc, None
         if exc is not None and rc in (errors.ESTOPPED, errors.ECANCELED):
             raise exc
-        raise _error_from(err, self._result_now())
+        message, names = _options.explain(err.message, self.command, self._given)
+        raise errors.named(errors.from_engine(int(err.code), int(err.domain), int(err.cause),
+                                              message, self._result_now()), names)
 
     def plan(self) -> list[Task]:
         """Check the options against the servers, read the catalog and cut what is left into
@@ -285,7 +289,7 @@ class Job:
         if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
             raise errors.UsageError(f"{self.command} job: plan_tasks() needs task specs "
                                     "(Task.spec lines)")
-        text = "[" + ",".join(lines) + "]"
+        text = _options.c_text("[" + ",".join(lines) + "]", f"{self.command} job: plan_tasks()")
         self._planned = True
         self._plan_with(_e.ccopy_job_plan_tasks, text)
         return self.tasks
@@ -293,10 +297,21 @@ class Job:
     def set_pace(self, ru_per_second: float) -> None:
         """Start the RU governor at this pace rather than unpaced (or at ``max_ru``), as if
         throttling had found it: it probes above it slowly and throttling cuts it, never past
-        ``max_ru``. For a pace learnt earlier on the same account. Call before planning."""
+        ``max_ru``. For a pace learnt earlier on the same account (0 leaves it as it is). Call
+        before planning."""
         if self._planned:
             raise errors.UsageError(f"{self.command} job: set_pace() comes before planning")
-        _e.ccopy_job_set_pace(self._handle(), float(ru_per_second))
+        where = f"set_pace(ru_per_second={reprlib.repr(ru_per_second)})"
+        if isinstance(ru_per_second, bool) or not isinstance(ru_per_second, (int, float)):
+            raise errors._UnknownArgument(
+                f"{where}: RU per second is a number, not {type(ru_per_second).__name__}")
+        try:
+            pace = float(ru_per_second)
+        except OverflowError:
+            pace = math.inf
+        if not math.isfinite(pace) or pace < 0:
+            raise errors.UsageError(f"{where}: RU per second is a finite number, 0 or more")
+        _e.ccopy_job_set_pace(self._handle(), pace)
 
     @property
     def tasks(self) -> list[Task]:

@@ -186,3 +186,16 @@ def test_no_secret_in_task_arguments_and_plain_secrets_refused(cc, ccd, client, 
                    **args(ferretdb, db_name))
     with pytest.raises(cc.UsageError, match="drop and copy_indexes"):
         ccd.restore(client, from_=to, target=ferretdb.uri, db=db_name, drop=True)
+
+
+@pytest.mark.parametrize("max_ru", ["lots", float("nan"), 1e3, 10**30])
+def test_a_budget_that_is_no_number_is_refused_naming_max_ru(cc, max_ru):
+    import types
+
+    import cosmocopy.distributed as ccd
+
+    unused = types.SimpleNamespace(submit=None)  # refused before the cluster is asked anything
+    with pytest.raises(cc.UsageError, match=r"backup\(max_ru=") as caught:
+        ccd.backup(unused, source="mongodb://127.0.0.1:1/", db="d", to="dir:/nowhere",
+                   max_ru=max_ru)
+    assert caught.value.code_name == "EINVAL"

@@ -477,6 +477,52 @@ def test_an_engine_usage_error_exits_2_and_ctrl_c_exits_130(engine_calls, capsys
     assert out == "" and "interrupted; the windows completed are kept" in err
 
 
+def _package_error(command, **kwargs):
+    """The error the package raises for these arguments (its own wording, as a script gets it)."""
+    with pytest.raises(cosmocopy.Error) as caught:
+        with cosmocopy.Job(command, **kwargs) as job:
+            job.plan()
+    return caught.value
+
+
+@pytest.mark.parametrize("name, error, expected", [
+    ("cosmosbackuptoblob",
+     lambda: _package_error("backup", source="not-a-uri", db="d", to="dir:/nowhere"),
+     "error: -sourcesecret: malformed connection string"),
+    ("cosmosbackuptoblob",
+     lambda: _package_error("backup", source="mongodb://127.0.0.1:1/", db="d",
+                            to="https://127.0.0.1:1/account-only?sv=1&sig=x"),
+     "error: -sinkblob: destination URL names no container"),
+    ("cosmosreplication",
+     lambda: _package_error("replicate", source="mongodb://127.0.0.1:1/", db="d",
+                            target="kv://vault"),
+     "error: -sinksecret: Key Vault reference"),
+    ("cosmosreplication",
+     lambda: cosmocopy.errors.named(
+         cosmocopy.UsageError("the target is the source (h, database d): give another "
+                              "target_db= or target_collection="),
+         {"target_db=": "target_db", "target_collection=": "target_collection"}),
+     "error: the target is the source (h, database d): give another -sinkdb or "
+     "-sinkcollection"),
+])
+def test_errors_name_the_scripts_own_options(engine_calls, capsys, name, error, expected):
+    engine_calls.raises = error()
+    assert engine_calls.main(name, command_line(name)) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and expected in err, err
+    assert "option " not in err and "=****" not in err
+
+
+def test_a_failed_copy_names_the_scripts_option(engine_calls, capsys):
+    engine_calls.raises = cosmocopy.errors.named(
+        cosmocopy.NotFoundError("backup(source=****): secret nope not found in Key Vault v",
+                                result=cosmocopy.Result({"status": "failed"})),
+        {"backup(source=****)": "source"})
+    assert engine_calls.main("cosmosbackuptoblob", command_line("cosmosbackuptoblob")) == 1
+    out, _ = capsys.readouterr()
+    assert "\tErrors: -sourcesecret: secret nope not found in Key Vault v\n" in out
+
+
 def test_the_data_factory_options_are_reported_by_the_running_script(silent_vault):
     """As a process: the one line about the Data Factory options comes before anything else;
     then the engine refuses the empty database name (exit 2) before contacting the vault."""
@@ -485,7 +531,7 @@ def test_the_data_factory_options_are_reported_by_the_running_script(silent_vaul
     assert res.returncode == 2, res.stderr
     assert res.stderr.splitlines() == [
         "cosmosreplication.py: -s, -g, -d, -irid: not needed, ignored (no Data Factory is used)",
-        "cosmosreplication.py: error: replicate(db=''): the value is empty"]
+        "cosmosreplication.py: error: -sourcedb: the value is empty"]
     time.sleep(0.2)
     assert silent_vault.connections == 0
 
@@ -647,7 +693,7 @@ def test_bad_input_that_needs_the_servers_fails_with_a_reason(vault, ferretdb, m
 
     # a secret that is not in the vault
     fails(run_e2e("cosmosbackuptoblob", kv, sp, env, secrets=secrets, sourcesecret="nope",
-                  **blob), 1, "Copy status: Failed", "nope")
+                  **blob), 1, "Copy status: Failed", "Errors: -sourcesecret: ", "nope")
     # a wrong client secret: the token is refused
     other = dataclasses.replace(sp, secret="wrong-" + uuid.uuid4().hex)
     fails(run("cosmosbackuptoblob", *vault_args("cosmosbackuptoblob", kv, other, **blob),
@@ -665,7 +711,7 @@ def test_bad_input_that_needs_the_servers_fails_with_a_reason(vault, ferretdb, m
     # replication onto itself is refused
     fails(run_e2e("cosmosreplication", kv, sp, env, sourcesecret="src-conn",
                   sinksecret="src-conn", sourcedb=db_name, sinkdb=db_name,
-                  sinkcollection="orders"), 2)
+                  sinkcollection="orders"), 2, "give another -sinkdb or -sinkcollection")
 
 
 def test_ctrl_c_exits_130_and_the_next_run_completes(vault, ferretdb, mongo, db_name,

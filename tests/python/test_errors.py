@@ -5,6 +5,7 @@ secret reaches a message, a repr or a log record."""
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import logging
 import pickle
 
@@ -162,3 +163,154 @@ def test_no_secret_in_results_task_specs_reprs_or_log_records(cc, orders, window
     assert "sig=****" in result.to_dict()["sink"]
     for text in shown:
         assert sig not in text and azurite.account_key not in text
+
+
+# ------------------------------------------------------------------ numbers, durations, names
+
+UNREACHABLE = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200"
+
+
+def _refused(cc, call, *words):
+    """``call()`` raises the usage error whose message has every word (and no secret)."""
+    with pytest.raises(cc.UsageError) as caught:
+        call()
+    err = caught.value
+    assert err.code_name == "EINVAL", repr(err)
+    for w in words:
+        assert w in str(err), str(err)
+    assert PASSWORD not in str(err) + repr(err) and "SECRETSIG" not in str(err) + repr(err)
+    return err
+
+
+@pytest.mark.parametrize("keyword, value, reason", [
+    ("from_", float("nan"), "finite"),
+    ("from_", float("inf"), "finite"),
+    ("until", float("-inf"), "finite"),
+    ("until", float("nan"), "finite"),
+    ("from_", 1e300, "last second an ObjectId can hold"),
+    ("from_", 10**30, "last second an ObjectId can hold"),
+    ("until", -1, "before 1970-01-01"),
+])
+def test_a_number_no_time_can_be_is_a_usage_error_naming_the_argument(cc, tmp_path, keyword,
+                                                                      value, reason):
+    other = {"from_": START, "until": START + HOUR}
+    other[keyword] = value
+    _refused(cc, lambda: cc.backup(source=UNREACHABLE, db="d", to=tmp_path / "bk", **other),
+             f"backup({keyword}=", reason)
+    _refused(cc, lambda: cc.restore(from_=tmp_path / "bk", to=UNREACHABLE, until=value),
+             "restore(until=", reason)
+    plan_kw = {"from_": "from_", "until": "to"}[keyword]
+    plan_args = {"from_": START, "to": START + HOUR, plan_kw: value}
+    _refused(cc, lambda: cc.plan(**plan_args), f"plan({plan_kw}=", reason)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(step=10**30), ["backup(step=", "above the maximum 4294967296s"]),
+    (dict(step=2**32 + 1), ["backup(step=", "above the maximum 4294967296s"]),
+    (dict(step=dt.timedelta(days=999999999)), ["backup(step=", "above the maximum 4294967296s"]),
+    (dict(step=dt.timedelta(hours=-1)), ["backup(step=", "below the minimum 1s"]),
+    (dict(step=float("inf")), ["backup(step=inf)", "whole seconds"]),
+    (dict(step=1.5), ["backup(step=1.5)", "whole seconds"]),
+    (dict(settle_lag=dt.timedelta(milliseconds=500)), ["backup(settle_lag=", "whole seconds",
+                                                        "0.5s"]),
+    (dict(settle_lag=dt.timedelta(seconds=90.25)), ["backup(settle_lag=", "whole seconds"]),
+    (dict(settle_lag=float("nan")), ["backup(settle_lag=nan)", "whole seconds"]),
+    (dict(settle_lag=10**30), ["backup(settle_lag=", "above the maximum 604800s"]),
+    (dict(batch_size=10**30), ["backup(batch_size=", "above the maximum 100000"]),
+    (dict(batch_size=float("nan")), ["backup(batch_size=nan)", "whole number"]),
+    (dict(max_ru=1e3), ["backup(max_ru=1000.0)", "whole number"]),
+])
+def test_durations_and_counts_are_whole_and_within_bounds(cc, tmp_path, kwargs, words):
+    _refused(cc, lambda: cc.backup(source=UNREACHABLE, db="d", to=tmp_path / "bk", **kwargs),
+             *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_whole_second_timedeltas_are_taken_exactly(cc, tmp_path):
+    with cc.Job("backup", source=UNREACHABLE, db="d", to=tmp_path / "bk",
+                settle_lag=dt.timedelta(minutes=1, seconds=30), step=dt.timedelta(hours=6)):
+        pass
+    assert cc.plan(from_=START, to=START + 12 * HOUR, step=dt.timedelta(hours=6)) == \
+        cc.plan(from_=START, to=START + 12 * HOUR, step="6h")
+
+
+@pytest.mark.parametrize("step, words", [
+    (10**30, ["plan(step=", "above the maximum 4294967296s"]),
+    (2**32 + 1, ["plan(step=4294967297)", "above the maximum 4294967296s"]),
+    (dt.timedelta(days=999999999), ["plan(step=", "above the maximum 4294967296s"]),
+    (dt.timedelta(milliseconds=500), ["plan(step=", "whole seconds"]),
+    (float("nan"), ["plan(step=nan)", "whole seconds"]),
+])
+def test_plan_refuses_a_step_out_of_range_naming_it(cc, step, words):
+    _refused(cc, lambda: cc.plan(from_="2026-01-01", to="2026-01-02", step=step), *words)
+
+
+@pytest.mark.parametrize("pace", [float("nan"), float("inf"), -1,
+                                  pytest.param(10**400, id="10**400"), "fast"])
+def test_set_pace_refuses_what_is_no_pace(cc, tmp_path, pace):
+    with cc.Job("backup", source=UNREACHABLE, db="d", to=tmp_path / "bk") as job:
+        err = _refused(cc, lambda: job.set_pace(pace), "set_pace(ru_per_second=")
+        assert isinstance(err, TypeError) == isinstance(pace, str)
+        job.set_pace(250.0)
+
+
+SAS_NO_CONTAINER = "https://127.0.0.1:1/devstoreaccount1?sv=2020-01-01&sig=SECRETSIG"
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda cc, d: cc.backup(source=UNREACHABLE, db="d", to=5),
+     ["backup(to=****): ", 'unsupported destination "5"']),
+    (lambda cc, d: cc.backup(source=UNREACHABLE, db="d", to=SAS_NO_CONTAINER),
+     ["backup(to=****): ", "names no container"]),
+    (lambda cc, d: cc.restore(from_=SAS_NO_CONTAINER, to=UNREACHABLE),
+     ["restore(from_=****): ", "names no container"]),
+    (lambda cc, d: cc.verify(source=UNREACHABLE, db="d", backup="nowhere"),
+     ["verify(backup=****): ", "unsupported destination"]),
+    (lambda cc, d: cc.list_windows(SAS_NO_CONTAINER), ["list_windows(from_=****): "]),
+    (lambda cc, d: cc.open_backup(SAS_NO_CONTAINER), ["open_backup(location=****): "]),
+    (lambda cc, d: cc.list_windows("azblob://c", blob_connection_string="kv://vault"),
+     ["list_windows(blob_connection_string=****): ", "names no secret"]),
+    # found once the job plans (the engine reads the connection string then)
+    (lambda cc, d: cc.backup(source=5, db="d", to=d), ["backup(source=****): ", "malformed"]),
+    (lambda cc, d: cc.replicate(source=UNREACHABLE, db="d", target="kv://vault"),
+     ["replicate(target=****): ", "names no secret"]),
+])
+def test_engine_messages_name_the_keyword_the_caller_typed(cc, tmp_path, call, words):
+    err = _refused(cc, lambda: call(cc, tmp_path / "bk"), *words)
+    assert "option " not in str(err)
+
+
+def test_replicating_onto_itself_names_the_keywords(cc, orders, ferretdb, db_name):
+    err = _refused(cc, lambda: cc.replicate(source=ferretdb.uri, db=db_name, collection="orders",
+                                            target=ferretdb.uri),
+                   "target_db= or target_collection=")
+    assert "option " not in str(err)
+
+
+@pytest.mark.parametrize("decode", [5, "yes", None, 1.0])
+def test_read_refuses_a_decode_that_is_neither_a_flag_nor_a_function(cc, orders, window_args,
+                                                                     tmp_path, decode):
+    cc.backup(to=tmp_path / "bk", **window_args)
+    backup = cc.open_backup(tmp_path / "bk")
+    window = backup.windows()[0]
+    for call in (lambda: window.read(decode=decode), lambda: backup.read(decode=decode)):
+        err = _refused(cc, call, f"read(decode={decode!r})")
+        assert isinstance(err, TypeError)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda cc, d: cc.backup(source=UNREACHABLE, db="shop\x00other", to=d),
+     ["backup(db='shop\\x00other')", "NUL"]),
+    (lambda cc, d: cc.backup(source=UNREACHABLE, db="shop\udc80", to=d),
+     ["backup(db=", "not valid Unicode"]),
+    (lambda cc, d: cc.backup(source=UNREACHABLE + "\x00", db="d", to=d),
+     ["backup(source=****)", "NUL"]),
+    (lambda cc, d: cc.list_windows(f"dir:{d}\x00/elsewhere"), ["list_windows(from_=****)", "NUL"]),
+    (lambda cc, d: cc.plan(from_="2026-01-01\x00", to="2026-01-02"), ["plan(from_=", "NUL"]),
+    (lambda cc, d: cc.plan(from_="2026-01-01", to="2026-01-02", step="4h\x00"),
+     ["plan(step=", "NUL"]),
+])
+def test_text_the_engine_would_cut_short_is_refused(cc, tmp_path, call, words):
+    _refused(cc, lambda: call(cc, tmp_path), *words)
+    assert list(tmp_path.iterdir()) == []

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, NoReturn
 from urllib.parse import urlsplit
@@ -187,8 +187,20 @@ class ProgressLine:
             self.stream.flush()
 
 
+def in_flags(error: BaseException, flags: Mapping[str, str]) -> str:
+    """The error's message with each argument it names (``backup(source=****)``,
+    ``target_db=``) called by the script's own flag (``-sourcesecret``, ``-sinkdb``): the
+    person ran the script, not the Python function."""
+    text = str(error)
+    named: Mapping[str, str] = getattr(error, "_arguments", {})
+    for shown, keyword in named.items():
+        if keyword in flags:
+            text = text.replace(shown, flags[keyword])
+    return text
+
+
 def report(result: cosmocopy.Result | None, written: str, error: BaseException | None,
-           secrets: Sequence[str]) -> None:
+           secrets: Sequence[str], flags: Mapping[str, str]) -> None:
     """The original's closing facts (status, bytes read and written, copy duration), plus
     documents and the windows this run covered."""
     print(f"\tCopy status: {'Succeeded' if error is None else 'Failed'}")
@@ -200,7 +212,7 @@ def report(result: cosmocopy.Result | None, written: str, error: BaseException |
         print(f"\tWindows: {result.windows_written} copied, {result.windows_already_complete}"
               f" already complete{_covered(result)}")
     if error is not None:
-        print(f"\tErrors: {mask(str(error), secrets)}")
+        print(f"\tErrors: {mask(in_flags(error, flags), secrets)}")
     sys.stdout.flush()
 
 
@@ -213,8 +225,10 @@ def _covered(result: cosmocopy.Result) -> str:
 
 
 def main(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
-         copy: Callable[..., cosmocopy.Result], written: str) -> int:
-    """Parse, check, run ``copy(args, refs, progress)`` and report; the exit status."""
+         copy: Callable[..., cosmocopy.Result], written: str, flags: Mapping[str, str]) -> int:
+    """Parse, check, run ``copy(args, refs, progress)`` and report; the exit status. ``flags``:
+    for each keyword argument ``copy`` gives, the script's option that says it, as errors
+    name it."""
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = parser.prog
     secrets = client_secret_values(argv)
@@ -245,12 +259,12 @@ def main(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
               "continues", file=sys.stderr)
         return EXIT_INTERRUPTED
     except cosmocopy.UsageError as e:
-        print(f"{prog}: error: {mask(str(e), secrets)}", file=sys.stderr)
+        print(f"{prog}: error: {mask(in_flags(e, flags), secrets)}", file=sys.stderr)
         return EXIT_USAGE
     except cosmocopy.Error as e:
-        report(e.result, written, e, secrets)
+        report(e.result, written, e, secrets, flags)
         return EXIT_FAILED
-    report(result, written, None, secrets)
+    report(result, written, None, secrets, flags)
     return EXIT_OK
 
 

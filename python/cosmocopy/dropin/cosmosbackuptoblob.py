@@ -57,6 +57,12 @@ CONTAINER/PREFIX), one blob per 4-hour window: <db>/<collection>/<start>_<end>.b
 mongodump writes it) and its .manifest.json, which records the window as complete."""
 
 
+# The keyword arguments copy() gives cosmocopy.backup, as errors call them here.
+FLAGS = {"source": "-sourcesecret", "db": "-sourcedb", "collection": "-sourcecollection",
+         "to": "-sinkblob", "blob_connection_string": "-sinksecret", "incremental": "-incr",
+         "full": "-incr"}
+
+
 def parser() -> argparse.ArgumentParser:
     return _script.make_parser(OPTIONS, WHAT)
 
@@ -71,7 +77,7 @@ def copy(args: argparse.Namespace, refs: _script.SecretRefs,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command: exit status 0 copied, 1 the copy failed, 2 bad input, 130 interrupted."""
-    return _script.main(parser(), argv, copy, written="stored_bytes")
+    return _script.main(parser(), argv, copy, written="stored_bytes", flags=FLAGS)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,12 @@ _id, in 4-hour windows; the windows completed are recorded in the collection "co
 the sink database."""
 
 
+# The keyword arguments copy() gives cosmocopy.replicate, as errors call them here.
+FLAGS = {"source": "-sourcesecret", "db": "-sourcedb", "collection": "-sourcecollection",
+         "target": "-sinksecret", "target_db": "-sinkdb", "target_collection": "-sinkcollection",
+         "incremental": "-incr", "full": "-incr"}
+
+
 def parser() -> argparse.ArgumentParser:
     return _script.make_parser(OPTIONS, WHAT)
 
@@ -72,7 +78,7 @@ def copy(args: argparse.Namespace, refs: _script.SecretRefs,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command: exit status 0 copied, 1 the copy failed, 2 bad input, 130 interrupted."""
-    return _script.main(parser(), argv, copy, written="bytes")
+    return _script.main(parser(), argv, copy, written="bytes", flags=FLAGS)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,11 @@ static int check_component(const char *kind, const char *name, ccopy_error_t *er
     if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') ||
         name[0] == '.')
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "%s name \"%s\" cannot be used as a folder name", kind,
-                                name ? name : "");
+                                "%s name \"%s\" cannot be used as a folder name%s", kind,
+                                name ? name : "",
+                                strcmp(kind, "collection") == 0
+                                    ? "; to back up the others, name each with option collection"
+                                    : "");
     return 0;
 }
 

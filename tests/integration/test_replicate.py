@@ -606,6 +606,22 @@ def test_target_equal_to_source_is_refused(ferretdb, mongo, db_name):
     assert CATALOG not in mongo[db_name].list_collection_names()
 
 
+def test_the_same_server_spelled_otherwise_is_still_the_source(ferretdb, mongo, db_name):
+    """127.0.0.1 for localhost (or the server among others in a seed list) had replicated the
+    collection onto itself, creating the catalog in the source database."""
+    src = mongo[db_name].orders
+    insert_spread(src, START, START + HOUR, 10, seed=195)
+    before = bc.source_docs(src)
+    port = ferretdb.uri.rstrip("/").rsplit(":", 1)[1]
+    for target in (f"mongodb://localhost:{port}/", f"mongodb://LocalHost:{port}/?appName=x"):
+        res = replicate(ferretdb.uri, db_name, target, *span_args(START, START + HOUR),
+                        timeout=60)
+        assert res.rc == 2, res.explain()
+        assert "the target is the source" in res.stderr, res.explain()
+    assert bc.source_docs(src) == before
+    assert CATALOG not in mongo[db_name].list_collection_names()
+
+
 @pytest.mark.parametrize("json_summary", [True, False], ids=["json", "text"])
 def test_target_password_is_never_printed(ferretdb, mongo, db_name, target_db, json_summary):
     src = mongo[db_name].orders

@@ -10,10 +10,12 @@
  * the target. A document the target refuses for good (too large, ...) is reported with its _id
  * and size; its window is then not recorded, so every later run tries it again and says so.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 #include "dest_mongo_impl.h"
@@ -28,11 +30,54 @@ const char *_ccopy_mongo_target_coll(const mongo_t *m, const char *coll)
     return m->config.target_coll ? m->config.target_coll : coll;
 }
 
+/* One "host:port" of a host list, lower-cased, with every loopback spelling ("localhost",
+ * "127.0.0.1", "[::1]") the same: the server a connection reaches, as far as the name says. */
+static void server_key(char *out, size_t size, const char *entry, size_t len)
+{
+    const char *colon = NULL, *p;
+    size_t host_len, i;
+    for (p = entry; p < entry + len; p++)
+        if (*p == ':' && !memchr(p, ']', (size_t)(entry + len - p)))
+            colon = p; /* the port's colon: after any IPv6 brackets */
+    host_len = colon ? (size_t)(colon - entry) : len;
+    if ((host_len == 9 && strncasecmp(entry, "localhost", 9) == 0) ||
+        (host_len == 10 && strncasecmp(entry, "localhost.", 10) == 0) ||
+        (host_len >= 4 && strncmp(entry, "127.", 4) == 0 &&
+         strspn(entry, "0123456789.") >= host_len) ||
+        (host_len == 5 && strncmp(entry, "[::1]", 5) == 0))
+        snprintf(out, size, "loopback%.*s", colon ? (int)(entry + len - colon) : 0,
+                 colon ? colon : "");
+    else {
+        snprintf(out, size, "%.*s", (int)len, entry);
+        for (i = 0; out[i]; i++)
+            out[i] = (char)tolower((unsigned char)out[i]);
+    }
+}
+
+/* Do two host lists share a server? Then they are one deployment, however spelled: a replica
+ * set named by another member, or 127.0.0.1 for localhost (which replicated a collection onto
+ * itself, rewriting it in place). */
+static int same_servers(const char *a, const char *b)
+{
+    const char *x, *y;
+    for (x = a; *x; x += strcspn(x, ",") + (x[strcspn(x, ",")] == ',')) {
+        char kx[300];
+        server_key(kx, sizeof kx, x, strcspn(x, ","));
+        for (y = b; *y; y += strcspn(y, ",") + (y[strcspn(y, ",")] == ',')) {
+            char ky[300];
+            server_key(ky, sizeof ky, y, strcspn(y, ","));
+            if (strcmp(kx, ky) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 int _ccopy_dest_mongo_is_source(_ccopy_dest_t *dest, const _ccopy_source_t *source,
                                 const char *db, const char *coll)
 {
     mongo_t *m = _ccopy_mongo_of(dest);
-    return strcmp(source->hosts, m->config.server->hosts) == 0 &&
+    return same_servers(source->hosts, m->config.server->hosts) &&
            strcmp(db, m->config.target_db) == 0 &&
            (!m->config.target_coll || (coll && strcmp(m->config.target_coll, coll) == 0));
 }

@@ -306,6 +306,23 @@ def test_a_manifest_that_misnames_its_data_stops_the_restore_before_any_write(
     assert res.summary["windows_written"] == 0
 
 
+def test_a_folder_without_a_backup_or_without_the_database_is_bad_input(ferretdb, mongo,
+                                                                        folder, target,
+                                                                        tmp_path):
+    """Like a folder that does not exist (exit 2): the person named the wrong one."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = restore(dir_backup(empty), ferretdb.uri, "--to-db", target.name, json_summary=False)
+    assert res.rc == 2, res.explain()
+    assert f"--from: dir:{empty} holds no backup" in res.stderr, res.explain()
+    res = restore(dir_backup(folder), ferretdb.uri, "--db", "nosuch", "--to-db", target.name,
+                  json_summary=False)
+    assert res.rc == 2, res.explain()
+    assert "--db: " in res.stderr and "holds no backup of database nosuch" in res.stderr, \
+        res.explain()
+    assert_untouched(mongo, target.name)
+
+
 def test_a_missing_data_file_stops_the_restore_before_any_write(ferretdb, mongo, source,
                                                                 scratch, target):
     _, _, _, victim = windows_on_disk(scratch, source.name, "orders")[1]

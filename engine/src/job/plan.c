@@ -475,9 +475,10 @@ static int choose_database(ccopy_job_t *job, ccopy_error_t *error)
     char **names = NULL;
     size_t count = 0;
     int rc = job->from->ops->catalog_list(job->from, NULL, &names, &count, error);
+    /* bad input (exit 2), as a folder that does not exist is: the person named the wrong one */
     if (rc == 0 && count == 0)
-        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                              "%s holds no backup", job->from->location);
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "option sink: %s holds no backup", job->from->location);
     if (rc == 0 && count > 1) {
         char list[256] = "";
         for (size_t i = 0; i < count; i++)
@@ -536,9 +537,10 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
     for (i = 0; rc == 0 && i < count; i++)
         _ccopy_job_add_collection(job, names[i]);
     _ccopy_names_free(names, count);
-    if (rc == 0 && count == 0)
-        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                              "%s holds no backup of database %s", job->from->location, job->db);
+    if (rc == 0 && count == 0) /* the wrong name or the wrong backup: bad input */
+        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                              "option db: %s holds no backup of database %s",
+                              job->from->location, job->db);
     return rc;
 }
 

@@ -61,6 +61,9 @@ int cmd_plan(int argc, char **argv)
     if ((ccopy_time_parse(&start, from, now, &e) != 0 && (flag = "--from")) ||
         (ccopy_time_parse(&end, to, now, &e) != 0 && (flag = "--to")) ||
         (ccopy_duration_parse(&step, step_text, &e) != 0 && (flag = "--step")) ||
+        (step > ccopy_option_find("step")->max && (flag = "--step") &&
+         snprintf(e.message, sizeof e.message, "%s is above the maximum %llds (as for backup)",
+                  step_text, (long long)ccopy_option_find("step")->max) > 0) ||
         ccopy_plan_cut(&windows, &count, start, end, step, &e) != 0) {
         if (flag) { /* "FLAG: " before the message, which loses its end if it must */
             size_t n = strlen(flag) + 2, len = strnlen(e.message, sizeof e.message - 1);

@@ -396,7 +396,9 @@ FLAG_MESSAGES = [
     (["--from", "2026-01-01", "--to", "2026-01-02", "--step", "abc"], '--step: invalid duration "abc"'),
     (["--from", "2026-13-01", "--to", "2026-01-02"], '--from: invalid time "2026-13-01"'),
     (["--from", "2026-01-01", "--to", "soon"], '--to: invalid time "soon"'),
-], ids=["step", "from", "to"])
+    (["--from", "2026-01-01", "--to", "2026-01-02", "--step", "100000w"],
+     "--step: 100000w is above the maximum 4294967296s"),
+], ids=["step", "from", "to", "step-too-long"])
 def test_plan_names_the_flag_of_a_bad_value(args, message):
     res = clirun.run("plan", *args, timeout=30)
     assert res.rc == 2, res.explain()

@@ -449,8 +449,9 @@ def test_windows_copied_before_their_time_are_copied_again_by_the_next_run(ferre
                                                                          db_name, tmp_path):
     """A range reaching into the future used to record its empty future windows as complete,
     and incremental runs went on after them: documents created there later were never copied.
-    Such windows are provisional (the range run warns), and the next run whose range meets them
-    copies them again, with their own bounds, so no window overlaps another."""
+    Windows copied before their end are provisional (the range run warns), and the next run
+    whose range meets them copies them again, with their own bounds, so no window overlaps
+    another."""
     coll = mongo[db_name]["events"]
     now = int(time.time())
     old = datagen.insert_spread(coll, now - 2 * HOUR, now - HOUR, 20, doc_size=300, seed=41)
@@ -486,6 +487,22 @@ def test_windows_copied_before_their_time_are_copied_again_by_the_next_run(ferre
         tzinfo=datetime.timezone.utc).timestamp() for w in again["windows"]]
     assert len(ends) <= 1 and all(e > closed_by for e in ends), again["windows"]
     assert again["documents"] in (0, len(late)), again
+
+
+def test_windows_closed_at_once_by_a_zero_lag_are_not_copied_again(ferretdb, mongo, db_name,
+                                                                   tmp_path):
+    """A run with --settle-lag 0s chose to close its windows at once: a later run with the
+    default lag and nothing new copies nothing (a window is provisional only when it was
+    copied before its end)."""
+    coll = mongo[db_name]["events"]
+    now = int(time.time())
+    datagen.insert_spread(coll, now - 2 * HOUR, now - 60, 20, doc_size=300, seed=42)
+    dest = tmp_path / "bk"
+    first = _ok(clirun.backup(ferretdb.uri, db_name, dest, "--step", "1h", "--settle-lag", "0s"))
+    assert first["documents"] == 20 and first["warnings"] == []
+    again = _ok(clirun.backup(ferretdb.uri, db_name, dest, "--incremental", "--step", "1h"))
+    assert again["documents"] == 0 and again["windows_written"] == 0, again
+    bc.assert_backup_matches(dest, mongo[db_name])
 
 
 def test_incremental_reports_non_objectid_ids_it_cannot_see(ferretdb, shop, tmp_path):

@@ -65,29 +65,31 @@ static int compare_windows(const void *a, const void *b)
     return (x->end > y->end) - (x->end < y->end);
 }
 
-/* A window completed before its end plus the settle lag had passed (a range that reached into
- * the future, or into the last minutes) may lack documents created in it since: it is
- * provisional, and the next run whose range meets it copies it again, with its own bounds.
- * Recorded as complete for good, an incremental run went on after it and never saw them. A
- * completion time that cannot be read counts as settled, as before there was this rule. */
-static int provisional(const ccopy_manifest_t *m, int64_t settle_lag)
+/* A window completed before its end had passed (a range that reached into the future) may lack
+ * documents created in it since: it is provisional, and the next run whose range meets it
+ * copies it again, with its own bounds. Recorded as complete for good, an incremental run went
+ * on after it and never saw them. (Not before its end plus the settle lag: a run with
+ * --settle-lag 0 chose to close its windows at once, and the next run with the default lag
+ * would copy its last window again.) A completion time that cannot be read counts as settled,
+ * as before there was this rule. */
+static int provisional(const ccopy_manifest_t *m)
 {
     int64_t done;
     if (m->kind != CCOPY_MANIFEST_WINDOW || !m->completed_at ||
         ccopy_time_parse(&done, m->completed_at, 0, NULL) != 0)
         return 0;
-    return done < m->window.end + settle_lag;
+    return done < m->window.end;
 }
 
 /* The completed windows as sorted, disjoint intervals; with settled_only, not the provisional
- * ones (settle_lag as above). */
+ * ones. */
 static ccopy_window_t *coverage_of(const ccopy_manifest_t *m, size_t count, int settled_only,
-                                   int64_t settle_lag, size_t *out_count)
+                                   size_t *out_count)
 {
     ccopy_window_t *cov = _ccopy_calloc(count, sizeof *cov);
     size_t i, n = 0, merged = 0;
     for (i = 0; i < count; i++) {
-        if (m[i].kind == CCOPY_MANIFEST_WINDOW && !(settled_only && provisional(&m[i], settle_lag)))
+        if (m[i].kind == CCOPY_MANIFEST_WINDOW && !(settled_only && provisional(&m[i])))
             cov[n++] = m[i].window;
     }
     qsort(cov, n, sizeof *cov, compare_windows);
@@ -142,7 +144,7 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
             gaps++;
         }
         for (p = 0; gaps == 0 && p < m_count; p++)
-            gaps = provisional(&m[p], job->settings.settle_lag) && overlaps(&m[p].window, &windows[i]);
+            gaps = provisional(&m[p]) && overlaps(&m[p].window, &windows[i]);
         if (gaps == 0) {
             pthread_mutex_lock(&job->lock);
             coll->windows_already_complete++;
@@ -150,7 +152,7 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
         }
     }
     for (p = 0; p < m_count; p++) {
-        if (provisional(&m[p], job->settings.settle_lag) && overlaps(&m[p].window, &range)) {
+        if (provisional(&m[p]) && overlaps(&m[p].window, &range)) {
             _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, m[p].window.start,
                                 m[p].window.end);
             pthread_mutex_lock(&job->lock);
@@ -219,7 +221,7 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         rc = job->dest->ops->prepare_collection(job->dest, job->db, coll->name, 0, error);
     if (rc != 0)
         return rc;
-    cov = coverage_of(manifests, count, 0, 0, &cov_count);
+    cov = coverage_of(manifests, count, 0, &cov_count);
 
     if (full || incremental) {
         hi = job->now - job->settings.settle_lag;
@@ -261,13 +263,13 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
         /* checked by ccopy_job_new(); relative times move with the clock, so clamp */
         ccopy_time_parse(&lo, job->settings.from, job->now, NULL);
         ccopy_time_parse(&hi, job->settings.until, job->now, NULL);
-        if (hi > job->now - job->settings.settle_lag) {
+        if (hi > job->now) {
             char from[CCOPY_TIME_TEXT_SIZE];
-            ccopy_time_format(from, job->now - job->settings.settle_lag, NULL);
+            ccopy_time_format(from, job->now, NULL);
             _ccopy_job_log(job, CCOPY_LOG_WARNING,
-                           "%s.%s: the range reaches past now minus the settle lag (%s): its "
-                           "windows after that are provisional, and the next run whose range "
-                           "meets them copies them again",
+                           "%s.%s: the range reaches past now (%s): its windows not over yet "
+                           "are provisional, and the next run whose range meets them copies "
+                           "them again",
                            job->db, coll->name, from);
         }
     }
@@ -727,7 +729,7 @@ int _ccopy_job_plan_given(ccopy_job_t *job, ccopy_error_t *error)
             if (rc != 0)
                 break;
             /* a provisional window is one the planner gave out to be copied again */
-            cov = coverage_of(manifests, count, 1, job->settings.settle_lag, &cov_count);
+            cov = coverage_of(manifests, count, 1, &cov_count);
             read_for = t->coll;
         }
         /* a window another try completed is not copied again; the non-ObjectId pass of a full

@@ -455,6 +455,16 @@ def test_a_password_with_unescaped_characters_is_bad_input_and_never_shown(tmp_p
             assert part.lower() not in (res.stdout + res.stderr).lower(), res.explain()
 
 
+def test_a_connection_string_problem_that_is_not_the_password_keeps_its_own_message(tmp_path):
+    """Only a message about how the password is written is replaced (it quoted it)."""
+    uri = f"mongodb://user:{SECRET}@127.0.0.1:1/?authMechanism=MONGODB-X509"
+    res = clirun.run("backup", "--source", uri, "--db", "x", "--to", f"dir:{tmp_path}", timeout=30)
+    assert res.rc == 2, res.explain()
+    assert "MONGODB-X509' authentication mechanism does not accept a password" in res.stderr, \
+        res.explain()
+    _assert_masked(res)
+
+
 @pytest.mark.parametrize("command,args,flag,name", [
     ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--to-db"], "--to-db",
      "bad.name"),

@@ -51,15 +51,17 @@ static int credentials_problem(const char *uri_text, ccopy_error_t *error)
     return 0;
 }
 
-/* libmongoc's message for a connection string it refused, unless it is about the password (it
- * may quote it). */
+/* libmongoc's message for a connection string it refused, unless it is about how the password
+ * is written (it quotes it) or holds the password anyway (one of four bytes or more: a shorter
+ * one is found in any message). Others stand ("MONGODB-X509 ... does not accept a password"). */
 static int malformed(const char *uri_text, const bson_error_t *e, ccopy_error_t *error)
 {
     const char *authority = strstr(uri_text, "://"), *at, *colon;
-    int quotes_password = strcasestr(e->message, "password") != NULL;
+    int quotes_password = strstr(e->message, "Password \"") != NULL ||
+                          strcasestr(e->message, "escapes in password") != NULL;
     if (authority && (at = strchr(authority + 3, '@')) != NULL &&
         (colon = memchr(authority + 3, ':', (size_t)(at - authority - 3))) != NULL &&
-        at > colon + 1) {
+        at >= colon + 5) {
         char *password = _ccopy_strndup(colon + 1, (size_t)(at - colon - 1));
         quotes_password = quotes_password || strstr(e->message, password) != NULL;
         free(password);

@@ -36,6 +36,9 @@ const char *plural(int64_t n);
 int exit_code_for(int code);
 /* "cosmocopy CMD: error: message", options named by the flags of the command. */
 void print_error(const char *command, const ccopy_error_t *e);
+/* The same for the value of a flag the library does not name ("error: --step: ..."); returns
+ * EXIT_USAGE. */
+int flag_error(const char *command, const char *flag, const ccopy_error_t *e);
 /* While job is not NULL, SIGINT and SIGTERM cancel it; NULL: their default effect again. */
 void catch_stop_signals(ccopy_job_t *job);
 

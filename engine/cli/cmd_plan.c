@@ -28,7 +28,7 @@ static void print_bound(int64_t t)
 
 int cmd_plan(int argc, char **argv)
 {
-    const char *from = NULL, *to = NULL, *step_text = "4h", *flag = NULL;
+    const char *from = NULL, *to = NULL, *step_text = "4h";
     int json = 0, i;
     int64_t now = (int64_t)time(NULL), start, end, step;
     ccopy_window_t *windows;
@@ -58,22 +58,18 @@ int cmd_plan(int argc, char **argv)
     if (!from || !to)
         return usage_error("plan", "%s", "--from and --to are required");
     /* each message names the flag, as the other commands' do */
-    if ((ccopy_time_parse(&start, from, now, &e) != 0 && (flag = "--from")) ||
-        (ccopy_time_parse(&end, to, now, &e) != 0 && (flag = "--to")) ||
-        (ccopy_duration_parse(&step, step_text, &e) != 0 && (flag = "--step")) ||
-        (step > ccopy_option_find("step")->max && (flag = "--step") &&
-         snprintf(e.message, sizeof e.message, "%s is above the maximum %llds (as for backup)",
-                  step_text, (long long)ccopy_option_find("step")->max) > 0) ||
-        ccopy_plan_cut(&windows, &count, start, end, step, &e) != 0) {
-        if (flag) { /* "FLAG: " before the message, which loses its end if it must */
-            size_t n = strlen(flag) + 2, len = strnlen(e.message, sizeof e.message - 1);
-            if (len + n > sizeof e.message - 1)
-                len = sizeof e.message - 1 - n;
-            memmove(e.message + n, e.message, len);
-            memcpy(e.message, flag, n - 2);
-            memcpy(e.message + n - 2, ": ", 2);
-            e.message[n + len] = '\0';
-        }
+    if (ccopy_time_parse(&start, from, now, &e) != 0)
+        return flag_error("plan", "--from", &e);
+    if (ccopy_time_parse(&end, to, now, &e) != 0)
+        return flag_error("plan", "--to", &e);
+    if (ccopy_duration_parse(&step, step_text, &e) != 0)
+        return flag_error("plan", "--step", &e);
+    if (step > ccopy_option_find("step")->max) {
+        snprintf(e.message, sizeof e.message, "%s is above the maximum %llds (as for backup)",
+                 step_text, (long long)ccopy_option_find("step")->max);
+        return flag_error("plan", "--step", &e);
+    }
+    if (ccopy_plan_cut(&windows, &count, start, end, step, &e) != 0) {
         print_error("plan", &e);
         return EXIT_USAGE;
     }

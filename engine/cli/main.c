@@ -49,6 +49,12 @@ void print_error(const char *command, const ccopy_error_t *e)
     fprintf(stderr, "%s %s: error: %s\n", prog, command, message);
 }
 
+int flag_error(const char *command, const char *flag, const ccopy_error_t *e)
+{
+    fprintf(stderr, "%s %s: error: %s: %s\n", prog, command, flag, e->message);
+    return EXIT_USAGE;
+}
+
 static void on_signal(int sig)
 {
     if (running_job)

@@ -169,13 +169,14 @@ static int check_value(const ccopy_option_info_t *info, const char *value, int64
     case CCOPY_OPTION_INT:
         if (parse_int(parsed, value) != 0) {
             /* a whole number too large for 64 bits is one: say what is wrong with it */
-            size_t digits = strspn(value + (*value == '-' || *value == '+'), "0123456789");
-            if (digits > 0 && !value[digits + (*value == '-' || *value == '+')])
+            size_t sign = *value == '-' || *value == '+';
+            size_t digits = strspn(value + sign, "0123456789");
+            int below = *value == '-';
+            if (digits > 0 && !value[sign + digits])
                 return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                        "option %s: %s is %s the %s %lld", info->name, value,
-                                        *value == '-' ? "below" : "above",
-                                        *value == '-' ? "minimum" : "maximum",
-                                        (long long)(*value == '-' ? info->min : info->max));
+                                        "option %s: %s is %s %lld", info->name, value,
+                                        below ? "below the minimum" : "above the maximum",
+                                        (long long)(below ? info->min : info->max));
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                     "option %s: \"%s\" is not a whole number", info->name, value);
         }

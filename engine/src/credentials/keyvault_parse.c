@@ -45,10 +45,10 @@ static int name_ok(const char *text, size_t len, size_t max)
 /* A host[:port] as a URL may hold it: letters, digits, '.', '-', and a port, or [IPv6]:port. */
 static int host_ok(const char *text, size_t len)
 {
+    const char *port = NULL, *end = text + len;
     size_t i;
     if (len == 0 || len > 255)
         return 0;
-    const char *port = NULL, *end = text + len;
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (!isalnum(c) && !strchr(".-:[]", c))

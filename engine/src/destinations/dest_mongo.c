@@ -60,12 +60,15 @@ static void server_key(char *out, size_t size, const char *entry, size_t len)
 static int same_servers(const char *a, const char *b)
 {
     const char *x, *y;
-    for (x = a; *x; x += strcspn(x, ",") + (x[strcspn(x, ",")] == ',')) {
+    size_t nx, ny;
+    for (x = a; *x; x += nx + (x[nx] == ',')) {
         char kx[300];
-        server_key(kx, sizeof kx, x, strcspn(x, ","));
-        for (y = b; *y; y += strcspn(y, ",") + (y[strcspn(y, ",")] == ',')) {
+        nx = strcspn(x, ",");
+        server_key(kx, sizeof kx, x, nx);
+        for (y = b; *y; y += ny + (y[ny] == ',')) {
             char ky[300];
-            server_key(ky, sizeof ky, y, strcspn(y, ","));
+            ny = strcspn(y, ",");
+            server_key(ky, sizeof ky, y, ny);
             if (strcmp(kx, ky) == 0)
                 return 1;
         }

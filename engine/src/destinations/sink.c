@@ -48,10 +48,10 @@ int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
         return check_sas_url(location, error);
     {
         char *shown = _ccopy_strdup(location);
-        int rc;
+        int rc, path;
         _ccopy_mask_secrets(shown);
         /* a backup's location, written or read (restore, list, verify --backup) */
-        int path = shown[0] == '/' || shown[0] == '.' || shown[0] == '~';
+        path = shown[0] == '/' || shown[0] == '.' || shown[0] == '~';
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                               "unsupported destination \"%s\"%s%s%s: expected dir:PATH, "
                               "azblob://CONTAINER[/PREFIX] or a container URL "

@@ -105,17 +105,31 @@ static ccopy_window_t *coverage_of(const ccopy_manifest_t *m, size_t count, int 
     return cov;
 }
 
+/* The provisional windows of the manifests, read once for the plan. */
+static ccopy_window_t *provisional_windows(const ccopy_manifest_t *m, size_t count,
+                                           size_t *out_count)
+{
+    ccopy_window_t *redo = _ccopy_calloc(count, sizeof *redo);
+    size_t i, n = 0;
+    for (i = 0; i < count; i++) {
+        if (provisional(&m[i]))
+            redo[n++] = m[i].window;
+    }
+    *out_count = n;
+    return redo;
+}
+
 static int overlaps(const ccopy_window_t *a, const ccopy_window_t *b)
 {
     return a->start < b->end && b->start < a->end;
 }
 
 /* Plan the windows of [lo, hi) that the coverage does not hold yet, and again every provisional
- * window (of the manifests) that meets [lo, hi): the coverage holds those too, so that no new
- * window overlaps one. */
+ * window (redo) that meets [lo, hi): the coverage holds those too, so that no new window
+ * overlaps one. */
 static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, int64_t hi,
-                      const ccopy_window_t *cov, size_t cov_count, const ccopy_manifest_t *m,
-                      size_t m_count, ccopy_error_t *error)
+                      const ccopy_window_t *cov, size_t cov_count, const ccopy_window_t *redo,
+                      size_t redo_count, ccopy_error_t *error)
 {
     ccopy_window_t *windows, range = {lo, hi};
     size_t count, i, j = 0, p;
@@ -143,18 +157,17 @@ static int plan_range(ccopy_job_t *job, _ccopy_coll_stats_t *coll, int64_t lo, i
             _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, cur, end);
             gaps++;
         }
-        for (p = 0; gaps == 0 && p < m_count; p++)
-            gaps = provisional(&m[p]) && overlaps(&m[p].window, &windows[i]);
+        for (p = 0; gaps == 0 && p < redo_count; p++)
+            gaps = overlaps(&redo[p], &windows[i]);
         if (gaps == 0) {
             pthread_mutex_lock(&job->lock);
             coll->windows_already_complete++;
             pthread_mutex_unlock(&job->lock);
         }
     }
-    for (p = 0; p < m_count; p++) {
-        if (provisional(&m[p]) && overlaps(&m[p].window, &range)) {
-            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, m[p].window.start,
-                                m[p].window.end);
+    for (p = 0; p < redo_count; p++) {
+        if (overlaps(&redo[p], &range)) {
+            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, redo[p].start, redo[p].end);
             pthread_mutex_lock(&job->lock);
             job->tasks[job->task_count - 1].again = 1;
             pthread_mutex_unlock(&job->lock);
@@ -273,8 +286,12 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
                            job->db, coll->name, from);
         }
     }
-    if (rc == 0 && lo < hi)
-        rc = plan_range(job, coll, lo, hi, cov, cov_count, manifests, count, error);
+    if (rc == 0 && lo < hi) {
+        size_t redo_count;
+        ccopy_window_t *redo = provisional_windows(manifests, count, &redo_count);
+        rc = plan_range(job, coll, lo, hi, cov, cov_count, redo, redo_count, error);
+        free(redo);
+    }
 
     if (rc == 0 && full) {
         int has = 0;

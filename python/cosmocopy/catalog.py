@@ -212,14 +212,15 @@ class Listing(Record):
 class Backup:
     """A backup's catalog, opened for reading (:func:`open_backup`)."""
 
-    _function = "open_backup"  # what messages call the function that opened it
+    _function = "open_backup"  # what messages call the function that opened it, and its
+    _keyword = "location"      # argument that gave the location
 
     def __init__(self, location: str | os.PathLike[str], *,
                  blob_connection_string: str | None = None,
                  azure_credential: str | None = None,
                  managed_identity_client_id: str | None = None,
                  https_ca_file: str | os.PathLike[str] | None = None) -> None:
-        self.location = _location_text(location, f"{self._function}(location)")
+        self.location = _location_text(location, f"{self._function}({self._keyword})")
         self._connection = blob_connection_string
         self._credentials = {"azure_credential": azure_credential,
                              "managed_identity_client_id": managed_identity_client_id,
@@ -367,8 +368,7 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
     if from_ is None:
         raise errors.UsageError("list_windows(): from_= is required (dir:PATH, "
                                 "azblob://CONTAINER[/PREFIX] or a SAS URL)")
-    backup = _ListedBackup(_location_text(from_, "list_windows(from_)"),
-                           blob_connection_string=blob_connection_string,
+    backup = _ListedBackup(from_, blob_connection_string=blob_connection_string,
                            azure_credential=azure_credential,
                            managed_identity_client_id=managed_identity_client_id,
                            https_ca_file=https_ca_file)
@@ -379,3 +379,4 @@ class _ListedBackup(Backup):
     """The backup :func:`list_windows` opens (its messages name list_windows)."""
 
     _function = "list_windows"
+    _keyword = "from_"

@@ -37,7 +37,7 @@ const char plan_help[] =
     "\n"
     "  --from T     start of the range\n"
     "  --to T       end of the range (exclusive)\n"
-    "  --step D     window length (default 4h)\n"
+    "  --step D     window length (default 4h, at most 4294967296s as for backup)\n"
     "  --json       print {\"windows\": [{start, end, start_epoch, end_epoch, lo, hi}, ...]}\n"
     "\n"
     "Times: RFC 3339 UTC (2026-01-01T00:00:00Z), a date alone (2026-01-01: midnight UTC), epoch\n"

@@ -201,6 +201,36 @@ CCOPY_TEST(first_throttle_counts_at_least_a_second_of_average)
     _ccopy_governor_destroy(&g);
 }
 
+CCOPY_TEST(first_throttle_with_a_long_pause_paces_at_once)
+{
+    /* Two windows' first reads end a long scan together on a budget of 150 RU/s: the first
+     * charges 538 RU and the server asks for 2,577 ms. That pause measures the budget, so the
+     * job is paced at once, and the other read's charge, landing during the pause, is waited
+     * off before any request goes: unpaced, the pause alone let the next request go into the
+     * server's new debt, and it was throttled again. */
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    int64_t waited = 0;
+    _ccopy_governor_init(&g, 0);
+    CHECK_INT(_ccopy_governor_acquire(&g, 135, &canceled, &waited), 0);
+    CHECK_INT(_ccopy_governor_acquire(&g, 135, &canceled, &waited), 0);
+    _ccopy_governor_settle(&g, 135, 538, 1);
+    _ccopy_governor_throttled(&g, 135, 2577);
+    CHECK(fabs(g.throttled_rate - 538 / 3.577) < 1.0);
+    CHECK(NEAR(g.rate, g.throttled_rate * CCOPY_GOVERNOR_CUT));
+    _ccopy_governor_settle(&g, 135, 539, 1);
+    /* the server is paid at 2.6 s + 539 / 150 s = 6.2 s; no request before that */
+    CHECK(g.paused_until_ms - _ccopy_monotonic_ms() > 2400);
+    CHECK(-g.tokens / g.rate > 3.5);
+    _ccopy_governor_destroy(&g);
+    /* a short pause says nothing yet: unpaced until a second of charges */
+    _ccopy_governor_init(&g, 0);
+    _ccopy_governor_settle(&g, 0, 538, 1);
+    _ccopy_governor_throttled(&g, 135, 999);
+    CHECK(g.rate == 0);
+    _ccopy_governor_destroy(&g);
+}
+
 CCOPY_TEST(first_throttle_prefers_the_average_when_recent_seconds_were_slow)
 {
     _ccopy_governor_t g;
@@ -463,6 +493,8 @@ static double probe_step(_ccopy_governor_t *g)
     double before;
     g->rate = g->throttled_rate * CCOPY_GOVERNOR_PLATEAU;
     g->on_trial = 0; /* the cut's verdict came (the hold until it is tested below) */
+    /* and enough requests since the cut that a confirmed level no longer holds the probe */
+    g->requests += CCOPY_GOVERNOR_HOLD_REQUESTS * CCOPY_GOVERNOR_CONFIRMED_MAX;
     before = g->rate;
     g->tokens = g->rate;
     g->paused_until_ms = 0;
@@ -543,6 +575,48 @@ CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
     CHECK(NEAR(g.last_level, 1005));
     throttled_at(&g, 1200); /* the application sharing the budget stopped */
     CHECK(NEAR(probe_step(&g), CCOPY_GOVERNOR_RAISE));
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(a_level_found_again_holds_the_plateau_for_100_requests_a_confirmation)
+{
+    /* each probe above a budget that stays put costs a throttle: once a cut found the level
+     * of the one before, the pace stays at the plateau for 100 requests per confirmation */
+    _ccopy_governor_t g;
+    atomic_int canceled = 0;
+    int i, confirmations;
+    _ccopy_governor_init(&g, 0);
+    throttled_at(&g, 1000);
+    for (confirmations = 1; confirmations <= CCOPY_GOVERNOR_CONFIRMED_MAX + 1; confirmations++) {
+        int held = CCOPY_GOVERNOR_HOLD_REQUESTS *
+                   (confirmations < CCOPY_GOVERNOR_CONFIRMED_MAX ? confirmations
+                                                                 : CCOPY_GOVERNOR_CONFIRMED_MAX);
+        throttled_at(&g, 1000);
+        CHECK_INT(g.confirmed, confirmations);
+        g.on_trial = 0;
+        g.rate = 1000 * CCOPY_GOVERNOR_PLATEAU;
+        for (i = 0; i < held; i++) {
+            g.tokens = 1e9;
+            g.paused_until_ms = 0;
+            g.limited = 1;
+            g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+            CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+            CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_PLATEAU));
+        }
+        g.limited = 1;
+        g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+        CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+        CHECK(g.rate > 1000 * CCOPY_GOVERNOR_PLATEAU * 1.0001); /* then it probes */
+    }
+    /* a level that moved probes at once */
+    throttled_at(&g, 1200);
+    CHECK_INT(g.confirmed, 0);
+    g.on_trial = 0;
+    g.rate = 1200 * CCOPY_GOVERNOR_PLATEAU;
+    g.limited = 1;
+    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    CHECK(g.rate > 1200 * CCOPY_GOVERNOR_PLATEAU * 1.0001);
     _ccopy_governor_destroy(&g);
 }
 

@@ -121,17 +121,22 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
         /* back quickly towards just under the pace that was last throttled, then probe above
          * it slowly: the budget may have grown, or other clients may have stopped */
         double plateau = g->throttled_rate * CCOPY_GOVERNOR_PLATEAU;
+        int confirmed = g->confirmed < CCOPY_GOVERNOR_CONFIRMED_MAX
+                            ? g->confirmed
+                            : CCOPY_GOVERNOR_CONFIRMED_MAX;
         if (g->rate < plateau * 0.99)
             g->rate += (plateau - g->rate) / 2;
-        else {
+        else if (g->requests - g->requests_at_last_cut < CCOPY_GOVERNOR_HOLD_REQUESTS * confirmed) {
+            /* A level found again holds the pace at the plateau for 100 requests per
+             * confirmation before it probes: each probe above a budget that stays put ends
+             * in a throttle, and at a probe every 20-25 s the job was throttled at 3% of its
+             * requests. Counted in requests, not seconds, as the throttled share is. */
+        } else {
             /* 1% a second, 1% more for every 20 s without a throttle, up to 10%. Above a
              * level the cuts found again and again, a budget that stays where it is, slower:
              * each probe costs a throttle, and at 1% a second one came every 12-15 s. */
             double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
             double steps = 1.0 + quiet_s / CCOPY_GOVERNOR_QUIET_STEP_S;
-            int confirmed = g->confirmed < CCOPY_GOVERNOR_CONFIRMED_MAX
-                                ? g->confirmed
-                                : CCOPY_GOVERNOR_CONFIRMED_MAX;
             if (steps > 10.0)
                 steps = 10.0;
             g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * steps / (1.0 + confirmed);
@@ -312,10 +317,13 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
          * more). */
         int64_t span = g->first_charge_ms ? now_ms - g->first_charge_ms : 0;
         double owed_s = retry_after_ms > 0 ? (double)retry_after_ms / 1000.0 : 0;
-        double average = g->first_charge_ms
-                             ? g->ru_charged / ((double)(span > 1000 ? span : 1000) / 1000.0 +
-                                                owed_s + CCOPY_GOVERNOR_BURST_SECONDS)
-                             : 0;
+        /* At least a second of charges, unless the pause is that long: then the charges of
+         * less than a second are what the server counts against its budget (538 RU owed for
+         * 2.58 s after the second banked: 150 RU/s, not the 117 a whole second made it). */
+        double span_s = (double)(span > 1000 || owed_s >= 1.0 ? span : 1000) / 1000.0;
+        double average = g->first_charge_ms ? g->ru_charged / (span_s + owed_s +
+                                                               CCOPY_GOVERNOR_BURST_SECONDS)
+                                            : 0;
         if (recent > 0)
             recent = recent * 3.0 / (3.0 + owed_s);
         level = recent > average ? recent : average;
@@ -386,6 +394,7 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
     if (g->max_ru > 0 && g->rate > g->max_ru)
         g->rate = g->max_ru;
     g->ru_at_last_cut = g->ru_charged;
+    g->requests_at_last_cut = g->requests;
     g->last_cut_ms = now_ms;
     g->paused_since_cut_ms = 0;
     g->idle_since_cut_ms = 0;
@@ -471,8 +480,13 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
             /* An unpaced job sets its first pace from at least a second of charges: from
              * less, the pace is a guess, ten times too low when a bulk write is cut in the
              * first tenth of a second, and the job crawls. Until then RetryAfterMs paces it. */
+            /* ... or from a pause of a second or more: the server is owed that much of its
+             * budget, so what it charged measures the budget without waiting. Waiting let the
+             * other window's first read (538 RU at 150 RU/s) land during the pause unpaced,
+             * and the job was throttled again when the pause ended. */
             int measured = g->rate > 0 ||
-                           (g->first_charge_ms && now_ms - g->first_charge_ms >= 1000);
+                           (g->first_charge_ms && (now_ms - g->first_charge_ms >= 1000 ||
+                                                   retry_after_ms >= 1000));
             if (measured && (now_ms - g->last_cut_ms >= 1000 || g->last_cut_ms == 0)) {
                 /* The share before the cut: after a cut that stood, what its window
                  * measured. Otherwise the last two seconds say little (the first throttles

@@ -15,7 +15,8 @@
  *
  * With a fixed budget (--max-ru N) the bucket refills at N RU/s. Without one the governor
  * starts unpaced and adapts: the first throttling answer at least a second after the first
- * charge (before that, only RetryAfterMs holds the job back) sets the rate to what the job was
+ * charge, or one asking for a pause of a second or more (before that, only RetryAfterMs holds
+ * the job back) sets the rate to what the job was
  * getting through (the larger of its recent rate and its average so far, both counting the
  * RetryAfterMs asked for now as time, and the average a second more, the budget the server had
  * banked before the job began; when less than three seconds were measured and that is
@@ -27,12 +28,12 @@
  * after). The pace a cut sets holds for its trial (a second and 8 requests, below); then, while
  * requests succeed and pacing is what holds them back, the rate climbs back quickly to just
  * under the pace last throttled, then creeps above it by 1% a second (1% more for every 20 s
- * without a throttle, up to 10%), and by a half, a third, and so on to a sixth of that once cuts
- * in a row found the same level (within 10%; a cut within two seconds of the last corrects it
- * and does not count): every probe above a budget that stays put ends in a throttle. A fixed
- * budget is also
- * the ceiling of the adaptive rate, so throttling from other clients of the same account still
- * slows the job down.
+ * without a throttle, up to 10%). Once cuts in a row found the same level (within 10%; a cut
+ * within two seconds of the last corrects it and does not count), it first holds just under it
+ * for 100 requests per such confirmation (at most 5), then probes by a half, a third, and so on
+ * to a sixth of that: every probe above a budget that stays put ends in a throttle. A fixed
+ * budget is also the ceiling of the adaptive rate, so throttling from other clients of the same
+ * account still slows the job down.
  *
  * Not all throttling follows the job's own rate: an application sharing the budget, or a target
  * that cuts every bulk write part-way, throttles a share of the requests whatever the pace.
@@ -76,6 +77,7 @@ typedef struct _ccopy_governor {
     int64_t last_cut_ms, last_raise_ms;
     double throttled_rate; /* the level the last cut found                                     */
     double ru_at_last_cut; /* ru_charged when the pace was last cut                            */
+    int64_t requests_at_last_cut; /* requests started when the pace was last cut              */
     double last_level;     /* what got through when the pace was last cut                     */
     int confirmed;         /* cuts in a row that found the level of the one before (5%)        */
     int limited;           /* a request waited for budget since the last raise                 */
@@ -149,6 +151,7 @@ _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
 #define CCOPY_GOVERNOR_QUIET_STEP_S 20.0 /* for every 20 s without a throttle, up to 10%        */
 #define CCOPY_GOVERNOR_SAME_LEVEL 0.1    /* a cut within 10% of the last one's level confirms it */
 #define CCOPY_GOVERNOR_CONFIRMED_MAX 5   /* the probe is 1 / (1 + confirmations, at most 5)     */
+#define CCOPY_GOVERNOR_HOLD_REQUESTS 100 /* ... after this many requests x confirmations       */
 #define CCOPY_GOVERNOR_MIN_RATE 1.0      /* never pace below 1 RU/s ...                        */
 #define CCOPY_GOVERNOR_FLOOR 0.05        /* ... nor below this x the best rate got through     */
 #define CCOPY_GOVERNOR_TRIAL_MS 1000     /* a cut's verdict: at least this long after it ...   */

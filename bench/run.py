@@ -112,7 +112,11 @@ def git_state() -> dict:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    # the records and report a run writes are not the code it measured: a run after another
+    # one that left its record uncommitted is not a dirty build
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)bench/results",
+                  ":(exclude)docs/bench")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changed)}
 
 
 def binary_digests() -> dict:

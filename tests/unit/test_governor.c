@@ -578,12 +578,22 @@ CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
     _ccopy_governor_destroy(&g);
 }
 
+/* A request starts after a second in which requests waited for the pace: the pace may rise. */
+static void after_a_second_waiting(_ccopy_governor_t *g)
+{
+    atomic_int canceled = 0;
+    g->tokens = 1e9;
+    g->paused_until_ms = 0;
+    g->limited = 1;
+    g->last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(g, 1, &canceled, NULL), 0);
+}
+
 CCOPY_TEST(a_level_found_again_holds_the_plateau_for_100_requests_a_confirmation)
 {
     /* each probe above a budget that stays put costs a throttle: once a cut found the level
      * of the one before, the pace stays at the plateau for 100 requests per confirmation */
     _ccopy_governor_t g;
-    atomic_int canceled = 0;
     int i, confirmations;
     _ccopy_governor_init(&g, 0);
     throttled_at(&g, 1000);
@@ -596,16 +606,10 @@ CCOPY_TEST(a_level_found_again_holds_the_plateau_for_100_requests_a_confirmation
         g.on_trial = 0;
         g.rate = 1000 * CCOPY_GOVERNOR_PLATEAU;
         for (i = 0; i < held; i++) {
-            g.tokens = 1e9;
-            g.paused_until_ms = 0;
-            g.limited = 1;
-            g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
-            CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+            after_a_second_waiting(&g);
             CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_PLATEAU));
         }
-        g.limited = 1;
-        g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
-        CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+        after_a_second_waiting(&g);
         CHECK(g.rate > 1000 * CCOPY_GOVERNOR_PLATEAU * 1.0001); /* then it probes */
     }
     /* a level that moved probes at once */
@@ -613,9 +617,7 @@ CCOPY_TEST(a_level_found_again_holds_the_plateau_for_100_requests_a_confirmation
     CHECK_INT(g.confirmed, 0);
     g.on_trial = 0;
     g.rate = 1200 * CCOPY_GOVERNOR_PLATEAU;
-    g.limited = 1;
-    g.last_raise_ms = _ccopy_monotonic_ms() - 1000;
-    CHECK_INT(_ccopy_governor_acquire(&g, 1, &canceled, NULL), 0);
+    after_a_second_waiting(&g);
     CHECK(g.rate > 1200 * CCOPY_GOVERNOR_PLATEAU * 1.0001);
     _ccopy_governor_destroy(&g);
 }

@@ -486,21 +486,27 @@ static void got_through(_ccopy_governor_t *g, double ru_per_s)
     }
 }
 
+/* A request starts after a second in which requests waited for the pace: the pace may rise. */
+static void after_a_second_waiting(_ccopy_governor_t *g)
+{
+    atomic_int canceled = 0;
+    g->tokens = 1e9;
+    g->paused_until_ms = 0;
+    g->limited = 1;
+    g->last_raise_ms = _ccopy_monotonic_ms() - 1000;
+    CHECK_INT(_ccopy_governor_acquire(g, 1, &canceled, NULL), 0);
+}
+
 /* One second of waiting for the pace above the plateau: the factor the probe raised it by. */
 static double probe_step(_ccopy_governor_t *g)
 {
-    atomic_int canceled = 0;
     double before;
     g->rate = g->throttled_rate * CCOPY_GOVERNOR_PLATEAU;
     g->on_trial = 0; /* the cut's verdict came (the hold until it is tested below) */
     /* and enough requests since the cut that a confirmed level no longer holds the probe */
     g->requests += CCOPY_GOVERNOR_HOLD_REQUESTS * CCOPY_GOVERNOR_CONFIRMED_MAX;
     before = g->rate;
-    g->tokens = g->rate;
-    g->paused_until_ms = 0;
-    g->limited = 1;
-    g->last_raise_ms = _ccopy_monotonic_ms() - 1000;
-    CHECK_INT(_ccopy_governor_acquire(g, 1, &canceled, NULL), 0);
+    after_a_second_waiting(g);
     return g->rate / before;
 }
 
@@ -576,17 +582,6 @@ CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
     throttled_at(&g, 1200); /* the application sharing the budget stopped */
     CHECK(NEAR(probe_step(&g), CCOPY_GOVERNOR_RAISE));
     _ccopy_governor_destroy(&g);
-}
-
-/* A request starts after a second in which requests waited for the pace: the pace may rise. */
-static void after_a_second_waiting(_ccopy_governor_t *g)
-{
-    atomic_int canceled = 0;
-    g->tokens = 1e9;
-    g->paused_until_ms = 0;
-    g->limited = 1;
-    g->last_raise_ms = _ccopy_monotonic_ms() - 1000;
-    CHECK_INT(_ccopy_governor_acquire(g, 1, &canceled, NULL), 0);
 }
 
 CCOPY_TEST(a_level_found_again_holds_the_plateau_for_100_requests_a_confirmation)

@@ -124,14 +124,14 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
         int confirmed = g->confirmed < CCOPY_GOVERNOR_CONFIRMED_MAX
                             ? g->confirmed
                             : CCOPY_GOVERNOR_CONFIRMED_MAX;
+        /* A level found again holds the pace at the plateau for 100 requests per confirmation
+         * before it probes: each probe above a budget that stays put ends in a throttle, and at
+         * a probe every 20-25 s the job was throttled at 3% of its requests. Counted in
+         * requests, not seconds, as the throttled share is. */
+        int held = g->requests - g->requests_at_last_cut < CCOPY_GOVERNOR_HOLD_REQUESTS * confirmed;
         if (g->rate < plateau * 0.99)
             g->rate += (plateau - g->rate) / 2;
-        else if (g->requests - g->requests_at_last_cut < CCOPY_GOVERNOR_HOLD_REQUESTS * confirmed) {
-            /* A level found again holds the pace at the plateau for 100 requests per
-             * confirmation before it probes: each probe above a budget that stays put ends
-             * in a throttle, and at a probe every 20-25 s the job was throttled at 3% of its
-             * requests. Counted in requests, not seconds, as the throttled share is. */
-        } else {
+        else if (!held) {
             /* 1% a second, 1% more for every 20 s without a throttle, up to 10%. Above a
              * level the cuts found again and again, a budget that stays where it is, slower:
              * each probe costs a throttle, and at 1% a second one came every 12-15 s. */
@@ -317,11 +317,11 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
          * more). */
         int64_t span = g->first_charge_ms ? now_ms - g->first_charge_ms : 0;
         double owed_s = retry_after_ms > 0 ? (double)retry_after_ms / 1000.0 : 0;
-        /* At least a second of charges, unless the pause is that long: then the charges of
-         * less than a second are what the server counts against its budget (538 RU owed for
-         * 2.58 s after the second banked: 150 RU/s, not the 117 a whole second made it). */
-        double span_s = (double)(span > 1000 || owed_s >= 1.0 ? span : 1000) / 1000.0;
-        double average = g->first_charge_ms ? g->ru_charged / (span_s + owed_s +
+        /* The caller cuts an unpaced job only after a second of charges or on a pause of a
+         * second or more, so the span is what the server counted against its budget (538 RU
+         * owed for 2.58 s after the second banked: 150 RU/s, not the 117 a span of at least a
+         * second made it). */
+        double average = g->first_charge_ms ? g->ru_charged / ((double)span / 1000.0 + owed_s +
                                                                CCOPY_GOVERNOR_BURST_SECONDS)
                                             : 0;
         if (recent > 0)
@@ -479,11 +479,11 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
              * per answer. */
             /* An unpaced job sets its first pace from at least a second of charges: from
              * less, the pace is a guess, ten times too low when a bulk write is cut in the
-             * first tenth of a second, and the job crawls. Until then RetryAfterMs paces it. */
-            /* ... or from a pause of a second or more: the server is owed that much of its
-             * budget, so what it charged measures the budget without waiting. Waiting let the
-             * other window's first read (538 RU at 150 RU/s) land during the pause unpaced,
-             * and the job was throttled again when the pause ended. */
+             * first tenth of a second, and the job crawls. Or from a pause of a second or
+             * more: the server is owed that much of its budget, so what it charged measures
+             * the budget without waiting (waiting let the other window's first read, 538 RU at
+             * 150 RU/s, land during the pause unpaced, and the job was throttled again when
+             * the pause ended). Until then RetryAfterMs paces it. */
             int measured = g->rate > 0 ||
                            (g->first_charge_ms && (now_ms - g->first_charge_ms >= 1000 ||
                                                    retry_after_ms >= 1000));

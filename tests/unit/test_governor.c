@@ -617,6 +617,71 @@ CCOPY_TEST(a_level_found_again_holds_the_plateau_for_100_requests_a_confirmation
     _ccopy_governor_destroy(&g);
 }
 
+/* Throttled five seconds after the last cut while pacing at `rate`, with `got` RU/s got through. */
+static void throttled_while_paced_at(_ccopy_governor_t *g, double rate, double got)
+{
+    g->rate = rate;
+    g->on_trial = 0;
+    g->last_cut_ms -= 5000;
+    g->mark_ms -= 5000;
+    got_through(g, got);
+    _ccopy_governor_throttled(g, 0, 1);
+}
+
+CCOPY_TEST(a_throttle_below_the_plateau_confirms_no_level)
+{
+    /* what got through below the plateau is the pace, whatever the budget: beside an
+     * application, such a cut "found" the level of the one before and held the pace there
+     * through the application's light phase */
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    throttled_at(&g, 1000);
+    throttled_while_paced_at(&g, 940, 950); /* under the plateau (970): the level 940 */
+    CHECK(NEAR(g.throttled_rate, 940));
+    CHECK_INT(g.confirmed, 0);
+    g.on_trial = 0;
+    g.rate = 940 * CCOPY_GOVERNOR_PLATEAU;
+    after_a_second_waiting(&g);
+    CHECK(g.rate > 940 * CCOPY_GOVERNOR_PLATEAU * 1.0001); /* no hold: it probes */
+    /* the same cut while the pace probed above the plateau confirms the level */
+    throttled_while_paced_at(&g, 960, 950);
+    CHECK_INT(g.confirmed, 1);
+    _ccopy_governor_destroy(&g);
+}
+
+CCOPY_TEST(a_correction_that_finds_the_level_lower_undoes_its_confirmation)
+{
+    _ccopy_governor_t g;
+    _ccopy_governor_init(&g, 0);
+    throttled_at(&g, 1000);
+    throttled_at(&g, 1000);
+    CHECK_INT(g.confirmed, 1);
+    /* throttled again 1.5 s after the cut, and only 750 RU/s got through */
+    g.rate = 2000;
+    g.on_trial = 0;
+    got_through(&g, 750);
+    g.last_cut_ms = _ccopy_monotonic_ms() - 1500;
+    _ccopy_governor_throttled(&g, 0, 1);
+    CHECK(NEAR(g.rate, 750 * CCOPY_GOVERNOR_CUT_AGAIN));
+    CHECK_INT(g.confirmed, 0);
+    CHECK(NEAR(g.last_level, 750));
+    g.on_trial = 0;
+    g.rate = 750 * CCOPY_GOVERNOR_PLATEAU;
+    after_a_second_waiting(&g);
+    CHECK(g.rate > 750 * CCOPY_GOVERNOR_PLATEAU * 1.0001); /* no hold */
+    /* one that finds the level within 10% only corrects the cut (see the test above) */
+    throttled_at(&g, 750);
+    CHECK_INT(g.confirmed, 1);
+    g.rate = 2000;
+    g.on_trial = 0;
+    got_through(&g, 700);
+    g.last_cut_ms = _ccopy_monotonic_ms() - 1500;
+    _ccopy_governor_throttled(&g, 0, 1);
+    CHECK_INT(g.confirmed, 1);
+    CHECK(NEAR(g.last_level, 750));
+    _ccopy_governor_destroy(&g);
+}
+
 /* `requests` requests start (none waits: the bucket is refilled first) and `throttled` of them,
  * spread evenly, are throttled with RetryAfterMs=retry_after; the others settle `ru` each. */
 static void traffic(_ccopy_governor_t *g, int requests, int throttled, double ru,

@@ -303,6 +303,9 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
     int measured = 0; /* the level is what got through, not the pace that was throttled */
     /* still throttled within two seconds of the last cut: the level was too high */
     int again = g->last_cut_ms && now_ms - g->last_cut_ms < 2000;
+    /* throttled at the plateau or above it (see maybe_raise): the pace was probing above the
+     * level last found; below it, the budget shrank (or another client of it takes more) */
+    int probing = g->rate >= g->throttled_rate * CCOPY_GOVERNOR_PLATEAU * 0.99;
     if (g->rate <= 0) {
         /* First throttle of an unpaced job: the larger of the recent rate and the average
          * since the first charge, counting at least a second. Pacing from above costs a
@@ -357,16 +360,29 @@ static void cut(_ccopy_governor_t *g, double reserved, int64_t retry_after_ms, i
         }
     }
     if (level > 0 && measured && !again) {
-        /* the same level as the last cut found (within 10%): the budget is where it was. A
-         * cut with nothing measured (seconds without a charge) says nothing either way, nor
-         * one within two seconds of the last: it corrects that cut (its three seconds still
-         * hold the pace before it), and two such cuts beside an application had confirmed a
-         * level at once, so the probe crept at half a percent a second in its light phases. */
-        if (g->last_level > 0 && level >= g->last_level * (1.0 - CCOPY_GOVERNOR_SAME_LEVEL) &&
+        /* the same level as the last cut found (within 10%), by a probe above it: the budget
+         * is where it was. A cut with nothing measured (seconds without a charge) says nothing
+         * either way, nor one within two seconds of the last: it corrects that cut (its three
+         * seconds still hold the pace before it), and two such cuts beside an application had
+         * confirmed a level at once, so the probe crept at half a percent a second in its
+         * light phases. Nor does a throttle below the plateau: what got through then is the
+         * pace, whatever the budget, and beside an application two cuts in its heavy phase,
+         * the second below the first one's plateau, confirmed a level and held the pace there
+         * for 30 s of the light phase after. */
+        if (probing && g->last_level > 0 &&
+            level >= g->last_level * (1.0 - CCOPY_GOVERNOR_SAME_LEVEL) &&
             level <= g->last_level * (1.0 + CCOPY_GOVERNOR_SAME_LEVEL))
             g->confirmed++;
         else
             g->confirmed = 0;
+        g->last_level = level;
+    } else if (level > 0 && measured && g->last_level > 0 &&
+               level < g->last_level * (1.0 - CCOPY_GOVERNOR_SAME_LEVEL)) {
+        /* a correction that found the level lower still: the last cut's level, and whatever
+         * confirmed it, was wrong (two levels 15 s apart beside an application agreed by
+         * chance, and the hold kept the pace at the first for 30 s after corrections had
+         * found it a quarter lower) */
+        g->confirmed = 0;
         g->last_level = level;
     }
     if (level > 0) {

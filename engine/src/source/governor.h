@@ -29,7 +29,9 @@
  * requests succeed and pacing is what holds them back, the rate climbs back quickly to just
  * under the pace last throttled, then creeps above it by 1% a second (1% more for every 20 s
  * without a throttle, up to 10%). Once cuts in a row found the same level (within 10%; a cut
- * within two seconds of the last corrects it and does not count), it first holds just under it
+ * within two seconds of the last corrects it and does not count, nor does one of a pace below
+ * the plateau, and a correction that finds the level more than 10% lower undoes the
+ * confirmations), it first holds just under it
  * for 100 requests per such confirmation (at most 5), then probes by a half, a third, and so on
  * to a sixth of that: every probe above a budget that stays put ends in a throttle. A fixed
  * budget is also the ceiling of the adaptive rate, so throttling from other clients of the same

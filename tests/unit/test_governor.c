@@ -521,6 +521,25 @@ static void throttled_at(_ccopy_governor_t *g, double level)
     CHECK(NEAR(g->throttled_rate, level));
 }
 
+/* Throttled again 1.5 s after the last cut (a correction), with `got` RU/s got through. */
+static void throttled_again(_ccopy_governor_t *g, double got)
+{
+    g->rate = 2000;
+    g->on_trial = 0;
+    got_through(g, got);
+    g->last_cut_ms = _ccopy_monotonic_ms() - 1500;
+    _ccopy_governor_throttled(g, 0, 1);
+}
+
+/* After a second of waiting at the plateau of `level`, did the pace probe above it (no hold)? */
+static int probes_at_once(_ccopy_governor_t *g, double level)
+{
+    g->on_trial = 0;
+    g->rate = level * CCOPY_GOVERNOR_PLATEAU;
+    after_a_second_waiting(g);
+    return g->rate > level * CCOPY_GOVERNOR_PLATEAU * 1.0001;
+}
+
 CCOPY_TEST(a_cut_on_trial_holds_its_pace_for_a_second_and_8_requests)
 {
     /* climbing back before the verdict throttled the job at its own doing, and the verdict
@@ -571,11 +590,7 @@ CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
     throttled_at(&g, 1005);
     CHECK(NEAR(probe_step(&g), 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) / 6));
     /* a cut within two seconds of the last corrects it: it neither confirms nor moves */
-    g.rate = 2000;
-    got_through(&g, 1000);
-    g.last_cut_ms = _ccopy_monotonic_ms() - 1500;
-    g.on_trial = 0;
-    _ccopy_governor_throttled(&g, 0, 1);
+    throttled_again(&g, 1000);
     CHECK(NEAR(g.rate, 1000 * CCOPY_GOVERNOR_CUT_AGAIN)); /* it did cut */
     CHECK_INT(g.confirmed, 6);
     CHECK(NEAR(g.last_level, 1005));
@@ -610,10 +625,7 @@ CCOPY_TEST(a_level_found_again_holds_the_plateau_for_100_requests_a_confirmation
     /* a level that moved probes at once */
     throttled_at(&g, 1200);
     CHECK_INT(g.confirmed, 0);
-    g.on_trial = 0;
-    g.rate = 1200 * CCOPY_GOVERNOR_PLATEAU;
-    after_a_second_waiting(&g);
-    CHECK(g.rate > 1200 * CCOPY_GOVERNOR_PLATEAU * 1.0001);
+    CHECK(probes_at_once(&g, 1200));
     _ccopy_governor_destroy(&g);
 }
 
@@ -639,10 +651,7 @@ CCOPY_TEST(a_throttle_below_the_plateau_confirms_no_level)
     throttled_while_paced_at(&g, 940, 950); /* under the plateau (970): the level 940 */
     CHECK(NEAR(g.throttled_rate, 940));
     CHECK_INT(g.confirmed, 0);
-    g.on_trial = 0;
-    g.rate = 940 * CCOPY_GOVERNOR_PLATEAU;
-    after_a_second_waiting(&g);
-    CHECK(g.rate > 940 * CCOPY_GOVERNOR_PLATEAU * 1.0001); /* no hold: it probes */
+    CHECK(probes_at_once(&g, 940)); /* no hold */
     /* the same cut while the pace probed above the plateau confirms the level */
     throttled_while_paced_at(&g, 960, 950);
     CHECK_INT(g.confirmed, 1);
@@ -656,27 +665,15 @@ CCOPY_TEST(a_correction_that_finds_the_level_lower_undoes_its_confirmation)
     throttled_at(&g, 1000);
     throttled_at(&g, 1000);
     CHECK_INT(g.confirmed, 1);
-    /* throttled again 1.5 s after the cut, and only 750 RU/s got through */
-    g.rate = 2000;
-    g.on_trial = 0;
-    got_through(&g, 750);
-    g.last_cut_ms = _ccopy_monotonic_ms() - 1500;
-    _ccopy_governor_throttled(&g, 0, 1);
+    throttled_again(&g, 750); /* 1.5 s after the cut, and only 750 RU/s got through */
     CHECK(NEAR(g.rate, 750 * CCOPY_GOVERNOR_CUT_AGAIN));
     CHECK_INT(g.confirmed, 0);
     CHECK(NEAR(g.last_level, 750));
-    g.on_trial = 0;
-    g.rate = 750 * CCOPY_GOVERNOR_PLATEAU;
-    after_a_second_waiting(&g);
-    CHECK(g.rate > 750 * CCOPY_GOVERNOR_PLATEAU * 1.0001); /* no hold */
+    CHECK(probes_at_once(&g, 750)); /* no hold */
     /* one that finds the level within 10% only corrects the cut (see the test above) */
     throttled_at(&g, 750);
     CHECK_INT(g.confirmed, 1);
-    g.rate = 2000;
-    g.on_trial = 0;
-    got_through(&g, 700);
-    g.last_cut_ms = _ccopy_monotonic_ms() - 1500;
-    _ccopy_governor_throttled(&g, 0, 1);
+    throttled_again(&g, 700);
     CHECK_INT(g.confirmed, 1);
     CHECK(NEAR(g.last_level, 750));
     _ccopy_governor_destroy(&g);

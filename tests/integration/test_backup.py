@@ -340,19 +340,6 @@ def test_a_file_where_the_backup_folder_should_be_is_bad_input(ferretdb, variety
     assert afile.read_bytes() == b"not a folder\n"
 
 
-def test_a_collection_name_no_folder_can_have_says_how_to_back_up_the_others(ferretdb, mongo,
-                                                                            db_name, tmp_path):
-    mongo[db_name]["a/b"].insert_one({"x": 1})
-    mongo[db_name]["plain"].insert_one({"_id": datagen.make_oid(BASE, 1), "y": 2})
-    res = clirun.backup(ferretdb.uri, db_name, tmp_path / "bk", json_summary=False, timeout=60)
-    assert res.rc == 2, res.explain()
-    assert '"a/b" cannot be used as a folder name' in res.stderr, res.explain()
-    assert "name each with --collection" in res.stderr, res.explain()
-    _ok(clirun.backup(ferretdb.uri, db_name, tmp_path / "bk", "--collection", "plain"))
-    bc.assert_same_docs(bc.read_backup(tmp_path / "bk").docs(db_name, "plain"),
-                        bc.source_docs(mongo[db_name]["plain"]), "the other collection")
-
-
 # ---------------------------------------------------------------- incremental
 
 

@@ -194,6 +194,53 @@ def test_restore_from_azurite_equals_the_source(ferretdb, source, target, azurit
     assert azurite.account_key not in json.dumps(summary)
 
 
+# Names a folder cannot hold as written: '/' escaped as %2F, and a '%' as %25 wherever that
+# escape could be misread (a collection literally named "a%2Fb" beside "a/b").
+AWKWARD = ["a/b", "a%2Fb", "x/./y", "100%", "a"]
+
+
+@pytest.mark.parametrize("where", ["folder", "blob"])
+def test_collection_names_with_a_slash_back_up_list_and_restore(ferretdb, mongo, db_name, target,
+                                                               azurite, blob_container, tmp_path,
+                                                               where):
+    src = mongo[f"src_{uuid.uuid4().hex[:8]}"]
+    src_name = src.name
+    for i, name in enumerate(AWKWARD):
+        src[name].insert_many([{"_id": bc.ObjectId.from_datetime(
+            datetime.datetime.fromtimestamp(BASE + 60 * (i * 3 + j), datetime.timezone.utc)),
+            "name": name, "j": j} for j in range(3)])
+    cs = ["--blob-connection-string", azurite.connection_string] if where == "blob" else []
+    to = (f"azblob://{blob_container.container_name}/nightly" if where == "blob"
+          else dir_backup(tmp_path / "bk"))
+    _ok(clirun.run("backup", "--source", ferretdb.uri, "--db", src.name, "--to", to, "--full",
+                   "--step", "1d", *cs, "--json"))
+    if where == "blob":
+        backup = blobcheck.assert_blob_backup_matches(blob_container, "nightly", src, AWKWARD)
+        names = {b.name for b in blob_container.list_blobs(name_starts_with="nightly/")}
+        assert any(n.startswith(f"nightly/{src.name}/a%2Fb/") for n in names), sorted(names)
+        assert any(n.startswith(f"nightly/{src.name}/a%252Fb/") for n in names), sorted(names)
+    else:
+        backup = bc.assert_backup_matches(tmp_path / "bk", src, AWKWARD)
+        folders = sorted(p.name for p in (tmp_path / "bk" / src.name).iterdir())
+        assert folders == ["100%", "a", "a%252Fb", "a%2Fb", "x%2F.%2Fy"], folders
+    assert {c for _, c in backup.collections()} == set(AWKWARD)
+
+    listed = clirun.run("list", "--from", to, *cs, "--json")
+    assert listed.rc == 0, listed.explain()
+    counts = dict.fromkeys(AWKWARD, 0)
+    for w in json.loads(listed.stdout)["windows"]:
+        counts[w["collection"]] += w["documents"]
+    assert counts == {name: 3 for name in AWKWARD}, listed.explain()
+
+    _ok(restore(to, ferretdb.uri, "--to-db", target.name, *cs))
+    assert_db_equals(target, src, AWKWARD)
+    one = _ok(restore(to, ferretdb.uri, "--collection", "a/b", "--to-db", target.name + "_1", *cs))
+    assert one["documents"] == 3
+    assert mongo[target.name + "_1"].list_collection_names() == ["a/b"]
+    _drop(mongo, target.name + "_1")
+    _drop(mongo, src_name)
+
+
 def test_restore_from_a_sas_url(ferretdb, source, target, azurite, blob_container):
     url = azurite.sas_url(blob_container.container_name, "viasas")
     _ok(clirun.run("backup", "--source", ferretdb.uri, "--db", source.name, "--to", url,

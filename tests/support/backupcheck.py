@@ -1,6 +1,7 @@
 """An independent reader of cosmocopy backup folders, for tests.
 
-It shares no code with the engine: it walks ``PATH/<db>/<collection>/``,
+It shares no code with the engine: it walks ``PATH/<db>/<collection>/``
+(a name holding '/' is escaped there, as the README says: ``folder_name``),
 reads every manifest, checks the data file the manifest names (size and
 SHA-256 of the stored bytes, decompression, document count and uncompressed
 byte count, first and last ``_id``, every window document inside its window,
@@ -30,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Iterable, Protocol
@@ -46,6 +48,26 @@ RAW = CodecOptions(document_class=RawBSONDocument,
                    datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 PLAIN = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 EJSON = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
+def _needs_escape(name: str) -> bool:
+    return "/" in name or "%25" in name or "%2F" in name
+
+
+def folder_name(name: str) -> str:
+    """The folder (or blob-name component) of a database or collection name:
+    itself, unless it holds '/' or the escapes "%25" or "%2F", when '%' is
+    written "%25" and '/' "%2F"."""
+    if not _needs_escape(name):
+        return name
+    return name.replace("%", "%25").replace("/", "%2F")
+
+
+def name_of_folder(folder: str) -> str:
+    """The name a folder stands for (``folder_name`` undone)."""
+    if "%25" not in folder and "%2F" not in folder:
+        return folder
+    return re.sub("%25|%2F", lambda m: "%" if m.group(0) == "%25" else "/", folder)
 
 
 def ejson_loads(text: str):
@@ -218,19 +240,19 @@ class FolderStore:
     def collections(self) -> list[tuple[str, str]]:
         if not self.root.is_dir():
             return []
-        return [(dbdir.name, colldir.name)
-                for dbdir in sorted(p for p in self.root.iterdir() if p.is_dir())
-                for colldir in sorted(p for p in dbdir.iterdir() if p.is_dir())]
+        return sorted((name_of_folder(dbdir.name), name_of_folder(colldir.name))
+                      for dbdir in self.root.iterdir() if dbdir.is_dir()
+                      for colldir in dbdir.iterdir() if colldir.is_dir())
 
     def names(self, db: str, coll: str) -> list[str]:
-        return sorted(p.name for p in (self.root / db / coll).iterdir() if p.is_file())
+        return sorted(p.name for p in self.where(db, coll).iterdir() if p.is_file())
 
     def read(self, db: str, coll: str, name: str) -> bytes | None:
-        path = self.root / db / coll / name
+        path = self.where(db, coll, name)
         return path.read_bytes() if path.is_file() else None
 
     def where(self, db: str, coll: str, name: str = "") -> Path:
-        path = self.root / db / coll
+        path = self.root / folder_name(db) / folder_name(coll)
         return path / name if name else path
 
 

@@ -43,10 +43,11 @@ class BlobStore:
             parts = blob.name[len(self.prefix):].split("/")
             # Only <db>/<coll>/<name>, as the folder reader looks only there.
             if len(parts) == 3 and all(parts):
-                self._names.setdefault((parts[0], parts[1]), []).append(parts[2])
+                key = (bc.name_of_folder(parts[0]), bc.name_of_folder(parts[1]))
+                self._names.setdefault(key, []).append(parts[2])
 
     def blob_name(self, db: str, coll: str, name: str) -> str:
-        return f"{self.prefix}{db}/{coll}/{name}"
+        return f"{self.prefix}{bc.folder_name(db)}/{bc.folder_name(coll)}/{name}"
 
     def collections(self) -> list[tuple[str, str]]:
         return sorted(self._names)
@@ -63,7 +64,8 @@ class BlobStore:
             return None
 
     def where(self, db: str, coll: str, name: str = "") -> PurePosixPath:
-        path = PurePosixPath(self.container.container_name) / self.prefix.rstrip("/") / db / coll
+        path = (PurePosixPath(self.container.container_name) / self.prefix.rstrip("/")
+                / bc.folder_name(db) / bc.folder_name(coll))
         return path / name if name else path
 
 

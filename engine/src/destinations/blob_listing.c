@@ -166,6 +166,7 @@ int _ccopy_blob_list_groups(_ccopy_sink_t *sink, const char *db, char ***out_nam
             free(names[i]);
             names[i] = name;
         }
+        _ccopy_sink_component_names(names, count);
         _ccopy_names_sort(names, count);
         *out_names = names;
         *out_count = count;

@@ -44,7 +44,8 @@ typedef struct _ccopy_blob_sink {
 
 /* ---- sink_blob.c ---- */
 
-/* PREFIX/db/coll/name (coll NULL: PREFIX/db/name; name NULL: the folder, ending in '/'). New
+/* PREFIX/db/coll/name, db and coll as components (_ccopy_sink_component) (coll NULL:
+ * PREFIX/db/name; name NULL: the folder, ending in '/'). New
  * string. */
 char *_ccopy_blob_full_name(const _ccopy_blob_sink_t *b, const char *db, const char *coll,
                             const char *name);

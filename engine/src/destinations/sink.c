@@ -134,6 +134,70 @@ int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,
     return 0;
 }
 
+/* "%25" or "%2F" at p: the two escapes of a name's component. */
+static int is_escape(const char *p)
+{
+    return p[0] == '%' && p[1] == '2' && (p[2] == '5' || p[2] == 'F');
+}
+
+static int has_escape(const char *s)
+{
+    for (; *s; s++)
+        if (is_escape(s))
+            return 1;
+    return 0;
+}
+
+char *_ccopy_sink_component(const char *name)
+{
+    size_t n = 0;
+    const char *p;
+    char *out, *q;
+    if (!name || (!strchr(name, '/') && !has_escape(name)))
+        return name ? _ccopy_strdup(name) : NULL;
+    for (p = name; *p; p++)
+        n += (*p == '%' || *p == '/') ? 3 : 1;
+    out = q = _ccopy_malloc(n + 1);
+    for (p = name; *p; p++) {
+        if (*p == '%' || *p == '/') {
+            memcpy(q, *p == '%' ? "%25" : "%2F", 3);
+            q += 3;
+        } else {
+            *q++ = *p;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
+char *_ccopy_sink_component_name(const char *component)
+{
+    char *out = _ccopy_strdup(component), *q = out;
+    const char *p;
+    if (!has_escape(component))
+        return out;
+    for (p = component; *p;) {
+        if (is_escape(p)) {
+            *q++ = p[2] == '5' ? '%' : '/';
+            p += 3;
+        } else {
+            *q++ = *p++;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
+void _ccopy_sink_component_names(char **names, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        char *name = _ccopy_sink_component_name(names[i]);
+        free(names[i]);
+        names[i] = name;
+    }
+}
+
 void _ccopy_sink_close(_ccopy_sink_t *sink)
 {
     if (!sink)

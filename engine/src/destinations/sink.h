@@ -36,7 +36,8 @@ typedef struct _ccopy_sink_ops {
     /* Names of the objects in a collection whose name ends with suffix (new array of new strings). */
     int (*list)(_ccopy_sink_t *sink, const char *db, const char *coll, const char *suffix,
                 char ***out_names, size_t *out_count, ccopy_error_t *error);
-    /* Databases, or collections of one database, that hold objects. */
+    /* Databases, or collections of one database, that hold objects: their names, with the
+     * components' escapes undone (_ccopy_sink_component_names). */
     int (*list_groups)(_ccopy_sink_t *sink, const char *db, char ***out_names, size_t *out_count,
                        ccopy_error_t *error);
     /* Read a small object whole (new NUL-terminated buffer). ENOTFOUND when absent. */
@@ -106,6 +107,17 @@ int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,
 void _ccopy_sink_close(_ccopy_sink_t *sink);
 /* Check a location's form without touching anything (EINVAL naming it). */
 int _ccopy_sink_check_location(const char *location, ccopy_error_t *error);
+
+/* A database or collection name as one folder or blob-name component (new string; NULL for
+ * NULL). '/' cannot be in a file name and would nest blob names, so a name holding one is
+ * escaped as mongodump escapes its file names: '%' as "%25", '/' as "%2F". A name that holds
+ * "%25" or "%2F" as written is escaped too, so the escape stays reversible; every other name is
+ * its own component. */
+char *_ccopy_sink_component(const char *name);
+/* The name a component stands for (new string), and the same for each of names in place (what
+ * list_groups returns). */
+char *_ccopy_sink_component_name(const char *component);
+void _ccopy_sink_component_names(char **names, size_t count);
 
 /* The dir sink's constructor (sink_dir.c). */
 int _ccopy_sink_dir_new(_ccopy_sink_t **out, const char *path, ccopy_error_t *error);

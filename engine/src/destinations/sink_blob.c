@@ -28,9 +28,14 @@ char *_ccopy_blob_full_name(const _ccopy_blob_sink_t *b, const char *db, const c
                             const char *name)
 {
     const char *sep = b->prefix[0] ? "/" : "";
-    if (!coll)
-        return _ccopy_strdup_printf("%s%s%s/%s", b->prefix, sep, db, name ? name : "");
-    return _ccopy_strdup_printf("%s%s%s/%s/%s", b->prefix, sep, db, coll, name ? name : "");
+    char *d = _ccopy_sink_component(db), *c = _ccopy_sink_component(coll), *full;
+    if (!c)
+        full = _ccopy_strdup_printf("%s%s%s/%s", b->prefix, sep, d, name ? name : "");
+    else
+        full = _ccopy_strdup_printf("%s%s%s/%s/%s", b->prefix, sep, d, c, name ? name : "");
+    free(d);
+    free(c);
+    return full;
 }
 
 static char *blob_describe(_ccopy_sink_t *sink, const char *db, const char *coll, const char *name)

@@ -65,11 +65,11 @@ static int read_error(ccopy_error_t *error, int err, const char *what, const cha
     return os_error(error, err, what, path);
 }
 
-/* Names come from the source server; refuse any that would leave the folder. */
+/* Names come from the source server; refuse any that would leave the folder or hide in it
+ * ('/' is escaped: _ccopy_sink_component). */
 static int check_component(const char *kind, const char *name, ccopy_error_t *error)
 {
-    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') ||
-        name[0] == '.')
+    if (!name || !*name || name[0] == '.')
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "%s name \"%s\" cannot be used as a folder name%s", kind,
                                 name ? name : "",
@@ -81,11 +81,16 @@ static int check_component(const char *kind, const char *name, ccopy_error_t *er
 
 static char *folder_of(dir_sink_t *dir, const char *db, const char *coll)
 {
-    if (coll)
-        return _ccopy_strdup_printf("%s/%s/%s", dir->root, db, coll);
-    if (db)
-        return _ccopy_strdup_printf("%s/%s", dir->root, db);
-    return _ccopy_strdup(dir->root);
+    char *d = _ccopy_sink_component(db), *c = _ccopy_sink_component(coll), *folder;
+    if (c)
+        folder = _ccopy_strdup_printf("%s/%s/%s", dir->root, d, c);
+    else if (d)
+        folder = _ccopy_strdup_printf("%s/%s", dir->root, d);
+    else
+        folder = _ccopy_strdup(dir->root);
+    free(d);
+    free(c);
+    return folder;
 }
 
 static int mkdir_p(const char *path, ccopy_error_t *error)
@@ -271,6 +276,8 @@ static int dir_list_groups(_ccopy_sink_t *sink, const char *db, char ***out_name
         return CCOPY_EINVAL;
     folder = folder_of(sink->impl, db, NULL);
     rc = list_folder(folder, "", 1, out_names, out_count, error);
+    if (rc == 0)
+        _ccopy_sink_component_names(*out_names, *out_count);
     free(folder);
     return rc;
 }

@@ -56,12 +56,17 @@ def _location_text(location: Any, where: str) -> str:
     return location
 
 
+# Options of how each request to Blob Storage is retried and timed, as for `cosmocopy list`.
+_REQUEST_OPTIONS = ("blob_timeout_ms", "retry_budget", "retry_base_ms", "retry_max_delay_ms")
+
+
 def _catalog_options(blob_connection_string: str | None, where: str,
                      credentials: Mapping[str, Any] | None = None
                      ) -> tuple[Any, dict[str, _options.Given]]:
     """Engine options for reading a catalog: the blob connection string (or a Key Vault
-    reference to it) and the credential options (``azure_credential``,
-    ``managed_identity_client_id``, ``https_ca_file``); and what gave each, for messages."""
+    reference to it), the credential options (``azure_credential``,
+    ``managed_identity_client_id``, ``https_ca_file``) and the request options
+    (``blob_timeout_ms`` and the retry options); and what gave each, for messages."""
     opts = _e.ccopy_options_t()
     given: dict[str, _options.Given] = {}
     values: dict[str, Any] = dict(credentials or {})
@@ -72,6 +77,11 @@ def _catalog_options(blob_connection_string: str | None, where: str,
         shown = f"{where}({name}={'****' if name == 'blob_connection_string' else repr(value)})"
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
+        if name in _REQUEST_OPTIONS:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise errors.named(errors._UnknownArgument(f"{shown}: expected an int"),
+                                   {shown: name})
+            value = str(value)
         if not isinstance(value, str):
             raise errors.named(errors._UnknownArgument(f"{shown}: expected a str"),
                                {shown: name})
@@ -219,12 +229,18 @@ class Backup:
                  blob_connection_string: str | None = None,
                  azure_credential: str | None = None,
                  managed_identity_client_id: str | None = None,
-                 https_ca_file: str | os.PathLike[str] | None = None) -> None:
+                 https_ca_file: str | os.PathLike[str] | None = None,
+                 blob_timeout_ms: int | None = None, retry_budget: int | None = None,
+                 retry_base_ms: int | None = None, retry_max_delay_ms: int | None = None
+                 ) -> None:
         self.location = _location_text(location, f"{self._function}({self._keyword})")
         self._connection = blob_connection_string
         self._credentials = {"azure_credential": azure_credential,
                              "managed_identity_client_id": managed_identity_client_id,
-                             "https_ca_file": https_ca_file}
+                             "https_ca_file": https_ca_file,
+                             "blob_timeout_ms": blob_timeout_ms, "retry_budget": retry_budget,
+                             "retry_base_ms": retry_base_ms,
+                             "retry_max_delay_ms": retry_max_delay_ms}
         # opened once here so that a wrong location or credentials fail now, not at first read
         self._open()
 
@@ -330,19 +346,27 @@ def open_backup(location: str | os.PathLike[str], *,
                 blob_connection_string: str | None = None,
                 azure_credential: str | None = None,
                 managed_identity_client_id: str | None = None,
-                https_ca_file: str | os.PathLike[str] | None = None) -> Backup:
+                https_ca_file: str | os.PathLike[str] | None = None,
+                blob_timeout_ms: int | None = None, retry_budget: int | None = None,
+                retry_base_ms: int | None = None, retry_max_delay_ms: int | None = None
+                ) -> Backup:
     """Open a backup for reading: ``dir:PATH`` (or a path object), ``azblob://CONTAINER[/PREFIX]``
     with ``blob_connection_string`` (or a Key Vault reference to it, ``kv://VAULT/SECRET``), or
     a container URL (with a SAS, or without one for Microsoft Entra ID). Nothing is created or
     locked. ``azure_credential``, ``managed_identity_client_id`` and ``https_ca_file`` are the
-    options of the same names (where tokens come from, the CA bundle for HTTPS).
+    options of the same names (where tokens come from, the CA bundle for HTTPS);
+    ``blob_timeout_ms`` (how long one Blob Storage request may take), ``retry_budget``,
+    ``retry_base_ms`` and ``retry_max_delay_ms`` (how each request is retried) are those of
+    ``cosmocopy list``, with the same defaults.
 
     Raises :class:`~cosmocopy.UsageError` for a location that is not one of those,
     :class:`~cosmocopy.NotFoundError` when it does not exist."""
     return Backup(location, blob_connection_string=blob_connection_string,
                   azure_credential=azure_credential,
                   managed_identity_client_id=managed_identity_client_id,
-                  https_ca_file=https_ca_file)
+                  https_ca_file=https_ca_file, blob_timeout_ms=blob_timeout_ms,
+                  retry_budget=retry_budget, retry_base_ms=retry_base_ms,
+                  retry_max_delay_ms=retry_max_delay_ms)
 
 
 def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None = None,
@@ -350,14 +374,16 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
                  azure_credential: str | None = None,
                  managed_identity_client_id: str | None = None,
                  https_ca_file: str | os.PathLike[str] | None = None,
+                 blob_timeout_ms: int | None = None, retry_budget: int | None = None,
+                 retry_base_ms: int | None = None, retry_max_delay_ms: int | None = None,
                  **kwargs: Any) -> Listing:
     """The completed windows of a backup, like ``cosmocopy list --json``.
 
     ``from_`` (or ``**{"from": ...}``) is the backup: ``dir:PATH``, ``azblob://CONTAINER[/PREFIX]``
     (with ``blob_connection_string``, or a Key Vault reference to it) or a container URL.
     ``db`` and ``collection`` narrow the listing; ``azure_credential``,
-    ``managed_identity_client_id`` and ``https_ca_file`` are as for :func:`open_backup`. Each
-    window can be read back with ``.read()``.
+    ``managed_identity_client_id``, ``https_ca_file``, ``blob_timeout_ms`` and the retry
+    options are as for :func:`open_backup`. Each window can be read back with ``.read()``.
 
     Example::
 
@@ -371,7 +397,9 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
     backup = _ListedBackup(from_, blob_connection_string=blob_connection_string,
                            azure_credential=azure_credential,
                            managed_identity_client_id=managed_identity_client_id,
-                           https_ca_file=https_ca_file)
+                           https_ca_file=https_ca_file, blob_timeout_ms=blob_timeout_ms,
+                           retry_budget=retry_budget, retry_base_ms=retry_base_ms,
+                           retry_max_delay_ms=retry_max_delay_ms)
     return Listing(backup.windows(db, collection))
 
 

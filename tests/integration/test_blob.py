@@ -5,6 +5,7 @@ proxy, a kill mid-window, and bad input as a new user would type it."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -172,6 +173,42 @@ def test_blob_faults_are_retried_and_the_content_is_exact(ferretdb, orders, azur
     # every fault but the dropped List Blobs request cost one retry of ours; that one libcurl
     # itself sends again (a kept-alive connection that closes before any byte of the answer)
     assert res.summary["retries"] >= 5
+
+
+def test_list_retries_and_times_out_as_told(ferretdb, orders, azurite, blob_container,
+                                            blob_fault_proxy):
+    to = f"azblob://{blob_container.container_name}/listed"
+    assert blob_backup(ferretdb, orders, to,
+                       "--blob-connection-string", azurite.connection_string).rc == 0
+    proxy = blob_fault_proxy(azurite, rules=[
+        FaultRule("server_busy", method="GET", query="comp=list", on={1, 2}, retry_after=None)])
+
+    def listing(*extra):
+        return clirun.run("list", "--from", to, "--blob-connection-string",
+                          proxy.connection_string, "--json", *extra, timeout=60)
+
+    # two 503s, retried with the back-off asked for: every window listed
+    res = listing("--retry-base-ms", "20")
+    assert res.rc == 0, res.explain()
+    assert len(json.loads(res.stdout)["windows"]) == 3
+    assert proxy.counters()["server_busy"] == 2
+    # no retries allowed: the first 503 fails the listing (a job failure, not bad usage)
+    proxy.configure(rules=[FaultRule("server_busy", method="GET", query="comp=list", on={1},
+                                     retry_after=None)])
+    res = listing("--retry-budget", "0")
+    assert res.rc == 1, res.explain()
+    assert "503" in res.stderr and res.stdout == "", res.explain()
+    # a listing that hangs gives up after --blob-timeout-ms and each retry, not 5 minutes
+    proxy.configure(rules=[FaultRule("stall", method="GET", query="comp=list", rate=1.0,
+                                     delay_ms=60000)])
+    t0 = time.monotonic()
+    res = listing("--blob-timeout-ms", "1000", "--retry-budget", "1", "--retry-base-ms", "10")
+    took = time.monotonic() - t0
+    assert res.rc == 1, res.explain()
+    assert took < 20, took
+    # the options are checked like every other flag
+    res = listing("--retry-budget", "-1")
+    assert res.rc == 2 and "--retry-budget" in res.stderr, res.explain()
 
 
 def test_killed_mid_window_then_rerun(ferretdb, orders, azurite, blob_container, blob_fault_proxy):

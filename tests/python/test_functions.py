@@ -187,6 +187,28 @@ def test_reading_back_from_azurite(cc, orders, window_args, azurite, blob_contai
     assert sas.documents == 1200
 
 
+def test_reading_back_retries_and_times_out_as_told(cc, orders, window_args, azurite,
+                                                     blob_container, blob_fault_proxy):
+    from httpfault import FaultRule
+
+    to = f"azblob://{blob_container.container_name}/r"
+    cc.backup(to=to, blob_connection_string=azurite.connection_string, **window_args)
+    proxy = blob_fault_proxy(azurite, rules=[
+        FaultRule("server_busy", method="GET", query="comp=list", on={1, 2}, retry_after=None)])
+    listing = cc.list_windows(to, blob_connection_string=proxy.connection_string,
+                              retry_base_ms=20)
+    assert listing.documents == 1200 and proxy.counters()["server_busy"] == 2
+    proxy.configure(rules=[FaultRule("server_busy", method="GET", query="comp=list", on={1},
+                                     retry_after=None)])
+    with pytest.raises(cc.ServerError):
+        cc.open_backup(to, blob_connection_string=proxy.connection_string,
+                       retry_budget=0).windows()
+    with pytest.raises(cc.UsageError, match=r"open_backup\(blob_timeout_ms=10\)"):
+        cc.open_backup(to, blob_connection_string=azurite.connection_string, blob_timeout_ms=10)
+    with pytest.raises(cc.UsageError, match="expected an int"):
+        cc.list_windows(to, blob_connection_string=azurite.connection_string, retry_budget="3")
+
+
 def test_options_is_the_engines_table(cc):
     every = cc.options()
     names = [o.name for o in every]

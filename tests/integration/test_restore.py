@@ -194,9 +194,10 @@ def test_restore_from_azurite_equals_the_source(ferretdb, source, target, azurit
     assert azurite.account_key not in json.dumps(summary)
 
 
-# Names a folder cannot hold as written: '/' escaped as %2F, and a '%' as %25 wherever that
-# escape could be misread (a collection literally named "a%2Fb" beside "a/b").
-AWKWARD = ["a/b", "a%2Fb", "x/./y", "100%", "a"]
+# Names a folder or a blob name cannot hold as written: '/' escaped as %2F, '\' (which Blob
+# Storage reads as '/') as %5C, and a '%' as %25 wherever that escape could be misread (a
+# collection literally named "a%2Fb" beside "a/b").
+AWKWARD = ["a/b", "a%2Fb", "x/./y", "100%", "a", "a\\b"]
 
 
 @pytest.mark.parametrize("where", ["folder", "blob"])
@@ -222,7 +223,7 @@ def test_collection_names_with_a_slash_back_up_list_and_restore(ferretdb, mongo,
     else:
         backup = bc.assert_backup_matches(tmp_path / "bk", src, AWKWARD)
         folders = sorted(p.name for p in (tmp_path / "bk" / src.name).iterdir())
-        assert folders == ["100%", "a", "a%252Fb", "a%2Fb", "x%2F.%2Fy"], folders
+        assert folders == ["100%", "a", "a%252Fb", "a%2Fb", "a%5Cb", "x%2F.%2Fy"], folders
     assert {c for _, c in backup.collections()} == set(AWKWARD)
 
     listed = clirun.run("list", "--from", to, *cs, "--json")

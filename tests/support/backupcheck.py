@@ -50,24 +50,25 @@ PLAIN = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 EJSON = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
-def _needs_escape(name: str) -> bool:
-    return "/" in name or "%25" in name or "%2F" in name
+_ESCAPES = {"%": "%25", "/": "%2F", "\\": "%5C", ".": "%2E"}
+_ESCAPED = re.compile("%25|%2F|%5C|%2E")
 
 
 def folder_name(name: str) -> str:
     """The folder (or blob-name component) of a database or collection name:
-    itself, unless it holds '/' or the escapes "%25" or "%2F", when '%' is
-    written "%25" and '/' "%2F"."""
-    if not _needs_escape(name):
+    itself, unless it holds '/' or '\\', ends with '.', or holds one of the
+    escapes, when '%', '/' and '\\' are written "%25", "%2F" and "%5C", and a
+    last '.' "%2E"."""
+    if not ("/" in name or "\\" in name or name.endswith(".") or _ESCAPED.search(name)):
         return name
-    return name.replace("%", "%25").replace("/", "%2F")
+    body = "".join(_ESCAPES.get(ch, ch) if ch != "." else ch for ch in name)
+    return body[:-1] + "%2E" if name.endswith(".") else body
 
 
 def name_of_folder(folder: str) -> str:
     """The name a folder stands for (``folder_name`` undone)."""
-    if "%25" not in folder and "%2F" not in folder:
-        return folder
-    return re.sub("%25|%2F", lambda m: "%" if m.group(0) == "%25" else "/", folder)
+    back = {v: k for k, v in _ESCAPES.items()}
+    return _ESCAPED.sub(lambda m: back[m.group(0)], folder)
 
 
 def ejson_loads(text: str):

@@ -372,15 +372,18 @@ CCOPY_TEST(names_that_leave_the_folder_are_refused)
     fixture_teardown(&f);
 }
 
-/* '/' cannot be in a folder name: such names are escaped as mongodump escapes file names, and
- * so are the names whose escape could otherwise be misread; every other name is as written. */
+/* '/' cannot be in a folder name, Blob Storage reads '\' as '/' and a blob name's segment must
+ * not end with '.': such names are escaped, and so are the names whose escape could otherwise be
+ * misread; every other name is as written. */
 CCOPY_TEST(names_with_a_slash_are_escaped_reversibly)
 {
     static const char *const cases[][2] = {
         {"orders", "orders"},          {"100%", "100%"},         {"a%2fb", "a%2fb"},
         {"a/b", "a%2Fb"},              {"a%2Fb", "a%252Fb"},     {"a%25", "a%2525"},
         {"x/../../y", "x%2F..%2F..%2Fy"}, {"50%/x", "50%25%2Fx"}, {"/", "%2F"},
-        {"%2", "%2"},
+        {"%2", "%2"},                  {"a\\b", "a%5Cb"},          {"a.", "a%2E"},
+        {"a.b", "a.b"},                {"a..", "a.%2E"},         {"a%2E", "a%252E"},
+        {"%5C", "%255C"},              {"x%2e", "x%2e"},
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {

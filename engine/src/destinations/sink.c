@@ -134,16 +134,42 @@ int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,
     return 0;
 }
 
-/* "%25" or "%2F" at p: the two escapes of a name's component. */
-static int is_escape(const char *p)
+/* The characters a component escapes, each with its escape: '%' itself; '/', which cannot be
+ * in a file name and nests blob names; '\\', which Blob Storage reads as '/'; and '.', only
+ * as the last character (a path segment of a blob name must not end with one). */
+static const struct {
+    char c;
+    const char *escape;
+} ESCAPES[] = {{'%', "%25"}, {'/', "%2F"}, {'\\', "%5C"}, {'.', "%2E"}};
+#define N_ESCAPES (sizeof ESCAPES / sizeof ESCAPES[0])
+
+/* The escape at p, or NULL. */
+static const char *escape_at(const char *p)
 {
-    return p[0] == '%' && p[1] == '2' && (p[2] == '5' || p[2] == 'F');
+    size_t i;
+    for (i = 0; p[0] == '%' && i < N_ESCAPES; i++)
+        if (strncmp(p, ESCAPES[i].escape, 3) == 0)
+            return ESCAPES[i].escape;
+    return NULL;
 }
 
-static int has_escape(const char *s)
+/* The escape of the character at p of a name (NULL: the character stands for itself). */
+static const char *escape_of(const char *p)
 {
-    for (; *s; s++)
-        if (is_escape(s))
+    size_t i;
+    if (*p == '.' && p[1] != '\0')
+        return NULL;
+    for (i = 0; i < N_ESCAPES; i++)
+        if (*p == ESCAPES[i].c)
+            return ESCAPES[i].escape;
+    return NULL;
+}
+
+static int needs_escape(const char *name)
+{
+    const char *p;
+    for (p = name; *p; p++)
+        if (escape_at(p) || (*p != '%' && escape_of(p)))
             return 1;
     return 0;
 }
@@ -151,16 +177,16 @@ static int has_escape(const char *s)
 char *_ccopy_sink_component(const char *name)
 {
     size_t n = 0;
-    const char *p;
+    const char *p, *e;
     char *out, *q;
-    if (!name || (!strchr(name, '/') && !has_escape(name)))
+    if (!name || !needs_escape(name))
         return name ? _ccopy_strdup(name) : NULL;
     for (p = name; *p; p++)
-        n += (*p == '%' || *p == '/') ? 3 : 1;
+        n += escape_of(p) ? 3 : 1;
     out = q = _ccopy_malloc(n + 1);
     for (p = name; *p; p++) {
-        if (*p == '%' || *p == '/') {
-            memcpy(q, *p == '%' ? "%25" : "%2F", 3);
+        if ((e = escape_of(p)) != NULL) {
+            memcpy(q, e, 3);
             q += 3;
         } else {
             *q++ = *p;
@@ -173,12 +199,13 @@ char *_ccopy_sink_component(const char *name)
 char *_ccopy_sink_component_name(const char *component)
 {
     char *out = _ccopy_strdup(component), *q = out;
-    const char *p;
-    if (!has_escape(component))
-        return out;
+    const char *p, *e;
+    size_t i;
     for (p = component; *p;) {
-        if (is_escape(p)) {
-            *q++ = p[2] == '5' ? '%' : '/';
+        if ((e = escape_at(p)) != NULL) {
+            for (i = 0; ESCAPES[i].escape != e; i++)
+                ;
+            *q++ = ESCAPES[i].c;
             p += 3;
         } else {
             *q++ = *p++;

@@ -109,10 +109,11 @@ void _ccopy_sink_close(_ccopy_sink_t *sink);
 int _ccopy_sink_check_location(const char *location, ccopy_error_t *error);
 
 /* A database or collection name as one folder or blob-name component (new string; NULL for
- * NULL). '/' cannot be in a file name and would nest blob names, so a name holding one is
- * escaped as mongodump escapes its file names: '%' as "%25", '/' as "%2F". A name that holds
- * "%25" or "%2F" as written is escaped too, so the escape stays reversible; every other name is
- * its own component. */
+ * NULL). '/' cannot be in a file name and would nest blob names, Blob Storage reads '\' as '/'
+ * and a blob name's segment must not end with '.', so a name holding '/' or '\' or ending with
+ * '.' is percent-escaped (as mongodump escapes '/' in its file names): '%' as "%25", '/' as
+ * "%2F", '\' as "%5C" and a last '.' as "%2E". A name that holds one of those escapes as written is
+ * escaped too, so the escape stays reversible; every other name is its own component. */
 char *_ccopy_sink_component(const char *name);
 /* The name a component stands for (new string), and the same for each of names in place (what
  * list_groups returns). */

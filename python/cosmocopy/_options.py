@@ -376,16 +376,16 @@ def keyword_for(command: str, name: str) -> str:
 
 def location_problem(location: str) -> str | None:
     """The engine's reason a backup's location (dir:PATH, azblob://..., a container URL) is not
-    one, or None. The engine words those reasons without an option's name, since a location
-    is the sink of one command, the backup of another: this tells them from the rest."""
+    one, or None, without the engine's "option sink: " (a location is the sink of one command,
+    the backup of another: the caller names its own argument)."""
     opts = _e.ccopy_options_t()
     err = _e.ccopy_error_t()
     for name, text in (("source", "mongodb://127.0.0.1/"), ("db", "db"), ("sink", location)):
         if _e.ccopy_options_set(opts, name, text, err) != 0:
-            return str(err.message)
+            return str(err.message).removeprefix("option sink: ")
     job = _e.cosmocopy_job_new(0, opts, err)  # a backup's checks, nothing contacted
     if job is None:
-        return str(err.message)
+        return str(err.message).removeprefix("option sink: ")
     del job
     return None
 

@@ -290,11 +290,26 @@ def test_azblob_without_credentials_says_where_they_come_from(ferretdb, orders, 
     assert "AZURE_STORAGE_CONNECTION_STRING" in res.stderr
 
 
-def test_container_name_too_short(ferretdb, orders, azurite):
-    res = blob_backup(ferretdb, orders, "azblob://ab/p", "--blob-connection-string",
+@pytest.mark.parametrize("name,why", [
+    ("ab", "must be 3 to 63 characters"),
+    ("x" * 64, "must be 3 to 63 characters"),
+    ("Bad_Name", "may hold only lowercase letters, digits and hyphens"),
+    ("UPPER", "may hold only lowercase letters, digits and hyphens"),
+    ("-abc", "must start and end with a letter or a digit, with no two hyphens in a row"),
+    ("a--b", "must start and end with a letter or a digit, with no two hyphens in a row"),
+])
+def test_a_container_name_blob_storage_refuses_is_bad_input_naming_the_flag(
+        ferretdb, orders, azurite, name, why):
+    # Blob Storage answers 400 InvalidResourceName: refused before any work, naming the flag
+    res = blob_backup(ferretdb, orders, f"azblob://{name}/p", "--blob-connection-string",
                       azurite.connection_string)
     assert res.rc == 2, res.explain()
-    assert 'container name "ab" must be 3 to 63 characters' in res.stderr
+    assert f'--to: container name "{name}" {why}' in res.stderr, res.explain()
+    listed = clirun.run("list", "--from", f"azblob://{name}", "--blob-connection-string",
+                        azurite.connection_string)
+    assert listed.rc == 2 and f'--from: container name "{name}" {why}' in listed.stderr, \
+        listed.explain()
+    assert name.lower() not in [c.name for c in azurite.service_client().list_containers()]
 
 
 def test_a_second_job_on_the_same_destination_is_refused(ferretdb, orders, azurite, blob_container,

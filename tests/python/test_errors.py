@@ -93,6 +93,17 @@ def test_a_missing_container_is_bad_input_naming_it(cc, azurite):
     assert azurite.account_key not in str(caught.value) + repr(caught.value)
 
 
+@pytest.mark.parametrize("name", ["Bad_Name", "ab", "a--b"])
+def test_a_container_name_blob_storage_refuses_is_a_usage_error_naming_the_argument(cc, azurite,
+                                                                                    name):
+    cs = azurite.connection_string
+    with pytest.raises(cc.UsageError, match=rf'^backup\(to=\*\*\*\*\): container name "{name}" '):
+        cc.backup(source="mongodb://127.0.0.1:1/", db="shop", to=f"azblob://{name}",
+                  blob_connection_string=cs)
+    with pytest.raises(cc.UsageError, match=rf'^open_backup\(location=\*\*\*\*\): container name'):
+        cc.open_backup(f"azblob://{name}", blob_connection_string=cs)
+
+
 def test_a_window_whose_data_is_gone_is_not_found(cc, orders, window_args, tmp_path):
     cc.backup(to=tmp_path / "bk", **window_args)
     window = cc.open_backup(tmp_path / "bk").windows()[0]

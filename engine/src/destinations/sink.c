@@ -27,11 +27,36 @@ static int check_sas_url(const char *location, ccopy_error_t *error)
     _ccopy_blob_account_t acct;
     char *container = NULL, *prefix = NULL;
     int rc = _ccopy_blob_account_from_sas_url(&acct, location, &container, &prefix, error);
-    if (rc == 0)
+    if (rc == 0) {
+        const char *why = _ccopy_container_name_problem(container);
         _ccopy_blob_account_cleanup(&acct);
+        if (why)
+            rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                  "option sink: container name \"%s\" %s", container, why);
+    }
     free(container);
     free(prefix);
     return rc;
+}
+
+/* Why Blob Storage would refuse a container name (it answers 400 InvalidResourceName), or NULL:
+ * 3 to 63 lowercase letters, digits and hyphens, starting with a letter or a digit, every hyphen
+ * between two of them; or one of the service's own $root, $web and $logs. */
+const char *_ccopy_container_name_problem(const char *name)
+{
+    size_t n = strlen(name), i;
+    if (strcmp(name, "$root") == 0 || strcmp(name, "$web") == 0 || strcmp(name, "$logs") == 0)
+        return NULL;
+    if (n < 3 || n > 63)
+        return "must be 3 to 63 characters";
+    for (i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return "may hold only lowercase letters, digits and hyphens";
+        if (c == '-' && (i == 0 || i == n - 1 || name[i + 1] == '-'))
+            return "must start and end with a letter or a digit, with no two hyphens in a row";
+    }
+    return NULL;
 }
 
 int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
@@ -42,8 +67,16 @@ int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
                                 "azblob://CONTAINER[/PREFIX] or a container URL with a SAS)");
     if (strncmp(location, "dir:", 4) == 0 && location[4])
         return 0;
-    if (strncmp(location, "azblob://", 9) == 0 && location[9] && location[9] != '/')
-        return 0;
+    if (strncmp(location, "azblob://", 9) == 0 && location[9] && location[9] != '/') {
+        char *container = _ccopy_strndup(location + 9, strcspn(location + 9, "/"));
+        const char *why = _ccopy_container_name_problem(container);
+        int rc = 0;
+        if (why)
+            rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                  "option sink: container name \"%s\" %s", container, why);
+        free(container);
+        return rc;
+    }
     if (is_blob_location(location) && strncmp(location, "azblob://", 9) != 0)
         return check_sas_url(location, error);
     {

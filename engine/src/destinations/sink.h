@@ -105,6 +105,8 @@ void _ccopy_sink_settings_from_options(_ccopy_sink_settings_t *settings,
 int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,
                      const _ccopy_sink_settings_t *settings, ccopy_error_t *error);
 void _ccopy_sink_close(_ccopy_sink_t *sink);
+/* Why Blob Storage would refuse a container name, or NULL. */
+const char *_ccopy_container_name_problem(const char *name);
 /* Check a location's form without touching anything (EINVAL naming it). */
 int _ccopy_sink_check_location(const char *location, ccopy_error_t *error);
 

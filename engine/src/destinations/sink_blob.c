@@ -268,6 +268,7 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
 {
     _ccopy_blob_sink_t *b = _ccopy_calloc(1, sizeof *b);
     _ccopy_sink_t *sink;
+    const char *why;
     int rc;
 
     b->settings = *settings;
@@ -328,9 +329,9 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
     sink = _ccopy_calloc(1, sizeof *sink);
     sink->ops = &blob_ops;
     sink->impl = b;
-    if (strlen(b->container) < 3 || strlen(b->container) > 63) {
+    if ((why = _ccopy_container_name_problem(b->container)) != NULL) {
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "container name \"%s\" must be 3 to 63 characters", b->container);
+                              "container name \"%s\" %s", b->container, why);
         blob_close(sink);
         free(sink);
         return rc;

@@ -359,8 +359,8 @@ class Job:
 
     def run_tasks(self, tasks: Iterable[int | Task] | None = None) -> list[Task]:
         """Run some planned tasks (indices or :class:`Task` objects; None: every task) on the
-        job's worker threads and wait. Done tasks are not run again; failed or stopped ones are
-        retried. Plans first when needed. Returns those tasks; raises the first failure (the
+        job's worker threads and wait. Done tasks are not run again, and a task given more than
+        once runs once; failed or stopped ones are retried. Plans first when needed. Returns those tasks; raises the first failure (the
         task's own state and error stay readable)."""
         self.plan()
         indices = None if tasks is None else self._indices(tasks)

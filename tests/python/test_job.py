@@ -57,6 +57,19 @@ def test_plan_inspect_run_one_task_then_the_rest(cc, orders, window_args, tmp_pa
         job.task(7)
 
 
+def test_a_task_named_twice_runs_once(cc, orders, window_args, tmp_path):
+    with cc.Job("backup", to=tmp_path / "bk", **window_args) as job:
+        tasks = job.plan()
+        ran = job.run_tasks([1, 1, tasks[1], 1, 0, 0])
+        assert [t.index for t in ran] == [1, 1, 1, 1, 0, 0]
+        assert [t.state for t in job.tasks] == ["done", "done", "pending"]
+        assert job.progress().windows_done == 2 and job.progress().documents == 800
+        result = job.run()
+    assert result.ok and result.windows_written == 3 and result.documents == 1200
+    assert len(result.windows) == 3
+    bc.assert_backup_matches(tmp_path / "bk", orders.database, ["orders"])
+
+
 def test_progress_callback_is_throttled_and_sees_the_job_move(cc, orders, window_args,
                                                              tmp_path):
     seen = []

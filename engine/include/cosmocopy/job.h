@@ -272,7 +272,8 @@ CCOPY_EXPORT void ccopy_job_set_pace(ccopy_job_t *job, double ru_per_second);
 
 /**
  * Run some of the planned tasks on up to `parallel` worker threads and wait for them. Tasks
- * already done are not run again; failed or stopped ones are tried again. Restore checks every
+ * already done are not run again, and a task named more than once runs once; failed or stopped
+ * ones are tried again. Restore checks every
  * window's SHA-256 before writing any (and drops or creates indexes, as asked, once, before the
  * first window it writes). Plans first when ccopy_job_plan() was not called.
  * @param indices  task indices, or NULL for every task.

@@ -216,10 +216,12 @@ size_t ccopy_job_task_count(ccopy_job_t *job)
     return n;
 }
 
-/* The tasks a call asked for, less those done: job->queue. EINVAL names an index out of range. */
+/* The tasks a call asked for, less those done and each once however often it was named:
+ * job->queue. EINVAL names an index out of range. */
 static int make_queue(ccopy_job_t *job, const size_t *indices, size_t count, ccopy_error_t *error)
 {
     size_t i, n = indices ? count : job->task_count;
+    unsigned char *queued = _ccopy_calloc(job->task_count ? job->task_count : 1, 1);
     int rc = 0;
     pthread_mutex_lock(&job->lock);
     job->queue = _ccopy_realloc(job->queue, (n ? n : 1) * sizeof *job->queue);
@@ -232,12 +234,15 @@ static int make_queue(ccopy_job_t *job, const size_t *indices, size_t count, cco
             rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                   "task %zu does not exist: the job has %zu task%s", index,
                                   job->task_count, job->task_count == 1 ? "" : "s");
-        else if (job->tasks[index].state != CCOPY_TASK_DONE)
+        else if (job->tasks[index].state != CCOPY_TASK_DONE && !queued[index]) {
+            queued[index] = 1;
             job->queue[job->queue_count++] = index;
+        }
     }
     if (rc != 0)
         job->queue_count = 0;
     pthread_mutex_unlock(&job->lock);
+    free(queued);
     return rc;
 }
 

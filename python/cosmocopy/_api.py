@@ -195,7 +195,7 @@ def plan(from_: Any = None, to: Any = None, step: str | int | _dt.timedelta = "4
         >>> [w.start for w in cosmocopy.plan(from_="2026-01-01", to="2026-01-01T08:00:00Z").windows]
         ['2026-01-01T00:00:00Z', '2026-01-01T04:00:00Z']
     """
-    from_ = _options.from_argument("plan", from_, kwargs)
+    from_ = _options.from_argument("plan", from_, kwargs, plan)
     if from_ is None or to is None:
         raise errors.UsageError("plan(): from_= and to= are required")
     now = int(time.time())
@@ -228,7 +228,7 @@ def _stamp(t: int) -> str:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def options(command: str | None = None) -> list[Option]:
+def options(command: str | None = None, **kwargs: Any) -> list[Option]:
     """The engine's options table (``cosmocopy <command> --help`` in data): every option, or
     those of one command ("backup", "replicate", "restore", "verify").
 
@@ -237,6 +237,7 @@ def options(command: str | None = None) -> list[Option]:
         >>> [o.name for o in cosmocopy.options("backup")][:3]
         ['source', 'db', 'collection']
     """
+    _options.no_other_arguments("options", kwargs, options)
     if command is None:
         return list(_options.table())
     if command not in _options.COMMANDS:

@@ -12,7 +12,7 @@ import datetime as _dt
 import functools
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,17 +336,34 @@ def _modes(command: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def from_argument(function: str, from_: Any, kwargs: dict[str, Any]) -> Any:
+def from_argument(function: str, from_: Any, kwargs: dict[str, Any],
+                  takes: Callable[..., Any] | None = None) -> Any:
     """``from_``, or ``**{"from": ...}`` (``from`` is a Python keyword); any other leftover
-    keyword is refused as Python refuses an unexpected one."""
+    keyword is refused as Python refuses an unexpected one (see ``no_other_arguments``)."""
     if "from" in kwargs:
         if from_ is not None:
             raise errors.UsageError(f"{function}(): from_ and from both given; give one")
         from_ = kwargs.pop("from")
-    if kwargs:
-        name = next(iter(kwargs))
-        raise errors._UnknownArgument(f"{function}() got an unexpected keyword argument {name!r}")
+    no_other_arguments(function, kwargs, takes)
     return from_
+
+
+def no_other_arguments(function: str, kwargs: Mapping[str, Any],
+                       takes: Callable[..., Any] | None = None) -> None:
+    """Refuse the first of ``kwargs`` as Python refuses an unexpected keyword (a TypeError,
+    here also a UsageError), with a did-you-mean among the keywords ``takes`` has."""
+    if not kwargs:
+        return
+    import difflib
+    import inspect
+
+    name = next(iter(kwargs))
+    known = [] if takes is None else [
+        p.name for p in inspect.signature(takes).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}=?)" if close else ""
+    raise errors._UnknownArgument(f"{function}() got an unexpected keyword argument {name!r}{hint}")
 
 
 def _unknown(command: str, kw: str) -> errors.Error:

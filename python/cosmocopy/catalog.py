@@ -348,8 +348,8 @@ def open_backup(location: str | os.PathLike[str], *,
                 managed_identity_client_id: str | None = None,
                 https_ca_file: str | os.PathLike[str] | None = None,
                 blob_timeout_ms: int | None = None, retry_budget: int | None = None,
-                retry_base_ms: int | None = None, retry_max_delay_ms: int | None = None
-                ) -> Backup:
+                retry_base_ms: int | None = None, retry_max_delay_ms: int | None = None,
+                **kwargs: Any) -> Backup:
     """Open a backup for reading: ``dir:PATH`` (or a path object), ``azblob://CONTAINER[/PREFIX]``
     with ``blob_connection_string`` (or a Key Vault reference to it, ``kv://VAULT/SECRET``), or
     a container URL (with a SAS, or without one for Microsoft Entra ID). Nothing is created or
@@ -361,6 +361,7 @@ def open_backup(location: str | os.PathLike[str], *,
 
     Raises :class:`~cosmocopy.UsageError` for a location that is not one of those,
     :class:`~cosmocopy.NotFoundError` when it does not exist."""
+    _options.no_other_arguments("open_backup", kwargs, open_backup)
     return Backup(location, blob_connection_string=blob_connection_string,
                   azure_credential=azure_credential,
                   managed_identity_client_id=managed_identity_client_id,
@@ -390,7 +391,7 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
         listing = cosmocopy.list_windows("dir:/backups/shop", db="shop")
         print(len(listing.windows), "windows,", listing.documents, "documents")
     """
-    from_ = _options.from_argument("list_windows", from_, kwargs)
+    from_ = _options.from_argument("list_windows", from_, kwargs, list_windows)
     if from_ is None:
         raise errors.UsageError("list_windows(): from_= is required (dir:PATH, "
                                 "azblob://CONTAINER[/PREFIX] or a SAS URL)")

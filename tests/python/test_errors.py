@@ -58,6 +58,26 @@ def test_bad_arguments_are_named(cc, ferretdb, db_name, tmp_path, kwargs, exc, w
     assert list(tmp_path.iterdir()) == []  # nothing was written
 
 
+@pytest.mark.parametrize("call, words", [
+    (lambda cc, d: cc.open_backup(d, blob_timout_ms=5),
+     ["open_backup() got an unexpected keyword argument 'blob_timout_ms'",
+      "did you mean blob_timeout_ms=?"]),
+    (lambda cc, d: cc.list_windows(d, colection="x"),
+     ["list_windows() got an unexpected keyword argument 'colection'",
+      "did you mean collection=?"]),
+    (lambda cc, d: cc.plan(from_="-1d", to="now", stepp="1h"),
+     ["plan() got an unexpected keyword argument 'stepp'", "did you mean step=?"]),
+    (lambda cc, d: cc.options(commnd="backup"),
+     ["options() got an unexpected keyword argument 'commnd'", "did you mean command=?"]),
+])
+def test_every_function_names_an_unknown_keyword_with_a_did_you_mean(cc, tmp_path, call, words):
+    with pytest.raises(TypeError) as caught:
+        call(cc, f"dir:{tmp_path}")
+    assert isinstance(caught.value, cc.UsageError)
+    for w in words:
+        assert w in str(caught.value), str(caught.value)
+
+
 def test_an_unreachable_source_is_a_connection_error(cc, db_name, tmp_path, caplog):
     uri = f"mongodb://u:{PASSWORD}@127.0.0.1:1/?serverSelectionTimeoutMS=300"
     with caplog.at_level(logging.DEBUG, logger="cosmocopy"):
@@ -280,7 +300,7 @@ SAS_NO_CONTAINER = "https://127.0.0.1:1/devstoreaccount1?sv=2020-01-01&sig=SECRE
      ["verify(backup=****): ", "unsupported destination"]),
     (lambda cc, d: cc.list_windows(SAS_NO_CONTAINER), ["list_windows(from_=****): "]),
     (lambda cc, d: cc.open_backup(SAS_NO_CONTAINER), ["open_backup(location=****): "]),
-    (lambda cc, d: cc.list_windows("azblob://c", blob_connection_string="kv://vault"),
+    (lambda cc, d: cc.list_windows("azblob://ccc", blob_connection_string="kv://vault"),
      ["list_windows(blob_connection_string=****): ", "names no secret"]),
     # found once the job plans (the engine reads the connection string then)
     (lambda cc, d: cc.backup(source=5, db="d", to=d), ["backup(source=****): ", "malformed"]),

@@ -282,6 +282,18 @@ def test_malformed_connection_string(ferretdb, orders, blob_container, cs, why):
     assert why in res.stderr
 
 
+def test_a_malformed_connection_string_names_where_it_came_from(blob_container):
+    to = f"azblob://{blob_container.container_name}"
+    res = clirun.run("list", "--from", to, "--blob-connection-string", "garbage")
+    assert res.rc == 2, res.explain()
+    assert "--blob-connection-string: malformed blob connection string" in res.stderr, \
+        res.explain()
+    res = clirun.run("list", "--from", to, env={"AZURE_STORAGE_CONNECTION_STRING": "garbage"})
+    assert res.rc == 2, res.explain()
+    assert "$AZURE_STORAGE_CONNECTION_STRING: malformed blob connection string" in res.stderr, \
+        res.explain()
+
+
 def test_azblob_without_credentials_says_where_they_come_from(ferretdb, orders, blob_container):
     res = blob_backup(ferretdb, orders, f"azblob://{blob_container.container_name}",
                       env={"AZURE_STORAGE_CONNECTION_STRING": ""})

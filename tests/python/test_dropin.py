@@ -698,16 +698,21 @@ def test_bad_input_that_needs_the_servers_fails_with_a_reason(vault, ferretdb, m
     other = dataclasses.replace(sp, secret="wrong-" + uuid.uuid4().hex)
     fails(run("cosmosbackuptoblob", *vault_args("cosmosbackuptoblob", kv, other, **blob),
               env=env, timeout=600, secrets=(other.secret, sp.secret, *secrets)), 1,
-          "Copy status: Failed")
-    # a sink secret that holds no connection string
+          "Copy status: Failed", "-clientsecret: Entra ID refused the client secret")
+    # a sink secret that holds no connection string: named by the script's flag
     res = run_e2e("cosmosbackuptoblob", kv, sp, env, secrets=secrets, sinksecret="not-a-conn",
                   **blob)
-    assert res.returncode in (1, 2) and "this is not a connection string" not in \
-        res.stdout + res.stderr
+    fails(res, 2, "-sinksecret", "malformed blob connection string")
+    assert "this is not a connection string" not in res.stdout + res.stderr
     # a container that does not exist (it is not created, as the original wrote into one)
-    fails(run_e2e("cosmosbackuptoblob", kv, sp, env, secrets=secrets, sourcedb=db_name,
-                  sinkblob="no-such-container"), 1, "no-such-container")
+    res = run_e2e("cosmosbackuptoblob", kv, sp, env, secrets=secrets, sourcedb=db_name,
+                  sinkblob="no-such-container")
+    fails(res, 1, "no-such-container", "(create it first)")
+    assert "create_container" not in res.stdout + res.stderr
     assert "no-such-container" not in [c.name for c in azurite.service_client().list_containers()]
+    # a container name Blob Storage refuses is bad input
+    fails(run_e2e("cosmosbackuptoblob", kv, sp, env, secrets=secrets, sourcedb=db_name,
+                  sinkblob="Bad_Name"), 2, "-sinkblob", 'container name "Bad_Name"')
     # replication onto itself is refused
     fails(run_e2e("cosmosreplication", kv, sp, env, sourcesecret="src-conn",
                   sinksecret="src-conn", sourcedb=db_name, sinkdb=db_name,

@@ -292,8 +292,17 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
         }
         /* a Key Vault reference: the connection string is the secret's value, read now */
         rc = _ccopy_keyvault_resolve(&secret, option, cs, &b->settings.credentials, error);
-        if (rc == 0)
-            rc = _ccopy_blob_account_from_connection_string(&b->acct, secret ? secret : cs, error);
+        if (rc == 0 &&
+            (rc = _ccopy_blob_account_from_connection_string(&b->acct, secret ? secret : cs,
+                                                             error)) == CCOPY_EINVAL) {
+            /* name where the malformed text came from */
+            char was[sizeof error->message];
+            snprintf(was, sizeof was, "%s", error->message);
+            _ccopy_error_set(error, rc, error->domain, error->cause, "%s: %s",
+                             strchr(option, '$') ? "$AZURE_STORAGE_CONNECTION_STRING"
+                                                 : "option blob_connection_string",
+                             was);
+        }
         _ccopy_secret_free(secret);
         if (rc != 0) {
             free(b);

@@ -196,7 +196,13 @@ def in_flags(error: BaseException, flags: Mapping[str, str]) -> str:
     for shown, keyword in named.items():
         if keyword in flags:
             text = text.replace(shown, flags[keyword])
-    return text
+    # a refused client secret is -clientsecret's, whichever secret was being read with it
+    for flag in set(flags.values()):
+        text = text.replace(f"{flag}: Entra ID refused the client secret",
+                            "-clientsecret: Entra ID refused the client secret")
+    # a keyword the script has no flag for (create_container=) is nothing its user can give
+    return re.sub(r" \((\w+)= creates it\)",
+                  lambda m: m.group(0) if m.group(1) in flags else " (create it first)", text)
 
 
 def report(result: cosmocopy.Result | None, written: str, error: BaseException | None,

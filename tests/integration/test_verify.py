@@ -399,6 +399,29 @@ def test_from_to_checks_only_the_windows_in_the_range(ferretdb, source, scratch)
 # ---------------------------------------------------------------- a backup restored under another name
 
 
+def test_source_db_verifies_only_the_collections_named(ferretdb, mongo, tmp_path):
+    """--collection still chooses the collections when --source-db (or --target-db) says
+    where the source holds them now: the others are not compared (they used to be, with no
+    source documents, and verify exited 3)."""
+    original, restored = f"two_{uuid.uuid4().hex[:8]}", f"two_restored_{uuid.uuid4().hex[:8]}"
+    try:
+        datagen.insert_spread(mongo[original].orders, BASE, BASE + DAY, 60, doc_size=200, seed=311)
+        datagen.insert_spread(mongo[original].items, BASE, BASE + DAY, 40, doc_size=200, seed=312)
+        backup_ok(ferretdb.uri, original, tmp_path / "bk", "--step", "4h")
+        res = clirun.run("restore", "--from", f"dir:{tmp_path}/bk", "--to", ferretdb.uri,
+                         "--db", original, "--collection", "orders", "--to-db", restored, "--json")
+        assert res.rc == 0, res.explain()
+        for flag in ("--source-db", "--target-db"):
+            res = verify(ferretdb.uri, original, f"dir:{tmp_path}/bk", "--collection", "orders",
+                         flag, restored)
+            assert res.rc == 0, res.explain()
+            assert {v["collection"] for v in res.summary["verdicts"]} == {"orders"}
+            assert sum(v["source_documents"] for v in res.summary["verdicts"]) == 60
+    finally:
+        _drop(mongo, original)
+        _drop(mongo, restored)
+
+
 def test_a_backup_restored_into_another_database_verifies_with_source_db(ferretdb, mongo,
                                                                            tmp_path):
     """restore --to-db renames the database: verify --db (the backup's name) --source-db (the

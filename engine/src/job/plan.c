@@ -550,8 +550,10 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
         }
         return rc;
     }
-    /* verify with source_db: the collections are those of the backup, found on the source under
-     * the new database name */
+    /* verify with source_db: the collections named, or those of the backup, found on the
+     * source under the new database name */
+    if (job->explicit_collections)
+        return 0;
     rc = job->from->ops->catalog_list(job->from, job->db, &names, &count, error);
     for (i = 0; rc == 0 && i < count; i++)
         _ccopy_job_add_collection(job, names[i]);

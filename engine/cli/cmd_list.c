@@ -30,6 +30,24 @@ static const ccopy_option_info_t *list_option(const char *flag)
     return NULL;
 }
 
+/* A flag of list, where a value should be: the value was forgotten. */
+static int is_list_flag(const char *a)
+{
+    return strcmp(a, "--from") == 0 || strcmp(a, "--db") == 0 || strcmp(a, "--collection") == 0 ||
+           strcmp(a, "--json") == 0 || strcmp(a, "--help") == 0 || list_option(a) != NULL;
+}
+
+/* Whether the option flag argv[i] is given again later: the last value counts, so this one is
+ * not even checked. */
+static int given_again_later(int argc, char **argv, int i, const ccopy_option_info_t *o)
+{
+    int j;
+    for (j = i + 2; j < argc; j++)
+        if (list_option(argv[j]) == o)
+            return 1;
+    return 0;
+}
+
 int cmd_list(int argc, char **argv)
 {
     list_args_t args = {NULL, NULL, NULL, ccopy_options_new(), 0};
@@ -61,6 +79,15 @@ int cmd_list(int argc, char **argv)
         if (i + 1 >= argc) {
             rc = usage_error("list", "%s needs a value", a);
             break;
+        }
+        if (is_list_flag(argv[i + 1])) {
+            rc = usage_error("list", "%s needs a value (found the flag %s after it)", a,
+                             argv[i + 1]);
+            break;
+        }
+        if (o && given_again_later(argc, argv, i, o)) {
+            i++;
+            continue;
         }
         if (o) {
             ccopy_error_t e;

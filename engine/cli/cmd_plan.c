@@ -26,6 +26,17 @@ static void print_bound(int64_t t)
     }
 }
 
+/* A flag of plan, where a value should be: the value was forgotten. */
+static int is_plan_flag(const char *a)
+{
+    static const char *const flags[] = {"--from", "--to", "--step", "--json", "--help"};
+    size_t i;
+    for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (strcmp(a, flags[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     const char *from = NULL, *to = NULL, *step_text = "4h";
@@ -45,6 +56,9 @@ int cmd_plan(int argc, char **argv)
         } else if (strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0 || strcmp(a, "--step") == 0) {
             if (i + 1 >= argc)
                 return usage_error("plan", "%s needs a value", a);
+            if (is_plan_flag(argv[i + 1]))
+                return usage_error("plan", "%s needs a value (found the flag %s after it)", a,
+                                   argv[i + 1]);
             if (a[2] == 'f')
                 from = argv[++i];
             else if (a[2] == 't')
@@ -64,6 +78,11 @@ int cmd_plan(int argc, char **argv)
         return flag_error("plan", "--to", &e);
     if (ccopy_duration_parse(&step, step_text, &e) != 0)
         return flag_error("plan", "--step", &e);
+    if (step < ccopy_option_find("step")->min) {
+        snprintf(e.message, sizeof e.message, "%s is below the minimum %llds (as for backup)",
+                 step_text, (long long)ccopy_option_find("step")->min);
+        return flag_error("plan", "--step", &e);
+    }
     if (step > ccopy_option_find("step")->max) {
         snprintf(e.message, sizeof e.message, "%s is above the maximum %llds (as for backup)",
                  step_text, (long long)ccopy_option_find("step")->max);

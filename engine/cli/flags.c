@@ -292,11 +292,27 @@ static void spelling_hint(char *out, size_t size, const job_command_t *cmd, cons
 }
 
 
+/* Whether the option of argv[i] (a flag whose value is argv[i + 1]) is given again later: a
+ * flag given twice takes its last value, so the earlier one is not even checked. Repeatable
+ * options (--collection) take every value. */
+static int given_again_later(const job_command_t *cmd, int argc, char **argv, int i,
+                             const ccopy_option_info_t *info)
+{
+    int j;
+    if (info->type == CCOPY_OPTION_STRINGS)
+        return 0;
+    for (j = i + 2; j < argc; j++)
+        if (strncmp(argv[j], "--", 2) == 0 &&
+            option_of_flag(cmd, argv[j], j + 1 < argc ? argv[j + 1] : NULL) == info)
+            return 1;
+    return 0;
+}
+
 /* Fill options from the command line; returns -1 when it printed a usage error (*rc set). */
 int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_options_t *opts,
                                int *json, int *quiet, int *rc)
 {
-    int modes = 0, i;
+    int modes = 0, ranged = 0, full = 0, incremental = 0, i;
     ccopy_error_t e;
 
     for (i = 0; i < argc; i++) {
@@ -313,8 +329,9 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
         }
         if ((cmd->kind == CCOPY_JOB_BACKUP || cmd->kind == CCOPY_JOB_REPLICATE) &&
             (strcmp(a, "--full") == 0 || strcmp(a, "--incremental") == 0)) {
+            int *seen = a[2] == 'f' ? &full : &incremental;
             ccopy_options_set(opts, "mode", a + 2, NULL);
-            modes++;
+            modes += !(*seen)++; /* a mode given twice is one mode */
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
@@ -349,9 +366,13 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
                               argv[i + 1]);
             return -1;
         }
-        if (strcmp(info->name, "from") == 0 && cmd->kind != CCOPY_JOB_VERIFY) {
+        if (strcmp(info->name, "from") == 0 && cmd->kind != CCOPY_JOB_VERIFY && !ranged++) {
             ccopy_options_set(opts, "mode", "range", NULL);
             modes++;
+        }
+        if (given_again_later(cmd, argc, argv, i, info)) {
+            i++;
+            continue;
         }
         if (ccopy_options_set(opts, info->name, argv[++i], &e) != 0) {
             if (cmd->kind != CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0 && names_a_server(argv[i])) {

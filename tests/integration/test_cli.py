@@ -392,6 +392,47 @@ FLAG_MESSAGES = [
 ]
 
 
+@pytest.mark.parametrize("command,args,message", [
+    ("list", ["--from", "dir:{tmp}", "--db", "--json"], "--db needs a value (found the flag --json after it)"),
+    ("list", ["--from", "--json"], "--from needs a value (found the flag --json after it)"),
+    ("list", ["--from", "dir:{tmp}", "--collection", "--retry-budget", "2"],
+     "--collection needs a value (found the flag --retry-budget after it)"),
+    ("plan", ["--from", "--to", "@100"], "--from needs a value (found the flag --to after it)"),
+    ("plan", ["--from", "@0", "--to", "--json"], "--to needs a value (found the flag --json after it)"),
+    ("plan", ["--from", "@0", "--to", "@100", "--step", "--json"],
+     "--step needs a value (found the flag --json after it)"),
+    ("plan", ["--from", "@0", "--to", "@100", "--step", "0"], "--step: 0 is below the minimum 1s"),
+], ids=["list-db", "list-from", "list-collection", "plan-from", "plan-to", "plan-step",
+        "plan-step-0"])
+def test_list_and_plan_refuse_a_missing_value_naming_the_flag(tmp_path, command, args, message):
+    res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args], timeout=30)
+    assert res.rc == 2, res.explain()
+    assert message in res.stderr.splitlines()[0], res.explain()
+    assert res.stdout == "", res.explain()
+
+
+def test_a_flag_given_twice_takes_its_last_value_even_after_a_bad_one(ferretdb, mongo, db_name,
+                                                                     tmp_path):
+    """README: a flag given twice takes its last value, so a script can append overrides; an
+    earlier value is not even checked. A bad last value is still bad usage."""
+    mongo[db_name].orders.insert_many([{"n": i} for i in range(30)])
+    time.sleep(1.1)
+    res = clirun.backup(ferretdb.uri, db_name, tmp_path / "bk", "--full", "--full",
+                        "--settle-lag", "5d", "--settle-lag", "0s", "--parallel", "0",
+                        "--parallel", "2", "--compress", "lz4", "--compress", "gzip",
+                        "--step", "0s", "--step", "1d", "--format", "xml", "--format", "jsonl")
+    assert res.rc == 0, res.explain()
+    assert res.summary["documents"] == 30
+    names = [p.name for p in (tmp_path / "bk" / db_name / "orders").iterdir()]
+    assert any(n.endswith(".jsonl.gz") for n in names), names
+    res = clirun.backup(ferretdb.uri, db_name, tmp_path / "bk2", "--parallel", "2",
+                        "--parallel", "0", json_summary=False)
+    assert res.rc == 2 and "--parallel: 0 is below the minimum 1" in res.stderr, res.explain()
+    res = clirun.backup(ferretdb.uri, db_name, tmp_path / "bk2", "--full", "--incremental",
+                        json_summary=False)
+    assert res.rc == 2 and "choose one of" in res.stderr, res.explain()
+
+
 @pytest.mark.parametrize("args,message", [
     (["--from", "2026-01-01", "--to", "2026-01-02", "--step", "abc"], '--step: invalid duration "abc"'),
     (["--from", "2026-13-01", "--to", "2026-01-02"], '--from: invalid time "2026-13-01"'),

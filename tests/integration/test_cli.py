@@ -389,6 +389,14 @@ FLAG_MESSAGES = [
      "--parallel: -99999999999999999999 is below the minimum 1"),
     ("restore", ["--from", "/backups/shop", "--to", "mongodb://127.0.0.1:1/"],
      'unsupported destination "/backups/shop" (a folder is written dir:/backups/shop)'),
+    # MongoDB allows at most 255 bytes for "db.collection"
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "shop", "--to", "dir:{tmp}/bk",
+                "--collection", "c" * 300],
+     "--collection: collection name \"" + "c" * 40 + "...\" is 300 bytes long: with database "
+     "shop the namespace is 305 bytes; MongoDB allows at most 255"),
+    ("restore", ["--from", "dir:{tmp}", "--to", "mongodb://127.0.0.1:1/", "--db", "shop",
+                 "--collection", "a", "--to-collection", "c" * 251],
+     "--to-collection: collection name"),
 ]
 
 

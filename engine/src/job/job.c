@@ -89,11 +89,14 @@ static void resolve_restored_names(_ccopy_settings_t *settings)
 /* A database or collection name the servers refuse is bad input, found before any server is
  * asked: a restore into "bad.name" had failed every window with "Invalid namespace" (exit 1, and
  * exit 0 with nothing to restore). MongoDB's rules: a database name is under 64 bytes and holds
- * none of / \ . " $, a blank or NUL; a collection name is not empty and holds no $ or NUL. */
+ * none of / \ . " $, a blank or NUL; a collection name is not empty and holds no $ or NUL;
+ * "db.collection" is at most 255 bytes. */
+#define MAX_NAMESPACE 255
 static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
 {
     static const char *const dbs[] = {"db", "target_db", "source_db"};
     static const char *const colls[] = {"collection", "target_collection"};
+    const char *db;
     size_t i, k;
     for (i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         const char *name = ccopy_options_get(options, dbs[i]), *bad;
@@ -126,6 +129,17 @@ static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
                                         "option %s: collection name \"%s\" holds '$', which "
                                         "MongoDB does not allow in collection names",
                                         colls[i], name);
+            /* the namespace "db.collection": at most 255 bytes */
+            db = i == 1 && ccopy_options_get(options, "target_db")
+                     ? ccopy_options_get(options, "target_db")
+                     : ccopy_options_get(options, "db");
+            if (db && strlen(db) + 1 + strlen(name) > MAX_NAMESPACE)
+                return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                        "option %s: collection name \"%.40s...\" is %zu bytes "
+                                        "long: with database %s the namespace is %zu bytes; "
+                                        "MongoDB allows at most %d",
+                                        colls[i], name, strlen(name), db,
+                                        strlen(db) + 1 + strlen(name), MAX_NAMESPACE);
         }
     }
     return 0;

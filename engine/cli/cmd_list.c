@@ -132,6 +132,17 @@ static int list_backup(const list_args_t *args)
         print_error("list", &e);
         return exit_code_for(rc);
     }
+    if (count == 0) {
+        /* the wrong folder, container or name: bad input, as restore says */
+        char *where = strdup(args->location);
+        ccopy_mask_secrets(where);
+        fprintf(stderr, "cosmocopy list: error: %s holds no backup%s%s%s%s%s\n", where,
+                db || coll ? " of " : "", db ? "database " : "", db ? db : "",
+                db && coll ? ", collection " : coll ? "collection " : "", coll ? coll : "");
+        free(where);
+        ccopy_manifest_array_free(m, count);
+        return EXIT_USAGE;
+    }
     if (json) {
         printf("{\"windows\": [");
         for (k = 0; k < count; k++) {

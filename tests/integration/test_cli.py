@@ -281,6 +281,35 @@ def test_a_backup_folder_that_does_not_exist_is_bad_input(tmp_path, command):
     assert res.stdout == "", res.explain()
 
 
+def test_a_backup_that_holds_nothing_of_what_is_named_is_bad_input(ferretdb, mongo, db_name,
+                                                                   tmp_path):
+    """README: exit 2 for a backup folder that holds no backup, or none of the database named."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = clirun.run("list", "--from", f"dir:{empty}")
+    assert res.rc == 2 and res.stdout == "", res.explain()
+    assert res.stderr == f"cosmocopy list: error: dir:{empty} holds no backup\n", res.explain()
+    _small_collection(mongo, db_name, int(time.time()) // DAY * DAY - 3 * DAY)
+    bk = tmp_path / "bk"
+    assert clirun.backup(ferretdb.uri, db_name, bk, "--full").rc == 0
+    assert clirun.run("list", "--from", f"dir:{bk}", "--db", db_name).rc == 0
+    res = clirun.run("list", "--from", f"dir:{bk}", "--db", "nosuch", "--json")
+    assert res.rc == 2 and res.stdout == "", res.explain()
+    assert "holds no backup of database nosuch" in res.stderr, res.explain()
+    res = clirun.run("list", "--from", f"dir:{bk}", "--collection", "nosuch")
+    assert res.rc == 2 and "holds no backup of collection nosuch" in res.stderr, res.explain()
+    for command, args in (("verify", ["--source", ferretdb.uri, "--db", db_name, "--backup",
+                                      f"dir:{empty}"]),
+                          ("restore", ["--from", f"dir:{bk}", "--to", ferretdb.uri, "--db",
+                                       db_name, "--collection", "nosuch", "--to-db",
+                                       db_name + "_r"])):
+        res = clirun.run(command, *args)
+        assert res.rc == 2, res.explain()
+        assert "holds no completed window of" in res.stderr, res.explain()
+    assert f"--collection: dir:{bk} holds no completed window of {db_name}.nosuch" in res.stderr
+    assert db_name + "_r" not in mongo.list_database_names()
+
+
 def test_a_job_that_fails_before_any_work_prints_only_the_error(tmp_path):
     port = clirun.closed_port()
     res = clirun.run("backup", "--source", f"mongodb://127.0.0.1:{port}/", "--db", "shop",

@@ -644,9 +644,9 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
             _ccopy_job_log(job, CCOPY_LOG_WARNING, "%s.%s: %s holds no completed window of it",
                            job->db, coll->name,
                            where);
-        if (rc == 0 && count == 0 && job->explicit_collections)
-            rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                                  "%s holds no completed window of %s.%s",
+        if (rc == 0 && count == 0 && job->explicit_collections) /* named wrong: bad input */
+            rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                  "option collection: %s holds no completed window of %s.%s",
                                   where, job->db, coll->name);
         if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !job->settings.allow_gaps_choice)
             rc = check_gaps(job, m, count, until, error);
@@ -689,8 +689,11 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
             }
         }
     }
+    /* a backup that holds nothing of the database (or collections) named is bad input, as a
+     * folder that does not exist is; a range that leaves nothing is not */
     if (rc == 0 && job->task_count == 0)
-        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+        rc = _ccopy_error_set(error, from >= 0 || until >= 0 ? CCOPY_ENOTFOUND : CCOPY_EINVAL,
+                              CCOPY_DOMAIN_ENGINE, 0,
                               "nothing to %s: %s holds no completed window of database %s%s",
                               job->kind == CCOPY_JOB_RESTORE ? "restore" : "verify",
                               where, job->db,

@@ -2,6 +2,7 @@
  * How each command spells the options on its command line, read from the flags column of the
  * option table (options.def), and the parsing of a job command's arguments into options.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,28 @@ static int given_again_later(const job_command_t *cmd, int argc, char **argv, in
     return 0;
 }
 
+/* usage_error() for a job command, and the --json failure summary first when --json is among
+ * the arguments: a script that asked for JSON gets it however the command line was wrong. */
+static int job_usage_error(const job_command_t *cmd, int argc, char **argv, const char *fmt, ...)
+{
+    ccopy_error_t e;
+    va_list ap;
+    int i;
+    memset(&e, 0, sizeof e);
+    e.code = CCOPY_EINVAL;
+    e.domain = CCOPY_DOMAIN_ENGINE;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    ccopy_mask_secrets(e.message);
+    for (i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0) {
+            print_failure_json(cmd->name, &e);
+            break;
+        }
+    return usage_error(cmd->name, "%s", e.message);
+}
+
 /* Fill options from the command line; returns -1 when it printed a usage error (*rc set). */
 int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_options_t *opts,
                                int *json, int *quiet, int *rc)
@@ -335,14 +358,14 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            *rc = usage_error(cmd->name, "unexpected argument \"%s\"", a);
+            *rc = job_usage_error(cmd, argc, argv, "unexpected argument \"%s\"", a);
             return -1;
         }
         info = option_of_flag(cmd, a, i + 1 < argc ? argv[i + 1] : NULL);
         if (!info) {
             char hint[96];
             spelling_hint(hint, sizeof hint, cmd, a);
-            *rc = usage_error(cmd->name, "unknown option \"%s\"%s", a, hint);
+            *rc = job_usage_error(cmd, argc, argv, "unknown option \"%s\"%s", a, hint);
             return -1;
         }
         if (is_switch(info)) {
@@ -354,7 +377,7 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
             continue;
         }
         if (i + 1 >= argc) {
-            *rc = usage_error(cmd->name, "%s needs a value", a);
+            *rc = job_usage_error(cmd, argc, argv, "%s needs a value", a);
             return -1;
         }
         if (strncmp(argv[i + 1], "--", 2) == 0 &&
@@ -362,7 +385,7 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
              strcmp(argv[i + 1], "--json") == 0 || strcmp(argv[i + 1], "--quiet") == 0 ||
              strcmp(argv[i + 1], "--full") == 0 || strcmp(argv[i + 1], "--incremental") == 0)) {
             /* "--db --to dir:x": the value was forgotten, the next flag is not it */
-            *rc = usage_error(cmd->name, "%s needs a value (found the flag %s after it)", a,
+            *rc = job_usage_error(cmd, argc, argv, "%s needs a value (found the flag %s after it)", a,
                               argv[i + 1]);
             return -1;
         }
@@ -376,7 +399,7 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
         }
         if (ccopy_options_set(opts, info->name, argv[++i], &e) != 0) {
             if (cmd->kind != CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0 && names_a_server(argv[i])) {
-                *rc = usage_error(cmd->name,
+                *rc = job_usage_error(cmd, argc, argv,
                                   "--to \"%s\" is not a time: %s takes the %s server with %s "
                                   "(--to is the end of a --from range)",
                                   argv[i], cmd->name,
@@ -386,7 +409,7 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
             }
             if (cmd->kind == CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0) {
                 /* neither a destination nor a time: most likely a folder without dir: */
-                *rc = usage_error(cmd->name,
+                *rc = job_usage_error(cmd, argc, argv,
                                   "--to \"%s\" is neither a destination (dir:PATH, "
                                   "azblob://CONTAINER[/PREFIX] or a container URL with a SAS) nor a "
                                   "time (the end of a --from range)%s%s",
@@ -405,27 +428,27 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
     }
     hide_secrets_in_arguments(argc, argv);
     if (modes > 1) {
-        *rc = usage_error(cmd->name, "%s", "choose one of --full, --incremental or --from T --to T");
+        *rc = job_usage_error(cmd, argc, argv, "%s", "choose one of --full, --incremental or --from T --to T");
         return -1;
     }
     if (cmd->kind != CCOPY_JOB_RESTORE && ccopy_options_get(opts, "until") &&
         !ccopy_options_get(opts, "from")) {
-        *rc = usage_error(cmd->name, "%s", "--to T (the end of a range) needs --from T");
+        *rc = job_usage_error(cmd, argc, argv, "%s", "--to T (the end of a range) needs --from T");
         return -1;
     }
     if (cmd->kind != CCOPY_JOB_RESTORE && cmd->kind != CCOPY_JOB_VERIFY &&
         ccopy_options_get(opts, "from") && !ccopy_options_get(opts, "until")) {
-        *rc = usage_error(cmd->name, "%s", "--from T (the start of a range) needs --to T (its end)");
+        *rc = job_usage_error(cmd, argc, argv, "%s", "--from T (the start of a range) needs --to T (its end)");
         return -1;
     }
     if (cmd->kind == CCOPY_JOB_VERIFY && !ccopy_options_get(opts, "sink") && !ccopy_options_get(opts, "target")) {
-        *rc = usage_error(cmd->name, "%s",
+        *rc = job_usage_error(cmd, argc, argv, "%s",
                           "--backup is required: a backup (dir:PATH, azblob://CONTAINER[/PREFIX] or a "
                           "container URL with a SAS) or a replica (mongodb://...)");
         return -1;
     }
     if (cmd->kind == CCOPY_JOB_VERIFY && ccopy_options_get(opts, "sink") && ccopy_options_get(opts, "target")) {
-        *rc = usage_error(cmd->name, "%s", "--backup takes one backup or one replica, not both");
+        *rc = job_usage_error(cmd, argc, argv, "%s", "--backup takes one backup or one replica, not both");
         return -1;
     }
     return 0;

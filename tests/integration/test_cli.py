@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import fcntl
+import json
 import os
 import re
 import signal
@@ -324,6 +325,26 @@ def test_a_job_that_fails_before_any_work_prints_only_the_error(tmp_path):
                     timeout=60)
     assert js.rc == 1, js.explain()
     assert js.summary["status"] != "ok" and f"127.0.0.1:{port}" in js.summary["error"]["message"]
+
+
+@pytest.mark.parametrize("command,args,words", [
+    ("backup", ["--source", f"mongodb://u:{SECRET}@127.0.0.1:1/", "--db", "x", "--to", "/tmp/x"],
+     "for a folder write dir:/tmp/x"),
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}", "--bogus"],
+     'unknown option "--bogus"'),
+    ("restore", ["--from", "dir:{tmp}", "--to"], "--to needs a value (found the flag --json after it)"),
+    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--target",
+                   "mongodb://127.0.0.1:2/", "--full", "--incremental"], "choose one of"),
+], ids=["bare-path", "unknown-option", "missing-value", "two-modes"])
+def test_a_usage_error_prints_the_json_summary_when_asked(tmp_path, command, args, words):
+    """README: a command that fails before any work prints only its error, and the --json
+    summary when asked: every usage error, not only a refused option value."""
+    res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args], "--json", timeout=30)
+    assert res.rc == 2, res.explain()
+    summary = json.loads(res.stdout)
+    assert summary["status"] == "failed" and summary["command"] == command, res.explain()
+    assert summary["error"]["code"] == "EINVAL" and words in summary["error"]["message"]
+    assert words in res.stderr and SECRET not in res.output, res.explain()
 
 
 def test_a_restore_that_fails_before_writing_says_nothing_was_restored(ferretdb, mongo, db_name,

@@ -79,8 +79,8 @@ int cmd_plan(int argc, char **argv)
     if (ccopy_duration_parse(&step, step_text, &e) != 0)
         return flag_error("plan", "--step", &e);
     if (step < ccopy_option_find("step")->min) {
-        snprintf(e.message, sizeof e.message, "%s is below the minimum %llds (as for backup)",
-                 step_text, (long long)ccopy_option_find("step")->min);
+        snprintf(e.message, sizeof e.message, "invalid step %llds: must be positive",
+                 (long long)step);
         return flag_error("plan", "--step", &e);
     }
     if (step > ccopy_option_find("step")->max) {

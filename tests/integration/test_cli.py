@@ -459,7 +459,7 @@ FLAG_MESSAGES = [
     ("plan", ["--from", "@0", "--to", "--json"], "--to needs a value (found the flag --json after it)"),
     ("plan", ["--from", "@0", "--to", "@100", "--step", "--json"],
      "--step needs a value (found the flag --json after it)"),
-    ("plan", ["--from", "@0", "--to", "@100", "--step", "0"], "--step: 0 is below the minimum 1s"),
+    ("plan", ["--from", "@0", "--to", "@100", "--step", "0"], "--step: invalid step 0s: must be positive"),
 ], ids=["list-db", "list-from", "list-collection", "plan-from", "plan-to", "plan-step",
         "plan-step-0"])
 def test_list_and_plan_refuse_a_missing_value_naming_the_flag(tmp_path, command, args, message):

@@ -268,7 +268,6 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
 {
     _ccopy_blob_sink_t *b = _ccopy_calloc(1, sizeof *b);
     _ccopy_sink_t *sink;
-    const char *why;
     int rc;
 
     b->settings = *settings;
@@ -338,13 +337,7 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
     sink = _ccopy_calloc(1, sizeof *sink);
     sink->ops = &blob_ops;
     sink->impl = b;
-    if ((why = _ccopy_container_name_problem(b->container)) != NULL) {
-        rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "container name \"%s\" %s", b->container, why);
-        blob_close(sink);
-        free(sink);
-        return rc;
-    }
+    /* the container name was checked with the location (_ccopy_sink_check_location) */
     *out = sink;
     return 0;
 }

@@ -30,6 +30,10 @@ extern const char *const prog;
 
 /* "cosmocopy CMD: message" and the pointer to --help; returns EXIT_USAGE. Secrets masked. */
 int usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* list and plan: when argv holds --json, the next usage_error(), print_error() or flag_error()
+ * also prints the failure summary ({"status": "failed", "error": ..., "command": ...}) on
+ * stdout, as the job commands do. */
+void json_failure_summary_for(const char *command, int argc, char **argv);
 /* "s" unless n is one. */
 const char *plural(int64_t n);
 /* The exit code of a library error code. */

@@ -53,6 +53,8 @@ int cmd_list(int argc, char **argv)
     list_args_t args = {NULL, NULL, NULL, ccopy_options_new(), 0};
     int i, rc = -1;
 
+    json_failure_summary_for("list", argc, argv);
+
     for (i = 0; i < argc && rc < 0; i++) {
         const char *a = argv[i];
         const ccopy_option_info_t *o = NULL;
@@ -134,12 +136,14 @@ static int list_backup(const list_args_t *args)
     }
     if (count == 0) {
         /* the wrong folder, container or name: bad input, as restore says */
-        char *where = strdup(args->location);
-        ccopy_mask_secrets(where);
-        fprintf(stderr, "cosmocopy list: error: %s holds no backup%s%s%s%s%s\n", where,
-                db || coll ? " of " : "", db ? "database " : "", db ? db : "",
-                db && coll ? ", collection " : coll ? "collection " : "", coll ? coll : "");
-        free(where);
+        memset(&e, 0, sizeof e);
+        e.code = CCOPY_EINVAL;
+        e.domain = CCOPY_DOMAIN_ENGINE;
+        snprintf(e.message, sizeof e.message, "%s holds no backup%s%s%s%s%s", args->location,
+                 db || coll ? " of " : "", db ? "database " : "", db ? db : "",
+                 db && coll ? ", collection " : coll ? "collection " : "", coll ? coll : "");
+        ccopy_mask_secrets(e.message);
+        print_error("list", &e);
         ccopy_manifest_array_free(m, count);
         return EXIT_USAGE;
     }

@@ -46,6 +46,7 @@ int cmd_plan(int argc, char **argv)
     size_t count, k;
     ccopy_error_t e;
 
+    json_failure_summary_for("plan", argc, argv);
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

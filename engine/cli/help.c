@@ -39,6 +39,7 @@ const char plan_help[] =
     "  --to T       end of the range (exclusive)\n"
     "  --step D     window length (default 4h, at most 4294967296s as for backup)\n"
     "  --json       print {\"windows\": [{start, end, start_epoch, end_epoch, lo, hi}, ...]}\n"
+    "               (on bad input, {\"status\": \"failed\", \"error\": ..., \"command\": \"plan\"})\n"
     "\n"
     "Times: RFC 3339 UTC (2026-01-01T00:00:00Z), a date alone (2026-01-01: midnight UTC), epoch\n"
     "seconds (@1767225600), now, or relative to now (-4h, -30m, -2d). Durations: 30s, 5m, 4h,\n"
@@ -92,7 +93,8 @@ static const char list_head[] =
     "                     or without one for Microsoft Entra ID)\n"
     "  --db NAME          only this database\n"
     "  --collection NAME  only this collection\n"
-    "  --json             print the manifests as JSON\n"
+    "  --json             print the manifests as JSON (when it fails, {\"status\": \"failed\",\n"
+    "                     \"error\": ..., \"command\": \"list\"})\n"
     "\n"
     "Options (defaults in brackets):\n";
 

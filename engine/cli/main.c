@@ -17,6 +17,39 @@
 const char *const prog = "cosmocopy";
 static ccopy_job_t *running_job;
 
+/* list and plan --json: the command whose failure summary is still owed on stdout. */
+static const char *json_failure_command;
+
+void json_failure_summary_for(const char *command, int argc, char **argv)
+{
+    int i;
+    for (i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            json_failure_command = command;
+}
+
+/* The --json failure summary, once, when the command owes one. */
+static void owe_failure_json(const ccopy_error_t *e)
+{
+    if (json_failure_command) {
+        print_failure_json(json_failure_command, e);
+        json_failure_command = NULL;
+    }
+}
+
+/* A usage error as the library's error: EINVAL with the message. */
+static void owe_usage_json(const char *message)
+{
+    ccopy_error_t e;
+    if (!json_failure_command)
+        return;
+    memset(&e, 0, sizeof e);
+    e.code = CCOPY_EINVAL;
+    e.domain = CCOPY_DOMAIN_ENGINE;
+    snprintf(e.message, sizeof e.message, "%s", message);
+    owe_failure_json(&e);
+}
+
 /* The message may quote what was typed (--source=mongodb://user:password@...): masked. */
 int usage_error(const char *command, const char *fmt, ...)
 {
@@ -26,6 +59,7 @@ int usage_error(const char *command, const char *fmt, ...)
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     ccopy_mask_secrets(message);
+    owe_usage_json(message);
     fprintf(stderr, "%s %s: %s\nRun '%s %s --help' for usage.\n", prog, command, message, prog,
             command);
     return EXIT_USAGE;
@@ -45,12 +79,18 @@ int exit_code_for(int code)
 void print_error(const char *command, const ccopy_error_t *e)
 {
     char message[1024];
+    owe_failure_json(e);
     say_flags(message, sizeof message, command, e->message);
     fprintf(stderr, "%s %s: error: %s\n", prog, command, message);
 }
 
 int flag_error(const char *command, const char *flag, const ccopy_error_t *e)
 {
+    if (json_failure_command) {
+        char message[sizeof e->message + 64];
+        snprintf(message, sizeof message, "%s: %s", flag, e->message);
+        owe_usage_json(message);
+    }
     fprintf(stderr, "%s %s: error: %s: %s\n", prog, command, flag, e->message);
     return EXIT_USAGE;
 }

@@ -197,7 +197,9 @@ def test_list_retries_and_times_out_as_told(ferretdb, orders, azurite, blob_cont
                                      retry_after=None)])
     res = listing("--retry-budget", "0")
     assert res.rc == 1, res.explain()
-    assert "503" in res.stderr and res.stdout == "", res.explain()
+    assert "503" in res.stderr, res.explain()
+    failed = json.loads(res.stdout)  # --json: the failure summary, no listing
+    assert failed["status"] == "failed" and "503" in failed["error"]["message"], res.explain()
     # a listing that hangs gives up after --blob-timeout-ms and each retry, not 5 minutes
     proxy.configure(rules=[FaultRule("stall", method="GET", query="comp=list", rate=1.0,
                                      delay_ms=60000)])

@@ -347,6 +347,33 @@ def test_a_usage_error_prints_the_json_summary_when_asked(tmp_path, command, arg
     assert words in res.stderr and SECRET not in res.output, res.explain()
 
 
+@pytest.mark.parametrize("command,args,code,words", [
+    ("list", ["--from", "dir:{tmp}/missing"], "EINVAL", "does not exist"),
+    ("list", ["--from", "dir:{tmp}"], "EINVAL", "holds no backup"),
+    ("list", ["--db", "--from", "dir:{tmp}"], "EINVAL",
+     "--db needs a value (found the flag --from after it)"),
+    ("list", ["--from", f"https://acct.blob.core.windows.net/Bad_Name?sv=1&sig={SECRET}"], "EINVAL",
+     'container name "Bad_Name"'),
+    ("plan", ["--from", "2026-01-01"], "EINVAL", "--from and --to are required"),
+    ("plan", ["--from", "2026-01-01", "--to", "2026-01-02", "--step", "0"], "EINVAL",
+     "--step: invalid step 0s"),
+    ("plan", ["--from", "yesterday", "--to", "now"], "EINVAL", '--from: invalid time "yesterday"'),
+], ids=["list-missing", "list-empty", "list-missing-value", "list-bad-container", "plan-no-to",
+        "plan-step-0", "plan-bad-time"])
+def test_list_and_plan_print_the_json_failure_when_asked(tmp_path, command, args, code, words):
+    """README: a command that fails before any work prints its error and, with --json, the
+    failure summary on stdout: list and plan as the job commands, once, secrets masked."""
+    res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args], "--json", timeout=30)
+    assert res.rc == 2, res.explain()
+    summary = json.loads(res.stdout)
+    assert summary["status"] == "failed" and summary["command"] == command, res.explain()
+    assert summary["error"]["code"] == code and words in summary["error"]["message"], res.explain()
+    assert words in res.stderr and SECRET not in res.output, res.explain()
+    # without --json, stdout stays empty
+    res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args], timeout=30)
+    assert res.rc == 2 and res.stdout == "" and words in res.stderr, res.explain()
+
+
 def test_a_restore_that_fails_before_writing_says_nothing_was_restored(ferretdb, mongo, db_name,
                                                                         tmp_path):
     """The backup is fine, the target does not answer: only the error, no "restored to"."""
@@ -466,7 +493,10 @@ def test_list_and_plan_refuse_a_missing_value_naming_the_flag(tmp_path, command,
     res = clirun.run(command, *[a.format(tmp=tmp_path) for a in args], timeout=30)
     assert res.rc == 2, res.explain()
     assert message in res.stderr.splitlines()[0], res.explain()
-    assert res.stdout == "", res.explain()
+    if "--json" in args:  # the failure summary, as for every usage error
+        assert json.loads(res.stdout)["error"]["message"] == message, res.explain()
+    else:
+        assert res.stdout == "", res.explain()
 
 
 def test_a_flag_given_twice_takes_its_last_value_even_after_a_bad_one(ferretdb, mongo, db_name,

@@ -360,7 +360,8 @@ def open_backup(location: str | os.PathLike[str], *,
     ``cosmocopy list``, with the same defaults.
 
     Raises :class:`~cosmocopy.UsageError` for a location that is not one of those,
-    :class:`~cosmocopy.NotFoundError` when it does not exist."""
+    :class:`~cosmocopy.NotFoundError` when it does not exist (that exception is a ``UsageError``
+    too: bad input, as ``cosmocopy list`` exits 2)."""
     _options.no_other_arguments("open_backup", kwargs, open_backup)
     return Backup(location, blob_connection_string=blob_connection_string,
                   azure_credential=azure_credential,

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import builtins
+import errno
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -95,12 +96,18 @@ class Error(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # picklable (a distributed runner sends exceptions between processes)
+        if isinstance(self, _MissingInput):  # its shown name is UsageError's: rebuilt by name
+            return (_rebuild_missing, (self.message, self.code, self.domain, self.cause))
         cls = UsageError if isinstance(self, _UnknownArgument) else type(self)
         return (_rebuild, (cls, self.message, self.code, self.domain, self.cause))
 
 
 def _rebuild(cls: type[Error], message: str, code: int, domain: str, cause: int) -> Error:
     return cls(message, code=code, domain=domain, cause=cause)
+
+
+def _rebuild_missing(message: str, code: int, domain: str, cause: int) -> Error:
+    return _MissingInput(message, code=code, domain=domain, cause=cause)
 
 
 _E = TypeVar("_E", bound=Error)
@@ -126,9 +133,16 @@ class _UnknownArgument(UsageError, TypeError):
 
 
 class NotFoundError(Error, LookupError):
-    """A database, collection, folder, container, window or secret does not exist (ENOTFOUND)."""
+    """A database, collection, folder, container, window or secret does not exist (ENOTFOUND).
+    A backup folder or container named to read that does not exist is also a
+    :class:`UsageError` (code EINVAL): bad input, as the command's exit 2 says."""
 
     default_code = ENOTFOUND
+
+
+class _MissingInput(UsageError, NotFoundError):
+    """A backup folder or container named to read that does not exist: bad input (EINVAL, the
+    command's exit 2) and, as :func:`~cosmocopy.open_backup` says, a :class:`NotFoundError`."""
 
 
 class AuthenticationError(Error, PermissionError):
@@ -221,8 +235,9 @@ class StoppedError(Error):
 # it); it unpickles as a UsageError.
 for _cls in (Error, *(globals()[_n] for _n in __all__ if _n != "Error")):
     _cls.__module__ = "cosmocopy"
-_UnknownArgument.__module__ = "cosmocopy"
-_UnknownArgument.__name__ = _UnknownArgument.__qualname__ = "UsageError"
+for _cls in (_UnknownArgument, _MissingInput):
+    _cls.__module__ = "cosmocopy"
+    _cls.__name__ = _cls.__qualname__ = "UsageError"
 
 _BY_CODE: dict[int, type[Error]] = {
     EINVAL: UsageError, ENOTFOUND: NotFoundError, EAUTH: AuthenticationError,
@@ -233,23 +248,26 @@ _BY_CODE: dict[int, type[Error]] = {
 }
 
 
-def error_class(code: int) -> type[Error]:
-    """The exception class for an engine code."""
+def error_class(code: int, domain: str = "engine", cause: int = 0) -> type[Error]:
+    """The exception class for an engine code (and, for a location to read that does not exist,
+    its domain and cause: a folder, ENOENT; a container, HTTP 404)."""
+    if code == EINVAL and (domain, cause) in (("os", errno.ENOENT), ("http", 404)):
+        return _MissingInput
     return _BY_CODE.get(code, Error)
 
 
 def from_engine(code: int, domain: int, cause: int, message: str,
                 result: Result | None = None) -> Error:
     """The exception for an engine error (code, domain number, cause, message)."""
-    cls = error_class(code)
-    return cls(message or _CODE_NAMES.get(code, "error"), code=code,
-               domain=_DOMAINS.get(domain, "engine"), cause=cause, result=result)
+    name = _DOMAINS.get(domain, "engine")
+    return error_class(code, name, cause)(message or _CODE_NAMES.get(code, "error"), code=code,
+                                          domain=name, cause=cause, result=result)
 
 
 def from_summary(error: dict[str, Any], result: Result | None = None) -> Error:
     """The exception for the ``error`` object of a JSON summary."""
     names = {v: k for k, v in _CODE_NAMES.items()}
     code = names.get(error.get("code", ""), 0)
-    return error_class(code)(error.get("message", ""), code=code,
-                             domain=error.get("domain", "engine"),
-                             cause=int(error.get("cause", 0) or 0), result=result)
+    domain, cause = error.get("domain", "engine"), int(error.get("cause", 0) or 0)
+    return error_class(code, domain, cause)(error.get("message", ""), code=code, domain=domain,
+                                            cause=cause, result=result)

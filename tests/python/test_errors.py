@@ -111,6 +111,31 @@ def test_a_missing_container_is_bad_input_naming_it(cc, azurite):
                         blob_connection_string=azurite.connection_string)
     assert "container no-such-container-here does not exist" in str(caught.value)
     assert azurite.account_key not in str(caught.value) + repr(caught.value)
+    # open_backup's docstring: NotFoundError when it does not exist (and bad input still)
+    with pytest.raises(cc.NotFoundError) as caught:
+        cc.open_backup("azblob://no-such-container-here",
+                       blob_connection_string=azurite.connection_string)
+    assert isinstance(caught.value, cc.UsageError) and caught.value.code_name == "EINVAL"
+
+
+@pytest.mark.parametrize("call", ["open_backup", "list_windows", "restore", "verify"])
+def test_a_missing_backup_folder_is_not_found_and_bad_input(cc, tmp_path, call):
+    """open_backup's docstring says NotFoundError; the command exits 2 (bad input): both, for
+    every function that reads a backup, and so after a trip through pickle (Dask)."""
+    missing = f"dir:{tmp_path}/missing"
+    args = {"open_backup": ((missing,), {}), "list_windows": ((missing,), {}),
+            "restore": ((), {"from": missing, "to": "mongodb://127.0.0.1:1/"}),
+            "verify": ((), {"backup": missing, "source": "mongodb://127.0.0.1:1/", "db": "x"})}
+    positional, keywords = args[call]
+    with pytest.raises(cc.NotFoundError) as caught:
+        getattr(cc, call)(*positional, **keywords)
+    err = caught.value
+    assert isinstance(err, cc.UsageError) and isinstance(err, LookupError)
+    assert err.code_name == "EINVAL" and "missing does not exist" in str(err)
+    assert repr(err).startswith("UsageError(") and type(err).__module__ == "cosmocopy"
+    again = pickle.loads(pickle.dumps(err))
+    assert isinstance(again, cc.NotFoundError) and isinstance(again, cc.UsageError)
+    assert str(again) == str(err)
 
 
 @pytest.mark.parametrize("name", ["Bad_Name", "ab", "a--b"])

@@ -84,6 +84,21 @@ CCOPY_TEST(mask_password_with_query_comma_or_quote)
     masked("mongodb://u:a\nb\tc@h", "mongodb://u:****@h");
 }
 
+/* libmongoc's other secret options: any option named ...password (the TLS key file's), and
+ * authMechanismProperties, which may carry AWS_SESSION_TOKEN; they were left in messages and in
+ * the command line that ps shows. */
+CCOPY_TEST(mask_other_secret_uri_options)
+{
+    masked("mongodb://h/?tls=true&tlsCertificateKeyFilePassword=hunter2&x=1",
+           "mongodb://h/?tls=true&tlsCertificateKeyFilePassword=****&x=1");
+    masked("mongodb://h/?sslPEMKeyPassword=hunter2", "mongodb://h/?sslPEMKeyPassword=****");
+    masked("mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:tok",
+           "mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=****");
+    /* not a key: left as it is */
+    masked("passwords=none here; mypassword is not a key", "passwords=none here; mypassword is not a key");
+    masked("mongodb://h/?passwordless=true", "mongodb://h/?passwordless=true");
+}
+
 CCOPY_TEST(mask_leaves_uri_without_password)
 {
     masked("mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -203,6 +204,23 @@ static void mark_jwts(const char *text, unsigned char *masked)
     }
 }
 
+/* The length of a key=value key at text[i] (with its '=') whose value is a secret that the fixed
+ * keys do not name, or 0: any option whose name ends in "password" (libmongoc's
+ * tlsCertificateKeyFilePassword, sslPEMKeyPassword...) and authMechanismProperties (which may
+ * hold AWS_SESSION_TOKEN:...). */
+static size_t other_secret_key(const char *text, size_t i)
+{
+    size_t k = i;
+    while (isalnum((unsigned char)text[k]) || text[k] == '_' || text[k] == '.' || text[k] == '-')
+        k++;
+    if (text[k] != '=' || k == i)
+        return 0;
+    if ((k - i >= 8 && strncasecmp(text + k - 8, "password", 8) == 0) ||
+        (k - i == 23 && strncasecmp(text + i, "authMechanismProperties", 23) == 0))
+        return k - i + 1;
+    return 0;
+}
+
 void _ccopy_mask_secrets(char *text)
 {
     static const char *const keys[] = {"password=", "accountkey=", "sharedaccesssignature=", "sig=",
@@ -242,10 +260,14 @@ void _ccopy_mask_secrets(char *text)
         }
     }
     for (i = 0; text[i]; i++) {
-        size_t j;
-        for (j = 0; j < sizeof keys / sizeof keys[0]; j++) {
-            if ((i == 0 || strchr("?&; \t'\"", text[i - 1])) && prefix_at(text, i, keys[j])) {
-                size_t from = i + strlen(keys[j]), to = from;
+        size_t j, key = 0;
+        if (i == 0 || strchr("?&; \t'\"", text[i - 1]))
+            key = other_secret_key(text, i);
+        for (j = 0; j < sizeof keys / sizeof keys[0] + (key != 0); j++) {
+            if (j == sizeof keys / sizeof keys[0] ||
+                ((i == 0 || strchr("?&; \t'\"", text[i - 1])) && prefix_at(text, i, keys[j]))) {
+                size_t from = i + (j < sizeof keys / sizeof keys[0] ? strlen(keys[j]) : key),
+                       to = from;
                 /* a SAS inside a connection string holds '&': it ends at ';' */
                 const char *stop = j == 2 ? "; \t\n'\"" : "&; \t\n'\"";
                 /* a value that starts with blanks or quotes is still a value ("sig= abc"), and

@@ -23,11 +23,15 @@ How it runs (README, "Scaling out with Dask"):
   elsewhere by Dask; a window another try completed is skipped, as a rerun skips completed ones.
 - One RU budget: ``max_ru`` is for the whole job. A cluster-wide ``distributed.Semaphore`` with
   ``leases`` leases (default: the cluster's worker threads when the job starts) admits that many
-  tasks at once, and each paces itself to ``max_ru / leases`` with the engine's own governor, so
-  the sum never exceeds ``max_ru``. Without ``max_ru`` the pace is learnt once and shared: a
+  tasks at once, and each paces itself to ``max_ru / leases`` with the engine's own governor
+  (``target_max_ru`` likewise), keeping its lease until its share has paid for what it spent,
+  so the sum never exceeds ``max_ru``. Without ``max_ru`` the pace is learnt once and shared: a
   ``distributed.Variable`` holds the cluster's pace (RU/s) that the tasks learnt from throttling;
   each task starts at its share of it and writes back what it ended at.
-- Secrets never travel: connection strings holding a password or a key are refused here. Give a
+- A progress callback that raises, or Ctrl-C, stops the running tasks; the call raises once
+  none is writing (the lock is held until then).
+- Secrets never travel: a value holding a secret (a password, a key, a SAS signature) is
+  refused here. Give a
   Key Vault reference (``kv://VAULT/SECRET``) that the workers resolve themselves, or leave the
   credentials in the workers' environment (``AZURE_STORAGE_CONNECTION_STRING``, managed
   identity). A MongoDB URI without a password (x509, a local server) is fine.
@@ -35,14 +39,14 @@ How it runs (README, "Scaling out with Dask"):
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +63,8 @@ except ImportError as _e:  # pragma: no cover - the extra is not installed
 
 _dd: Any = _distributed  # untyped: reached as Any
 
-__all__ = ["backup", "replicate", "restore", "verify", "ClusterProgress", "LEASE_TIMEOUT"]
+__all__ = ["backup", "replicate", "restore", "verify", "ClusterProgress", "stderr_progress",
+           "cluster_config", "LEASE_TIMEOUT"]
 
 #: How long the scheduler keeps a lease of a worker that stopped refreshing it (a dead worker's
 #: share of the budget comes back after this). Dask's default is 30 s; set it on the scheduler
@@ -79,8 +84,13 @@ def cluster_config() -> dict[str, str]:
 
 
 def _semaphore(name: str, leases: int) -> Any:
+    """The job's semaphore, registered with the scheduler under the job's lease timeout (the
+    scheduler keeps the timeout it was registered with; registering outside this setting gave
+    Dask's 30 s)."""
     with dask.config.set({"distributed.scheduler.locks.lease-timeout": LEASE_TIMEOUT}):
-        return _dd.Semaphore(max_leases=leases, name=name)
+        sem = _dd.Semaphore(max_leases=leases, name=name)
+        sem.register()
+        return sem
 
 
 @dataclass(frozen=True)
@@ -125,27 +135,24 @@ _SECRET_KEYS = re.compile(r"(?i)(^|;)\s*(AccountKey|SharedAccessSignature)\s*=")
 
 
 def _plain_secret(value: str) -> str | None:
-    """What makes this option value a plain secret, or None."""
+    """What makes this option value a plain secret, or None. A secret is whatever the engine
+    masks in its messages (a URI's password, libmongoc's ...Password options and
+    authMechanismProperties, an account key, a SAS signature over http or https, a token)."""
     low = value.lower()
     if low.startswith("kv://") or (low.startswith("https://") and ".vault." in low.split("/")[2]
                                    and "/secrets/" in low):
         return None  # a Key Vault reference: the worker reads the secret itself
-    if low.startswith(("mongodb://", "mongodb+srv://")):
-        rest = value.split("://", 1)[1]
-        userinfo = rest.split("@", 1)[0] if "@" in rest.split("/", 1)[0] else ""
-        if ":" in userinfo:
-            return "a MongoDB connection string with a password"
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(value).query)
-        if any(k.lower() in ("password", "authmechanismproperties") for k in query):
-            return "a MongoDB connection string with a password"
+    if _engine.cosmocopy_mask_secrets(value) == value:
         return None
+    if low.startswith(("mongodb://", "mongodb+srv://")):
+        return "a MongoDB connection string with a password"
     if _SECRET_KEYS.search(value):
         return "a storage connection string with a key"
-    if low.startswith("https://"):
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(value).query)
-        if "sig" in query:
-            return "a URL with a SAS signature"
-    return None
+    if ";" in value or low.startswith(("blobendpoint=", "defaultendpointsprotocol=")):
+        return "a storage connection string with a SAS"
+    if "://" in low and re.search(r"(?i)[?&]sig=", value):
+        return "a URL with a SAS signature"
+    return "a secret"
 
 
 def _check_secrets(function: str, command: str, options: Mapping[str, Any]) -> None:
@@ -167,28 +174,52 @@ def _check_secrets(function: str, command: str, options: Mapping[str, Any]) -> N
 # ------------------------------------------------------------------------------ worker side
 
 _PUBLISH_INTERVAL = 0.5
+# how long the client, stopping (its progress callback raised, Ctrl-C), waits for the running
+# tasks to stop before it lets the destination go anyway
+_STOP_TIMEOUT = 120.0
+
+
+class _Stopped(Exception):
+    """The client asked the job's tasks to stop."""
+
+
+def _charged(summary: dict[str, Any], key: str) -> float:
+    return float((summary.get(key) or {}).get("charged", 0.0) or 0.0)
 
 
 def _run_on_worker(command: str, options: dict[str, Any], specs: list[str], job_id: str,
-                   leases: int, share: int) -> dict[str, Any]:
+                   leases: int, share: int, target_share: int = 0) -> dict[str, Any]:
     """One Dask task: a lease of the job's RU budget, then these windows, as a helper job."""
     worker = _dd.get_worker()
+    stop = _dd.Event(f"cosmocopy-stop-{job_id}")
+    stopped: dict[str, Any] = {"worker": worker.address, "tasks": [], "summary": None}
+    if stop.is_set():
+        return stopped
     sem = _semaphore(f"cosmocopy-ru-{job_id}", leases)
     pace_var = None if share else _dd.Variable(f"cosmocopy-pace-{job_id}")
     topic = f"cosmocopy-progress-{job_id}"
     key = str(worker.get_current_task())
-    last = [0.0]
+    last = [0.0, time.monotonic()]
 
     def publish(p: Progress) -> None:
         now = time.monotonic()
         if now - last[0] >= _PUBLISH_INTERVAL or p.phase == "done":
             last[0] = now
             worker.log_event(topic, (key, p.documents, p.bytes, p.ru_charged))
+        if now - last[1] >= _PUBLISH_INTERVAL:
+            last[1] = now
+            if stop.is_set():
+                raise _Stopped  # stops the job as a local run's raising callback does
 
     with sem:
+        leased = time.monotonic()
+        if stop.is_set():
+            return stopped
         opts = dict(options)
         if share:
             opts["max_ru"] = share
+        if target_share:
+            opts["target_max_ru"] = target_share
         job = Job(command, progress=publish, **opts)
         try:
             pace = 0.0
@@ -203,7 +234,7 @@ def _run_on_worker(command: str, options: dict[str, Any], specs: list[str], job_
             try:
                 job.plan_tasks(specs)
                 job.run_tasks()
-            except errors.Error:
+            except (errors.Error, _Stopped):
                 pass  # recorded in the tasks and the summary
             try:
                 result = job.finish()
@@ -214,9 +245,18 @@ def _run_on_worker(command: str, options: dict[str, Any], specs: list[str], job_
             final = job.progress()
             if pace_var is not None and final.ru_pace > 0:
                 pace_var.set(final.ru_pace * leases)  # what this share settled at, cluster-wide
-            return outcome
         finally:
             job.close()
+        # The lease is the share's: a task that spent more than its share earned while it held
+        # the lease (each job's governor starts with a second of burst, and a short task may be
+        # all burst) keeps it until the share has paid for it, so that the sum over the cluster
+        # stays within the budget however short the tasks are.
+        summary = outcome["summary"] or {}
+        owed = max(_charged(summary, "request_units") / share if share else 0.0,
+                   _charged(summary, "target_request_units") / target_share if target_share else 0.0)
+        while not stop.is_set() and time.monotonic() - leased < owed:
+            time.sleep(min(_PUBLISH_INTERVAL, owed - (time.monotonic() - leased)))
+        return outcome
 
 
 # ------------------------------------------------------------------------------ client side
@@ -253,15 +293,18 @@ def _merge(base: dict[str, Any], parts: list[dict[str, Any]], lost: list[str],
     out["windows_already_complete"] = base.get("windows_already_complete", 0) + sum(
         p["summary"].get("windows_already_complete", 0) for p in parts)
     out["windows_failed"] = out.get("windows_failed", 0) + len(lost)
-    ru = dict(base.get("request_units") or {})
-    ru["charged"] = sum((p["summary"].get("request_units") or {}).get("charged", 0.0) for p in parts)
-    ru["per_second"] = ru["charged"] / elapsed if elapsed > 0 else 0.0
-    out["request_units"] = ru
-    tru = dict(base.get("target_request_units") or {})
-    if tru:
-        tru["charged"] = sum((p["summary"].get("target_request_units") or {}).get("charged", 0.0)
-                             for p in parts)
-        out["target_request_units"] = tru
+    for key in ("request_units", "target_request_units"):
+        ru = dict(base.get(key) or {})
+        if not ru:
+            continue
+        ru["charged"] = sum(_charged(p["summary"], key) for p in parts)
+        if key == "request_units":
+            ru["per_second"] = ru["charged"] / elapsed if elapsed > 0 else 0.0
+        # where the charges came from is what the workers that read saw (the client read nothing)
+        sources = {(p["summary"].get(key) or {}).get("source") for p in parts} - {None}
+        if sources:
+            ru["source"] = "estimate" if "estimate" in sources else sources.pop()
+        out[key] = ru
     windows: list[dict[str, Any]] = []
     verdicts: list[dict[str, Any]] = []
     rejected: list[Any] = []
@@ -277,7 +320,7 @@ def _merge(base: dict[str, Any], parts: list[dict[str, Any]], lost: list[str],
     windows.sort(key=lambda w: (w.get("collection") or "", w.get("kind") or "", w.get("start") or ""))
     out["windows"] = windows
     if "verdicts" in out:
-        out["verdicts"] = verdicts
+        out["verdicts"] = sorted(verdicts, key=_in_plan_order)
     if "rejected" in out:
         out["rejected"] = rejected
     out["errors"], out["warnings"] = errs, warns
@@ -308,37 +351,101 @@ def _merge(base: dict[str, Any], parts: list[dict[str, Any]], lost: list[str],
         out["error"] = first_error
     if out.get("windows_differing"):
         out["status"], out["error"] = "differs", out.get("error") or first_error
+        if out["error"] and out["error"].get("code") == "EMISMATCH":
+            out["error"] = dict(out["error"], message=_differ_message(out))
     return out
+
+
+def _in_plan_order(v: dict[str, Any]) -> tuple[str, bool, str]:
+    return (v.get("collection") or "", v.get("kind") != "window", v.get("start") or "")
+
+
+def _differ_message(summary: dict[str, Any]) -> str:
+    """verify's message for the whole job, in the engine's words: "2 of 36 windows differ: ...",
+    naming the first three (each worker's own counted only its windows)."""
+    verdicts = sorted(summary.get("verdicts") or [], key=_in_plan_order)
+    total, n = len(verdicts), int(summary.get("windows_differing", 0))
+    db = summary.get("database") or ""
+    names: list[str] = []
+    for v in verdicts:
+        if v.get("problem") and len(names) < 3:
+            names.append(f"{db}.{v.get('collection')} (pass for non-ObjectId _id)"
+                         if v.get("kind") != "window"
+                         else f"{db}.{v.get('collection')} [{v.get('start')}, {v.get('end')})")
+    return (f"{n} of {total} window{'' if total == 1 else 's'} differ{'s' if n == 1 else ''}: "
+            f"{', '.join(names)}{', ...' if n > len(names) else ''}")
+
+
+def _stop_tasks(client: Any, stop: Any, futures: list[Any]) -> None:
+    """Ask the job's tasks to stop and wait (at most _STOP_TIMEOUT) until none runs."""
+    try:
+        stop.set()
+        _dd.wait(futures, timeout=_STOP_TIMEOUT)
+    except _dd.TimeoutError:
+        logging.getLogger("cosmocopy").warning(
+            "distributed: tasks still running %.0f s after the job was stopped; letting the "
+            "destination go", _STOP_TIMEOUT)
+    except Exception:  # noqa: BLE001 - the cluster is gone: nothing is running on it
+        pass
+    client.cancel(futures)
+    if all(f.done() for f in futures):
+        try:
+            stop.clear()  # nothing left to see it: the scheduler forgets it
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _budget(opts: Any, name: str) -> int:
+    value = _engine.ccopy_options_get(opts, name)
+    return int(value or 0)
+
+
+def _check_client(function: str, client: Any) -> None:
+    if not isinstance(client, _dd.Client):
+        raise errors._UnknownArgument(
+            f"{function}(client): expected a dask.distributed.Client, not "
+            f"{type(client).__name__}")
+    if client.status not in ("running", "connecting"):
+        raise errors.UsageError(f"{function}(client): the client is {client.status}: "
+                                "connect it to the cluster first")
 
 
 def _run(function: str, command: str, client: Any, options: dict[str, Any], *,
          progress: Callable[[ClusterProgress], object] | None, leases: int | None,
-         windows_per_task: int | None, retries: int) -> Result:
-    if client is None or not hasattr(client, "submit"):
-        raise errors.UsageError(f"{function}(): the first argument is a dask.distributed.Client")
+         windows_per_task: int | None, retries: int | None) -> Result:
     if progress is not None and not callable(progress):
-        raise errors.UsageError(f"{function}(): progress must be callable")
+        raise errors._UnknownArgument(f"{function}(): progress must be callable")
     for name, value in (("leases", leases), ("windows_per_task", windows_per_task)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
-            raise errors.UsageError(f"{function}(): {name} must be a whole number, at least 1")
+            raise errors._UnknownArgument(
+                f"{function}(): {name} must be a whole number, at least 1")
+    if retries is None:
+        retries = 2
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise errors.UsageError(f"{function}(): retries must be a whole number, at least 0")
+        raise errors._UnknownArgument(f"{function}(): retries must be a whole number, at least 0")
     if command == "restore" and any(options.get(k) in (True, "yes") for k in ("drop", "copy_indexes")):
         raise errors.UsageError(f"{function}(): drop and copy_indexes are for a local restore "
                                 "(cosmocopy.restore): every worker would drop what the others "
                                 "wrote. Drop the target first, or restore without them")
+    # a one-shot iterable (collection=iter([...])) is read once, here: the client's job and
+    # every worker's see the same list
+    options = {k: list(v) if isinstance(v, Iterator) else v for k, v in options.items()}
     _check_secrets(function, command, options)
     options = {k: v for k, v in options.items() if v is not None}
     started = time.monotonic()
     # the options checked as a local job checks them (UsageError naming the argument), and
-    # max_ru as the engine reads it
+    # the budgets as the engine reads them
     opts, _ = _options.build(command, options)
-    max_ru = int(_engine.ccopy_options_get(opts, "max_ru") or 0) if command != "restore" else 0
+    _check_client(function, client)
+    max_ru = _budget(opts, "max_ru") if command != "restore" else 0
+    target_max_ru = _budget(opts, "target_max_ru") if command in ("replicate", "restore") else 0
     k = leases or _worker_threads(client)
-    if max_ru:
-        k = min(k, max_ru)  # at least 1 RU/s per lease
+    for budget in (max_ru, target_max_ru):
+        if budget:
+            k = min(k, budget)  # at least 1 RU/s per lease
     share = max_ru // k if max_ru else 0
+    target_share = target_max_ru // k if target_max_ru else 0
 
     job = Job(command, **options)  # plans here; holds the destination's lock until finish
     try:
@@ -353,9 +460,10 @@ def _run(function: str, command: str, client: Any, options: dict[str, Any], *,
         per_task = windows_per_task or max(1, math.ceil(len(tasks) / (4 * k)))
         batches = _batches(tasks, per_task)
         # task arguments: the options (no secret: checked above), the windows, the job's names
+        stop = _dd.Event(f"cosmocopy-stop-{job_id}", client=client)
         futures = [client.submit(_run_on_worker, command, options, [t.spec for t in b], job_id, k,
-                                 share, key=f"cosmocopy-{command}-{job_id[:8]}-{i}", pure=False,
-                                 retries=retries)
+                                 share, target_share, key=f"cosmocopy-{command}-{job_id[:8]}-{i}",
+                                 pure=False, retries=retries)
                    for i, b in enumerate(batches)]
         total = len(tasks)
         parts: list[dict[str, Any]] = []
@@ -426,7 +534,9 @@ def _run(function: str, command: str, client: Any, options: dict[str, Any], *,
                             live.pop(str(fut.key), None)
                 report()
         except BaseException:
-            client.cancel(futures)
+            # the destination's lock is held until no task writes: the running tasks stop (as
+            # a local run stops), those not started return at once
+            _stop_tasks(client, stop, futures)
             raise
         finally:
             client.unsubscribe_topic(topic)

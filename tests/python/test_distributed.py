@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -199,3 +200,163 @@ def test_a_budget_that_is_no_number_is_refused_naming_max_ru(cc, max_ru):
         ccd.backup(unused, source="mongodb://127.0.0.1:1/", db="d", to="dir:/nowhere",
                    max_ru=max_ru)
     assert caught.value.code_name == "EINVAL"
+
+
+def test_the_lease_timeout_is_the_jobs_own_whatever_dask_is_set_to(cc, ccd, client, source,
+                                                                   ferretdb, db_name, tmp_path):
+    """README: a dead worker's lease comes back after the job's lease timeout (10 s,
+    ccd.LEASE_TIMEOUT), not Dask's 30 s: the scheduler keeps the timeout the semaphore was
+    registered with, whatever the caller's dask config says meanwhile."""
+    seen: dict[str, float] = {}
+
+    def probe(p):
+        if not seen:
+            seen.update(client.run_on_scheduler(lambda dask_scheduler: {
+                name: timeout for name, timeout
+                in dask_scheduler.extensions["semaphores"].lease_timeouts.items()
+                if name.startswith("cosmocopy-ru-")}))
+
+    with dask.config.set({"distributed.scheduler.locks.lease-timeout": "30s"}):
+        result = ccd.backup(client, to=f"dir:{tmp_path / 'bk'}", collection="orders",
+                            windows_per_task=4, progress=probe, **args(ferretdb, db_name))
+    assert result.ok and result.windows_written == 12
+    assert seen and set(seen.values()) == {10}, seen
+    assert {"stderr_progress", "cluster_config", "LEASE_TIMEOUT"} <= set(ccd.__all__)
+
+
+def test_a_progress_callback_that_raises_stops_every_task_before_the_lock_goes(
+        cc, ccd, client, source, ferretdb, db_name, cosmos_proxy, tmp_path):
+    """README: the client holds the destination's lock until every window is back. A progress
+    callback that raises stops the job as a local run's does: the running tasks stop, none is
+    left writing once the call has raised, and a local run then takes the lock and finishes."""
+    proxy = cosmos_proxy(ferretdb, ru_per_second=600)
+    uri = f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"
+    bk = tmp_path / "bk"
+
+    class Enough(Exception):
+        pass
+
+    def stop_after_two(p):
+        if p.windows_done >= 2:
+            raise Enough
+
+    with pytest.raises(Enough):
+        ccd.backup(client, to=f"dir:{bk}", windows_per_task=1, progress=stop_after_two,
+                   **dict(args(ferretdb, db_name), source=uri))
+    assert not any(client.processing().values()), client.processing()
+    written = sorted(str(p) for p in bk.rglob("*" + bc.MANIFEST_SUFFIX))
+    assert 2 <= len(written) < 36
+    time.sleep(3)  # a task still running would write more
+    assert sorted(str(p) for p in bk.rglob("*" + bc.MANIFEST_SUFFIX)) == written
+    local = cc.backup(to=f"dir:{bk}", **args(ferretdb, db_name))
+    assert local.ok and local.windows_already_complete == len(written)
+    assert local.windows_written == 36 - len(written)
+    bc.assert_backup_matches(bk, source, COLLECTIONS)
+    assert bc.leftover_temps(bk) == []
+
+
+def test_short_tasks_stay_within_max_ru_and_an_iterator_of_collections_is_read_once(
+        cc, ccd, client, source, ferretdb, db_name, cosmos_proxy, tmp_path):
+    """max_ru is the budget of the whole job however short its tasks: each job's governor starts
+    with a second of burst, and a task of one small window was all burst (about seven times the
+    budget). A one-shot iterator for collection names what a local run would copy."""
+    budget = 40
+    proxy = cosmos_proxy(ferretdb)  # no budget of its own: it measures what was spent
+    uri = f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"
+    proxy.reset_counters()
+    result = ccd.backup(client, to=f"dir:{tmp_path / 'bk'}", max_ru=budget, leases=2,
+                        windows_per_task=1, **dict(args(ferretdb, db_name), source=uri,
+                                                   collection=iter(["orders"])))
+    counters = proxy.counters()
+    assert result.ok and result.windows_written == 12
+    assert sorted({w.collection for w in result.windows}) == ["orders"]
+    bc.assert_backup_matches(tmp_path / "bk", source, ["orders"])
+    charged = counters["ru_charged"]
+    assert charged > 3 * budget  # long enough to be paced
+    assert charged <= budget * counters["elapsed_s"] + 2 * budget, counters
+
+
+def test_target_max_ru_is_the_whole_jobs_budget_on_the_target(cc, ccd, client, source, ferretdb,
+                                                              db_name, mongo, cosmos_proxy):
+    """target_max_ru, as max_ru, is split between the leases: the workers together spend at most
+    it on the target (each spent all of it before)."""
+    budget = 300
+    target = cosmos_proxy(ferretdb)  # measures what the writes cost
+    target_uri = f"mongodb://127.0.0.1:{target.port}/?directConnection=true"
+    target.reset_counters()
+    try:
+        result = ccd.replicate(client, target=target_uri, target_db=db_name + "_t",
+                               target_max_ru=budget, leases=2, windows_per_task=1,
+                               collection="orders", **args(ferretdb, db_name))
+        counters = target.counters()
+        assert result.ok and result.windows_written == 12
+        bc.assert_same_docs(bc.source_docs(mongo[db_name + "_t"].orders),
+                            bc.source_docs(source.orders), "orders")
+    finally:
+        mongo.drop_database(db_name + "_t")
+    charged = counters["ru_charged"]
+    assert charged > 3 * budget
+    assert charged <= budget * counters["elapsed_s"] + 2 * budget, counters
+    assert result.target_request_units.budget == budget
+
+
+def test_verify_that_finds_a_difference_says_what_a_local_run_says(cc, ccd, client, source,
+                                                                   ferretdb, db_name, tmp_path):
+    """The same exception as cosmocopy.verify: its message counts the windows of the whole job
+    (each worker's counted only its own), and request_units says where the charges came from as
+    a local run does (the client read nothing)."""
+    bk = f"dir:{tmp_path / 'bk'}"
+    cc.backup(to=bk, collection="orders", **args(ferretdb, db_name))
+    victim = source.orders.find_one(sort=[("_id", -1)])
+    source.orders.update_one({"_id": victim["_id"]}, {"$set": {"changed": True}})
+    check = dict(source=ferretdb.uri, db=db_name, backup=bk, collection="orders", deep=True)
+    with pytest.raises(cc.MismatchError) as local:
+        cc.verify(**check)
+    with pytest.raises(cc.MismatchError) as spread:
+        ccd.verify(client, windows_per_task=2, **check)
+    assert str(spread.value) == str(local.value)
+    assert str(local.value).startswith("1 of 12 windows differs: ")
+    assert spread.value.result.status == "differs"
+    assert [v.status for v in spread.value.result.verdicts] == \
+        [v.status for v in local.value.result.verdicts]
+    assert spread.value.result.request_units.source == local.value.result.request_units.source
+
+
+@pytest.mark.parametrize("kw,value,words", [
+    ("to", "http://127.0.0.1:10000/devstoreaccount1/c?sv=2021-08-06&sig=SECRETSIG",
+     "to is a URL with a SAS signature"),
+    ("source", "mongodb://127.0.0.1:1/?tls=true&tlsCertificateKeyFilePassword=SECRETSIG",
+     "source is a MongoDB connection string with a password"),
+    ("source", "mongodb://127.0.0.1:1/?authMechanism=MONGODB-AWS"
+               "&authMechanismProperties=AWS_SESSION_TOKEN:SECRETSIG",
+     "source is a MongoDB connection string with a password"),
+    ("blob_connection_string", "BlobEndpoint=https://a.blob.core.windows.net/?sv=1&sig=SECRETSIG",
+     "blob_connection_string is a storage connection string with a SAS"),
+], ids=["http-sas-url", "tls-key-password", "aws-session-token", "sas-in-endpoint"])
+def test_every_secret_the_engine_masks_is_refused_before_the_cluster_is_asked(cc, kw, value,
+                                                                               words):
+    import types
+
+    import cosmocopy.distributed as ccd
+
+    options = dict(source="mongodb://127.0.0.1:1/", db="d", to="azblob://c/p")
+    options[kw] = value
+    with pytest.raises(cc.UsageError, match=words) as caught:
+        ccd.backup(types.SimpleNamespace(submit=None), **options)
+    assert "SECRETSIG" not in str(caught.value) + repr(caught.value)
+
+
+def test_a_client_that_is_no_client_is_refused_naming_it_before_any_work(cc, ccd, client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = "mongodb://127.0.0.1:1/"  # never reached: the client is checked first
+    with ThreadPoolExecutor(1) as pool, pytest.raises(cc.UsageError,
+                                                      match=r"backup\(client\): expected a "
+                                                            r"dask.distributed.Client, not "
+                                                            r"ThreadPoolExecutor") as caught:
+        ccd.backup(pool, source=source, db="d", to="dir:/nowhere", leases=2)
+    assert isinstance(caught.value, TypeError)
+    closed = Client(client.scheduler.address)
+    closed.close()
+    with pytest.raises(cc.UsageError, match=r"backup\(client\): the client is closed"):
+        ccd.backup(closed, source=source, db="d", to="dir:/nowhere")

@@ -323,6 +323,9 @@ def test_incr_other_than_yes_is_refused_before_anything_is_touched(name, value, 
     "https:///secrets", "https://127.0.0.1:{port}/secrets", "https://127.0.0.1:{port}?a=1",
     "https://127.0.0.1:{port}#x", "https://me@127.0.0.1:{port}", "https://127.0.0.1:0",
     "https://127.0.0.1:99999", "kv://127.0.0.1:{port}", "",
+    # a host Key Vault cannot have: it was refused later, blamed on -sourcesecret
+    "https://my_vault.vault.azure.net", "https://a b.vault.azure.net", "https://127.0.0.1:/",
+    "https://-vault.vault.azure.net", "https://vault..azure.net",
 ])
 def test_a_vault_that_is_not_an_https_url_is_refused(vault, silent_vault):
     port = silent_vault.url.rsplit(":", 1)[1]
@@ -343,6 +346,28 @@ def test_a_secret_name_key_vault_refuses_is_refused(flag, value, silent_vault):
     assert res.returncode == 2
     assert f"error: argument -{flag}/" in res.stderr
     assert "is not a Key Vault secret name" in res.stderr
+    time.sleep(0.2)
+    assert silent_vault.connections == 0
+
+
+@pytest.mark.parametrize("name,flag", [
+    ("cosmosbackuptoblob", "-clientsecret/--clientsecret"),
+    ("cosmosbackuptoblob", "-clientid/--clientid"),
+    ("cosmosreplication", "-tenantid/--tenantid"),
+    ("cosmosbackuptoblob", "-sinkblob/--sinkcontainername"),
+    ("cosmosreplication", "-sinkcollection/--sinkcollectionname"),
+    ("cosmosreplication", "-sourcedb/--sourcedatabasename"),
+])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_required_value_is_refused_naming_it(name, flag, value, silent_vault):
+    """An unset variable in a cron line (-clientsecret "$SECRET") is bad input: an incomplete
+    service principal used to fall through to the machine's managed identity."""
+    short = flag.split("/")[0][1:]
+    res = run(name, *command_line(name, vault=silent_vault.url, **{short: value}))
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.rstrip().endswith(f"error: argument {flag}: expected a value, got an "
+                                        "empty one"), res.stderr
+    assert SECRET not in res.stderr
     time.sleep(0.2)
     assert silent_vault.connections == 0
 
@@ -417,7 +442,7 @@ def test_replication_asks_the_engine_for_the_vault_references_and_the_mode(engin
         source="https://myvault.vault.azure.net/secrets/src-conn", db="shop",
         collection="orders", target="https://myvault.vault.azure.net/secrets/dst-conn",
         target_db="shop_copy", target_collection="orders", write_mode="upsert", step="4h",
-        progress=None, **mode)
+        azure_credential="environment", progress=None, **mode)
     assert env == {"AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1",
                    "AZURE_CLIENT_SECRET": SECRET}
     out, err = capsys.readouterr()
@@ -444,7 +469,8 @@ def test_the_blob_backup_asks_the_engine_for_the_container_and_the_storage_secre
         source="https://myvault.vault.azure.net/secrets/src-conn", db="shop",
         collection="orders", to="azblob://backups/nightly",
         blob_connection_string="https://myvault.vault.azure.net/secrets/dst-conn",
-        create_container=False, step="4h", progress=None, **mode)
+        create_container=False, step="4h", azure_credential="environment", progress=None,
+        **mode)
     out, err = capsys.readouterr()
     # without -irid only the three required Data Factory options are named
     assert err == "cosmosbackuptoblob: -s, -g, -d: not needed, ignored (no Data Factory is used)\n"
@@ -527,11 +553,12 @@ def test_the_data_factory_options_are_reported_by_the_running_script(silent_vaul
     """As a process: the one line about the Data Factory options comes before anything else;
     then the engine refuses the empty database name (exit 2) before contacting the vault."""
     res = run("cosmosreplication",
-              *command_line("cosmosreplication", vault=silent_vault.url, sourcedb=""))
+              *command_line("cosmosreplication", vault=silent_vault.url, sourcedb="a" * 100))
     assert res.returncode == 2, res.stderr
-    assert res.stderr.splitlines() == [
-        "cosmosreplication.py: -s, -g, -d, -irid: not needed, ignored (no Data Factory is used)",
-        "cosmosreplication.py: error: -sourcedb: the value is empty"]
+    lines = res.stderr.splitlines()
+    assert lines[0] == ("cosmosreplication.py: -s, -g, -d, -irid: not needed, ignored (no Data "
+                        "Factory is used)")
+    assert lines[1].startswith("cosmosreplication.py: error: -sourcedb: ") and len(lines) == 2
     time.sleep(0.2)
     assert silent_vault.connections == 0
 
@@ -699,6 +726,20 @@ def test_bad_input_that_needs_the_servers_fails_with_a_reason(vault, ferretdb, m
     fails(run("cosmosbackuptoblob", *vault_args("cosmosbackuptoblob", kv, other, **blob),
               env=env, timeout=600, secrets=(other.secret, sp.secret, *secrets)), 1,
           "Copy status: Failed", "-clientsecret: Entra ID refused the client secret")
+    # an unknown tenant, an unknown client ID: each named by its own option
+    for wrong, words in ((dataclasses.replace(sp, tenant_id=str(uuid.uuid4())),
+                          "-tenantid: Entra ID knows no tenant"),
+                         (dataclasses.replace(sp, client_id=str(uuid.uuid4())),
+                          "-clientid: Entra ID knows no client")):
+        res = run("cosmosbackuptoblob", *vault_args("cosmosbackuptoblob", kv, wrong, **blob),
+                  env=env, timeout=600, secrets=(sp.secret, *secrets))
+        fails(res, 1, "Copy status: Failed", words)
+        assert "-clientsecret" not in res.stdout
+    # a vault certificate the system does not trust: the hint is what a script's user can do
+    untrusted = {k: v for k, v in env.items() if k != "SSL_CERT_FILE"}
+    fails(run_e2e("cosmosbackuptoblob", kv, sp, untrusted, secrets=secrets, **blob), 2,
+          "certificate cannot be checked",
+          "(the environment variable SSL_CERT_FILE names the CA bundle that signs it)")
     # a sink secret that holds no connection string: named by the script's flag
     res = run_e2e("cosmosbackuptoblob", kv, sp, env, secrets=secrets, sinksecret="not-a-conn",
                   **blob)

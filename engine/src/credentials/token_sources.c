@@ -287,6 +287,15 @@ static int entra_refusal(const _ccopy_token_source_t *s, const _ccopy_http_respo
 {
     char says[320], aadsts[24];
     answer_says(says, sizeof says, res, aadsts, sizeof aadsts);
+    /* which of the three values was wrong: the tenant, the client ID, or the secret */
+    if (strcmp(aadsts, "AADSTS90002") == 0 || strcmp(aadsts, "AADSTS900023") == 0)
+        return _ccopy_error_set(error, CCOPY_EAUTH, CCOPY_DOMAIN_HTTP, res->status,
+                                "Entra ID knows no tenant %s (%ld: %s)", s->tenant, res->status,
+                                says);
+    if (strcmp(aadsts, "AADSTS700016") == 0)
+        return _ccopy_error_set(error, CCOPY_EAUTH, CCOPY_DOMAIN_HTTP, res->status,
+                                "Entra ID knows no client %s in tenant %s (%ld: %s)", s->client_id,
+                                s->tenant, res->status, says);
     if (s->kind == CCOPY_CREDENTIAL_ENVIRONMENT &&
         (strcmp(aadsts, "AADSTS7000215") == 0 || strcmp(aadsts, "AADSTS7000222") == 0))
         return _ccopy_error_set(error, CCOPY_EAUTH, CCOPY_DOMAIN_HTTP, res->status,

@@ -43,8 +43,9 @@ COMMON_EPILOG = """\
 A drop-in for the Azure Data Factory script of the same name, run by cosmocopy: no Data
 Factory is used, so -s, -g, -d and -irid are accepted and ignored. Both connection strings
 are read from the Key Vault (-vault) with the service principal given (-tenantid, -clientid,
--clientsecret). -incr yes copies what was created since the last completed 4-hour window
-(a late, failed or skipped run leaves no gap); without -incr the copy is full.
+-clientsecret), and only with it. -incr yes copies what was created since the last completed
+4-hour window (a late, failed or skipped run leaves no gap); without -incr the copy is full.
+Both stop 10 minutes before now (the settle lag): the next run copies the rest.
 
 Exit status: 0 copied, 1 the copy failed, 2 bad input (nothing touched), 130 interrupted
 (completed windows are kept; the next run continues)."""
@@ -73,6 +74,7 @@ class _Parser(argparse.ArgumentParser):
     is echoed back, and a mistyped -clientsecret makes its value one)."""
 
     hidden: Sequence[str] = ()
+    options: tuple[Option, ...] = ()
 
     def error(self, message: str) -> NoReturn:
         super().error(mask(message, self.hidden))
@@ -115,7 +117,13 @@ def make_parser(options: Sequence[Option], what: str) -> argparse.ArgumentParser
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     for o in options:
         parser.add_argument(o.short, o.long, help=o.help, required=o.required)
+    parser.options = tuple(options)
     return parser
+
+
+# A host name (labels of letters, digits and inner hyphens) or an IPv4 address, and a port.
+_LABEL = r"[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?"
+_NETLOC = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?")
 
 
 def vault_base(text: str) -> str:
@@ -128,7 +136,8 @@ def vault_base(text: str) -> str:
         port = parts.port
     except ValueError:
         raise bad from None
-    if (parts.scheme != "https" or not parts.hostname or port == 0 or "@" in parts.netloc
+    if (parts.scheme != "https" or not parts.hostname or port == 0
+            or not _NETLOC.fullmatch(parts.netloc)
             or parts.path not in ("", "/") or parts.query or parts.fragment):
         raise bad
     return f"https://{parts.netloc}"
@@ -141,23 +150,32 @@ def secret_ref(vault: str, name: str, flag: str) -> str:
     return f"{vault}/secrets/{name}"
 
 
-def check(args: argparse.Namespace) -> SecretRefs:
-    """Everything decided without a server. ValueError with the message for bad input."""
+def check(args: argparse.Namespace, options: Sequence[Option] = ()) -> SecretRefs:
+    """Everything decided without a server. ValueError with the message for bad input: an
+    empty value of a required option (an unset variable in a cron line) is one, and would
+    otherwise leave the service principal incomplete, which no credential may stand in for."""
     if args.incremental is not None and args.incremental != "yes":
         raise ValueError(INCREMENTAL_MESSAGE)
     vault = vault_base(args.vaulturl)
-    return SecretRefs(
+    refs = SecretRefs(
         source=secret_ref(vault, args.secretnameforsourceconnectionstring,
                           "-sourcesecret/--secretnameforsourceconnectionstring"),
         sink=secret_ref(vault, args.secretnameforsinkconnectionstring,
                         "-sinksecret/--secretnameforsinkconnectionstring"))
+    ignored = {flag for flag, _ in _FACTORY_OPTIONS}
+    for o in options:
+        value = getattr(args, o.long.lstrip("-"), None)
+        if o.required and o.short not in ignored and value is not None and not value.strip():
+            raise ValueError(f"argument {o.short}/{o.long}: expected a value, got an empty one")
+    return refs
 
 
-def mode(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of the copy's mode: 4-hour windows, incremental or full."""
-    if args.incremental == "yes":
-        return {"incremental": True, "step": STEP}
-    return {"full": True, "step": STEP}
+def job_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments both scripts give: the mode (4-hour windows, incremental or full)
+    and the credential, which is the service principal given and nothing else (never the
+    machine's managed identity instead)."""
+    mode = {"incremental": True} if args.incremental == "yes" else {"full": True}
+    return {**mode, "step": STEP, "azure_credential": "environment"}
 
 
 def use_service_principal(args: argparse.Namespace) -> None:
@@ -196,11 +214,16 @@ def in_flags(error: BaseException, flags: Mapping[str, str]) -> str:
     for shown, keyword in named.items():
         if keyword in flags:
             text = text.replace(shown, flags[keyword])
-    # a refused client secret is -clientsecret's, whichever secret was being read with it
+    # a refused client secret is -clientsecret's, whichever secret was being read with it, an
+    # unknown tenant -tenantid's and an unknown client -clientid's
     for flag in set(flags.values()):
-        text = text.replace(f"{flag}: Entra ID refused the client secret",
-                            "-clientsecret: Entra ID refused the client secret")
-    # a keyword the script has no flag for (create_container=) is nothing its user can give
+        for words, own in (("Entra ID refused the client secret", "-clientsecret"),
+                           ("Entra ID knows no tenant", "-tenantid"),
+                           ("Entra ID knows no client", "-clientid")):
+            text = text.replace(f"{flag}: {words}", f"{own}: {words}")
+    # what a keyword the script has no flag for would do, said as its user can do it
+    text = text.replace("(https_ca_file= names the CA bundle",
+                        "(the environment variable SSL_CERT_FILE names the CA bundle")
     return re.sub(r" \((\w+)= creates it\)",
                   lambda m: m.group(0) if m.group(1) in flags else " (create it first)", text)
 
@@ -245,7 +268,7 @@ def main(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
         args = parser.parse_args(argv)
         secrets.append(args.clientsecret)
         try:
-            refs = check(args)
+            refs = check(args, parser.options if isinstance(parser, _Parser) else ())
         except ValueError as e:
             parser.error(str(e))
         given = [flag for flag, dest in _FACTORY_OPTIONS if getattr(args, dest) is not None]

@@ -72,7 +72,7 @@ def copy(args: argparse.Namespace, refs: _script.SecretRefs,
     return cosmocopy.backup(
         source=refs.source, db=args.sourcedatabasename, collection=args.sourcecollectionname,
         to=f"azblob://{args.sinkcontainername}", blob_connection_string=refs.sink,
-        create_container=False, progress=progress, **_script.mode(args))
+        create_container=False, progress=progress, **_script.job_arguments(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

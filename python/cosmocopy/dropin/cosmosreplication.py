@@ -73,7 +73,7 @@ def copy(args: argparse.Namespace, refs: _script.SecretRefs,
         source=refs.source, db=args.sourcedatabasename, collection=args.sourcecollectionname,
         target=refs.sink, target_db=args.sinkdatabasename,
         target_collection=args.sinkcollectionname, write_mode="upsert", progress=progress,
-        **_script.mode(args))
+        **_script.job_arguments(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@ secret read from Key Vault."""
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -24,11 +25,12 @@ def last_json_line(text: str) -> dict:
     return json.loads(text[text.rindex('\n{"rc"') + 1 if '\n{"rc"' in text else 0:])
 
 
-def build_program(tmp_path: Path, name: str = "c_api_backup") -> Path:
+def build_program(tmp_path: Path, name: str = "c_api_backup", source: Path | None = None) -> Path:
     build = cosmocopy_path().parent
     sanitize = "CCOPY_SANITIZE:BOOL=ON" in (build / "CMakeCache.txt").read_text()
     exe = tmp_path / name
-    cmd = ["cc", "-std=c11", "-Wall", "-Werror", str(REPO_ROOT / f"tests/integration/{name}.c"),
+    source = source or REPO_ROOT / f"tests/integration/{name}.c"
+    cmd = ["cc", "-std=c11", "-Wall", "-Werror", str(source),
            "-I", str(REPO_ROOT / "engine/include"), "-L", str(build), "-lcosmocopy",
            f"-Wl,-rpath,{build}", "-pthread", "-ldl", "-o", str(exe)]
     if sanitize:
@@ -323,3 +325,99 @@ def test_a_c_program_reads_a_secret_from_key_vault(keyvault, tmp_path, monkeypat
     out = last_json_line(missing.stdout)
     assert out["code"] == "ENOTFOUND" and out["value"] is None
     assert out["message"] == f"secret none not found in Key Vault 127.0.0.1:{keyvault.port}"
+
+
+def test_the_readmes_c_example_compiles_and_runs_with_good_and_bad_options(ferretdb, mongo,
+                                                                         db_name, tmp_path):
+    """README's first C example, as written (only the server and the folder changed), in a
+    main(): it backs up with good options and says so, without crashing, with bad ones."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Using the C library"):]
+    example = section[section.index("```c\n") + 5:section.index("```", section.index("```c\n") + 5)]
+    include, body = example.split("\n", 1)
+    assert include == "#include <cosmocopy/cosmocopy.h>"
+    datagen.insert_spread(mongo[db_name].orders, int(time.time()) - 3 * DAY,
+                          int(time.time()) - DAY, 50, doc_size=128, seed=5)
+    runs = {}
+    for name, sink in (("good", f"dir:{tmp_path / 'bk'}"), ("bad", "ftp://nowhere")):
+        code = body.replace('"mongodb://127.0.0.1:27017/"', f'"{ferretdb.uri}"')
+        code = code.replace('"shop"', f'"{db_name}"').replace('"dir:/backups/shop"', f'"{sink}"')
+        source = tmp_path / f"readme_{name}.c"
+        source.write_text(f"#include <stdio.h>\n{include}\n\nint main(void)\n{{\n{code}"
+                          "    return 0;\n}\n")
+        exe = build_program(tmp_path, f"readme_{name}", source)
+        runs[name] = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert runs["good"].returncode == 0 and "failed" not in runs["good"].stderr, runs["good"]
+    bc.assert_backup_matches(tmp_path / "bk", mongo[db_name])
+    assert runs["bad"].returncode == 0, runs["bad"]
+    assert re.search(r"bad options: .*unsupported destination \"ftp://nowhere\"", runs["bad"].stderr)
+
+
+@pytest.fixture
+def steps_run(ferretdb, mongo, db_name, tmp_path):
+    """c_api_steps over four daily windows of 400 documents, the third window's data name
+    blocked by a folder until the program removes it."""
+    day0 = (int(time.time()) // DAY - 6) * DAY
+    datagen.insert_spread(mongo[db_name].orders, day0, day0 + 4 * DAY, 400, doc_size=256, seed=11)
+    exe = build_program(tmp_path, "c_api_steps")
+    dest = tmp_path / "bk"
+    name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(day0 + 2 * DAY)) + "_" + \
+        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(day0 + 3 * DAY)) + ".bson"
+    blocked = dest / db_name / "orders" / name
+    blocked.mkdir(parents=True)
+    res = subprocess.run([str(exe), ferretdb.uri, db_name, str(dest), f"@{day0}",
+                          f"@{day0 + 4 * DAY}", str(blocked)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout[res.stdout.index('{"rc_plan"'):]), dest
+
+
+def test_a_job_in_steps_runs_its_stopped_and_failed_tasks_again_and_ends_ok(steps_run, mongo,
+                                                                          db_name):
+    """job.h: ccopy_job_run_tasks() tries failed and stopped tasks again. A job stopped by its
+    callback ran nothing more on the next call, and a failure that a retry fixed still made
+    ccopy_job_finish() fail."""
+    out, dest = steps_run
+    assert out["rc_plan"] == 0
+    assert out["rc_stopped"] == -16 and out["stopped_cause"] == 5
+    assert "done" not in out["after_stop"]
+    # the next call runs what was stopped; the blocked window fails
+    assert out["rc_blocked"] == -7 and "failed" in out["after_blocked"]
+    assert out["after_unblocked"] == ["done"] * 4 and out["rc_unblocked"] == 0
+    assert out["rc_finish"] == 0 and out["status"] == "ok"
+    assert out["windows_written"] == 4 and out["windows_failed"] == 0
+    assert out["error_notes"] == 0
+    bc.assert_backup_matches(dest, mongo[db_name])
+
+
+def test_reading_a_window_without_a_callback_checks_its_documents_too(steps_run):
+    """catalog.h: a caller that must not act on unverified data reads once with no callback:
+    that read checks everything the manifest says, documents and bytes included."""
+    out, _ = steps_run
+    assert out["rc_read_ok"] == 0
+    assert out["rc_read_wrong_count"] == -11 and "its manifest says" in out["wrong_count_message"]
+    assert out["rc_read_wrong_bytes"] == -11
+    assert out["rc_read_docs"] == 0 and out["docs"] > 0
+    # a folder that does not exist is bad input, as catalog.h says
+    assert out["rc_missing_catalog"] == -1
+
+
+def test_verify_tasks_and_verdicts_read_back_as_results_h_says(steps_run, mongo, db_name):
+    out, _ = steps_run
+    day_counts = out["verify_task_documents"]
+    assert out["rc_verify"] == 0 and sum(day_counts) == 400 and all(n > 0 for n in day_counts)
+    # a caller's verdict struct of an older, smaller size gets what fits and nothing past it
+    assert out["rc_small_verdict"] == 0 and out["small_differs"] == 0
+    assert out["small_untouched"] == 1 and out["rc_verdict_size0"] == -1
+
+
+def test_null_handles_and_output_pointers_are_einval_never_a_crash(steps_run):
+    out, _ = steps_run
+    r = out["null_results"]
+    # options: the setters refuse NULL; the getters read it as the defaults
+    assert r[:6] == [-1, -1, 1, 0, 4, 0], r
+    # every job call: EINVAL, 0 or NULL
+    assert r[6:23] == [0, -1, -1, -1, 0, -1, 0, -1, -1, -1, 0, -1, -1, -1, -1, 0, -1], r
+    # catalog, manifest, times, windows
+    assert all(x == -1 for x in r[23:34]), r
+    assert r[34] == 0 and r[35:] == [-1, -1, -1], r

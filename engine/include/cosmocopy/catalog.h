@@ -25,8 +25,9 @@ typedef struct ccopy_catalog ccopy_catalog_t;
 /**
  * Open a sink's catalog for reading ("dir:PATH", "azblob://CONTAINER[/PREFIX]" with
  * $AZURE_STORAGE_CONNECTION_STRING, or a container URL with a SAS). Nothing is created or locked.
- * @return the handle, or NULL with CCOPY_ENOTFOUND (no such folder or container), CCOPY_EAUTH
- *         or CCOPY_EINVAL.
+ * @return the handle, or NULL with CCOPY_EINVAL (a location that is none of these, or a folder
+ *         or container that does not exist: bad input, the error's cause then ENOENT in domain
+ *         CCOPY_DOMAIN_OS or 404 in CCOPY_DOMAIN_HTTP), CCOPY_EAUTH, or CCOPY_EIO.
  */
 CCOPY_EXPORT ccopy_catalog_t *ccopy_catalog_open(const char *location, ccopy_error_t *error);
 
@@ -65,8 +66,8 @@ typedef int (*ccopy_document_cb)(const uint8_t *bson, size_t len, void *user_dat
  * order they were written. The stored bytes are hashed and counted as they are read and checked
  * against the manifest at the end (size, SHA-256, documents), so a window that does not match
  * fails with CCOPY_ECORRUPT naming the object; documents reach the callback before that check,
- * so a caller that must not act on unverified data reads once with on_document NULL (the bytes
- * are then only hashed, nothing decoded), then again. Memory is bounded whatever the window's
+ * so a caller that must not act on unverified data reads once with on_document NULL (every check
+ * is made, documents and bytes counted included, and no document is passed on), then again. Memory is bounded whatever the window's
  * size. One thread at a time per catalog handle.
  * @return 0; CCOPY_ECORRUPT; CCOPY_ENOTFOUND when the data object is missing; CCOPY_EIO;
  *         CCOPY_ESTOPPED when the callback stopped the read.

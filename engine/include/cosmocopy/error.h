@@ -4,7 +4,9 @@
  *
  * Fallible calls return 0 or a negative ::ccopy_code_t; constructors return NULL.
  * Details go into an optional, caller-owned ::ccopy_error_t (pass NULL to ignore them).
- * Nothing is kept in thread-local "last error" state.
+ * Nothing is kept in thread-local "last error" state. A NULL handle (job, options, catalog) or
+ * output pointer is CCOPY_EINVAL, never a crash: a call returning a count or text then returns
+ * 0 or NULL, and a setter returning nothing does nothing.
  */
 #ifndef COSMOCOPY_ERROR_H
 #define COSMOCOPY_ERROR_H

@@ -154,7 +154,9 @@ CCOPY_EXPORT ccopy_job_t *ccopy_job_new(const ccopy_options_t *options, ccopy_er
 /**
  * Make a job of any kind (ccopy_job_new() makes a backup). Required options: backup source, db,
  * sink; replicate source, db, target; restore sink, target; verify source, db, and sink or
- * target. target_collection needs exactly one collection.
+ * target. target_collection needs one collection: more than one option collection is
+ * CCOPY_EINVAL here; none is fine when the database (or the backup) holds only one, which the
+ * plan finds out (CCOPY_EINVAL then when it holds several).
  * @return the job, or NULL with CCOPY_EINVAL naming the option.
  */
 CCOPY_EXPORT ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *options,

@@ -68,7 +68,7 @@ CCOPY_EXPORT const ccopy_option_info_t *ccopy_option_find(const char *name);
 /** A new, empty set (every option at its default). NULL only when memory runs out. */
 CCOPY_EXPORT ccopy_options_t *ccopy_options_new(void);
 
-/** A deep copy. */
+/** A deep copy; NULL for NULL. */
 CCOPY_EXPORT ccopy_options_t *ccopy_options_copy(const ccopy_options_t *options);
 
 /** Free a set; NULL is fine. */
@@ -87,7 +87,8 @@ CCOPY_EXPORT int ccopy_options_unset(ccopy_options_t *options, const char *name,
 
 /**
  * The text of an option: the value set, else its default, else NULL. For STRINGS, the first
- * value. Borrowed until the option is next set or the set is destroyed.
+ * value. Borrowed until the option is next set or the set is destroyed. The getters take NULL
+ * options as a set with nothing set (the defaults); the setters refuse it (CCOPY_EINVAL).
  */
 CCOPY_EXPORT const char *ccopy_options_get(const ccopy_options_t *options, const char *name);
 

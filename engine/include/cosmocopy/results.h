@@ -52,7 +52,7 @@ typedef struct ccopy_summary {
     const char *target_database;  /**< NULL without a target                                  */
     int64_t step_seconds, settle_lag_seconds;
     int64_t windows_planned;      /**< tasks planned in this run                              */
-    int64_t windows_written;      /**< completed in this run (verify: compared)               */
+    int64_t windows_written;      /**< completed in this run (verify: 0, see windows_verified) */
     int64_t windows_failed;
     int64_t windows_already_complete; /**< planned windows the catalog already held           */
     int64_t documents, bytes, stored_bytes; /**< of the windows completed in this run         */

@@ -81,6 +81,8 @@ int ccopy_manifest_to_json(char **out_json, const ccopy_manifest_t *manifest, cc
     _ccopy_jsonw_t w;
     int rc;
 
+    if (!out_json || !manifest)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no manifest or nowhere to put its JSON (NULL)");
     *out_json = NULL;
     if ((rc = write_checks(manifest, error)) != 0)
         return rc;
@@ -373,6 +375,8 @@ int ccopy_manifest_from_json(ccopy_manifest_t *out, const char *json, size_t len
     bson_t *doc;
     int rc;
 
+    if (!out || !json)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no JSON or nowhere to put the manifest (NULL)");
     memset(out, 0, sizeof *out);
     /* the jsonl reader: first_id {"$regex": {...}} or code with a NUL reads back as written */
     doc = _ccopy_extjson_to_bson(json, len, &reason);

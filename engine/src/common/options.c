@@ -90,8 +90,11 @@ static void value_append(option_value_t *v, const char *text)
 
 ccopy_options_t *ccopy_options_copy(const ccopy_options_t *options)
 {
-    ccopy_options_t *copy = ccopy_options_new();
+    ccopy_options_t *copy;
     size_t i, k;
+    if (!options)
+        return NULL;
+    copy = ccopy_options_new();
     for (i = 0; i < OPTION_COUNT; i++) {
         for (k = 0; k < options->values[i].count; k++)
             value_append(&copy->values[i], options->values[i].values[k]);
@@ -202,6 +205,9 @@ int ccopy_options_set(ccopy_options_t *options, const char *name, const char *va
     int64_t parsed;
     int rc;
 
+    if (!options)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no options given (NULL): make them with ccopy_options_new()");
     if (i < 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown option \"%s\"",
                                 name ? name : "(null)");
@@ -220,6 +226,9 @@ int ccopy_options_set(ccopy_options_t *options, const char *name, const char *va
 int ccopy_options_unset(ccopy_options_t *options, const char *name, ccopy_error_t *error)
 {
     int i = option_index(name);
+    if (!options)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no options given (NULL): make them with ccopy_options_new()");
     if (i < 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown option \"%s\"",
                                 name ? name : "(null)");
@@ -237,7 +246,7 @@ size_t ccopy_options_get_count(const ccopy_options_t *options, const char *name)
     int i = option_index(name);
     if (i < 0)
         return 0;
-    if (options->values[i].count == 0)
+    if (!options || options->values[i].count == 0) /* NULL: no option set, the defaults */
         return option_table[i].default_value ? 1 : 0;
     return options->values[i].count;
 }
@@ -247,7 +256,7 @@ const char *ccopy_options_get_nth(const ccopy_options_t *options, const char *na
     int i = option_index(name);
     if (i < 0)
         return NULL;
-    if (options->values[i].count == 0)
+    if (!options || options->values[i].count == 0) /* NULL: no option set, the defaults */
         return n == 0 ? option_table[i].default_value : NULL;
     return n < options->values[i].count ? options->values[i].values[n] : NULL;
 }

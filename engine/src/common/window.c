@@ -281,6 +281,8 @@ int ccopy_time_parse(int64_t *out, const char *text, int64_t now, ccopy_error_t 
     int64_t t;
     int rc;
 
+    if (!out)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "nowhere to put the time (NULL)");
     if (!text)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "invalid time: no text given");
@@ -316,6 +318,8 @@ int ccopy_duration_parse(int64_t *out, const char *text, ccopy_error_t *error)
 {
     char reason[REASON_SIZE];
 
+    if (!out)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "nowhere to put the duration (NULL)");
     if (!text)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "invalid duration: no text given");
@@ -336,6 +340,8 @@ int ccopy_time_format(char *out, int64_t t, ccopy_error_t *error)
     int64_t year;
     int month, day, second_of_day;
 
+    if (!out)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "nowhere to put the text (NULL)");
     if (t < 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "cannot format time %" PRId64 ": before " EPOCH_TEXT, t);
@@ -353,6 +359,8 @@ void ccopy_duration_format(char *out, int64_t seconds)
 {
     size_t i = UNIT_COUNT - 1;
 
+    if (!out)
+        return;
     while (i > 0 && (seconds == 0 || seconds % units[i].seconds != 0))
         i--;
     snprintf(out, 24, "%" PRId64 "%c", seconds / units[i].seconds, units[i].name);
@@ -363,6 +371,8 @@ int ccopy_oid_from_time(uint8_t oid[12], int64_t t, ccopy_error_t *error)
     const char *bad = range_reason(t);
     uint32_t seconds;
 
+    if (!oid)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "nowhere to put the ObjectId (NULL)");
     if (bad)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "no ObjectId for time %" PRId64 ": %s", t, bad);
@@ -377,6 +387,8 @@ int ccopy_oid_from_time(uint8_t oid[12], int64_t t, ccopy_error_t *error)
 
 int64_t ccopy_oid_get_time(const uint8_t oid[12])
 {
+    if (!oid)
+        return 0;
     return (int64_t)((uint32_t)oid[0] << 24 | (uint32_t)oid[1] << 16 | (uint32_t)oid[2] << 8 |
                      (uint32_t)oid[3]);
 }
@@ -435,6 +447,8 @@ int ccopy_plan_cut(ccopy_window_t **out_windows, size_t *out_count, int64_t star
     uint64_t count, i;
     int rc;
 
+    if (!out_windows || !out_count)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "nowhere to put the windows (NULL)");
     range.start = start;
     range.end = end;
     if ((rc = ccopy_window_check(&range, error)) != 0)
@@ -479,6 +493,9 @@ int ccopy_window_split(ccopy_window_t **out_windows, size_t *out_count,
     int64_t at;
     int rc;
 
+    if (!out_windows || !out_count)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "nowhere to put the windows (NULL)");
     if ((rc = ccopy_window_check(window, error)) != 0)
         return rc;
     if (k == 0)

@@ -90,6 +90,9 @@ int ccopy_catalog_list(ccopy_catalog_t *catalog, ccopy_manifest_t **out_manifest
     char **dbs;
     int rc = 0;
 
+    if (!catalog || !out_manifests || !out_count)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no catalog or nowhere to put the manifests (NULL)");
     *out_manifests = NULL;
     *out_count = 0;
     if (db) {
@@ -127,6 +130,16 @@ static int give_document(const bson_t *doc, void *user_data, ccopy_error_t *erro
     return 0;
 }
 
+/* No callback: the documents are still framed and counted, so every check of the manifest is
+ * made (a verifying pass before the one that acts). */
+static int count_document(const bson_t *doc, void *user_data, ccopy_error_t *error)
+{
+    (void)doc;
+    (void)user_data;
+    (void)error;
+    return 0;
+}
+
 int ccopy_catalog_read_window(ccopy_catalog_t *catalog, const ccopy_manifest_t *manifest,
                               ccopy_document_cb on_document, void *user_data, ccopy_error_t *error)
 {
@@ -138,7 +151,7 @@ int ccopy_catalog_read_window(ccopy_catalog_t *catalog, const ccopy_manifest_t *
                                 "no catalog or no manifest given");
     rc = catalog->dest->ops->session_open(catalog->dest, &session, error);
     if (rc == 0)
-        rc = catalog->dest->ops->window_read(session, manifest, on_document ? give_document : NULL,
+        rc = catalog->dest->ops->window_read(session, manifest, on_document ? give_document : count_document,
                                              NULL, &reader, error);
     catalog->dest->ops->session_close(session);
     return rc;

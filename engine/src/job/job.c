@@ -290,12 +290,16 @@ ccopy_job_t *ccopy_job_new_kind(ccopy_job_kind_t kind, const ccopy_options_t *op
 
 void ccopy_job_set_progress(ccopy_job_t *job, ccopy_progress_cb callback, void *user_data)
 {
+    if (!job)
+        return;
     job->progress_cb = callback;
     job->progress_data = user_data;
 }
 
 void ccopy_job_set_log(ccopy_job_t *job, ccopy_log_cb callback, void *user_data)
 {
+    if (!job)
+        return;
     job->log_cb = callback;
     job->log_data = user_data;
 }

@@ -163,6 +163,8 @@ struct ccopy_job {
     _ccopy_request_shared_t request_shared;
     atomic_int canceled;
     atomic_int stop_status;   /* what a callback returned to stop the job; 0 while none did */
+    int call_stopped;         /* the last run_tasks call ended stopped or canceled: the next one
+                                 starts afresh (run again to continue)                       */
     char *db_found;           /* restore: the database the backup holds, when not given */
     char *sink_text, *target_text; /* the options, secrets masked (NULL when not given) */
     uint64_t plan_rng;        /* back-off jitter of planning retries (planning is one thread) */
@@ -235,6 +237,9 @@ int _ccopy_verify_result(ccopy_job_t *job, ccopy_error_t *error);
 
 /* summary.c (call with job->lock held where noted). */
 void _ccopy_job_record_window(ccopy_job_t *job, ccopy_manifest_t *manifest); /* (lock); takes ownership */
+/* (lock) A failed task ran again: its earlier failure (the task's error) is no longer one of
+ * the job's. */
+void _ccopy_job_forget_failure(ccopy_job_t *job, const ccopy_error_t *error);
 void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error);  /* (lock); a window's
                                                                              * failure also counts
                                                                              * windows_failed */

@@ -74,6 +74,8 @@ static int plan_kind(ccopy_job_t *job, ccopy_error_t *error)
 static int ended(ccopy_job_t *job, ccopy_error_t *error)
 {
     int finished;
+    if (!job)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no job given (NULL)");
     pthread_mutex_lock(&job->lock);
     finished = job->finished;
     pthread_mutex_unlock(&job->lock);
@@ -204,12 +206,16 @@ int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t
 
 void ccopy_job_set_pace(ccopy_job_t *job, double ru_per_second)
 {
+    if (!job)
+        return;
     _ccopy_governor_seed(&job->governor, ru_per_second);
 }
 
 size_t ccopy_job_task_count(ccopy_job_t *job)
 {
     size_t n;
+    if (!job)
+        return 0;
     pthread_mutex_lock(&job->lock);
     n = job->task_count;
     pthread_mutex_unlock(&job->lock);
@@ -270,6 +276,13 @@ static int tasks_result(ccopy_job_t *job, size_t errors_before, ccopy_error_t *e
     return rc;
 }
 
+/* rc, noting whether the call ended stopped or canceled. */
+static int ended_stopped(ccopy_job_t *job, int rc)
+{
+    job->call_stopped = rc == CCOPY_ESTOPPED || rc == CCOPY_ECANCELED;
+    return rc;
+}
+
 int ccopy_job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count, ccopy_error_t *error)
 {
     ccopy_error_t e;
@@ -283,9 +296,15 @@ int ccopy_job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count, c
     if (job->plan_rc != 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "this job's planning failed: it has no task to run");
+    if (job->call_stopped) {
+        /* the last call was stopped (a callback, a cancel): this one runs what is left */
+        atomic_store(&job->stop_status, 0);
+        atomic_store(&job->canceled, 0);
+        job->call_stopped = 0;
+    }
     rc = make_queue(job, indices, count, error);
     if (rc != 0 || job->queue_count == 0)
-        return rc == 0 ? tasks_result(job, job->error_count, error) : rc;
+        return rc == 0 ? ended_stopped(job, tasks_result(job, job->error_count, error)) : rc;
     errors_before = job->error_count; /* only this thread records errors now */
     rc = job->kind == CCOPY_JOB_RESTORE ? run_restore(job, errors_before, &e)
                                         : _ccopy_job_run_workers(job, NULL, &e);
@@ -294,7 +313,7 @@ int ccopy_job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count, c
         _ccopy_job_record_error(job, &e);
         pthread_mutex_unlock(&job->lock);
     }
-    return tasks_result(job, errors_before, error);
+    return ended_stopped(job, tasks_result(job, errors_before, error));
 }
 
 int ccopy_job_run_task(ccopy_job_t *job, size_t index, ccopy_error_t *error)
@@ -304,12 +323,13 @@ int ccopy_job_run_task(ccopy_job_t *job, size_t index, ccopy_error_t *error)
 
 int ccopy_job_finish(ccopy_job_t *job, ccopy_error_t *error)
 {
-    int status = atomic_load(&job->stop_status);
+    int status;
     ccopy_error_t e;
     int rc;
 
     if (ended(job, error) != 0)
         return CCOPY_EINVAL;
+    status = atomic_load(&job->stop_status);
     if (!job->ran) { /* never planned: the phase still ends, with nothing done */
         pthread_mutex_lock(&job->lock);
         job->ran = 1;
@@ -371,6 +391,8 @@ int ccopy_job_finish(ccopy_job_t *job, ccopy_error_t *error)
 int ccopy_job_run(ccopy_job_t *job, ccopy_error_t *error)
 {
     ccopy_error_t ignored;
+    if (!job)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "no job given (NULL)");
     if (ended(job, error) != 0)
         return CCOPY_EINVAL;
     if (!job->planned)

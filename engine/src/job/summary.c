@@ -76,6 +76,20 @@ void _ccopy_job_sort_written(ccopy_job_t *job)
     pthread_mutex_unlock(&job->lock);
 }
 
+void _ccopy_job_forget_failure(ccopy_job_t *job, const ccopy_error_t *error)
+{
+    size_t i;
+    for (i = 0; i < job->error_count; i++) {
+        if (memcmp(&job->errors[i], error, sizeof *error) == 0) {
+            memmove(&job->errors[i], &job->errors[i + 1],
+                    (job->error_count - i - 1) * sizeof *job->errors);
+            job->error_count--;
+            job->windows_failed--;
+            return;
+        }
+    }
+}
+
 void _ccopy_job_record_error(ccopy_job_t *job, const ccopy_error_t *error)
 {
     job->errors = _ccopy_realloc(job->errors, (job->error_count + 1) * sizeof *job->errors);
@@ -159,6 +173,8 @@ int ccopy_job_get_summary(ccopy_job_t *job, ccopy_summary_t *out)
     ccopy_progress_t p;
     size_t i;
 
+    if (!job)
+        return CCOPY_EINVAL;
     memset(&s, 0, sizeof s);
     s.size = sizeof s;
     _ccopy_job_fill_progress(job, &p);
@@ -231,6 +247,8 @@ int ccopy_job_get_collection(ccopy_job_t *job, size_t index, ccopy_collection_re
 {
     ccopy_collection_result_t r;
     int rc = CCOPY_EINVAL;
+    if (!job)
+        return rc;
     memset(&r, 0, sizeof r);
     r.size = sizeof r;
     pthread_mutex_lock(&job->lock);
@@ -256,7 +274,7 @@ int ccopy_job_get_collection(ccopy_job_t *job, size_t index, ccopy_collection_re
 int ccopy_job_get_window(ccopy_job_t *job, size_t index, ccopy_manifest_t *out)
 {
     int rc = CCOPY_EINVAL;
-    if (!out)
+    if (!out || !job)
         return rc;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&job->lock);
@@ -272,6 +290,8 @@ int ccopy_job_get_task(ccopy_job_t *job, size_t index, ccopy_task_info_t *out)
 {
     ccopy_task_info_t t;
     int rc = CCOPY_EINVAL;
+    if (!job)
+        return rc;
     memset(&t, 0, sizeof t);
     t.size = sizeof t;
     pthread_mutex_lock(&job->lock);
@@ -308,6 +328,8 @@ int ccopy_job_get_verdict(ccopy_job_t *job, size_t index, ccopy_verdict_t *out)
 {
     ccopy_verdict_t r;
     int rc = CCOPY_EINVAL;
+    if (!job)
+        return rc;
     memset(&r, 0, sizeof r);
     r.size = sizeof r;
     pthread_mutex_lock(&job->lock);
@@ -331,13 +353,16 @@ int ccopy_job_get_verdict(ccopy_job_t *job, size_t index, ccopy_verdict_t *out)
         rc = 0;
     }
     pthread_mutex_unlock(&job->lock);
-    return rc == 0 ? give(out, &r, sizeof r, offsetof(ccopy_verdict_t, problem) + sizeof r.problem) : rc;
+    return rc == 0 ? give(out, &r, sizeof r, offsetof(ccopy_verdict_t, collection) + sizeof r.collection) : rc;
 }
 
 char *ccopy_job_get_note(ccopy_job_t *job, ccopy_note_kind_t kind, size_t index)
 {
     char *text = NULL;
-    pthread_mutex_t *lock = kind == CCOPY_NOTE_WARNING ? &job->warnings_lock : &job->lock;
+    pthread_mutex_t *lock;
+    if (!job)
+        return NULL;
+    lock = kind == CCOPY_NOTE_WARNING ? &job->warnings_lock : &job->lock;
     pthread_mutex_lock(lock);
     if (kind == CCOPY_NOTE_ERROR && index < job->error_count)
         text = _ccopy_strdup(job->errors[index].message);
@@ -532,6 +557,8 @@ char *ccopy_job_summary_json(ccopy_job_t *job)
     ccopy_summary_t s = CCOPY_SUMMARY_INIT;
     _ccopy_jsonw_t w;
 
+    if (!job)
+        return NULL;
     ccopy_job_get_summary(job, &s);
     _ccopy_jsonw_init(&w, 1);
     _ccopy_jsonw_begin_object(&w);

@@ -357,6 +357,7 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
     if (v.problem)
         job->mismatches++;
     job->verified_windows++;
+    task->documents = v.source_count; /* what the task compared, as its info says */
     pthread_mutex_unlock(&job->lock);
     return 0;
 }

@@ -99,6 +99,8 @@ static void run_task(_ccopy_worker_t *worker, _ccopy_task_t *task)
     memset(&manifest, 0, sizeof manifest);
     rc = job->run_task(worker, task, &manifest, &error);
     pthread_mutex_lock(&job->lock);
+    if (task->error.code != 0 && task->error.code != CCOPY_ECANCELED) /* it failed before */
+        _ccopy_job_forget_failure(job, &task->error);
     if (rc == 0) {
         /* restore's check pass leaves the task to its writing pass */
         task->state = job->run_task == _ccopy_restore_check_task ? CCOPY_TASK_PENDING : CCOPY_TASK_DONE;

@@ -295,7 +295,10 @@ def test_a_backup_that_holds_nothing_of_what_is_named_is_bad_input(ferretdb, mon
     assert clirun.backup(ferretdb.uri, db_name, bk, "--full").rc == 0
     assert clirun.run("list", "--from", f"dir:{bk}", "--db", db_name).rc == 0
     res = clirun.run("list", "--from", f"dir:{bk}", "--db", "nosuch", "--json")
-    assert res.rc == 2 and res.stdout == "", res.explain()
+    assert res.rc == 2, res.explain()  # --json: the failure summary, no listing
+    failed = json.loads(res.stdout)
+    assert failed["status"] == "failed" and "holds no backup of database nosuch" in \
+        failed["error"]["message"], res.explain()
     assert "holds no backup of database nosuch" in res.stderr, res.explain()
     res = clirun.run("list", "--from", f"dir:{bk}", "--collection", "nosuch")
     assert res.rc == 2 and "holds no backup of collection nosuch" in res.stderr, res.explain()

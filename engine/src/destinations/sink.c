@@ -86,7 +86,7 @@ int _ccopy_sink_check_location(const char *location, ccopy_error_t *error)
         /* a backup's location, written or read (restore, list, verify --backup) */
         path = shown[0] == '/' || shown[0] == '.' || shown[0] == '~';
         rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                              "unsupported destination \"%s\"%s%s%s: expected dir:PATH, "
+                              "option sink: unsupported destination \"%s\"%s%s%s: expected dir:PATH, "
                               "azblob://CONTAINER[/PREFIX] or a container URL "
                               "(https://ACCOUNT.blob.core.windows.net/CONTAINER, with a SAS ?sv=... "
                               "or without one for Microsoft Entra ID)",

@@ -3,10 +3,13 @@
  * the log, progress snapshots, cancel and stop, and its end. Planning is plan.c, running the
  * tasks run.c (the steps) and workers.c (the threads), the results summary.c.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "cosmocopy/job.h"
@@ -95,7 +98,7 @@ static void resolve_restored_names(_ccopy_settings_t *settings)
 static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
 {
     static const char *const dbs[] = {"db", "target_db", "source_db"};
-    static const char *const colls[] = {"collection", "target_collection"};
+    static const char *const colls[] = {"collection", "target_collection", "source_collection"};
     const char *db;
     size_t i, k;
     for (i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
@@ -132,6 +135,8 @@ static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
             /* the namespace "db.collection": at most 255 bytes */
             db = i == 1 && ccopy_options_get(options, "target_db")
                      ? ccopy_options_get(options, "target_db")
+                 : i == 2 && ccopy_options_get(options, "source_db")
+                     ? ccopy_options_get(options, "source_db")
                      : ccopy_options_get(options, "db");
             if (db && strlen(db) + 1 + strlen(name) > MAX_NAMESPACE)
                 return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
@@ -142,6 +147,54 @@ static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
                                         strlen(db) + 1 + strlen(name), MAX_NAMESPACE);
         }
     }
+    return 0;
+}
+
+/* The CA files named by options tls_ca_file and https_ca_file can be read (a typo was found only
+ * when connecting, and named option source, or never when no HTTPS was used). */
+static int check_ca_files(const ccopy_options_t *options, ccopy_error_t *error)
+{
+    static const char *const names[] = {"tls_ca_file", "https_ca_file"};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *path = ccopy_options_get(options, names[i]);
+        struct stat st;
+        FILE *f;
+        if (!path || !*path)
+            continue;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, EISDIR,
+                                    "option %s: %s is a folder, not a PEM file of CA certificates",
+                                    names[i], path);
+        if (!(f = fopen(path, "r"))) {
+            int err = errno;
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, err,
+                                    "option %s: CA file %s cannot be read: %s", names[i], path,
+                                    strerror(err));
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
+/* Whether a replicate or restore would write documents into the target database's catalog
+ * (the collection "cosmocopy", which records its completed windows): error filled. */
+static int writes_the_catalog(const ccopy_options_t *options, ccopy_error_t *error)
+{
+    const char *target = ccopy_options_get(options, "target_collection");
+    size_t i;
+    if (target && strcmp(target, _CCOPY_CATALOG_COLLECTION) == 0)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "option target_collection: %s is the target database's catalog "
+                                "of completed windows: give another name",
+                                _CCOPY_CATALOG_COLLECTION) != 0;
+    for (i = 0; !target && i < ccopy_options_get_count(options, "collection"); i++)
+        if (strcmp(ccopy_options_get_nth(options, "collection", i), _CCOPY_CATALOG_COLLECTION) == 0)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "option collection: %s would be written into the target "
+                                    "database's catalog of completed windows, of the same name: "
+                                    "give option target_collection another name",
+                                    _CCOPY_CATALOG_COLLECTION) != 0;
     return 0;
 }
 
@@ -186,6 +239,10 @@ static int check_options(ccopy_job_kind_t kind, const ccopy_options_t *options, 
                                 (int)kind);
     }
     if (check_names(options, error) != 0)
+        return -1;
+    if ((kind == CCOPY_JOB_REPLICATE || kind == CCOPY_JOB_RESTORE) && writes_the_catalog(options, error))
+        return -1;
+    if (check_ca_files(options, error) != 0)
         return -1;
     if (_ccopy_compression_check_level(
             (_ccopy_compression_t)_ccopy_compression_from_name(ccopy_options_get(options, "compress")),

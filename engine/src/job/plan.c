@@ -370,9 +370,10 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
     } else {
         for (i = 0; i < count; i++) {
             /* A replica's catalog lives in its database; copying it along would be noise (name
-             * it with --collection to copy it anyway). */
+             * it with --collection to copy it anyway). A warning: a collection of the user's of
+             * that name is not copied without a word. */
             if (strcmp(names[i], _CCOPY_CATALOG_COLLECTION) == 0) {
-                _ccopy_job_log(job, CCOPY_LOG_INFO,
+                _ccopy_job_log(job, CCOPY_LOG_WARNING,
                                "%s.%s is a replica's catalog of cosmocopy: left out (name it with "
                                "option collection to copy it)",
                                job->db, names[i]);
@@ -516,6 +517,39 @@ static int choose_database(ccopy_job_t *job, ccopy_error_t *error)
     return rc;
 }
 
+/* 1 when the backup holds windows of job->db, 0 when none, or an error. */
+static int backup_holds_database(ccopy_job_t *job, ccopy_error_t *error)
+{
+    char **names = NULL;
+    size_t count = 0;
+    int rc = job->from->ops->catalog_list(job->from, job->db, &names, &count, error);
+    _ccopy_names_free(names, count);
+    return rc != 0 ? rc : count > 0;
+}
+
+/* verify with option source_db: that database is on the source. */
+static int check_source_db(ccopy_job_t *job, ccopy_error_t *error)
+{
+    const char *db = job->settings.source_db;
+    mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
+    char **names = NULL;
+    size_t count = 0;
+    int rc = check_source(job, client, error), attempt = 0;
+    if (rc == 0) {
+        do
+            rc = _ccopy_source_list_collections(job->source, client, db, &names, &count, error);
+        while (_ccopy_plan_again(job, rc, &attempt, error));
+    }
+    mongoc_client_pool_push(job->source->pool, client);
+    _ccopy_names_free(names, count);
+    if (rc == CCOPY_ENOTFOUND)
+        rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                              "option source_db: database %s not found on %s (so every window "
+                              "would differ)",
+                              db, job->source->hosts);
+    return rc;
+}
+
 /* The collections of the backup (restore) or of the source (verify), unless named. */
 static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
 {
@@ -544,16 +578,24 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
         mongoc_client_pool_push(job->source->pool, client);
         if (rc == CCOPY_ENOTFOUND && from_backup(job)) {
             ccopy_error_t why = *error;
+            /* a database neither side has is the wrong name: bad input, as restore says */
+            if (backup_holds_database(job, error) == 0)
+                return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                        "option db: %s holds no backup of database %s, and the "
+                                        "source has no database of that name",
+                                        job->from->location, job->db);
             rc = _ccopy_error_set(error, why.code, why.domain, why.cause,
                                   "%s; if it was restored under another name, give that name with "
                                   "option source_db", why.message);
         }
         return rc;
     }
-    /* verify with source_db: the collections named, or those of the backup, found on the
-     * source under the new database name */
-    if (job->explicit_collections)
-        return 0;
+    /* restore, and verify with source_db (a database the source lacks is a wrong name: every
+     * window would "differ"): the collections named, or those of the backup (found on the source
+     * under the new database name) */
+    rc = job->kind == CCOPY_JOB_VERIFY ? check_source_db(job, error) : 0;
+    if (rc != 0 || job->explicit_collections)
+        return rc;
     rc = job->from->ops->catalog_list(job->from, job->db, &names, &count, error);
     for (i = 0; rc == 0 && i < count; i++)
         _ccopy_job_add_collection(job, names[i]);
@@ -646,8 +688,12 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                            where);
         if (rc == 0 && count == 0 && job->explicit_collections) /* named wrong: bad input */
             rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                  "option collection: %s holds no completed window of %s.%s",
-                                  where, job->db, coll->name);
+                                  "option collection: %s holds no completed window of %s.%s%s",
+                                  where, job->db, coll->name,
+                                  from_backup(job) || job->settings.target_collection
+                                      ? ""
+                                      : " (a replica written under another name is named with "
+                                        "option target_collection)");
         if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !job->settings.allow_gaps_choice)
             rc = check_gaps(job, m, count, until, error);
         for (i = 0; rc == 0 && i < count; i++) {

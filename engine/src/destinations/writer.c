@@ -183,6 +183,8 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
 {
     const _ccopy_bulk_config_t *c = b->c;
     _ccopy_counters_t *counters = c->requester->counters;
+    _ccopy_governor_t *governor = c->requester->shared->governor;
+    size_t limit = b->count; /* documents a request carries: after a cut, what got through */
     int attempts = 0;
 
     for (collect_pending(b); b->pending_count > 0; collect_pending(b)) {
@@ -190,17 +192,22 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
         bson_error_t e = {0};
         _ccopy_request_result_t res;
         int64_t bytes, retry_after = -1, done = 0, throttled = 0;
-        size_t i;
+        double estimate;
+        size_t i, sent;
 
+        if (b->pending_count > limit)
+            b->pending_count = limit; /* the rest go in the next requests */
+        sent = b->pending_count;
         build_command(b, &command, &bytes);
+        estimate = _ccopy_ru_estimate_write((int64_t)b->pending_count, bytes);
         for (i = 0; i < b->pending_count; i++) {
             if (b->sent[b->pending[i]]++)
                 b->result->resent++;
             if (b->sent[b->pending[i]] > 2)
                 b->sent[b->pending[i]] = 2; /* 0 never, 1 once, 2 more than once */
         }
-        res = _ccopy_request_run(c->requester, c->db, &command, CCOPY_REQUEST_WRITE,
-                                 _ccopy_ru_estimate_write((int64_t)b->pending_count, bytes), &reply, &e);
+        res = _ccopy_request_run(c->requester, c->db, &command, CCOPY_REQUEST_WRITE, estimate,
+                                 &reply, &e);
         bson_destroy(&command);
         if (res == CCOPY_REQUEST_CANCELED) {
             bson_destroy(&reply);
@@ -209,10 +216,20 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
         if (res == CCOPY_REQUEST_OK || bson_has_field(&reply, "writeErrors")) {
             done = apply_answer(b, &reply, &retry_after, &throttled, &e);
             if (throttled > 0) {
-                /* a partly throttled write: the governor slows every worker down */
+                double pace = _ccopy_governor_stats(governor).rate;
                 atomic_fetch_add(&counters->throttle_events, 1);
-                c->requester->background_throttle =
-                    _ccopy_governor_throttled(c->requester->shared->governor, 0, retry_after);
+                if (pace > 0 && estimate > pace * CCOPY_GOVERNOR_BURST_SECONDS)
+                    /* A batch costing more than a second of the pace is cut whatever the pace:
+                     * its size's doing, not the pace's. Only this worker waits, and the rest
+                     * goes in requests of what got through (and the worker's next batches are
+                     * smaller). Cutting the pace for it, every request of a job that still
+                     * had large batches was throttled, the cut was judged useless, and the
+                     * job ran unpaced with half its writes throttled. */
+                    c->requester->background_throttle = 1;
+                else /* a partly throttled write: the governor slows every worker down */
+                    c->requester->background_throttle =
+                        _ccopy_governor_throttled(governor, 0, retry_after);
+                limit = done > 0 ? (size_t)done : b->pending_count > 1 ? b->pending_count / 2 : 1;
             }
         } else {
             /* The whole command failed. After a timeout or a lost connection the write may
@@ -227,6 +244,13 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
         collect_pending(b);
         if (b->pending_count == 0)
             break;
+        if (done > 0 && (size_t)done == sent && throttled == 0) {
+            /* every document sent was written: the rest were held back by the limit, which
+             * grows again by a quarter, as the worker's batches do */
+            attempts = 0;
+            limit += limit / 4 + 1;
+            continue;
+        }
         if (done > 0)
             attempts = 0;
         if (++attempts > c->backoff.max_retries)

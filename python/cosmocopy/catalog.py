@@ -386,6 +386,9 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
     ``db`` and ``collection`` narrow the listing; ``azure_credential``,
     ``managed_identity_client_id``, ``https_ca_file``, ``blob_timeout_ms`` and the retry
     options are as for :func:`open_backup`. Each window can be read back with ``.read()``.
+    A backup that holds no window (of ``db``, ``collection``) raises
+    :class:`~cosmocopy.UsageError`, as ``cosmocopy list`` exits 2; :func:`open_backup` reads an
+    empty one as empty.
 
     Example::
 
@@ -402,7 +405,16 @@ def list_windows(from_: str | os.PathLike[str] | None = None, *, db: str | None 
                            https_ca_file=https_ca_file, blob_timeout_ms=blob_timeout_ms,
                            retry_budget=retry_budget, retry_base_ms=retry_base_ms,
                            retry_max_delay_ms=retry_max_delay_ms)
-    return Listing(backup.windows(db, collection))
+    windows = backup.windows(db, collection)
+    if not windows:
+        # as `cosmocopy list` (exit 2): the wrong folder, container or name is bad input
+        what = (" of " if db or collection else "") + (f"database {db}" if db else "") + \
+            (", " if db and collection else "") + (f"collection {collection}" if collection else "")
+        shown = "list_windows(from_=****)"
+        raise errors.named(errors.UsageError(
+            f"{shown}: {_e.cosmocopy_mask_secrets(str(backup.location))} holds no backup{what}"),
+            {shown: "from_"})
+    return Listing(windows)
 
 
 class _ListedBackup(Backup):

@@ -284,3 +284,21 @@ def test_the_docstring_doctests_hold(cc):
         for test in finder.find(fn, globs={"cosmocopy": cc}):
             runner.run(test)
         assert runner.failures == 0 and runner.tries >= 1, fn
+
+
+def test_list_windows_of_a_backup_holding_nothing_named_is_bad_input_as_the_command(
+        cc, orders, window_args, tmp_path):
+    """README: list_windows is `cosmocopy list --json`, which exits 2 for a folder holding no
+    backup, or none of the database or collection named; open_backup reads it as empty."""
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(cc.UsageError, match=r"^list_windows\(from_=\*\*\*\*\): dir:.*/empty "
+                                            r"holds no backup$"):
+        cc.list_windows(f"dir:{tmp_path / 'empty'}")
+    assert cc.open_backup(f"dir:{tmp_path / 'empty'}").windows() == []
+    cc.backup(to=tmp_path / "bk", **window_args)
+    db = orders.database.name
+    for kw, words in (({"db": "nosuch"}, "of database nosuch"),
+                      ({"db": db, "collection": "nosuch"}, f"of database {db}, collection nosuch")):
+        with pytest.raises(cc.UsageError, match=f"holds no backup {words}$"):
+            cc.list_windows(f"dir:{tmp_path / 'bk'}", **kw)
+    assert len(cc.list_windows(f"dir:{tmp_path / 'bk'}", db=db).windows) == 3

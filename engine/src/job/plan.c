@@ -527,21 +527,30 @@ static int backup_holds_database(ccopy_job_t *job, ccopy_error_t *error)
     return rc != 0 ? rc : count > 0;
 }
 
+/* 0 when the source has database db (listing its collections, with the planning retries),
+ * CCOPY_ENOTFOUND when it has not, or another error. */
+static int source_has_database(ccopy_job_t *job, mongoc_client_t *client, const char *db,
+                               ccopy_error_t *error)
+{
+    char **names = NULL;
+    size_t count = 0;
+    int rc, attempt = 0;
+    do
+        rc = _ccopy_source_list_collections(job->source, client, db, &names, &count, error);
+    while (_ccopy_plan_again(job, rc, &attempt, error));
+    _ccopy_names_free(names, count);
+    return rc;
+}
+
 /* verify with option source_db: that database is on the source. */
 static int check_source_db(ccopy_job_t *job, ccopy_error_t *error)
 {
     const char *db = job->settings.source_db;
     mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
-    char **names = NULL;
-    size_t count = 0;
-    int rc = check_source(job, client, error), attempt = 0;
-    if (rc == 0) {
-        do
-            rc = _ccopy_source_list_collections(job->source, client, db, &names, &count, error);
-        while (_ccopy_plan_again(job, rc, &attempt, error));
-    }
+    int rc = check_source(job, client, error);
+    if (rc == 0)
+        rc = source_has_database(job, client, db, error);
     mongoc_client_pool_push(job->source->pool, client);
-    _ccopy_names_free(names, count);
     if (rc == CCOPY_ENOTFOUND)
         rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
                               "option source_db: database %s not found on %s (so every window "
@@ -568,12 +577,7 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
             /* Named collections that the source lacks are differences to report (deleted
              * since); a whole database it lacks is most likely a backup restored under another
              * name, which deserves the same hint. */
-            int attempt = 0;
-            do
-                rc = _ccopy_source_list_collections(job->source, client, job->db, &names, &count,
-                                                    error);
-            while (_ccopy_plan_again(job, rc, &attempt, error));
-            _ccopy_names_free(names, count);
+            rc = source_has_database(job, client, job->db, error);
         }
         mongoc_client_pool_push(job->source->pool, client);
         if (rc == CCOPY_ENOTFOUND && from_backup(job)) {

@@ -133,12 +133,14 @@ int _ccopy_source_open(_ccopy_source_t **out, const char *uri_text,
         mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
                                        (int32_t)settings->socket_timeout_ms);
     if (ca && *ca) {
+        /* ccopy_job_new checked the file; this catches one removed since, in the same words */
         FILE *f = fopen(ca, "r");
         if (!f) {
             int err = errno;
             mongoc_uri_destroy(uri);
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, err,
-                                    "TLS CA file %s cannot be read: %s", ca, strerror(err));
+                                    "option tls_ca_file: CA file %s cannot be read: %s", ca,
+                                    strerror(err));
         }
         fclose(f);
         /* Certificates are still checked: only tlsInsecure or tlsAllowInvalidCertificates in

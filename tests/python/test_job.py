@@ -12,8 +12,10 @@ import signal
 import threading
 import time
 import traceback
+from datetime import datetime, timezone
 
 import pytest
+from bson import ObjectId
 
 import backupcheck as bc
 from pkgtest import HOUR, START
@@ -306,3 +308,27 @@ def test_set_pace_starts_the_governor_at_a_learnt_pace_capped_by_max_ru(cc, orde
         job.plan()
         with pytest.raises(cc.UsageError, match="before planning"):
             job.set_pace(50.0)
+
+
+def test_upserts_into_a_collection_found_empty_still_replace_what_was_written_since(
+        cc, orders, window_args, mongo, ferretdb, db_name):
+    """An upsert replicate into an empty collection writes with inserts (cheaper); a document
+    another writer put there since, under an _id the source has, is still replaced."""
+    target = mongo[f"{db_name}_copy"].orders
+    with cc.Job("replicate", target=ferretdb.uri, target_db=target.database.name,
+                write_mode="upsert", **dict(window_args, parallel=1)) as job:
+        job.plan()
+        assert job.run_task(0).state == "done"
+        later = list(orders.find({"_id": {"$gte": ObjectId.from_datetime(
+            datetime.fromtimestamp(START + 8 * HOUR, timezone.utc))}}).sort("_id", 1).limit(3))
+        target.insert_many([{"_id": d["_id"], "stale": True} for d in later] +
+                           [{"_id": "the application's own", "kept": True}])
+        result = job.run()
+    assert result.ok and result.documents == 1200
+    for d in later:
+        assert target.find_one({"_id": d["_id"]}) == d
+    assert target.find_one({"_id": "the application's own"}) == \
+        {"_id": "the application's own", "kept": True}
+    assert target.count_documents({}) == 1201
+    assert sorted(d["_id"] for d in target.find({"_id": {"$type": "objectId"}}, {"_id": 1})) == \
+        sorted(d["_id"] for d in orders.find({}, {"_id": 1}))

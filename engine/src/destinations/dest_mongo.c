@@ -192,9 +192,16 @@ static int window_begin(_ccopy_dest_session_t *session, const _ccopy_dest_window
     w->spec = *spec;
     w->spec.db = _ccopy_strdup(spec->db);
     w->spec.coll = _ccopy_strdup(spec->coll);
-    _ccopy_mongo_bulk_config(session, &w->config, _ccopy_mongo_target_coll(m, spec->coll),
-                             _ccopy_mongo_insert_only(m, spec->coll) ? CCOPY_WRITE_INSERT
-                                                                     : m->config.write_mode);
+    if (_ccopy_mongo_insert_only(m, spec->coll)) {
+        /* upserts into a collection found empty go as inserts; any _id found taken since (a
+         * window tried again, another writer) is upserted after all */
+        _ccopy_mongo_bulk_config(session, &w->config, _ccopy_mongo_target_coll(m, spec->coll),
+                                 CCOPY_WRITE_INSERT);
+        w->config.upsert_duplicates = 1;
+    } else {
+        _ccopy_mongo_bulk_config(session, &w->config, _ccopy_mongo_target_coll(m, spec->coll),
+                                 m->config.write_mode);
+    }
     w->config.on_reject = on_reject;
     w->config.reject_data = w;
     w->docs = _ccopy_calloc((size_t)m->config.write_batch_size, sizeof *w->docs);

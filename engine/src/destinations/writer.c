@@ -9,7 +9,8 @@
 #include "common.h"
 #include "writer.h"
 
-typedef enum doc_state { PENDING = 0, DONE, REJECTED } doc_state_t;
+/* DUPLICATE: answered 11000 in insert mode with upsert_duplicates, to be upserted */
+typedef enum doc_state { PENDING = 0, DONE, REJECTED, DUPLICATE } doc_state_t;
 
 typedef struct bulk {
     const _ccopy_bulk_config_t *c;
@@ -141,7 +142,12 @@ static int64_t apply_answer(bulk_t *b, const bson_t *reply, int64_t *retry_after
                 have_last_error = 1;
                 break;
             default:
-                if (code == 11000 && (b->sent[doc_index] > 1 || b->c->duplicate_is_written)) {
+                if (code == 11000 && b->c->upsert_duplicates) {
+                    /* ours from an earlier send or another writer's: the upsert settles both */
+                    b->state[doc_index] = DUPLICATE;
+                    done++;
+                } else if (code == 11000 &&
+                           (b->sent[doc_index] > 1 || b->c->duplicate_is_written)) {
                     /* an earlier send of this document reached the server (or, for
                      * duplicate_is_written, an earlier run did) */
                     b->state[doc_index] = DONE;
@@ -267,6 +273,29 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
     return 0;
 }
 
+/* Upsert the documents an insert found taken (state DUPLICATE), as one more logical batch. */
+static int upsert_duplicates(bulk_t *b, ccopy_error_t *error)
+{
+    _ccopy_bulk_config_t upsert = *b->c;
+    const bson_t **docs = NULL;
+    size_t i, n = 0;
+    int rc;
+    for (i = 0; i < b->count; i++)
+        if (b->state[i] == DUPLICATE) {
+            if (!docs)
+                docs = _ccopy_calloc(b->count - i, sizeof *docs);
+            docs[n++] = b->docs[i];
+        }
+    if (n == 0)
+        return 0;
+    upsert.mode = CCOPY_WRITE_UPSERT;
+    upsert.upsert_duplicates = 0;
+    upsert.duplicate_is_written = 0;
+    rc = _ccopy_bulk_write(&upsert, docs, n, b->result, error);
+    free(docs);
+    return rc;
+}
+
 int _ccopy_bulk_write(const _ccopy_bulk_config_t *config, const bson_t *const *docs, size_t count,
                       _ccopy_bulk_result_t *result, ccopy_error_t *error)
 {
@@ -279,6 +308,8 @@ int _ccopy_bulk_write(const _ccopy_bulk_config_t *config, const bson_t *const *d
     b.sent = _ccopy_calloc(count, 1);
     b.pending = _ccopy_calloc(count, sizeof *b.pending);
     rc = send_pending(&b, error);
+    if (rc == 0)
+        rc = upsert_duplicates(&b, error);
     free(b.state);
     free(b.sent);
     free(b.pending);

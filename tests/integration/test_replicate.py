@@ -512,6 +512,26 @@ def test_a_target_that_cuts_every_bulk_write_part_way_does_not_slow_the_job_to_a
         s["target_request_units"]["final_pace"] >= 100, figures
 
 
+def test_writes_under_a_fixed_target_budget_fit_the_bucket_whatever_the_batch_size(
+        ferretdb, mongo, db_name, target_db, cosmos_proxy):
+    src = mongo[db_name].orders
+    insert_spread(src, START, START + 3 * HOUR, 300, seed=173)
+    # one window of 300 documents of 1 KB: one batch of about 1,800 RU, where the target's
+    # bucket holds 500. Paced at 300 RU/s, a request carries half a second of the pace, so
+    # the target never has to cut one; sent whole after its wait, it was cut every time.
+    proxy = cosmos_proxy(ferretdb, ru_per_second=500)
+    s = ok(replicate(ferretdb.uri, db_name, proxy.uri(), "--collection", "orders",
+                     "--target-db", target_db.name, "--target-max-ru", "300",
+                     *span_args(START, START + 3 * HOUR, step="3h", parallel=1), timeout=120))
+    assert_same(target_db.orders, src, "under a fixed target budget")
+    c = proxy.counters()
+    inserts = c["by_command"]["insert"]
+    assert c["throttled"] == 0 and c["partial_writes"] == 0 and s["throttle_events"] == 0, c
+    # every request within half a second of the pace, give or take the document that tips it
+    assert inserts["ru"] / inserts["requests"] <= 150 + 10, inserts
+    assert s["documents"] == 300
+
+
 # ---------------------------------------------------------------- 8. a document too large
 
 

@@ -275,7 +275,10 @@ static int window_add(_ccopy_dest_window_t *w, const bson_t *doc, ccopy_error_t 
     int rc;
 
     int64_t bytes_limit = m->config.write_batch_bytes * w->limit / m->config.write_batch_size;
-    if (w->count > 0 && ((int)w->count >= w->limit || w->bytes + (int64_t)doc->len > bytes_limit)) {
+    if (w->count > 0 &&
+        ((int)w->count >= w->limit || w->bytes + (int64_t)doc->len > bytes_limit ||
+         _ccopy_request_write_too_large(w->config.requester, (int64_t)w->count + 1,
+                                        w->bytes + (int64_t)doc->len))) {
         rc = batch_flush(w, error);
         if (rc != 0)
             return rc;

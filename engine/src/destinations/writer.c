@@ -142,8 +142,8 @@ static int64_t apply_answer(bulk_t *b, const bson_t *reply, int64_t *retry_after
                 have_last_error = 1;
                 break;
             default:
-                if (code == 11000 && b->c->upsert_duplicates) {
-                    /* ours from an earlier send or another writer's: the upsert settles both */
+                if (code == 11000 && b->c->upsert_duplicates && b->sent[doc_index] == 1) {
+                    /* on a first send: another writer's, or an earlier try of the window's */
                     b->state[doc_index] = DUPLICATE;
                     done++;
                 } else if (code == 11000 &&

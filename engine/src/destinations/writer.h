@@ -41,8 +41,9 @@ typedef struct _ccopy_bulk_config {
     int duplicate_is_written;      /* insert mode: 11000 even on a first send counts as already
                                     * written (an earlier run wrote it); otherwise it is rejected */
     int upsert_duplicates;         /* insert mode standing in for upserts (the collection was
-                                    * empty): a document answered 11000 is upserted over what
-                                    * holds its _id, as an upsert would have done */
+                                    * empty): a document answered 11000 on its first send is
+                                    * upserted over what holds its _id, as an upsert would have
+                                    * done (on a re-send, the earlier send wrote it) */
     _ccopy_backoff_t backoff;      /* max_retries: failed sends in a row without progress */
     uint64_t *rng_state;
     _ccopy_reject_fn on_reject;    /* may be NULL */

@@ -173,6 +173,13 @@ def test_blob_faults_are_retried_and_the_content_is_exact(ferretdb, orders, azur
     # every fault but the dropped List Blobs request cost one retry of ours; that one libcurl
     # itself sends again (a kept-alive connection that closes before any byte of the answer)
     assert res.summary["retries"] >= 5
+    # each retry is told on stderr as it happens, with what was retried and why
+    told = [line for line in res.stderr.splitlines() if "retrying in" in line]
+    assert sum(" of faulty/" in line and ": HTTP 503 ServerBusy" in line and
+               "writing block" in line for line in told) == 2, res.explain()
+    assert any(".manifest.json" in line and "HTTP 500 OperationTimedOut" in line
+               for line in told), res.explain()
+    assert all("(retry 1 of 10)" in line for line in told), told
 
 
 def test_list_retries_and_times_out_as_told(ferretdb, orders, azurite, blob_container,

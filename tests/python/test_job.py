@@ -252,6 +252,36 @@ def test_engine_log_lines_go_to_the_cosmocopy_logger(cc, orders, tmp_path, caplo
             "an ObjectId; incremental runs cannot see it (a full run copies it)") in records
 
 
+def test_retries_while_copying_are_told_to_the_logger_as_they_happen(
+        cc, orders, mongo, tmp_path, caplog, ferretdb, cosmos_proxy, db_name):
+    # the 8th charged request (the first window's first read) and the target's 3rd (its first
+    # insert) are cut off mid-reply; throttling answers are counted, not told
+    proxy = cosmos_proxy(ferretdb, drop_on={8})
+    args = dict(source=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",
+                db=orders.database.name, collection="orders", full=True, retry_base_ms=10,
+                parallel=1, step="4h")
+    with caplog.at_level(logging.INFO, logger="cosmocopy"):
+        result = cc.backup(to=tmp_path / "bk", **args)
+    told = [r.getMessage() for r in caplog.records if r.name == "cosmocopy" and
+            r.levelno == logging.INFO and r.getMessage().startswith("retrying in ")]
+    assert result.ok and result.retries == 1 and len(told) == 1, told
+    assert f"(retry 1 of 10): reading window {orders.database.name}.orders [" in told[0], told
+    bc.assert_backup_matches(tmp_path / "bk", orders.database, ["orders"])
+
+    target = cosmos_proxy(ferretdb, drop_on={3}, ru_per_second=100000)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cosmocopy"):
+        result = cc.replicate(**dict(args, source=ferretdb.uri), target=target.uri(),
+                              target_db=f"{db_name}_told")
+    told = [r.getMessage() for r in caplog.records if r.name == "cosmocopy" and
+            r.getMessage().startswith("retrying in ")]
+    assert result.ok and result.documents == 1200, result
+    assert any(f"documents to {db_name}_told.orders: " in m for m in told), told
+    copied = mongo[f"{db_name}_told"].orders
+    assert sorted(d["_id"] for d in copied.find({}, {"_id": 1})) == \
+        sorted(d["_id"] for d in orders.find({}, {"_id": 1}))
+
+
 def test_job_state_errors(cc, orders, window_args, tmp_path):
     job = cc.Job("backup", to=tmp_path / "bk", **window_args)
     assert job.tasks == []

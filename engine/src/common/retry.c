@@ -5,9 +5,41 @@
  * jitter from a splitmix64 generator whose state the caller owns, so a schedule is reproducible
  * from its seed and workers never share random state.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "retry.h"
+
+static _Thread_local _ccopy_retry_note_fn note_fn;
+static _Thread_local void *note_data;
+
+_ccopy_retry_note_fn _ccopy_retry_notes_set(_ccopy_retry_note_fn fn, void *data, void **old_data)
+{
+    _ccopy_retry_note_fn old = note_fn;
+    if (old_data)
+        *old_data = note_data;
+    note_fn = fn;
+    note_data = data;
+    return old;
+}
+
+void _ccopy_retry_note(int64_t delay_ms, int attempt, int max_retries, const char *fmt, ...)
+{
+    char line[1024];
+    int n;
+    va_list ap;
+    if (!note_fn)
+        return;
+    n = snprintf(line, sizeof line, "retrying in %lld ms (retry %d of %d): ", (long long)delay_ms,
+                 attempt, max_retries);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    note_fn(note_data, line);
+}
 
 uint64_t _ccopy_rng_next(uint64_t *state)
 {

@@ -50,4 +50,18 @@ _ccopy_retry_class_t _ccopy_classify_server_error(int64_t code, const char *mess
 /* A short human name for a class: "network", "throttled", "timeout", "cursor", "transient". */
 const char *_ccopy_retry_class_name(_ccopy_retry_class_t cls);
 
+/* Retries after faults are told as they happen (a job's log, at INFO), by whatever thread
+ * retries: a job sets the receiver for the threads that run its work (its caller's and its
+ * workers'); with none set, nothing is told. Throttling answers are counted, not told. */
+typedef void (*_ccopy_retry_note_fn)(void *data, const char *line);
+/* This thread's receiver (NULL: none); returns the one it replaces, to put back. */
+_ccopy_retry_note_fn _ccopy_retry_notes_set(_ccopy_retry_note_fn fn, void *data, void **old_data);
+/* "retrying in DELAY ms (retry ATTEMPT of MAX): " then the printf text, to this thread's
+ * receiver. */
+void _ccopy_retry_note(int64_t delay_ms, int attempt, int max_retries, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 #endif

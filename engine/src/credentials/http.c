@@ -231,6 +231,17 @@ void _ccopy_http_client_cleanup(_ccopy_http_client_t *c)
     c->curl = NULL;
 }
 
+void _ccopy_http_note_retry(const _ccopy_http_response_t *res, const char *what, int64_t delay_ms,
+                            int attempt, int max_retries)
+{
+    if (res->curl_code != CURLE_OK)
+        _ccopy_retry_note(delay_ms, attempt, max_retries, "%s: %s", what,
+                          curl_easy_strerror(res->curl_code));
+    else
+        _ccopy_retry_note(delay_ms, attempt, max_retries, "%s: HTTP %ld%s%s", what, res->status,
+                          res->error_code[0] ? " " : "", res->error_code);
+}
+
 int _ccopy_http_send(_ccopy_http_client_t *client, const _ccopy_http_call_t *call,
                      _ccopy_http_response_t *res, const char *what, ccopy_error_t *error)
 {
@@ -268,6 +279,7 @@ int _ccopy_http_send(_ccopy_http_client_t *client, const _ccopy_http_call_t *cal
         if (client->retries)
             atomic_fetch_add(client->retries, 1);
         delay = _ccopy_backoff_delay_ms(&client->backoff, attempt, res->retry_after_ms, &client->rng);
+        _ccopy_http_note_retry(res, what, delay, attempt, client->backoff.max_retries);
         if (_ccopy_sleep_ms(delay, client->canceled))
             return _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
     }

@@ -55,6 +55,11 @@ int64_t _ccopy_http_retry_after_ms(const char *value);
  * 504, and connection failures, resets and timeouts. A host name that does not resolve is not. */
 int _ccopy_http_retryable(const _ccopy_http_response_t *res);
 
+/* Tell a retry of `what` after this answer (see _ccopy_retry_note): its HTTP status and error
+ * code, or the connection's failure. */
+void _ccopy_http_note_retry(const _ccopy_http_response_t *res, const char *what, int64_t delay_ms,
+                            int attempt, int max_retries);
+
 /* Append "name: value" (or a whole "name:value" line) to a header list. Never returns NULL: out
  * of memory is the engine's rule for it (_ccopy_out_of_memory). */
 struct curl_slist *_ccopy_http_header_add(struct curl_slist *list, const char *name, const char *value);

@@ -139,6 +139,7 @@ int _ccopy_blob_object_read(_ccopy_sink_t *sink, const char *db, const char *col
         if (b->settings.retries)
             atomic_fetch_add(b->settings.retries, 1);
         delay = _ccopy_backoff_delay_ms(&client.http.backoff, attempt, res.retry_after_ms, &client.http.rng);
+        _ccopy_http_note_retry(&res, what, delay, attempt, b->settings.backoff.max_retries);
         if (_ccopy_sleep_ms(delay, client.http.canceled)) {
             rc = _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
             break;

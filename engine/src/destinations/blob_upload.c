@@ -162,8 +162,12 @@ static void drive(blob_object_t *o, int wait_ms)
         } else if (_ccopy_http_retryable(&s->res) && ++s->attempt <= o->b->settings.backoff.max_retries) {
             int64_t delay = _ccopy_backoff_delay_ms(&o->b->settings.backoff, s->attempt,
                                                     s->res.retry_after_ms, &o->rng);
+            char *what = _ccopy_strdup_printf("writing block %s of %s", s->id, o->blob);
             if (o->b->settings.retries)
                 atomic_fetch_add(o->b->settings.retries, 1);
+            _ccopy_http_note_retry(&s->res, what, delay, s->attempt,
+                                   o->b->settings.backoff.max_retries);
+            free(what);
             s->retry_at_ms = _ccopy_monotonic_ms() + delay;
             s->state = 2;
         } else {

@@ -284,6 +284,10 @@ static int send_pending(bulk_t *b, ccopy_error_t *error)
             int64_t delay = _ccopy_request_backoff_ms(c->requester, &c->backoff, attempts, retry_after,
                                                       c->rng_state);
             atomic_fetch_add(&counters->wait_ms, delay);
+            if (throttled == 0 && _ccopy_source_error_class(&e) != CCOPY_RETRY_THROTTLED)
+                _ccopy_retry_note(delay, attempts, c->backoff.max_retries,
+                                  "writing %zu document%s to %s.%s: %s", sent, sent == 1 ? "" : "s",
+                                  c->db, c->coll, e.message);
             if (_ccopy_sleep_ms(delay, c->requester->canceled))
                 return _ccopy_error_set(error, CCOPY_ECANCELED, CCOPY_DOMAIN_ENGINE, 0, "canceled");
         }

@@ -391,6 +391,23 @@ void _ccopy_job_log(ccopy_job_t *job, ccopy_log_level_t level, const char *fmt, 
     }
 }
 
+static void tell_retry(void *data, const char *line)
+{
+    _ccopy_job_log((ccopy_job_t *)data, CCOPY_LOG_INFO, "%s", line);
+}
+
+_ccopy_retry_receiver_t _ccopy_job_tell_retries(ccopy_job_t *job)
+{
+    _ccopy_retry_receiver_t former;
+    former.fn = _ccopy_retry_notes_set(job ? tell_retry : NULL, job, &former.data);
+    return former;
+}
+
+void _ccopy_job_retries_untold(_ccopy_retry_receiver_t former)
+{
+    _ccopy_retry_notes_set(former.fn, former.data, NULL);
+}
+
 void _ccopy_job_stop(ccopy_job_t *job, int status)
 {
     int none = 0;

@@ -189,6 +189,15 @@ _ccopy_coll_stats_t *_ccopy_job_add_collection(ccopy_job_t *job, const char *nam
 void _ccopy_job_add_task(ccopy_job_t *job, _ccopy_coll_stats_t *coll, ccopy_manifest_kind_t kind,
                          int64_t start, int64_t end);
 /* Retry a planning read after a lost connection, throttling or timeout (see plan.c). */
+/* Retries after faults in this thread go to the job's log (INFO) until
+ * _ccopy_job_retries_untold(the returned value) puts back the thread's former receiver. */
+typedef struct _ccopy_retry_receiver {
+    _ccopy_retry_note_fn fn;
+    void *data;
+} _ccopy_retry_receiver_t;
+_ccopy_retry_receiver_t _ccopy_job_tell_retries(ccopy_job_t *job);
+void _ccopy_job_retries_untold(_ccopy_retry_receiver_t former);
+
 int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *error);
 /* The backup's windows for restore and verify: job->tasks from job->from's catalog. */
 int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error);

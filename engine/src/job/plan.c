@@ -200,7 +200,8 @@ int _ccopy_plan_again(ccopy_job_t *job, int rc, int *attempt, ccopy_error_t *err
     delay = _ccopy_backoff_delay_ms(&job->backoff, *attempt, _ccopy_parse_retry_after_ms(error->message),
                                     &job->plan_rng);
     atomic_fetch_add(&job->counters.wait_ms, delay);
-    _ccopy_job_log(job, CCOPY_LOG_INFO, "retrying in %lld ms: %s", (long long)delay, error->message);
+    _ccopy_job_log(job, CCOPY_LOG_INFO, "retrying in %lld ms (retry %d of %d): %s",
+                   (long long)delay, *attempt, job->backoff.max_retries, error->message);
     return _ccopy_sleep_ms(delay, &job->canceled) == 0;
 }
 

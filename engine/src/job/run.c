@@ -84,7 +84,7 @@ static int ended(ccopy_job_t *job, ccopy_error_t *error)
                     : 0;
 }
 
-int ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
+static int job_plan(ccopy_job_t *job, ccopy_error_t *error)
 {
     ccopy_error_t e;
     int rc;
@@ -110,6 +110,14 @@ int ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
         if (error)
             *error = e;
     }
+    return rc;
+}
+
+int ccopy_job_plan(ccopy_job_t *job, ccopy_error_t *error)
+{
+    _ccopy_retry_receiver_t former = _ccopy_job_tell_retries(job);
+    int rc = job_plan(job, error);
+    _ccopy_job_retries_untold(former);
     return rc;
 }
 
@@ -154,7 +162,7 @@ static int given_task(ccopy_job_t *job, bson_iter_t *task, size_t i, _ccopy_task
     return 0;
 }
 
-int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error)
+static int job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error)
 {
     bson_t *doc;
     bson_error_t be;
@@ -202,6 +210,14 @@ int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t
         return rc;
     }
     return ccopy_job_plan(job, error);
+}
+
+int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error)
+{
+    _ccopy_retry_receiver_t former = _ccopy_job_tell_retries(job);
+    int rc = job_plan_tasks(job, tasks_json, error);
+    _ccopy_job_retries_untold(former);
+    return rc;
 }
 
 void ccopy_job_set_pace(ccopy_job_t *job, double ru_per_second)
@@ -283,7 +299,7 @@ static int ended_stopped(ccopy_job_t *job, int rc)
     return rc;
 }
 
-int ccopy_job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count, ccopy_error_t *error)
+static int job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count, ccopy_error_t *error)
 {
     ccopy_error_t e;
     size_t errors_before;
@@ -316,12 +332,20 @@ int ccopy_job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count, c
     return ended_stopped(job, tasks_result(job, errors_before, error));
 }
 
+int ccopy_job_run_tasks(ccopy_job_t *job, const size_t *indices, size_t count, ccopy_error_t *error)
+{
+    _ccopy_retry_receiver_t former = _ccopy_job_tell_retries(job);
+    int rc = job_run_tasks(job, indices, count, error);
+    _ccopy_job_retries_untold(former);
+    return rc;
+}
+
 int ccopy_job_run_task(ccopy_job_t *job, size_t index, ccopy_error_t *error)
 {
     return ccopy_job_run_tasks(job, &index, 1, error);
 }
 
-int ccopy_job_finish(ccopy_job_t *job, ccopy_error_t *error)
+static int job_finish(ccopy_job_t *job, ccopy_error_t *error)
 {
     int status;
     ccopy_error_t e;
@@ -385,6 +409,14 @@ int ccopy_job_finish(ccopy_job_t *job, ccopy_error_t *error)
     if (rc != 0 && error)
         *error = e;
     _ccopy_job_report(job);
+    return rc;
+}
+
+int ccopy_job_finish(ccopy_job_t *job, ccopy_error_t *error)
+{
+    _ccopy_retry_receiver_t former = _ccopy_job_tell_retries(job);
+    int rc = job_finish(job, error);
+    _ccopy_job_retries_untold(former);
     return rc;
 }
 

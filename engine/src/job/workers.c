@@ -164,6 +164,7 @@ static void *worker_main(void *arg)
     ccopy_job_t *job = worker->job;
     _ccopy_task_t *task;
 
+    _ccopy_job_tell_retries(job); /* this thread's receiver, for its life */
     if (job->source) {
         worker->source_client = mongoc_client_pool_pop(job->source->pool);
         _ccopy_requester_init(&worker->source, worker->source_client, &job->request_shared,

@@ -155,6 +155,12 @@ static int back_off(read_state_t *st, const bson_error_t *e, ccopy_error_t *erro
     delay = _ccopy_request_backoff_ms(c->requester, &c->backoff, st->attempts,
                                       _ccopy_parse_retry_after_ms(e->message), c->rng_state);
     atomic_fetch_add(&counters->wait_ms, delay);
+    if (_ccopy_source_error_class(e) != CCOPY_RETRY_THROTTLED) { /* throttling is counted */
+        char *where = _ccopy_window_describe(c->db, c->coll, c->kind, &c->window);
+        _ccopy_retry_note(delay, st->attempts, c->backoff.max_retries, "reading window %s: %s",
+                          where, e->message);
+        free(where);
+    }
     if (_ccopy_sleep_ms(delay, c->requester->canceled))
         return canceled(error);
     return 0;

@@ -422,7 +422,9 @@ void _ccopy_job_fill_progress(ccopy_job_t *job, ccopy_progress_t *p)
     memset(p, 0, sizeof *p);
     p->size = sizeof *p;
     pthread_mutex_lock(&job->lock);
-    elapsed = (double)(now - job->started_ms) / 1000.0;
+    if (job->finished_ms)
+        now = job->finished_ms; /* a finished job's figures stay as they ended */
+    elapsed = job->started_ms ? (double)(now - job->started_ms) / 1000.0 : 0.0; /* not started */
     copy_elapsed = job->copy_started_ms ? (double)(now - job->copy_started_ms) / 1000.0 : 0.0;
     p->phase = job->phase;
     p->windows_total = (int64_t)job->task_count;

@@ -65,7 +65,8 @@ Example::
 """,
     "restore": """Restore a backup (folder, Azure Blob) into a server.
 
-Windows already restored are skipped when run again. Returns the :class:`Result`.
+Every window is written again when run again (bulk upserts by ``_id``: a restore is
+idempotent, so run it again after a failure). Returns the :class:`Result`.
 
 Example::
 

@@ -122,14 +122,31 @@ def _is_server_uri(value: Any) -> bool:
     return False
 
 
-def _takes(option: Option, value: Any, alternatives: int) -> bool:
-    if alternatives == 1:
+def _takes(option: Option, value: Any, candidates: tuple[Option, ...]) -> bool:
+    if len(candidates) == 1:
         return True
     if option.type == "enum":
         return _text_or_none(option, value) in option.choices
+    if option.name == "sink" and any(o.name == "until" for o in candidates):
+        return _names_destination(value)  # backup's to: the destination or the range's end
     if option.name == "sink":  # verify's --backup is a backup, or a replica's server
         return not _is_server_uri(value)
     return True
+
+
+def _names_destination(value: Any) -> bool:
+    """As ``backup --to``: a path or a destination's form (dir:, a URL) is the destination; a
+    time (a datetime, a number, a text the engine reads as a time) is the end of the range;
+    anything else is taken as a destination, whose message then says what is wrong."""
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str):
+        return isinstance(value, (bytes, bool)) or not isinstance(value, (int, float, _dt.date))
+    if value.startswith("dir:") or "://" in value:
+        return True
+    err = _e.ccopy_error_t()
+    scratch = _e.ccopy_options_t()
+    return "\0" in value or _e.ccopy_options_set(scratch, "until", value, err) != 0
 
 
 def _text_or_none(option: Option, value: Any) -> str | None:
@@ -288,7 +305,7 @@ def build(command: str, kwargs: Mapping[str, Any]) -> tuple[_e.ccopy_options_t, 
         candidates = known.get(kw)
         if not candidates:
             raise _unknown(command, raw_kw)
-        option = next((o for o in candidates if _takes(o, value, len(candidates))), candidates[0])
+        option = next((o for o in candidates if _takes(o, value, candidates)), candidates[0])
         if option.name in given:
             raise errors.UsageError(f"{command}(): {raw_kw} and {given[option.name].keyword} "
                                     f"both set {option.name}; give one")
@@ -306,6 +323,12 @@ def build(command: str, kwargs: Mapping[str, Any]) -> tuple[_e.ccopy_options_t, 
                     message = message[len(prefix):]
                 raise _refuse(message, raw_kw, where, err.code, err.cause)
         given[option.name] = Given(raw_kw, where, texts[0] if texts else "")
+    until = given.get("until")
+    if command == "backup" and "sink" not in given and until and until.keyword == "to":
+        # backup(to=T) alone: to= read as the range's end, and no destination is left
+        raise _refuse("a time: the end of the range (as backup --to T); the destination is "
+                      "missing: give it as sink= or to= (dir:PATH, azblob://CONTAINER[/PREFIX] or "
+                      "a container URL with a SAS)", "to", until.where)
     return opts, given
 
 

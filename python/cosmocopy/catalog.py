@@ -149,6 +149,17 @@ class BackupWindow(Record):
         object.__setattr__(self, "_list", manifests)
         object.__setattr__(self, "_index", index)
 
+    def __copy__(self) -> BackupWindow:
+        return self  # read-only
+
+    def __deepcopy__(self, memo: Any) -> BackupWindow:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError(f"cannot pickle a {type(self).__name__}: it reads through the backup "
+                        "opened in this process; send to_dict(), or the backup's location to "
+                        "open_backup() in the other process")
+
     @property
     def start_time(self) -> _dt.datetime | None:
         """The window's start as an aware UTC datetime (None for the non-ObjectId pass)."""
@@ -189,6 +200,10 @@ class Listing(Record):
     def __init__(self, windows: list[BackupWindow]) -> None:
         super().__init__({"windows": [w.to_dict() for w in windows]})
         object.__setattr__(self, "_windows", windows)
+
+    __copy__ = BackupWindow.__copy__
+    __deepcopy__ = BackupWindow.__deepcopy__
+    __reduce__ = BackupWindow.__reduce__
 
     @property
     def windows(self) -> list[BackupWindow]:

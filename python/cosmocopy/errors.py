@@ -96,10 +96,12 @@ class Error(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # picklable (a distributed runner sends exceptions between processes)
+        # with the job's result and the arguments the message names (set back as state)
+        state = {"result": self.result, "_arguments": dict(self._arguments)}
         if isinstance(self, _MissingInput):  # its shown name is UsageError's: rebuilt by name
-            return (_rebuild_missing, (self.message, self.code, self.domain, self.cause))
+            return (_rebuild_missing, (self.message, self.code, self.domain, self.cause), state)
         cls = UsageError if isinstance(self, _UnknownArgument) else type(self)
-        return (_rebuild, (cls, self.message, self.code, self.domain, self.cause))
+        return (_rebuild, (cls, self.message, self.code, self.domain, self.cause), state)
 
 
 def _rebuild(cls: type[Error], message: str, code: int, domain: str, cause: int) -> Error:

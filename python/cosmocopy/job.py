@@ -179,6 +179,7 @@ class Job:
         self._last_phase = -1
         self._driving = threading.Lock()
         self._planned = False
+        self._plan_failed: errors.Error | None = None
         self._finished = False
         self._final: Result | None = None
         self._final_progress: Progress | None = None
@@ -251,7 +252,13 @@ class Job:
 
     def plan(self) -> list[Task]:
         """Check the options against the servers, read the catalog and cut what is left into
-        tasks. Returns them (also :attr:`tasks`). Planning twice returns the same plan."""
+        tasks. Returns them (also :attr:`tasks`). Planning twice returns the same plan; after
+        planning failed, planning again raises :class:`~cosmocopy.UsageError` (a job that could
+        not plan has ended: make a new one to try again)."""
+        if self._plan_failed is not None:
+            failed = self._plan_failed
+            raise errors.UsageError(f"{self.command} job: its planning failed ({failed.message}); "
+                                    "make a new job to try again") from failed
         if not self._planned:
             if self._finished:
                 raise errors.UsageError(f"{self.command} job: already finished")
@@ -266,6 +273,7 @@ class Job:
             self._call(fn, *args)
         except errors.Error as e:
             self._finished = True
+            self._plan_failed = e
             try:
                 self._call(_e.cosmocopy_job_finish)
             except errors.Error:
@@ -362,6 +370,10 @@ class Job:
         job's worker threads and wait. Done tasks are not run again, and a task given more than
         once runs once; failed or stopped ones are retried. Plans first when needed. Returns those tasks; raises the first failure (the
         task's own state and error stay readable)."""
+        if tasks is not None and not isinstance(tasks, Iterable) or isinstance(tasks, (str, bytes)):
+            raise errors.UsageError(f"{self.command} job: run_tasks() takes a list of tasks "
+                                    f"(indices or Task objects), not {type(tasks).__name__}; "
+                                    "run_task() runs one")
         self.plan()
         indices = None if tasks is None else self._indices(tasks)
         self._call(_e.cosmocopy_job_run_tasks, indices)

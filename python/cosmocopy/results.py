@@ -35,6 +35,8 @@ class Record(Mapping[str, Any]):
         object.__setattr__(self, "_data", dict(data))
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_data" or name.startswith("__"):  # not set yet (copy, pickle) or protocol
+            raise AttributeError(name)
         try:
             return _wrap(self._data[name])
         except KeyError:
@@ -42,6 +44,10 @@ class Record(Mapping[str, Any]):
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # plain data: copies and pickles (a job's Result crosses process pools)
+        return (type(self), (self._data,))
 
     def __getitem__(self, key: str) -> Any:
         return _wrap(self._data[key])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import logging
+import copy
 import pickle
 
 import pytest
@@ -92,6 +93,9 @@ def test_an_unreachable_source_is_a_connection_error(cc, db_name, tmp_path, capl
     # an exception a caller can keep or send elsewhere
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is type(err) and str(again) == str(err) and again.code == err.code
+    # with what the job did: its result too crosses processes (and copies)
+    assert again.result == err.result and again.result.status == "failed"
+    assert copy.deepcopy(err.result) == err.result and copy.copy(err.result) == err.result
 
 
 def test_a_rejected_account_key_is_an_authentication_error(cc, orders, window_args, azurite,
@@ -316,7 +320,9 @@ SAS_NO_CONTAINER = "https://127.0.0.1:1/devstoreaccount1?sv=2020-01-01&sig=SECRE
 
 @pytest.mark.parametrize("call, words", [
     (lambda cc, d: cc.backup(source=UNREACHABLE, db="d", to=5),
-     ["backup(to=****): ", 'unsupported destination "5"']),
+     ["backup(to=5): a time: the end of the range", "the destination is missing"]),
+    (lambda cc, d: cc.backup(source=UNREACHABLE, db="d", to=b"dir:/x"),
+     ["backup(to=****): ", "bytes is not a value for sink"]),
     (lambda cc, d: cc.backup(source=UNREACHABLE, db="d", to=SAS_NO_CONTAINER),
      ["backup(to=****): ", "names no container"]),
     (lambda cc, d: cc.restore(from_=SAS_NO_CONTAINER, to=UNREACHABLE),

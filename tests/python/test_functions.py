@@ -5,7 +5,10 @@ is compared with what the command prints for the same job."""
 
 from __future__ import annotations
 
+import copy
+import datetime
 import json
+import pickle
 
 import bson
 import pytest
@@ -157,6 +160,37 @@ def test_list_windows_is_the_commands_list_and_reads_back_the_documents(
     assert decoded == [bson.decode(r) for r in first.read()]
     assert all(isinstance(d, RawBSONDocument) for d in first.read(decode=RawBSONDocument))
     assert sum(1 for _ in cc.open_backup(tmp_path / "bk").read(collection="orders")) == 1200
+    # read-only: copies are the same; reading goes through this process's open backup, so
+    # pickling says what to send instead
+    assert copy.copy(first) is first and copy.deepcopy(listing) is listing
+    for tied in (first, listing):
+        with pytest.raises(TypeError, match="send to_dict\\(\\), or the backup's location"):
+            pickle.dumps(tied)
+    assert pickle.loads(pickle.dumps(first.to_dict())) == first.to_dict()
+
+
+def test_results_and_plans_copy_and_pickle(cc, orders, window_args, tmp_path):
+    result = cc.backup(to=tmp_path / "bk", **window_args)
+    plan = cc.plan(from_="2026-01-01", to="2026-01-02")
+    for record in (result, plan, plan.windows[0], result.collections[0]):
+        for again in (copy.copy(record), copy.deepcopy(record), pickle.loads(pickle.dumps(record))):
+            assert type(again) is type(record) and again == record
+            assert again.to_dict() == record.to_dict()
+    again = pickle.loads(pickle.dumps(result))
+    assert again.documents == 1200 and again.ok and again.windows_written == 3
+
+
+def test_backups_to_may_end_the_range_as_the_commands_to(cc, orders, window_args, tmp_path):
+    args = {k: v for k, v in window_args.items() if k != "until"}
+    # as `cosmocopy backup --to dir:... --from T --to T`: a time given to `to` ends the range
+    result = cc.backup(sink=f"dir:{tmp_path / 'a'}", to=START + 4 * HOUR, **args)
+    assert result.ok and result.documents == 400
+    end = datetime.datetime.fromtimestamp(START + 8 * HOUR, datetime.timezone.utc)
+    result = cc.backup(sink=tmp_path / "b", to=end, **args)
+    assert result.ok and result.documents == 800
+    # a destination given twice is still refused, naming both
+    with pytest.raises(cc.UsageError, match="to and sink both set sink"):
+        cc.backup(sink=tmp_path / "c", to=f"dir:{tmp_path / 'd'}", until=START + HOUR, **args)
 
 
 def test_reading_a_window_whose_data_was_altered_raises_corrupt(cc, orders, window_args,

@@ -282,6 +282,34 @@ def test_retries_while_copying_are_told_to_the_logger_as_they_happen(
         sorted(d["_id"] for d in orders.find({}, {"_id": 1}))
 
 
+def test_a_job_whose_planning_failed_says_so_when_planned_again(cc, tmp_path):
+    job = cc.Job("backup", source="mongodb://127.0.0.1:1/", db="d", to=tmp_path / "bk",
+                 from_="2026-01-01", until="2026-01-02", server_timeout_ms=300)
+    assert job.progress().elapsed_seconds == 0  # not started
+    with pytest.raises(cc.ConnectionError) as first:
+        job.plan()
+    # not an empty plan that says there is nothing to do
+    with pytest.raises(cc.UsageError, match=r"backup job: its planning failed \(.*127\.0\.0\.1:1"
+                       r".*\); make a new job to try again") as again:
+        job.plan()
+    assert again.value.__cause__ is first.value
+    with pytest.raises(cc.UsageError):
+        job.run_tasks()
+    # a finished job's figures stay as they ended
+    ended = job.progress().elapsed_seconds
+    time.sleep(0.2)
+    assert 0 < ended == job.progress().elapsed_seconds
+
+
+def test_run_tasks_takes_a_list_of_tasks(cc, orders, window_args, tmp_path):
+    with cc.Job("backup", to=tmp_path / "bk", **window_args) as job:
+        for wrong in (1, "0", None.__class__):
+            with pytest.raises(cc.UsageError, match="run_tasks\\(\\) takes a list of tasks"):
+                job.run_tasks(wrong)
+        assert [t.index for t in job.run_tasks((i for i in [2]))] == [2]
+        assert job.run().windows_written == 3
+
+
 def test_job_state_errors(cc, orders, window_args, tmp_path):
     job = cc.Job("backup", to=tmp_path / "bk", **window_args)
     assert job.tasks == []

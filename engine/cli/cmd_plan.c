@@ -89,6 +89,12 @@ int cmd_plan(int argc, char **argv)
                  step_text, (long long)ccopy_option_find("step")->max);
         return flag_error("plan", "--step", &e);
     }
+    if (start >= end) { /* as the job commands say it */
+        snprintf(e.message, sizeof e.message,
+                 "range from %s to %s is empty: --from must be before --to", from, to);
+        print_error("plan", &e);
+        return EXIT_USAGE;
+    }
     if (ccopy_plan_cut(&windows, &count, start, end, step, &e) != 0) {
         print_error("plan", &e);
         return EXIT_USAGE;

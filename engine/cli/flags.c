@@ -433,7 +433,12 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
     }
     if (cmd->kind != CCOPY_JOB_RESTORE && ccopy_options_get(opts, "until") &&
         !ccopy_options_get(opts, "from")) {
-        *rc = job_usage_error(cmd, argc, argv, "%s", "--to T (the end of a range) needs --from T");
+        /* named as typed: --until is the alias */
+        int until = 0;
+        for (i = 0; i < argc; i++)
+            until |= strcmp(argv[i], "--until") == 0 || strncmp(argv[i], "--until=", 8) == 0;
+        *rc = job_usage_error(cmd, argc, argv, "%s T (the end of a range) needs --from T",
+                              until ? "--until" : "--to");
         return -1;
     }
     if (cmd->kind != CCOPY_JOB_RESTORE && cmd->kind != CCOPY_JOB_VERIFY &&

@@ -410,7 +410,7 @@ def test_an_unknown_auth_mechanism_is_bad_input(flag):
 
 # ---------------------------------------------------------------- messages name the user's flags
 
-INTERNAL = re.compile(r"\b(option \w+|sink|until|target_db|target_collection|write_mode|source_db|"
+INTERNAL = re.compile(r"(?<!-)\b(option \w+|sink|until|target_db|target_collection|write_mode|source_db|"
                       r"source_collection|mode range)\b")
 
 FLAG_MESSAGES = [
@@ -420,6 +420,11 @@ FLAG_MESSAGES = [
      'dir:/some/folder'),
     ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
                 "--from", "-2d"], "--from T (the start of a range) needs --to T (its end)"),
+    # the end of a range alone, named as typed
+    ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
+                "--until", "-1h"], "--until T (the end of a range) needs --from T"),
+    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--target",
+                   "mongodb://127.0.0.1:2/", "--to", "-1h"], "--to T (the end of a range) needs --from T"),
     ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x"],
      "--to is required (dir:PATH, azblob://CONTAINER[/PREFIX] or a container URL with a SAS)"),
     ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
@@ -549,7 +554,8 @@ def test_a_flag_given_twice_takes_its_last_value_even_after_a_bad_one(ferretdb, 
     (["--from", "2026-01-01", "--to", "soon"], '--to: invalid time "soon"'),
     (["--from", "2026-01-01", "--to", "2026-01-02", "--step", "100000w"],
      "--step: 100000w is above the maximum 4294967296s"),
-], ids=["step", "from", "to", "step-too-long"])
+    (["--from", "-2h", "--to", "-4h"], "range from -2h to -4h is empty: --from must be before --to"),
+], ids=["step", "from", "to", "step-too-long", "reversed"])
 def test_plan_names_the_flag_of_a_bad_value(args, message):
     res = clirun.run("plan", *args, timeout=30)
     assert res.rc == 2, res.explain()

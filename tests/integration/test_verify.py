@@ -252,6 +252,35 @@ def test_a_missing_data_object_differs(ferretdb, source, scratch, deep):
         assert (bad["missing"], bad["extra"], bad["different"]) == (m["documents"], 0, 0), bad
 
 
+@pytest.mark.parametrize("deep", [False, True], ids=["counts", "deep"])
+def test_a_hole_between_windows_differs_as_restore_refuses_it(ferretdb, source, scratch, deep):
+    # a window that failed while later ones completed: its manifest and data are not there
+    windows = windows_on_disk(scratch, source.name, "events")
+    assert len(windows) >= 3
+    m, manifest, data = windows[len(windows) // 2]
+    manifest.unlink()
+    data.unlink()
+    extra = ["--deep"] if deep else []
+    res = verify(ferretdb.uri, source.name, f"dir:{scratch}", "--collection", "events", *extra)
+    assert res.rc == 3, res.explain()
+    hole = verdicts(res)[("events", "window", m["window"]["start"])]
+    assert hole["status"] == "differs" and hole["source_documents"] == m["documents"] > 0, hole
+    assert hole["end"] == m["window"]["end"], hole
+    assert "no completed window here" in hole["problem"], hole
+    assert f"the source has {m['documents']} document" in hole["problem"], hole
+    # the other windows are verified and match; the summary names the hole
+    left = len(list((scratch / source.name / "events").glob("*.manifest.json")))
+    assert res.summary["windows_verified"] == left + 1
+    assert res.summary["windows_differing"] == 1
+    assert describe(source.name, "events", m) in last_line(res)
+    # restore refuses the same backup for the same hole
+    refused = clirun.run("restore", "--from", f"dir:{scratch}", "--to", ferretdb.uri, "--db",
+                         source.name, "--collection", "events", "--to-db", "unused_hole",
+                         "--dry-run", timeout=60)
+    assert refused.rc == 1 and "has no completed window for [" in refused.stderr, \
+        refused.explain()
+
+
 # ---------------------------------------------------------------- 12. a document lost from a backup
 
 

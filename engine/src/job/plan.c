@@ -641,6 +641,39 @@ static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count,
     return 0;
 }
 
+/* Verify checks the time between the windows of backup[first..end) (one collection's, in
+ * order) too: a window that failed or was never backed up (a replica's too) leaves documents
+ * of the source in no window, which restore refuses. Each hole is a task whose manifest says
+ * "no window here" (data NULL, no documents). */
+static void add_holes(ccopy_job_t *job, _ccopy_coll_stats_t *coll, size_t first, size_t end)
+{
+    int64_t covered = -1;
+    size_t i, n = end;
+    for (i = first; i < n; i++) {
+        ccopy_manifest_t hole;
+        const ccopy_manifest_t *m = &job->backup[i];
+        if (m->kind != CCOPY_MANIFEST_WINDOW)
+            continue;
+        if (covered >= 0 && m->window.start > covered) {
+            memset(&hole, 0, sizeof hole);
+            hole.format_version = 1;
+            hole.kind = CCOPY_MANIFEST_WINDOW;
+            hole.database = _ccopy_strdup(m->database);
+            hole.collection = _ccopy_strdup(m->collection);
+            hole.window.start = covered;
+            hole.window.end = m->window.start;
+            pthread_mutex_lock(&job->lock);
+            job->backup = _ccopy_realloc(job->backup, (job->backup_count + 1) * sizeof *job->backup);
+            job->backup[job->backup_count++] = hole;
+            pthread_mutex_unlock(&job->lock);
+            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, hole.window.start, hole.window.end);
+            m = &job->backup[i]; /* the array moved */
+        }
+        if (m->window.end > covered)
+            covered = m->window.end;
+    }
+}
+
 static int wanted(const ccopy_job_t *job, const ccopy_manifest_t *m, int64_t from, int64_t until)
 {
     if (m->kind == CCOPY_MANIFEST_NON_OBJECTID)
@@ -729,6 +762,8 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
             coll->range_start = job->backup[job->backup_count - kept].window.start;
             coll->range_end = job->backup[job->backup_count - 1].window.end;
             pthread_mutex_unlock(&job->lock);
+            if (job->kind == CCOPY_JOB_VERIFY)
+                add_holes(job, coll, job->backup_count - kept, job->backup_count);
             if (job->kind == CCOPY_JOB_RESTORE && until > coll->range_end &&
                 job->backup[job->backup_count - 1].kind == CCOPY_MANIFEST_WINDOW) {
                 char end[CCOPY_TIME_TEXT_SIZE];

@@ -322,12 +322,19 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
     v.deep = deep;
     source_reader_config(worker, task, &c);
     rc = _ccopy_reader_count(&c, &v.source_count, error);
-    if (rc == 0)
+    if (!task->manifest->data) { /* a hole between windows (plan.c add_holes) */
+        if (rc == 0 && v.source_count > 0)
+            add_problem(&v, "the %s has no completed window here (a window failed or was never "
+                        "copied); the source has %lld document%s",
+                        backup ? "backup" : "replica", (long long)v.source_count,
+                        v.source_count == 1 ? "" : "s");
+        deep = 0;
+    } else if (rc == 0)
         rc = job->from->ops->window_count(worker->from_session, task->manifest, &v.backup_count,
                                           error);
-    if (rc == 0 && backup)
+    if (rc == 0 && backup && task->manifest->data)
         rc = check_backup_data(worker, &v, task->manifest, error);
-    if (rc == 0 && v.source_count != v.backup_count)
+    if (rc == 0 && task->manifest->data && v.source_count != v.backup_count)
         add_problem(&v, "the source has %lld document%s, the %s %lld", (long long)v.source_count,
                     v.source_count == 1 ? "" : "s", backup ? "backup" : "replica",
                     (long long)v.backup_count);

@@ -261,6 +261,8 @@ def _texts(option: Option, value: Any, where: str) -> list[str]:
         raise errors.UsageError(f"{where}: {option.name} takes a whole number (an int), not float")
     if option.name == "sink" and isinstance(value, os.PathLike):
         return ["dir:" + os.fspath(value)]
+    if option.name.endswith("_file") and isinstance(value, os.PathLike):
+        return [os.fspath(value)]  # tls_ca_file, https_ca_file: a path as open_backup takes
     if isinstance(value, (str, int)):
         return [str(value)]
     raise errors.UsageError(f"{where}: {type(value).__name__} is not a value for {option.name}")

@@ -100,9 +100,15 @@ def _catalog_options(blob_connection_string: str | None, where: str,
     return opts, given
 
 
-def _raise(err: Any, given: Mapping[str, _options.Given] | None = None) -> None:
-    """The exception for an engine error; an option it names is called by its keyword."""
+def _raise(err: Any, given: Mapping[str, _options.Given] | None = None,
+           about: tuple[str, str] | None = None) -> None:
+    """The exception for an engine error; an option it names is called by its keyword. A
+    message that names no option is about ``about`` (how messages show the argument, its
+    keyword), when given: it is said first."""
     message, names = _options.explain(err.message, "list", given or {})
+    if about and not err.message.startswith("option "):
+        message = f"{about[0]}: {message}"
+        names = {**names, about[0]: about[1]}
     raise errors.named(errors.from_engine(int(err.code), int(err.domain), int(err.cause),
                                           message), names)
 
@@ -264,7 +270,7 @@ class Backup:
         err = _e.ccopy_error_t()
         catalog = _e.cosmocopy_catalog_open(self.location, opts, err)
         if catalog is None:
-            _raise(err, given)
+            _raise(err, given, (f"{self._function}({self._keyword}=****)", self._keyword))
         return catalog
 
     def windows(self, db: str | None = None, collection: str | None = None) -> list[BackupWindow]:
@@ -280,7 +286,11 @@ class Backup:
         manifests = _e.cosmocopy_catalog_list(catalog, db, collection, err)
         del catalog
         if manifests is None:
-            _raise(err)
+            named = [f"{k}={v!r}" for k, v in (("db", db), ("collection", collection))
+                     if v is not None]
+            call = "windows" if self._function == "open_backup" else self._function
+            _raise(err, None, (f"{call}({', '.join(named)})", "db" if db is not None else
+                               "collection") if named and err.code == errors.EINVAL else None)
         out = []
         for i in range(manifests.count):
             data = json.loads(_e.cosmocopy_manifest_json(manifests.item(i)))

@@ -136,10 +136,31 @@ def test_a_missing_backup_folder_is_not_found_and_bad_input(cc, tmp_path, call):
     err = caught.value
     assert isinstance(err, cc.UsageError) and isinstance(err, LookupError)
     assert err.code_name == "EINVAL" and "missing does not exist" in str(err)
+    if call in ("open_backup", "list_windows"):  # the message names the argument
+        keyword = "location" if call == "open_backup" else "from_"
+        assert str(err).startswith(f"{call}({keyword}=****): backup folder "), str(err)
     assert repr(err).startswith("UsageError(") and type(err).__module__ == "cosmocopy"
     again = pickle.loads(pickle.dumps(err))
     assert isinstance(again, cc.NotFoundError) and isinstance(again, cc.UsageError)
     assert str(again) == str(err)
+
+
+def test_names_a_backup_cannot_hold_and_a_file_that_is_no_folder_name_the_argument(cc, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(cc.UsageError, match=r"^open_backup\(location=\*\*\*\*\): cannot open "
+                       "backup folder .*: it is not a folder"):
+        cc.open_backup(f"dir:{tmp_path / 'file'}")
+    (tmp_path / "bk").mkdir()
+    with pytest.raises(cc.UsageError, match=r"^windows\(db=''\): database name \"\" cannot"):
+        cc.open_backup(tmp_path / "bk").windows(db="")
+
+
+def test_ca_files_may_be_paths(cc, tmp_path):
+    missing = tmp_path / "ca.pem"
+    for keyword in ("tls_ca_file", "https_ca_file"):
+        with pytest.raises(cc.UsageError, match=f"CA file {missing} cannot be read"):
+            cc.backup(source="mongodb://127.0.0.1:1/", db="d", to=tmp_path / "bk",
+                      **{keyword: missing})
 
 
 @pytest.mark.parametrize("name", ["Bad_Name", "ab", "a--b"])

@@ -268,6 +268,8 @@ def test_a_hole_between_windows_differs_as_restore_refuses_it(ferretdb, source, 
     assert hole["end"] == m["window"]["end"], hole
     assert "no completed window here" in hole["problem"], hole
     assert f"the source has {m['documents']} document" in hole["problem"], hole
+    assert (hole["missing"], hole["extra"], hole["different"]) == \
+        ((m["documents"] if deep else 0), 0, 0), hole
     # the other windows are verified and match; the summary names the hole
     left = len(list((scratch / source.name / "events").glob("*.manifest.json")))
     assert res.summary["windows_verified"] == left + 1

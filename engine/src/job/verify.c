@@ -328,6 +328,8 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
                         "copied); the source has %lld document%s",
                         backup ? "backup" : "replica", (long long)v.source_count,
                         v.source_count == 1 ? "" : "s");
+        if (rc == 0 && deep)
+            v.missing = v.source_count; /* every one of them is missing from the backup */
         deep = 0;
     } else if (rc == 0)
         rc = job->from->ops->window_count(worker->from_session, task->manifest, &v.backup_count,

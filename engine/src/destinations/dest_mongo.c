@@ -137,6 +137,8 @@ struct _ccopy_dest_window {
     size_t count;
     int64_t bytes;
     int limit;           /* documents per bulk write now: write_batch_size, less after throttling */
+    double most_ru;      /* the most one bulk write should cost, as the pace was when the batch
+                          * began (_ccopy_request_write_most_ru; 0: unpaced) */
     int clean_writes;    /* bulk writes in a row that met no throttling */
     _ccopy_bulk_result_t result;
     /* the window */
@@ -187,21 +189,18 @@ static int window_begin(_ccopy_dest_session_t *session, const _ccopy_dest_window
 {
     mongo_t *m = _ccopy_mongo_of(session->dest);
     _ccopy_dest_window_t *w = _ccopy_calloc(1, sizeof *w);
+    int insert_only;
     (void)error;
     w->session = session;
     w->spec = *spec;
     w->spec.db = _ccopy_strdup(spec->db);
     w->spec.coll = _ccopy_strdup(spec->coll);
-    if (_ccopy_mongo_insert_only(m, spec->coll)) {
-        /* upserts into a collection found empty go as inserts; any _id found taken since (a
-         * window tried again, another writer) is upserted after all */
-        _ccopy_mongo_bulk_config(session, &w->config, _ccopy_mongo_target_coll(m, spec->coll),
-                                 CCOPY_WRITE_INSERT);
-        w->config.upsert_duplicates = 1;
-    } else {
-        _ccopy_mongo_bulk_config(session, &w->config, _ccopy_mongo_target_coll(m, spec->coll),
-                                 m->config.write_mode);
-    }
+    /* upserts into a collection found empty go as inserts; an _id found taken since (a window
+     * tried again, another writer) is upserted after all */
+    insert_only = _ccopy_mongo_insert_only(m, spec->coll);
+    _ccopy_mongo_bulk_config(session, &w->config, _ccopy_mongo_target_coll(m, spec->coll),
+                             insert_only ? CCOPY_WRITE_INSERT : m->config.write_mode);
+    w->config.upsert_duplicates = insert_only;
     w->config.on_reject = on_reject;
     w->config.reject_data = w;
     w->docs = _ccopy_calloc((size_t)m->config.write_batch_size, sizeof *w->docs);
@@ -277,12 +276,14 @@ static int window_add(_ccopy_dest_window_t *w, const bson_t *doc, ccopy_error_t 
     int64_t bytes_limit = m->config.write_batch_bytes * w->limit / m->config.write_batch_size;
     if (w->count > 0 &&
         ((int)w->count >= w->limit || w->bytes + (int64_t)doc->len > bytes_limit ||
-         _ccopy_request_write_too_large(w->config.requester, (int64_t)w->count + 1,
-                                        w->bytes + (int64_t)doc->len))) {
+         (w->most_ru > 0 && _ccopy_ru_estimate_write((int64_t)w->count + 1,
+                                                     w->bytes + (int64_t)doc->len) > w->most_ru))) {
         rc = batch_flush(w, error);
         if (rc != 0)
             return rc;
     }
+    if (w->count == 0) /* the pace, read once a batch rather than for every document */
+        w->most_ru = _ccopy_request_write_most_ru(w->config.requester);
     w->docs[w->count++] = bson_copy(doc);
     w->bytes += doc->len;
     rc = _ccopy_stream_write(w->hash, bson_get_data(doc), doc->len, error);

@@ -186,16 +186,17 @@ static int fail(const bulk_t *b, ccopy_error_t *error, const bson_error_t *e, in
 }
 
 /* Of the pending documents, how many one request carries while the governor paces the job:
- * no more than _ccopy_request_write_too_large allows (at least one). A batch made before the
+ * no more than _ccopy_request_write_most_ru allows (at least one). A batch made before the
  * pace was known (the first) then goes in paced requests once a throttle has set it, instead of
  * being cut again and again. */
 static size_t paced_count(const bulk_t *b)
 {
+    double most = _ccopy_request_write_most_ru(b->c->requester);
     int64_t bytes = 0;
     size_t n;
     for (n = 0; n < b->pending_count; n++) {
         int64_t len = (int64_t)b->docs[b->pending[n]]->len;
-        if (n > 0 && _ccopy_request_write_too_large(b->c->requester, (int64_t)n + 1, bytes + len))
+        if (n > 0 && most > 0 && _ccopy_ru_estimate_write((int64_t)n + 1, bytes + len) > most)
             break;
         bytes += len;
     }

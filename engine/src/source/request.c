@@ -35,15 +35,13 @@ int _ccopy_request_read_batch(const _ccopy_requester_t *r, int configured)
     return n < 1.0 ? 1 : (int)n;
 }
 
-int _ccopy_request_write_too_large(const _ccopy_requester_t *r, int64_t documents, int64_t bytes)
+double _ccopy_request_write_most_ru(const _ccopy_requester_t *r)
 {
     double pace = _ccopy_governor_stats(r->shared->governor).rate, most;
     if (!(pace > 0))
         return 0;
     most = pace * CCOPY_READ_BATCH_SECONDS;
-    if (most < CCOPY_READ_BATCH_MIN_RU)
-        most = CCOPY_READ_BATCH_MIN_RU;
-    return _ccopy_ru_estimate_write(documents, bytes) > most;
+    return most < CCOPY_READ_BATCH_MIN_RU ? CCOPY_READ_BATCH_MIN_RU : most;
 }
 
 void _ccopy_requester_init(_ccopy_requester_t *r, mongoc_client_t *client,

@@ -86,11 +86,11 @@ int _ccopy_request_read_batch(const _ccopy_requester_t *r, int configured);
 #define CCOPY_READ_BATCH_MIN_RU 50.0
 #define CCOPY_READ_FIRST_BATCH 101
 
-/* Whether a bulk write of `documents` documents and `bytes` bytes would cost more than one
- * request should while the governor paces the job: the same CCOPY_READ_BATCH_SECONDS of the
- * pace (at least CCOPY_READ_BATCH_MIN_RU) as a read. A write costing more than the target's
- * bucket holds is cut part-way whatever the pace. 0 while the job is not paced. */
-int _ccopy_request_write_too_large(const _ccopy_requester_t *r, int64_t documents, int64_t bytes);
+/* The most RU one bulk write should cost while the governor paces the job: the same
+ * CCOPY_READ_BATCH_SECONDS of the pace (at least CCOPY_READ_BATCH_MIN_RU) as a read (compare
+ * _ccopy_ru_estimate_write). A write costing more than the target's bucket holds is cut
+ * part-way whatever the pace. 0 while the job is not paced: no bound. */
+double _ccopy_request_write_most_ru(const _ccopy_requester_t *r);
 
 /* How long to wait before sending a failed request again: RetryAfterMs alone after a throttle
  * the governor found to be background (throttling that does not follow the job's rate: a

@@ -612,31 +612,53 @@ static int backup_collections(ccopy_job_t *job, ccopy_error_t *error)
     return rc;
 }
 
+/* The first hole in time between the windows of m[*i..count) (in order; windows may overlap),
+ * starting after *covered (the end of the time covered so far, -1 at first): 1 with *hole
+ * filled and *i at the window after it, or 0 when there is none. Restore refuses holes, verify
+ * checks them: both walk the windows with this. */
+static int next_hole(const ccopy_manifest_t *m, size_t count, size_t *i, int64_t *covered,
+                     ccopy_window_t *hole)
+{
+    for (; *i < count; (*i)++) {
+        const ccopy_manifest_t *w = &m[*i];
+        int found;
+        if (w->kind != CCOPY_MANIFEST_WINDOW)
+            continue;
+        found = *covered >= 0 && w->window.start > *covered;
+        if (found) {
+            hole->start = *covered;
+            hole->end = w->window.start;
+        }
+        if (w->window.end > *covered)
+            *covered = w->window.end;
+        if (found) {
+            (*i)++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Restore refuses a backup whose windows leave a hole in time: a failed or missing window
  * would otherwise be restored as if those documents had never existed. A hole that starts at
  * or after --until (until >= 0) does not matter; one that starts before it does, even when
  * --until falls inside it. */
-static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count, int64_t until,
-                      ccopy_error_t *error)
+static int check_gaps(const ccopy_manifest_t *m, size_t count, int64_t until, ccopy_error_t *error)
 {
-    int64_t covered = -1; /* the end of the time covered so far (windows may overlap) */
-    size_t i;
-    (void)job;
-    for (i = 0; i < count; i++) {
+    int64_t covered = -1;
+    size_t i = 0;
+    ccopy_window_t hole;
+    while (next_hole(m, count, &i, &covered, &hole)) {
         char a[CCOPY_TIME_TEXT_SIZE], b[CCOPY_TIME_TEXT_SIZE];
-        if (m[i].kind != CCOPY_MANIFEST_WINDOW)
+        if (until >= 0 && hole.start >= until)
             continue;
-        if (covered >= 0 && m[i].window.start > covered && (until < 0 || covered < until)) {
-            ccopy_time_format(a, covered, NULL);
-            ccopy_time_format(b, m[i].window.start, NULL);
-            return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                                    "the backup of %s.%s has no completed window for [%s, %s): a "
-                                    "window failed or was never backed up (run the backup again, "
-                                    "or restore anyway with option allow_gaps)",
-                                    m[i].database, m[i].collection, a, b);
-        }
-        if (m[i].window.end > covered)
-            covered = m[i].window.end;
+        ccopy_time_format(a, hole.start, NULL);
+        ccopy_time_format(b, hole.end, NULL);
+        return _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
+                                "the backup of %s.%s has no completed window for [%s, %s): a "
+                                "window failed or was never backed up (run the backup again, "
+                                "or restore anyway with option allow_gaps)",
+                                m[i - 1].database, m[i - 1].collection, a, b);
     }
     return 0;
 }
@@ -644,33 +666,26 @@ static int check_gaps(ccopy_job_t *job, const ccopy_manifest_t *m, size_t count,
 /* Verify checks the time between the windows of backup[first..end) (one collection's, in
  * order) too: a window that failed or was never backed up (a replica's too) leaves documents
  * of the source in no window, which restore refuses. Each hole is a task whose manifest says
- * "no window here" (data NULL, no documents). */
+ * "no window here" (data NULL, no documents), appended after them. */
 static void add_holes(ccopy_job_t *job, _ccopy_coll_stats_t *coll, size_t first, size_t end)
 {
     int64_t covered = -1;
-    size_t i, n = end;
-    for (i = first; i < n; i++) {
-        ccopy_manifest_t hole;
-        const ccopy_manifest_t *m = &job->backup[i];
-        if (m->kind != CCOPY_MANIFEST_WINDOW)
-            continue;
-        if (covered >= 0 && m->window.start > covered) {
-            memset(&hole, 0, sizeof hole);
-            hole.format_version = 1;
-            hole.kind = CCOPY_MANIFEST_WINDOW;
-            hole.database = _ccopy_strdup(m->database);
-            hole.collection = _ccopy_strdup(m->collection);
-            hole.window.start = covered;
-            hole.window.end = m->window.start;
-            pthread_mutex_lock(&job->lock);
-            job->backup = _ccopy_realloc(job->backup, (job->backup_count + 1) * sizeof *job->backup);
-            job->backup[job->backup_count++] = hole;
-            pthread_mutex_unlock(&job->lock);
-            _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, hole.window.start, hole.window.end);
-            m = &job->backup[i]; /* the array moved */
-        }
-        if (m->window.end > covered)
-            covered = m->window.end;
+    size_t i = first;
+    ccopy_window_t hole;
+    /* job->backup grows as holes are added: the walk reads it by index, never past end */
+    while (next_hole(job->backup, end, &i, &covered, &hole)) {
+        ccopy_manifest_t m;
+        memset(&m, 0, sizeof m);
+        m.format_version = 1;
+        m.kind = CCOPY_MANIFEST_WINDOW;
+        m.database = _ccopy_strdup(job->backup[i - 1].database);
+        m.collection = _ccopy_strdup(job->backup[i - 1].collection);
+        m.window = hole;
+        pthread_mutex_lock(&job->lock);
+        job->backup = _ccopy_realloc(job->backup, (job->backup_count + 1) * sizeof *job->backup);
+        job->backup[job->backup_count++] = m;
+        pthread_mutex_unlock(&job->lock);
+        _ccopy_job_add_task(job, coll, CCOPY_MANIFEST_WINDOW, hole.start, hole.end);
     }
 }
 
@@ -733,7 +748,7 @@ int _ccopy_job_plan_from_backup(ccopy_job_t *job, ccopy_error_t *error)
                                       : " (a replica written under another name is named with "
                                         "option target_collection)");
         if (rc == 0 && job->kind == CCOPY_JOB_RESTORE && !job->settings.allow_gaps_choice)
-            rc = check_gaps(job, m, count, until, error);
+            rc = check_gaps(m, count, until, error);
         for (i = 0; rc == 0 && i < count; i++) {
             if (!wanted(job, &m[i], from, until)) {
                 if (m[i].kind == CCOPY_MANIFEST_NON_OBJECTID)

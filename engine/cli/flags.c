@@ -2,6 +2,7 @@
  * How each command spells the options on its command line, read from the flags column of the
  * option table (options.def), and the parsing of a job command's arguments into options.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,17 @@ static int looks_like_destination(const char *value)
     return strncmp(value, "dir:", 4) == 0 || strstr(value, "://") != NULL;
 }
 
+/* A value that can only have been meant as a time (a date, @epoch, now, -4h): when backup's
+ * --to refuses it, the time's own reason says more than "neither a destination nor a time". */
+static int meant_as_time(const char *value)
+{
+    if (strchr(value, '/'))
+        return 0; /* a folder written without dir: */
+    if (value[0] == '-' || value[0] == '+' || value[0] == '@')
+        value++;
+    return isdigit((unsigned char)value[0]) || strncmp(value, "now", 3) == 0;
+}
+
 void hide_secrets_in_arguments(int argc, char **argv)
 {
     int i;
@@ -407,7 +419,7 @@ int parse_job_arguments(const job_command_t *cmd, int argc, char **argv, ccopy_o
                                   cmd->kind == CCOPY_JOB_VERIFY ? "--backup URI" : "--target URI");
                 return -1;
             }
-            if (cmd->kind == CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0) {
+            if (cmd->kind == CCOPY_JOB_BACKUP && strcmp(a, "--to") == 0 && !meant_as_time(argv[i])) {
                 /* neither a destination nor a time: most likely a folder without dir: */
                 *rc = job_usage_error(cmd, argc, argv,
                                   "--to \"%s\" is neither a destination (dir:PATH, "

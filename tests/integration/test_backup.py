@@ -415,6 +415,32 @@ def test_incremental_fills_a_hole_left_by_a_failed_window(ferretdb, mongo, db_na
     bc.assert_backup_matches(dest, mongo[db_name])
 
 
+def test_data_a_failed_window_left_without_manifest_is_removed_by_the_next_run(
+        ferretdb, mongo, db_name, tmp_path):
+    """A window whose data landed but whose manifest did not (a full disk, a kill) is redone by
+    the next run in sub-windows of other names; the leftover data goes, so the README's
+    `cat *.bson | mongorestore` recipe reads every document once, in its latest version."""
+    coll = mongo[db_name]["events"]
+    base = (int(time.time()) // DAY - 3) * DAY
+    datagen.insert_spread(coll, base, base + DAY, 240, doc_size=512, seed=34)
+    dest = tmp_path / "bk"
+    _ok(clirun.backup(ferretdb.uri, db_name, dest, "--step", "4h"))
+    folder = dest / db_name / "events"
+    lost = sorted(folder.glob("*.manifest.json"))[1]
+    orphan = lost.with_name(lost.name.replace(".manifest.json", ".bson"))
+    lost.unlink()
+    changed = bson.decode_all(orphan.read_bytes())[0]["_id"]
+    coll.update_one({"_id": changed}, {"$set": {"changed": True}})
+
+    inc = _ok(clirun.backup(ferretdb.uri, db_name, dest, "--incremental", "--step", "4h"))
+    assert orphan.name not in {w["data"] for w in inc["windows"]}, "the hole was not cut"
+    assert not orphan.exists(), sorted(p.name for p in folder.iterdir())
+    docs = [d for f in sorted(folder.glob("*.bson")) for d in bson.decode_all(f.read_bytes())]
+    assert len(docs) == coll.count_documents({}) == len({d["_id"] for d in docs})
+    assert [d.get("changed") for d in docs if d["_id"] == changed] == [True]
+    bc.assert_backup_matches(dest, mongo[db_name])
+
+
 def test_settle_lag_holds_back_documents_younger_than_it(ferretdb, mongo, db_name, tmp_path):
     coll = mongo[db_name]["recent"]
     old = datagen.insert_spread(coll, BASE, BASE + DAY, 50, doc_size=300, seed=35)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 
+import bson
 import pytest
 from azure.storage.blob import BlobLeaseClient
 
@@ -250,6 +251,31 @@ def test_killed_mid_window_then_rerun(ferretdb, orders, azurite, blob_container,
     assert again.rc == 0, again.explain()
     assert again.summary["windows_already_complete"] == done
     exact(blob_container, "k", orders)  # every document once, windows that do not overlap
+
+
+def test_data_a_failed_window_left_without_manifest_is_removed_by_the_next_run(
+        ferretdb, orders, azurite, blob_container):
+    """A window blob committed without its manifest is redone in sub-windows of other names by
+    the next run, and the leftover blob goes: every document is in the container once."""
+    to = f"azblob://{blob_container.container_name}/o"
+    cs = ["--blob-connection-string", azurite.connection_string]
+    first = blob_backup(ferretdb, orders, to, *cs)
+    assert first.rc == 0, first.explain()
+    lost = sorted(manifests(blob_container, "o"))[1]
+    orphan = lost.replace(".manifest.json", ".bson")
+    blob_container.delete_blob(lost)
+    again = clirun.run("backup", "--source", ferretdb.uri, "--db", orders.database.name,
+                       "--to", to, *cs, "--collection", "orders", "--step", "4h", "--from",
+                       bc.rfc3339(START), "--to", bc.rfc3339(START + 12 * HOUR), "--json")
+    assert again.rc == 0, again.explain()
+    assert again.summary["windows_written"] > 1  # the hole, cut for the four workers
+    names = [b.name for b in blob_container.list_blobs(name_starts_with="o/")]
+    assert orphan not in names, names
+    data = [n for n in names if n.endswith(".bson")]
+    docs = [d for n in data for d in bson.decode_all(
+        blob_container.get_blob_client(n).download_blob().readall())]
+    assert len(docs) == len({d["_id"] for d in docs}) == orders.count_documents({})
+    exact(blob_container, "o", orders)
 
 
 # ---------------------------------------------------------------- bad input

@@ -1,10 +1,14 @@
 /*
  * The store destination over a folder: a window written through the destination calls comes
  * back through its catalog and window_read byte for byte; metadata.json round-trips; an aborted
- * window leaves no catalog entry; and a store refuses to drop a collection.
+ * window leaves no catalog entry; a store refuses to drop a collection; and preparing a
+ * collection removes the data a failed window left without its manifest, and nothing else.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "cosmocopy/catalog.h"
@@ -68,8 +72,8 @@ CCOPY_TEST(window_written_through_the_destination_reads_back)
     CHECK_STR(text, "{\"indexes\": []}");
     free(text);
     CHECK_INT(dest->ops->get_metadata(dest, "shop", "users", &text, &e), CCOPY_ENOTFOUND);
-    CHECK_INT(dest->ops->prepare_collection(dest, "shop", "orders", 0, &e), 0);
-    CHECK_INT(dest->ops->prepare_collection(dest, "shop", "orders", 1, &e), CCOPY_EINVAL);
+    CHECK_INT(dest->ops->prepare_collection(dest, "shop", "orders", 0, NULL, 0, &e), 0);
+    CHECK_INT(dest->ops->prepare_collection(dest, "shop", "orders", 1, NULL, 0, &e), CCOPY_EINVAL);
 
     make_doc(&docs[0], "6955b9000000000000000001", 1);
     make_doc(&docs[1], "6955b9000000000000000002", 2);
@@ -204,5 +208,89 @@ CCOPY_TEST(catalog_reads_a_window_and_its_callback_can_stop_it)
     ccopy_catalog_destroy(catalog);
     free(location);
     ccopy_test_remove_tree(dir);
+    free(dir);
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char *path = malloc(strlen(dir) + strlen(name) + 32);
+    FILE *f;
+    sprintf(path, "%s/shop/orders/%s", dir, name);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    free(path);
+}
+
+static int has_file(const char *dir, const char *name)
+{
+    char *path = malloc(strlen(dir) + strlen(name) + 32);
+    int there;
+    sprintf(path, "%s/shop/orders/%s", dir, name);
+    there = access(path, F_OK) == 0;
+    free(path);
+    return there;
+}
+
+/* A window whose data was renamed into place but whose manifest was not (a full disk, a kill)
+ * is redone by the next run, often cut into windows of other names: the leftover data would
+ * stay beside them for good, and `cat *.bson | mongorestore` would read it. Preparing the
+ * collection for writing removes it; a reader, a helper without the lock, or a file not named
+ * as a window's data leaves everything alone. */
+CCOPY_TEST(preparing_a_collection_removes_data_no_manifest_names)
+{
+    static const char *const orphans[] = {
+        "20260101T000000Z_20260102T000000Z.bson", "20260102T000000Z_20260103T000000Z.bson.zst",
+        "20260103T000000Z_20260103T060000Z.jsonl.gz", "non-objectid.bson",
+        "20260104T000000Z_20260105T000000Z.bson.gz"};
+    static const char *const kept[] = {
+        "20260104T000000Z_20260105T000000Z.bson", "metadata.json", "notes.txt",
+        "20260101T000000Z_20260102T000000Z.bson.bak", "2026010T000000Z_20260102T000000Z.bson",
+        "20260104T000000Z_20260105T000000Z.manifest.json"};
+    char *dir = ccopy_test_temp_dir();
+    char *location = malloc(strlen(dir) + 8), *folder = malloc(strlen(dir) + 32);
+    _ccopy_dest_store_config_t config;
+    _ccopy_dest_t *dest = NULL;
+    ccopy_manifest_t m;
+    size_t i;
+    int helper;
+    ccopy_error_t e;
+
+    sprintf(location, "dir:%s", dir);
+    sprintf(folder, "%s/shop", dir);
+    CHECK_INT(mkdir(folder, 0777), 0);
+    sprintf(folder, "%s/shop/orders", dir);
+    CHECK_INT(mkdir(folder, 0777), 0);
+    memset(&config, 0, sizeof config);
+    _ccopy_sink_settings_default(&config.sink);
+    config.format = "bson";
+    memset(&m, 0, sizeof m);
+    m.data = "20260104T000000Z_20260105T000000Z.bson"; /* the window a manifest names */
+
+    for (helper = 1; helper >= 0; helper--) {
+        for (i = 0; i < sizeof orphans / sizeof *orphans; i++)
+            put_file(dir, orphans[i], "x");
+        for (i = 0; i < sizeof kept / sizeof *kept; i++)
+            put_file(dir, kept[i], "x");
+        /* a reader and a distributed runner's helper never remove anything */
+        CHECK_INT(_ccopy_dest_store_open(&dest, location, helper ? CCOPY_SINK_HELPER : 0, &config,
+                                         &e),
+                  0);
+        CHECK_INT(dest->ops->prepare_collection(dest, "shop", "orders", 0, &m, 1, &e), 0);
+        _ccopy_dest_close(dest);
+        for (i = 0; i < sizeof orphans / sizeof *orphans; i++)
+            CHECK(has_file(dir, orphans[i]));
+    }
+    CHECK_INT(_ccopy_dest_store_open(&dest, location, 1, &config, &e), 0);
+    CHECK_INT(dest->ops->prepare_collection(dest, "shop", "orders", 0, &m, 1, &e), 0);
+    _ccopy_dest_close(dest);
+    for (i = 0; i < sizeof orphans / sizeof *orphans; i++)
+        CHECK(!has_file(dir, orphans[i]));
+    for (i = 0; i < sizeof kept / sizeof *kept; i++)
+        CHECK(has_file(dir, kept[i]));
+    ccopy_test_remove_tree(dir);
+    free(folder);
+    free(location);
     free(dir);
 }

@@ -68,9 +68,12 @@ typedef struct _ccopy_dest_ops {
     /* The metadata stored by put_metadata (new text); ENOTFOUND when there is none. */
     int (*get_metadata)(_ccopy_dest_t *dest, const char *db, const char *coll, char **out,
                         ccopy_error_t *error);
-    /* Before any window of a collection is written (planning thread): mongodb notes whether
-     * the target collection is empty (then inserts are used); drop: empty it first. */
+    /* Before any window of a collection is written (planning thread), with the catalog read
+     * for it (NULL for restore): mongodb notes whether the target collection is empty (then
+     * inserts are used); drop: empty it first. A store removes the data a failed window left
+     * without a manifest (_ccopy_sink_remove_orphans). */
     int (*prepare_collection)(_ccopy_dest_t *dest, const char *db, const char *coll, int drop,
+                              const ccopy_manifest_t *catalog, size_t catalog_count,
                               ccopy_error_t *error);
     /* A worker's connection; session_close(NULL) is fine. */
     int (*session_open)(_ccopy_dest_t *dest, _ccopy_dest_session_t **out, ccopy_error_t *error);

@@ -401,11 +401,14 @@ static int note_empty(mongo_t *m, const char *coll, ccopy_error_t *error)
 }
 
 int _ccopy_mongo_prepare_collection(_ccopy_dest_t *dest, const char *db, const char *coll,
-                                    int drop_it, ccopy_error_t *error)
+                                    int drop_it, const ccopy_manifest_t *catalog,
+                                    size_t catalog_count, ccopy_error_t *error)
 {
     mongo_t *m = _ccopy_mongo_of(dest);
     int rc = 0;
     (void)db;
+    (void)catalog;
+    (void)catalog_count;
     if (drop_it)
         rc = drop(m, _ccopy_mongo_target_coll(m, coll), error);
     if (rc == 0)

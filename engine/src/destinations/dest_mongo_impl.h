@@ -61,7 +61,8 @@ int _ccopy_mongo_put_metadata(_ccopy_dest_t *dest, const char *db, const char *c
 int _ccopy_mongo_get_metadata(_ccopy_dest_t *dest, const char *db, const char *coll, char **out,
                               ccopy_error_t *error);
 int _ccopy_mongo_prepare_collection(_ccopy_dest_t *dest, const char *db, const char *coll,
-                                    int drop_it, ccopy_error_t *error);
+                                    int drop_it, const ccopy_manifest_t *catalog,
+                                    size_t catalog_count, ccopy_error_t *error);
 /* Whether prepare_collection found coll's target empty (upsert mode): then written with inserts. */
 int _ccopy_mongo_insert_only(mongo_t *m, const char *coll);
 

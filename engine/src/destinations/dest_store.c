@@ -63,16 +63,18 @@ static int get_metadata(_ccopy_dest_t *dest, const char *db, const char *coll, c
     return sink->ops->read_small(sink, db, coll, METADATA_NAME, out, &len, error);
 }
 
-/* A backup has nothing to note about a collection before its windows; emptying one is not
- * something a backup does. */
+/* Before a collection's windows: what a failed window left without its manifest goes (see
+ * _ccopy_sink_remove_orphans); emptying a collection is not something a backup does. */
 static int prepare_collection(_ccopy_dest_t *dest, const char *db, const char *coll, int drop,
+                              const ccopy_manifest_t *catalog, size_t catalog_count,
                               ccopy_error_t *error)
 {
     if (drop)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "%s: a %s destination cannot drop %s.%s", dest->location,
                                 dest->ops->name, db, coll);
-    return 0;
+    return _ccopy_sink_remove_orphans(store_of(dest)->sink, db, coll, catalog, catalog_count,
+                                      error);
 }
 
 static int session_open(_ccopy_dest_t *dest, _ccopy_dest_session_t **out, ccopy_error_t *error)

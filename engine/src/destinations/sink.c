@@ -3,6 +3,7 @@
  * manifests, naming window objects, and the window writer that turns a stream of documents into
  * a committed data object followed by its manifest.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,7 @@ int _ccopy_sink_open(_ccopy_sink_t **out, const char *location, int for_writing,
         _ccopy_sink_close(sink);
         return rc;
     }
+    sink->locked = for_writing == 1;
     *out = sink;
     return 0;
 }
@@ -324,6 +326,58 @@ int _ccopy_sink_read_manifests(_ccopy_sink_t *sink, const char *db, const char *
     *out = manifests;
     *out_count = n;
     return 0;
+}
+
+/* Whether name is what a window writer names a data object: STEM.FORMAT[.COMPRESSION], the
+ * stem "non-objectid" or START_END in compact times ("20260101T000000Z_20260101T040000Z"). */
+static int is_data_name(const char *name)
+{
+    static const char *const formats[] = {".bson", ".jsonl"};
+    static const char *const compressions[] = {"", ".gz", ".zst"};
+    const char *rest = name;
+    size_t i, j;
+
+    if (strncmp(name, "non-objectid", 12) == 0) {
+        rest = name + 12;
+    } else {
+        static const char shape[] = "ddddddddTddddddZ_ddddddddTddddddZ";
+        for (i = 0; shape[i]; i++) {
+            if (shape[i] == 'd' ? !isdigit((unsigned char)name[i]) : name[i] != shape[i])
+                return 0;
+        }
+        rest = name + i;
+    }
+    for (i = 0; i < sizeof formats / sizeof *formats; i++) {
+        size_t n = strlen(formats[i]);
+        if (strncmp(rest, formats[i], n) != 0)
+            continue;
+        for (j = 0; j < sizeof compressions / sizeof *compressions; j++)
+            if (strcmp(rest + n, compressions[j]) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+int _ccopy_sink_remove_orphans(_ccopy_sink_t *sink, const char *db, const char *coll,
+                               const ccopy_manifest_t *manifests, size_t count,
+                               ccopy_error_t *error)
+{
+    char **names = NULL;
+    size_t n = 0, i, j;
+    int rc;
+
+    if (!sink->locked)
+        return 0; /* another process may be writing here: its windows are not ours to judge */
+    rc = sink->ops->list(sink, db, coll, "", &names, &n, error);
+    for (i = 0; rc == 0 && i < n; i++) {
+        int kept = !is_data_name(names[i]);
+        for (j = 0; !kept && j < count; j++)
+            kept = manifests[j].data && strcmp(manifests[j].data, names[i]) == 0;
+        if (!kept)
+            rc = sink->ops->remove(sink, db, coll, names[i], error);
+    }
+    _ccopy_names_free(names, n);
+    return rc;
 }
 
 /* "2026-01-01T04:00:00Z" -> "20260101T040000Z" */

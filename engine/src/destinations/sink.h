@@ -70,6 +70,7 @@ struct _ccopy_sink {
     const _ccopy_sink_ops_t *ops;
     char *location; /* as the user wrote it, secrets masked */
     void *impl;
+    int locked; /* opened for writing with the destination's lock: no other job writes here */
 };
 
 /* What a sink may need beyond its location (the blob sink; the folder sink needs none). */
@@ -130,6 +131,14 @@ int _ccopy_sink_blob_new(_ccopy_sink_t **out, const char *location,
 
 /* Every manifest of a collection, sorted by window start (non-objectid last).
  * A manifest that cannot be parsed is ECORRUPT naming it. */
+/* Remove the data objects of a collection that no manifest names: the data of a window that
+ * failed before its manifest was written (a rerun may cut that time into windows of other
+ * names, and the leftover would stay beside them for good, where a `cat *.bson` for stock
+ * mongorestore reads it). Only with the destination's lock (sink opened for writing); objects
+ * not named as a window writer names them are left alone. */
+int _ccopy_sink_remove_orphans(_ccopy_sink_t *sink, const char *db, const char *coll,
+                               const ccopy_manifest_t *manifests, size_t count,
+                               ccopy_error_t *error);
 int _ccopy_sink_read_manifests(_ccopy_sink_t *sink, const char *db, const char *coll,
                                ccopy_manifest_t **out, size_t *out_count, ccopy_error_t *error);
 void _ccopy_manifests_free(ccopy_manifest_t *manifests, size_t count);

@@ -232,7 +232,8 @@ static int plan_collection(ccopy_job_t *job, mongoc_client_t *client, _ccopy_col
     rc = job->dest->ops->catalog_read(job->dest, NULL, job->db, coll->name, &manifests, &count,
                                       error);
     if (rc == 0)
-        rc = job->dest->ops->prepare_collection(job->dest, job->db, coll->name, 0, error);
+        rc = job->dest->ops->prepare_collection(job->dest, job->db, coll->name, 0, manifests,
+                                                count, error);
     if (rc != 0)
         return rc;
     cov = coverage_of(manifests, count, 0, &cov_count);
@@ -848,7 +849,8 @@ int _ccopy_job_plan_given(ccopy_job_t *job, ccopy_error_t *error)
             rc = job->dest->ops->catalog_read(job->dest, NULL, job->db, t->coll, &manifests,
                                               &count, error);
             if (rc == 0)
-                rc = job->dest->ops->prepare_collection(job->dest, job->db, t->coll, 0, error);
+                rc = job->dest->ops->prepare_collection(job->dest, job->db, t->coll, 0,
+                                                        manifests, count, error);
             if (rc != 0)
                 break;
             /* a provisional window is one the planner gave out to be copied again */

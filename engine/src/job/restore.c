@@ -69,7 +69,7 @@ int _ccopy_restore_prepare(ccopy_job_t *job, ccopy_error_t *error)
         if (job->colls[i].windows_planned == 0)
             continue;
         rc = job->dest->ops->prepare_collection(job->dest, job->db, coll,
-                                                job->settings.drop_choice, error);
+                                                job->settings.drop_choice, NULL, 0, error);
         if (rc == 0 && job->settings.copy_indexes_choice) {
             char *metadata = NULL;
             rc = job->from->ops->get_metadata(job->from, job->db, coll, &metadata, error);

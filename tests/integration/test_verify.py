@@ -252,6 +252,22 @@ def test_a_missing_data_object_differs(ferretdb, source, scratch, deep):
         assert (bad["missing"], bad["extra"], bad["different"]) == (m["documents"], 0, 0), bad
 
 
+def test_deep_says_why_data_whose_hash_matches_does_not_decode(ferretdb, source, scratch):
+    """A manifest naming the wrong compression: the stored bytes match its SHA-256, yet the data
+    cannot be read. --deep says why, as restore does, besides counting the documents it could
+    not compare as missing."""
+    m, path, data = windows_on_disk(scratch, source.name, "events")[1]
+    assert m["compression"] == "none"
+    path.write_text(json.dumps(dict(m, compression="gzip")))
+    res = verify(ferretdb.uri, source.name, f"dir:{scratch}", "--collection", "events", "--deep")
+    assert res.rc == 3, res.explain()
+    bad = verdicts(res)[("events", "window", m["window"]["start"])]
+    assert bad["status"] == "differs" and bad["sha256"] == "ok", bad
+    assert data.name in bad["problem"] and "gzip" in bad["problem"], bad
+    assert bad["missing"] == m["documents"], bad
+    assert res.summary["windows_differing"] == 1
+
+
 @pytest.mark.parametrize("deep", [False, True], ids=["counts", "deep"])
 def test_a_hole_between_windows_differs_as_restore_refuses_it(ferretdb, source, scratch, deep):
     # a window that failed while later ones completed: its manifest and data are not there

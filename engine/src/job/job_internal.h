@@ -63,6 +63,7 @@ typedef struct _ccopy_verdict {
     int64_t backup_count;  /* in the backup's manifest, or counted in the target          */
     int sha256_checked, sha256_ok; /* backups: the data object against its manifest     */
     int deep;              /* documents were compared one by one                          */
+    int unreadable;        /* deep: the backup's data could not be read to its end (told)  */
     int64_t missing, extra, different; /* deep: not in the backup, only in the backup, changed */
     _ccopy_strings_t examples; /* deep: "_id ...: reason", at most 20                    */
     char *problem;         /* NULL when the window matches                                */

@@ -57,11 +57,24 @@ static int read_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, int bac
     return _ccopy_reader_run(&c, r->on_doc, r->on_restart, r->user_data, error);
 }
 
-/* Reading the backup side to its end: data that is damaged (ECORRUPT) or gone (ENOTFOUND) is
- * reported by the SHA-256 check; the documents it held, if any, are matched. */
-static int backup_side_rc(const ccopy_job_t *job, int rc)
+static void add_problem(_ccopy_verdict_t *v, const char *fmt, ...) CCOPY_PRINTF(2, 3);
+
+/* Reading the backup side to its end: data that is damaged (ECORRUPT) or gone (ENOTFOUND) is a
+ * difference, not a failed verify, and the documents it held, if any, are matched. Its reason
+ * is told once, unless the SHA-256 check told it already: data whose hash matches and that
+ * does not decode (a manifest naming the wrong compression) was otherwise told as nothing but
+ * every document missing. */
+static int read_backup_side(_ccopy_worker_t *worker, const _ccopy_task_t *task, _ccopy_verdict_t *v,
+                            const side_reader_t *r, ccopy_error_t *error)
 {
-    return rc == CCOPY_ECORRUPT || (rc == CCOPY_ENOTFOUND && job->from->ops->is_backup) ? 0 : rc;
+    int rc = read_side(worker, task, 1, r, error);
+    if (rc == CCOPY_ECORRUPT || (rc == CCOPY_ENOTFOUND && worker->job->from->ops->is_backup)) {
+        if (!v->unreadable && (!v->sha256_checked || v->sha256_ok))
+            add_problem(v, "%s", error->message);
+        v->unreadable = 1;
+        return 0;
+    }
+    return rc;
 }
 
 static void sha256(const bson_t *doc, uint8_t out[32])
@@ -248,7 +261,7 @@ static int match_documents(_ccopy_worker_t *worker, const _ccopy_task_t *task, _
     if (rc == 0) {
         qsort(m.entries, m.count, sizeof *m.entries, compare_entries);
         m.seen = _ccopy_calloc(m.count ? m.count : 1, 1);
-        rc = backup_side_rc(worker->job, read_side(worker, task, 1, &match, error));
+        rc = read_backup_side(worker, task, v, &match, error);
     }
     if (rc == 0) {
         for (i = 0; i < m.count; i++)
@@ -262,8 +275,6 @@ static int match_documents(_ccopy_worker_t *worker, const _ccopy_task_t *task, _
 }
 
 /* ---- the task ----------------------------------------------------------------------------- */
-
-static void add_problem(_ccopy_verdict_t *v, const char *fmt, ...) CCOPY_PRINTF(2, 3);
 
 static void add_problem(_ccopy_verdict_t *v, const char *fmt, ...)
 {
@@ -347,7 +358,7 @@ int _ccopy_verify_task(_ccopy_worker_t *worker, _ccopy_task_t *task, ccopy_manif
         memset(&b, 0, sizeof b);
         rc = read_side(worker, task, 0, &ra, error);
         if (rc == 0)
-            rc = backup_side_rc(job, read_side(worker, task, 1, &rb, error));
+            rc = read_backup_side(worker, task, &v, &rb, error);
         if (rc == 0 && (a.count != b.count || memcmp(a.lane, b.lane, sizeof a.lane) != 0)) {
             rc = match_documents(worker, task, &v, error);
             if (rc == 0)

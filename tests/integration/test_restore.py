@@ -354,6 +354,25 @@ def test_a_manifest_that_misnames_its_data_stops_the_restore_before_any_write(
     assert res.summary["windows_written"] == 0
 
 
+def test_a_manifest_that_describes_another_windows_data_stops_the_restore(
+        ferretdb, mongo, source, scratch, target):
+    """One window's manifest copied over the next one's, keeping its bounds: data, SHA-256 and
+    counts all agree, yet the documents are not of that window. The restore used to write the
+    first window's documents twice and the second's never, and exit 0."""
+    full = [w for w in windows_on_disk(scratch, source.name, "orders") if w[3].stat().st_size > 0]
+    (_, _, first, _), (_, _, second, _) = full[0], full[1]
+    a, b = json.loads(first.read_text()), json.loads(second.read_text())
+    for field in ("documents", "bytes", "stored_bytes", "data", "sha256", "first_id", "last_id"):
+        b[field] = a[field]
+    second.write_text(json.dumps(b))
+
+    res = restore(dir_backup(scratch), ferretdb.uri, "--to-db", target.name)
+    assert res.rc == 1, res.explain()
+    assert a["data"] in last_line(res) and "outside the window" in last_line(res), res.explain()
+    assert b["window"]["start"] in last_line(res), res.explain()
+    assert_untouched(mongo, target.name)
+
+
 def test_a_folder_without_a_backup_or_without_the_database_is_bad_input(ferretdb, mongo,
                                                                         folder, target,
                                                                         tmp_path):

@@ -129,10 +129,15 @@ static void write_window(fixture_t *f, const char *format, _ccopy_compression_t 
     _ccopy_window_writer_t *w = NULL;
     ccopy_error_t e;
     size_t i;
+    bson_iter_t it;
 
     memset(out, 0, sizeof *out);
     memset(&wc, 0, sizeof wc);
-    wc.kind = CCOPY_MANIFEST_WINDOW;
+    /* a window holds documents of its time; the test vectors' _ids are no ObjectIds, so they
+     * go where such documents go, the non-ObjectId pass */
+    wc.kind = n > 0 && !(bson_iter_init_find(&it, &docs[0], "_id") && BSON_ITER_HOLDS_OID(&it))
+                  ? CCOPY_MANIFEST_NON_OBJECTID
+                  : CCOPY_MANIFEST_WINDOW;
     wc.window = (ccopy_window_t){1767225600, 1767240000};
     wc.db = "shop";
     wc.coll = "orders";
@@ -657,8 +662,8 @@ CCOPY_TEST(on_doc_error_stops_the_read_with_that_error)
 
 /* A data file whose manifest matches it but whose content is not what the writer makes: the
  * framing error names the object and where in the data it is. */
-static void check_framing(const char *format, const uint8_t *data, size_t len, int64_t documents,
-                          const char *expected)
+static void check_framing_as(ccopy_manifest_kind_t kind, const char *format, const uint8_t *data,
+                             size_t len, int64_t documents, const char *expected)
 {
     fixture_t f;
     ccopy_manifest_t m;
@@ -670,6 +675,8 @@ static void check_framing(const char *format, const uint8_t *data, size_t len, i
 
     fixture_setup(&f);
     memset(&m, 0, sizeof m);
+    m.kind = kind;
+    m.window = (ccopy_window_t){1767225600, 1767240000};
     m.database = "shop";
     m.collection = "orders";
     m.data = strcmp(format, "bson") == 0 ? "framing.bson" : "framing.jsonl";
@@ -698,6 +705,34 @@ static void check_framing(const char *format, const uint8_t *data, size_t len, i
     free(c.bytes.data);
     free(c.raw.data);
     fixture_teardown(&f);
+}
+
+/* Documents without _id: the non-ObjectId pass is where they can be. */
+static void check_framing(const char *format, const uint8_t *data, size_t len, int64_t documents,
+                          const char *expected)
+{
+    check_framing_as(CCOPY_MANIFEST_NON_OBJECTID, format, data, len, documents, expected);
+}
+
+/* Data that matches its SHA-256 and counts but holds documents its window cannot (a manifest
+ * copied over another window's) is corrupt, naming the document: restore would write those
+ * documents, and the window's own never. */
+CCOPY_TEST(document_outside_the_manifests_window_is_corrupt)
+{
+    static const char inside[] = "{\"_id\": {\"$oid\": \"6955b9000000000000000001\"}}\n";
+    static const char later[] = "{\"_id\": {\"$oid\": \"6955b9000000000000000001\"}}\n"
+                                "{\"_id\": {\"$oid\": \"6955f1400000000000000002\"}}\n";
+    static const char text_id[] = "{\"_id\": \"A-1\"}\n";
+    check_framing_as(CCOPY_MANIFEST_WINDOW, "jsonl", (const uint8_t *)later, sizeof later - 1, 2,
+                     "the document at byte offset 46 (_id 6955f1400000000000000002) was created at "
+                     "2026-01-01T04:00:00Z, outside the window [2026-01-01T00:00:00Z, "
+                     "2026-01-01T04:00:00Z) its manifest describes");
+    check_framing_as(CCOPY_MANIFEST_WINDOW, "jsonl", (const uint8_t *)text_id, sizeof text_id - 1,
+                     1, "has no ObjectId _id, which the manifest's window [2026-01-01T00:00:00Z");
+    check_framing_as(CCOPY_MANIFEST_NON_OBJECTID, "jsonl", (const uint8_t *)inside,
+                     sizeof inside - 1, 1,
+                     "has the ObjectId _id 6955b9000000000000000001, which the manifest's pass of "
+                     "non-ObjectId _ids cannot hold");
 }
 
 CCOPY_TEST(bad_bson_length_names_the_byte_offset)

@@ -62,9 +62,52 @@ static void keep_pending(window_reader_t *r, const uint8_t *data, size_t len)
     r->pending_len += len;
 }
 
+/* A document the manifest's window cannot hold: a window's documents are those whose ObjectId
+ * time is in [start, end), the non-ObjectId pass's those whose _id is no ObjectId. Data that
+ * matches its SHA-256 and counts yet holds others (a manifest copied over another's) would
+ * otherwise be restored as it is, and the window's own documents never were. */
+static int check_belongs(window_reader_t *r, const bson_t *doc, ccopy_error_t *error)
+{
+    const ccopy_manifest_t *m = r->manifest;
+    char start[CCOPY_TIME_TEXT_SIZE], end[CCOPY_TIME_TEXT_SIZE], at[CCOPY_TIME_TEXT_SIZE];
+    char hex[25];
+    bson_iter_t it;
+    int is_oid = bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it);
+    int64_t t;
+
+    if (m->kind == CCOPY_MANIFEST_NON_OBJECTID) {
+        if (!is_oid)
+            return 0;
+        bson_oid_to_string(bson_iter_oid(&it), hex);
+        return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                "the document at byte offset %llu has the ObjectId _id %s, which "
+                                "the manifest's pass of non-ObjectId _ids cannot hold",
+                                (unsigned long long)r->raw_bytes, hex);
+    }
+    ccopy_time_format(start, m->window.start, NULL);
+    ccopy_time_format(end, m->window.end, NULL);
+    if (!is_oid)
+        return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                                "the document at byte offset %llu has no ObjectId _id, which the "
+                                "manifest's window [%s, %s) cannot hold",
+                                (unsigned long long)r->raw_bytes, start, end);
+    t = (int64_t)bson_oid_get_time_t(bson_iter_oid(&it));
+    if (t >= m->window.start && t < m->window.end)
+        return 0;
+    bson_oid_to_string(bson_iter_oid(&it), hex);
+    ccopy_time_format(at, t, NULL);
+    return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,
+                            "the document at byte offset %llu (_id %s) was created at %s, outside "
+                            "the window [%s, %s) its manifest describes",
+                            (unsigned long long)r->raw_bytes, hex, at, start, end);
+}
+
 static int pass_on(window_reader_t *r, const bson_t *doc, uint64_t raw_len, ccopy_error_t *error)
 {
-    int rc = r->on_doc(doc, r->user_data, error);
+    int rc = check_belongs(r, doc, error);
+    if (rc != 0)
+        return rc; /* a framing error: the hashing goes on (see the file header) */
+    rc = r->on_doc(doc, r->user_data, error);
     if (rc != 0)
         return r->doc_rc = rc;
     r->documents++;

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -331,6 +332,38 @@ CCOPY_TEST(second_writer_is_refused)
     _ccopy_sink_close(first);
     CHECK_INT(_ccopy_sink_open(&second, location, 1, NULL, &e), 0); /* the lock went with the first */
     _ccopy_sink_close(second);
+    ccopy_test_remove_tree(dir);
+    free(dir);
+}
+
+/* Two jobs of one process (a Dask worker's threads running the same task twice) write the
+ * same window into the same folder at once, as helpers without the lock: each writes its own
+ * temporary, and both commits land (the same content, renamed into place one after the other). */
+CCOPY_TEST(two_sinks_of_one_process_write_the_same_object_at_once)
+{
+    char *dir = ccopy_test_temp_dir();
+    char location[300], path[600];
+    _ccopy_sink_t *a = NULL, *b = NULL;
+    void *oa = NULL, *ob = NULL;
+    uint8_t *got;
+    size_t len = 0;
+    ccopy_error_t e;
+
+    snprintf(location, sizeof location, "dir:%s/backup", dir);
+    CHECK_INT(_ccopy_sink_open(&a, location, CCOPY_SINK_HELPER, NULL, &e), 0);
+    CHECK_INT(_ccopy_sink_open(&b, location, CCOPY_SINK_HELPER, NULL, &e), 0);
+    CHECK_INT(a->ops->object_begin(a, "shop", "orders", "w.bson", &oa, &e), 0);
+    CHECK_INT(b->ops->object_begin(b, "shop", "orders", "w.bson", &ob, &e), 0);
+    CHECK_INT(a->ops->object_append(oa, (const uint8_t *)"same", 4, &e), 0);
+    CHECK_INT(b->ops->object_append(ob, (const uint8_t *)"same", 4, &e), 0);
+    CHECK_INT(a->ops->object_commit(oa, &e), 0);
+    CHECK_INT(b->ops->object_commit(ob, &e), 0);
+    snprintf(path, sizeof path, "%s/backup/shop/orders/w.bson", dir);
+    got = read_file(path, &len);
+    CHECK(got != NULL && len == 4 && memcmp(got, "same", 4) == 0);
+    free(got);
+    _ccopy_sink_close(a);
+    _ccopy_sink_close(b);
     ccopy_test_remove_tree(dir);
     free(dir);
 }

@@ -29,6 +29,12 @@
 #include "sink.h"
 
 #define TMP_PREFIX ".tmp."
+
+/* Temporaries are named for the process and this counter: one per process, not per sink, since
+ * two jobs of one process (a Dask worker's threads running the same task twice) may write the
+ * same window into the same folder at once, and with a counter each they renamed each other's
+ * file into place and failed both. */
+static atomic_uint tmp_counter;
 #define READ_CHUNK_SIZE ((size_t)1 << 20)
 #define DIRECT_BLOCK ((size_t)1 << 20) /* bytes per O_DIRECT write, a multiple of 4096 */
 #define DIRECT_ALIGN 4096               /* alignment of the buffer (and so of each block) */
@@ -36,7 +42,6 @@
 typedef struct dir_sink {
     char *root;
     int lock_fd;
-    atomic_uint tmp_counter;
 } dir_sink_t;
 
 typedef struct dir_object {
@@ -345,7 +350,7 @@ static int dir_object_begin(_ccopy_sink_t *sink, const char *db, const char *col
     }
     o->final_path = _ccopy_strdup_printf("%s/%s", o->folder, name);
     o->tmp_path = _ccopy_strdup_printf("%s/" TMP_PREFIX "%s.%ld.%u", o->folder, name, (long)getpid(),
-                                       atomic_fetch_add(&dir->tmp_counter, 1));
+                                       atomic_fetch_add(&tmp_counter, 1));
     o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (o->fd < 0) {
         rc = os_error(error, errno, "create", o->tmp_path);

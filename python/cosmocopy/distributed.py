@@ -340,10 +340,18 @@ def _merge(base: dict[str, Any], parts: list[dict[str, Any]], lost: list[str],
     out["copy_seconds"] = copy_s
     out["documents_per_second"] = out.get("documents", 0) / copy_s
     out["bytes_per_second"] = out.get("bytes", 0) / copy_s
-    first_error: dict[str, Any] | None = next(
-        (p["summary"]["error"] for p in parts if p["summary"].get("error")), None)
+    # the first failed window's error, as a local run tells it; else the first task's failure
+    failures = [p["summary"]["error"] for p in parts if p["summary"].get("error")
+                and p["summary"].get("windows_failed")]
+    failures += [p["summary"]["error"] for p in parts if p["summary"].get("error")]
+    first_error: dict[str, Any] | None = failures[0] if failures else None
     if first_error is None and lost:
         first_error = {"code": "EIO", "domain": "engine", "cause": 0, "message": lost[0]}
+    if first_error is not None and out["windows_failed"] > 1 and first_error.get("code") != "EMISMATCH":
+        # each helper's message counted only its own windows: the job's counts them all
+        first = _OWN_COUNT.sub("", first_error.get("message") or "")
+        first_error = dict(first_error,
+                           message=f"{out['windows_failed']} windows failed, the first: {first}")
     if first_error is not None and out.get("status") == "ok":
         failed = out["windows_failed"] > 0 or lost
         out["status"] = "failed" if failed else ("differs" if first_error.get("code") == "EMISMATCH"
@@ -354,6 +362,9 @@ def _merge(base: dict[str, Any], parts: list[dict[str, Any]], lost: list[str],
         if out["error"] and out["error"].get("code") == "EMISMATCH":
             out["error"] = dict(out["error"], message=_differ_message(out))
     return out
+
+
+_OWN_COUNT = re.compile(r"^\d+ windows failed, the first: ")
 
 
 def _in_plan_order(v: dict[str, Any]) -> tuple[str, bool, str]:

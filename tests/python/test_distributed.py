@@ -160,6 +160,32 @@ def test_the_workers_together_stay_under_one_ru_budget(cc, ccd, client, source, 
     assert {w.worker for w in result.windows} <= set(client.scheduler_info()["workers"])
 
 
+def test_a_source_lost_mid_job_says_how_many_windows_failed_in_all(
+        cc, ccd, client, source, ferretdb, db_name, cosmos_proxy, tmp_path):
+    """The source goes away once the tasks run: the windows being read fail (a failure stops
+    the rest, as in a local run) and tasks whose helper could not plan run none. The message
+    counts the failed windows of the whole job, as .result does (each helper's message counted
+    only its own), and names a failed window first."""
+    proxy = cosmos_proxy(ferretdb, ru_per_second=40)
+    uri = f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"
+
+    def lose_the_source(p):
+        if p.windows_done + p.windows_failed < p.windows_total:
+            proxy.stop()
+
+    with pytest.raises(cc.Error) as failed:
+        ccd.backup(client, to=f"dir:{tmp_path / 'bk'}", collection="orders", windows_per_task=3,
+                   retry_budget=1, retry_max_delay_ms=200, server_timeout_ms=1000,
+                   progress=lose_the_source, **dict(args(ferretdb, db_name), source=uri))
+    result = failed.value.result
+    assert result.status == "failed"
+    assert result.windows_written + result.windows_failed < 12, result.to_dict()
+    assert result.windows_failed > 1, result.to_dict()
+    assert str(failed.value).startswith(f"{result.windows_failed} windows failed, the first: "
+                                        f"window {db_name}.orders ["), str(failed.value)
+    assert len(result.windows) == result.windows_written
+
+
 def test_no_secret_in_task_arguments_and_plain_secrets_refused(cc, ccd, client, source, ferretdb,
                                                               db_name, azurite, blob_container):
     specs: list[str] = []

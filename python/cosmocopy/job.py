@@ -293,6 +293,9 @@ class Job:
         the tasks, then :meth:`run_tasks` and :meth:`finish` as usual."""
         if self._planned:
             raise errors.UsageError(f"{self.command} job: planned already")
+        if not isinstance(specs, Iterable) or isinstance(specs, (str, bytes)):
+            raise errors.UsageError(f"{self.command} job: plan_tasks() takes a list of task specs "
+                                    f"(Task.spec lines or tasks), not {type(specs).__name__}")
         lines = [t.spec if isinstance(t, Task) else t for t in specs]
         if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
             raise errors.UsageError(f"{self.command} job: plan_tasks() needs task specs "

@@ -349,6 +349,15 @@ def test_plan_tasks_runs_another_jobs_windows_without_its_lock(cc, orders, windo
             cc.Job("backup", to=to, **window_args).plan_tasks([other])
         with pytest.raises(cc.UsageError, match="not a JSON array of tasks"):
             cc.Job("backup", to=to, **window_args).plan_tasks(["{oops"])
+        # a task of a collection this job does not copy is no task a job of its options planned
+        stray = tasks[0].spec.replace('"collection":"orders"', '"collection":"users"')
+        assert stray != tasks[0].spec
+        with pytest.raises(cc.UsageError, match=r"task 0: collection users is not one this job "
+                                                r"copies \(collection=\)"):
+            cc.Job("backup", to=to, **window_args).plan_tasks([stray])
+        for wrong in (None, 5, tasks[0].spec):
+            with pytest.raises(cc.UsageError, match=r"plan_tasks\(\) takes a list of task specs"):
+                cc.Job("backup", to=to, **window_args).plan_tasks(wrong)
     backup = bc.read_backup(to)
     assert [w.start_epoch for w in backup.windows_of(orders.database.name, "orders")] == \
         [START + 4 * HOUR]

@@ -258,8 +258,9 @@ CCOPY_EXPORT char *ccopy_job_task_json(ccopy_job_t *job, size_t index);
  * task finished it) is not planned again but counted as already complete. Restore and verify
  * plan from the backup as usual and keep only the given windows (CCOPY_ENOTFOUND when the
  * backup no longer holds one). Then run the tasks and finish as with ccopy_job_plan().
- * @return 0; CCOPY_EINVAL for text that is not such an array, a task of another database, or a
- *         job planned already; otherwise as ccopy_job_plan().
+ * @return 0; CCOPY_EINVAL for text that is not such an array, a task of another database or
+ *         of a collection that option collection (when given) does not name, or a job planned
+ *         already; otherwise as ccopy_job_plan().
  */
 CCOPY_EXPORT int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error);
 

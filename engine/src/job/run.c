@@ -148,6 +148,18 @@ static int given_task(ccopy_job_t *job, bson_iter_t *task, size_t i, _ccopy_task
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "task %zu: needs database (this job's, %s), collection and kind", i,
                                 job->db ? job->db : "none");
+    if (job->settings.collection_count > 0) {
+        /* a job of the same options planned it: it copies only the collections named */
+        size_t c;
+        int named = 0;
+        for (c = 0; c < job->settings.collection_count && !named; c++)
+            named = strcmp(job->settings.collection[c], t->coll) == 0;
+        if (!named)
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                    "task %zu: collection %s is not one this job copies "
+                                    "(option collection)",
+                                    i, t->coll);
+    }
     if (strcmp(kind, "non-objectid") == 0) {
         t->kind = CCOPY_MANIFEST_NON_OBJECTID;
         return 0;

@@ -131,7 +131,7 @@ def stderr_progress(p: ClusterProgress) -> None:
 
 # ---------------------------------------------------------------------------------- secrets
 
-_SECRET_KEYS = re.compile(r"(?i)(^|;)\s*(AccountKey|SharedAccessSignature)\s*=")
+_ACCOUNT_KEY = re.compile(r"(?i)(^|;)\s*AccountKey\s*=")
 
 
 def _plain_secret(value: str) -> str | None:
@@ -146,7 +146,7 @@ def _plain_secret(value: str) -> str | None:
         return None
     if low.startswith(("mongodb://", "mongodb+srv://")):
         return "a MongoDB connection string with a password"
-    if _SECRET_KEYS.search(value):
+    if _ACCOUNT_KEY.search(value):
         return "a storage connection string with a key"
     if ";" in value or low.startswith(("blobendpoint=", "defaultendpointsprotocol=")):
         return "a storage connection string with a SAS"

@@ -358,7 +358,11 @@ def test_verify_that_finds_a_difference_says_what_a_local_run_says(cc, ccd, clie
      "source is a MongoDB connection string with a password"),
     ("blob_connection_string", "BlobEndpoint=https://a.blob.core.windows.net/?sv=1&sig=SECRETSIG",
      "blob_connection_string is a storage connection string with a SAS"),
-], ids=["http-sas-url", "tls-key-password", "aws-session-token", "sas-in-endpoint"])
+    ("blob_connection_string", "BlobEndpoint=https://a.blob.core.windows.net/;"
+                               "SharedAccessSignature=sv=1&sig=SECRETSIG",
+     "blob_connection_string is a storage connection string with a SAS"),
+], ids=["http-sas-url", "tls-key-password", "aws-session-token", "sas-in-endpoint",
+        "sas-connection-string"])
 def test_every_secret_the_engine_masks_is_refused_before_the_cluster_is_asked(cc, kw, value,
                                                                                words):
     import types

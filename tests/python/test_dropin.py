@@ -259,6 +259,16 @@ def test_the_client_secret_is_masked_in_argparse_errors(argv):
     res = run("cosmosreplication", *command_line("cosmosreplication"), *argv)
     assert res.returncode == 2 and "unrecognized arguments:" in res.stderr
     assert "****" in res.stderr
+    assert SECRET not in res.stderr + res.stdout
+
+
+@pytest.mark.parametrize("arg", ["--client=", "--c=", "-client=", "-cl="])
+def test_an_ambiguous_abbreviation_of_clientsecret_does_not_echo_its_value(arg):
+    """argparse echoes an ambiguous option whole ("--client=VALUE could match --clientid,
+    --clientsecret"): the value is masked there too."""
+    res = run("cosmosreplication", *command_line("cosmosreplication"), arg + SECRET)
+    assert res.returncode == 2 and "ambiguous option" in res.stderr, res.stderr
+    assert "****" in res.stderr and SECRET not in res.stderr + res.stdout
 
 
 def test_help_names_what_is_ignored_and_the_exit_codes():

@@ -327,6 +327,10 @@ def test_job_state_errors(cc, orders, window_args, tmp_path):
         cc.Job("dump")
 
 
+def cc_time(t) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_plan_tasks_runs_another_jobs_windows_without_its_lock(cc, orders, window_args, tmp_path):
     """A distributed runner's worker: the planning job holds the destination's lock; a job of
     the same options runs exactly the given windows without it, and skips completed ones."""
@@ -355,6 +359,13 @@ def test_plan_tasks_runs_another_jobs_windows_without_its_lock(cc, orders, windo
         with pytest.raises(cc.UsageError, match=r"task 0: collection users is not one this job "
                                                 r"copies \(collection=\)"):
             cc.Job("backup", to=to, **window_args).plan_tasks([stray])
+        # a window across a completed one's end: copied, two windows would overlap
+        middle = tasks[1].start + (tasks[1].end - tasks[1].start) / 2
+        across = tasks[1].spec.replace(cc_time(tasks[1].start), cc_time(middle)).replace(
+            cc_time(tasks[1].end), cc_time(tasks[2].end))
+        with pytest.raises(cc.UsageError, match="task 0: .* overlaps a completed window without "
+                                                "covering it"):
+            cc.Job("backup", to=to, **window_args).plan_tasks([across])
         for wrong in (None, 5, tasks[0].spec):
             with pytest.raises(cc.UsageError, match=r"plan_tasks\(\) takes a list of task specs"):
                 cc.Job("backup", to=to, **window_args).plan_tasks(wrong)

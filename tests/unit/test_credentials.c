@@ -375,6 +375,18 @@ CCOPY_TEST(a_chosen_source_that_is_not_set_up_says_what_is_missing)
     setenv("AZURE_AUTHORITY_HOST", "http://login.example", 1);
     CHECK_INT(pick(&s, CCOPY_CREDENTIAL_ENVIRONMENT, skipped, &e), CCOPY_EAUTH);
     CHECK_CONTAINS(e.message, "AZURE_AUTHORITY_HOST http://login.example is not an https:// URL");
+    /* ... and auto does not pass over the principal to ask a managed identity for its client */
+    setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:9/msi/token", 1);
+    setenv("IDENTITY_HEADER", "header-value", 1);
+    CHECK_INT(pick(&s, CCOPY_CREDENTIAL_AUTO, skipped, &e), CCOPY_EAUTH);
+    CHECK_CONTAINS(e.message, "environment: AZURE_AUTHORITY_HOST http://login.example is not an "
+                              "https:// URL");
+    /* a host alone is https, as the Azure SDKs read their sovereign clouds' hosts */
+    setenv("AZURE_AUTHORITY_HOST", "login.microsoftonline.us/", 1);
+    CHECK_INT(pick(&s, CCOPY_CREDENTIAL_AUTO, skipped, &e), 0);
+    CHECK_INT(s.kind, CCOPY_CREDENTIAL_ENVIRONMENT);
+    CHECK_STR(s.authority, "https://login.microsoftonline.us");
+    _ccopy_token_source_cleanup(&s);
     clear_environment();
 }
 

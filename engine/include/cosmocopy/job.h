@@ -259,8 +259,10 @@ CCOPY_EXPORT char *ccopy_job_task_json(ccopy_job_t *job, size_t index);
  * plan from the backup as usual and keep only the given windows (CCOPY_ENOTFOUND when the
  * backup no longer holds one). Then run the tasks and finish as with ccopy_job_plan().
  * @return 0; CCOPY_EINVAL for text that is not such an array, a task of another database or
- *         of a collection that option collection (when given) does not name, or a job planned
- *         already; otherwise as ccopy_job_plan().
+ *         of a collection that option collection (when given) does not name, a window that
+ *         overlaps a completed one without lying within it (backup, replicate: no plan gives
+ *         that out, and copying it would leave overlapping windows), or a job planned already;
+ *         otherwise as ccopy_job_plan().
  */
 CCOPY_EXPORT int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, ccopy_error_t *error);
 

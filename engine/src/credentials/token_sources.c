@@ -92,18 +92,38 @@ static int entra_source(_ccopy_token_source_t *s, _ccopy_credential_kind_t kind,
 {
     const char *authority = env("AZURE_AUTHORITY_HOST");
     missing(why, size, names, 3);
-    if (!why[0] && authority && strncmp(authority, "https://", 8) != 0)
-        snprintf(why, size, "AZURE_AUTHORITY_HOST %s is not an https:// URL", authority);
     if (why[0])
         return 0;
+    /* A host alone is https, as the Azure SDKs read it (their sovereign clouds' hosts,
+     * AzureAuthorityHosts.AZURE_GOVERNMENT = "login.microsoftonline.us", have no scheme); any
+     * other scheme is refused, and with every variable set that is an error, not a source to
+     * pass over: auto went on to a managed identity and asked it for the principal's client. */
+    if (authority && strstr(authority, "://") && strncmp(authority, "https://", 8) != 0) {
+        snprintf(why, size, "AZURE_AUTHORITY_HOST %s is not an https:// URL", authority);
+        return -1;
+    }
     s->kind = kind;
-    s->authority = without_trailing_slashes(authority ? authority : DEFAULT_AUTHORITY);
+    if (authority && !strstr(authority, "://")) {
+        char *https = _ccopy_strdup_printf("https://%s", authority);
+        s->authority = without_trailing_slashes(https);
+        free(https);
+    } else {
+        s->authority = without_trailing_slashes(authority ? authority : DEFAULT_AUTHORITY);
+    }
     s->tenant = _ccopy_strdup(env(names[0]));
     s->client_id = _ccopy_strdup(env(names[1]));
     s->secret = _ccopy_strdup(env(names[2]));
     if (kind == CCOPY_CREDENTIAL_ENVIRONMENT)
         _ccopy_secret_remember(s->secret);
     return 1;
+}
+
+static int bad_authority(ccopy_error_t *error, const char *source, const char *why)
+{
+    return _ccopy_error_set(error, CCOPY_EAUTH, CCOPY_DOMAIN_ENGINE, 0,
+                            "no Microsoft Entra ID credential available: %s: %s (a host alone is "
+                            "read as https://HOST)",
+                            source, why);
 }
 
 int _ccopy_token_source_pick(_ccopy_token_source_t *s, const _ccopy_credential_settings_t *settings,
@@ -114,16 +134,23 @@ int _ccopy_token_source_pick(_ccopy_token_source_t *s, const _ccopy_credential_s
                                            "AZURE_FEDERATED_TOKEN_FILE"};
     _ccopy_credential_kind_t kind = settings->kind;
     char why[160];
+    int found;
 
     memset(s, 0, sizeof *s);
     skipped[0] = '\0';
     if (kind == CCOPY_CREDENTIAL_AUTO || kind == CCOPY_CREDENTIAL_ENVIRONMENT) {
-        if (entra_source(s, CCOPY_CREDENTIAL_ENVIRONMENT, env_names, why, sizeof why))
+        found = entra_source(s, CCOPY_CREDENTIAL_ENVIRONMENT, env_names, why, sizeof why);
+        if (found < 0)
+            return bad_authority(error, "environment", why);
+        if (found)
             return 0;
         add_skipped(skipped, skipped_size, "environment", why);
     }
     if (kind == CCOPY_CREDENTIAL_AUTO || kind == CCOPY_CREDENTIAL_WORKLOAD_IDENTITY) {
-        if (entra_source(s, CCOPY_CREDENTIAL_WORKLOAD_IDENTITY, wi_names, why, sizeof why))
+        found = entra_source(s, CCOPY_CREDENTIAL_WORKLOAD_IDENTITY, wi_names, why, sizeof why);
+        if (found < 0)
+            return bad_authority(error, "workload identity", why);
+        if (found)
             return 0;
         add_skipped(skipped, skipped_size, "workload identity", why);
     }

@@ -822,6 +822,16 @@ static int covered(const ccopy_window_t *cov, size_t cov_count, const ccopy_wind
     return 0;
 }
 
+static int overlapped(const ccopy_window_t *cov, size_t cov_count, const ccopy_window_t *w)
+{
+    size_t i;
+    for (i = 0; i < cov_count; i++) {
+        if (cov[i].start < w->end && cov[i].end > w->start)
+            return 1;
+    }
+    return 0;
+}
+
 int _ccopy_job_plan_given(ccopy_job_t *job, ccopy_error_t *error)
 {
     mongoc_client_t *client = mongoc_client_pool_pop(job->source->pool);
@@ -859,6 +869,20 @@ int _ccopy_job_plan_given(ccopy_job_t *job, ccopy_error_t *error)
         }
         /* a window another try completed is not copied again; the non-ObjectId pass of a full
          * run is always rewritten */
+        if (t->kind == CCOPY_MANIFEST_WINDOW && !covered(cov, cov_count, &t->window) &&
+            overlapped(cov, cov_count, &t->window)) {
+            /* a plan cuts around completed windows, and a task's every try has its bounds: this
+             * one, copied, would leave windows that overlap (documents twice in a restore) */
+            char a[CCOPY_TIME_TEXT_SIZE], b[CCOPY_TIME_TEXT_SIZE];
+            ccopy_time_format(a, t->window.start, NULL);
+            ccopy_time_format(b, t->window.end, NULL);
+            rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                  "task %zu: %s.%s [%s, %s) overlaps a completed window without "
+                                  "covering it: no job of these options planned it (or the "
+                                  "catalog changed since)",
+                                  i, job->db, t->coll, a, b);
+            break;
+        }
         if (t->kind == CCOPY_MANIFEST_WINDOW && covered(cov, cov_count, &t->window)) {
             pthread_mutex_lock(&job->lock);
             coll->windows_already_complete++;
@@ -890,12 +914,15 @@ int _ccopy_job_keep_given(ccopy_job_t *job, ccopy_error_t *error)
                 kept[i] = *t; /* its manifest stays in job->backup */
         }
         if (!found) {
-            char start[CCOPY_TIME_TEXT_SIZE];
+            char start[CCOPY_TIME_TEXT_SIZE], end[CCOPY_TIME_TEXT_SIZE], what[2 * CCOPY_TIME_TEXT_SIZE + 8];
             ccopy_time_format(start, g->window.start, NULL);
+            ccopy_time_format(end, g->window.end, NULL);
+            snprintf(what, sizeof what, "[%s, %s)", start, end);
             rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
-                                  "the backup holds no window of %s.%s starting %s (it changed "
-                                  "since the job was planned)",
-                                  job->db, g->coll, g->kind == CCOPY_MANIFEST_WINDOW ? start : "(non-ObjectId pass)");
+                                  "the backup holds no window %s.%s %s (it changed since the job "
+                                  "was planned, or no job of these options planned that task)",
+                                  job->db, g->coll,
+                                  g->kind == CCOPY_MANIFEST_WINDOW ? what : "(non-ObjectId pass)");
         }
     }
     if (rc != 0) {

@@ -96,12 +96,15 @@ def mask(text: str, secrets: Sequence[str]) -> str:
 
 
 def client_secret_values(argv: Sequence[str]) -> list[str]:
-    """The values given to anything that looks like -clientsecret (any abbreviation, any
-    number of dashes, a typo after "clients"), with a space or with "="."""
+    """The values given to anything that looks like -clientsecret (any abbreviation, ambiguous
+    ones too, which argparse echoes whole: ``--client=S`` "could match --clientid,
+    --clientsecret"; any number of dashes; a typo after "clients"), with a space or "="."""
     values = []
     for i, arg in enumerate(argv):
         name, eq, value = arg.partition("=")
-        if not name.startswith("-") or not name.lstrip("-").lower().startswith("clients"):
+        typed = name.lstrip("-").lower()
+        if not name.startswith("-") or not typed or not (
+                typed.startswith("clients") or "clientsecret".startswith(typed)):
             continue
         if eq:
             values.append(value)

@@ -139,7 +139,8 @@ static int list_backup(const list_args_t *args)
         memset(&e, 0, sizeof e);
         e.code = CCOPY_EINVAL;
         e.domain = CCOPY_DOMAIN_ENGINE;
-        snprintf(e.message, sizeof e.message, "%s holds no backup%s%s%s%s%s", args->location,
+        snprintf(e.message, sizeof e.message, "%s: %s holds no backup%s%s%s%s%s",
+                 db ? "--db" : coll ? "--collection" : "--from", args->location,
                  db || coll ? " of " : "", db ? "database " : "", db ? db : "",
                  db && coll ? ", collection " : coll ? "collection " : "", coll ? coll : "");
         ccopy_mask_secrets(e.message);

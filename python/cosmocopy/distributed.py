@@ -25,7 +25,8 @@ How it runs (README, "Scaling out with Dask"):
   ``leases`` leases (default: the cluster's worker threads when the job starts) admits that many
   tasks at once, and each paces itself to ``max_ru / leases`` with the engine's own governor
   (``target_max_ru`` likewise), keeping its lease until its share has paid for what it spent,
-  so the sum never exceeds ``max_ru``. Without ``max_ru`` the pace is learnt once and shared: a
+  so the sum stays within ``max_ru`` over the run (a second in which every lease spends the
+  second of its share its governor saved up can see more). Without ``max_ru`` the pace is learnt once and shared: a
   ``distributed.Variable`` holds the cluster's pace (RU/s) that the tasks learnt from throttling;
   each task starts at its share of it and writes back what it ended at.
 - A progress callback that raises, or Ctrl-C, stops the running tasks; the call raises once

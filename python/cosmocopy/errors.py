@@ -213,7 +213,9 @@ class RejectedError(Error):
 
 
 class PartialError(Error):
-    """The job ran but some windows failed (EPARTIAL); see ``result``."""
+    """EPARTIAL, which this version's engine does not return: a job whose windows failed raises
+    the first failure's class (:class:`NetworkError`, :class:`ThrottledError`...), its
+    ``result`` counting them (``windows_failed``)."""
 
     default_code = EPARTIAL
 

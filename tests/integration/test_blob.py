@@ -302,6 +302,20 @@ def test_sas_without_write_permission(ferretdb, orders, azurite, blob_container)
     assert list(blob_container.list_blobs()) == []
 
 
+def test_sas_without_read_permission_is_refused_before_any_window(ferretdb, orders, azurite,
+                                                                  blob_container):
+    """Every later run, list, restore and verify read the backup back: a SAS that cannot read
+    used to write a first backup and fail every run after it."""
+    url = azurite.sas_url(blob_container.container_name, "wo", permissions="acwdl")
+    res = blob_backup(ferretdb, orders, url)
+    assert res.rc == 1, res.explain()
+    assert "the SAS needs read permission too" in res.stderr, res.explain()
+    assert "devstoreaccount1" in res.stderr, res.explain()
+    sig = url.split("sig=")[1].split("&")[0]
+    assert sig not in res.stdout + res.stderr
+    assert not [b.name for b in blob_container.list_blobs() if b.name.endswith(".bson")]
+
+
 @pytest.mark.parametrize("cs,why", [
     # neither key nor SAS means Microsoft Entra ID tokens, which never go over plain http
     ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1",

@@ -289,7 +289,8 @@ def test_a_backup_that_holds_nothing_of_what_is_named_is_bad_input(ferretdb, mon
     empty.mkdir()
     res = clirun.run("list", "--from", f"dir:{empty}")
     assert res.rc == 2 and res.stdout == "", res.explain()
-    assert res.stderr == f"cosmocopy list: error: dir:{empty} holds no backup\n", res.explain()
+    assert res.stderr == f"cosmocopy list: error: --from: dir:{empty} holds no backup\n", \
+        res.explain()
     _small_collection(mongo, db_name, int(time.time()) // DAY * DAY - 3 * DAY)
     bk = tmp_path / "bk"
     assert clirun.backup(ferretdb.uri, db_name, bk, "--full").rc == 0
@@ -299,9 +300,10 @@ def test_a_backup_that_holds_nothing_of_what_is_named_is_bad_input(ferretdb, mon
     failed = json.loads(res.stdout)
     assert failed["status"] == "failed" and "holds no backup of database nosuch" in \
         failed["error"]["message"], res.explain()
-    assert "holds no backup of database nosuch" in res.stderr, res.explain()
+    assert f"--db: dir:{bk} holds no backup of database nosuch" in res.stderr, res.explain()
     res = clirun.run("list", "--from", f"dir:{bk}", "--collection", "nosuch")
-    assert res.rc == 2 and "holds no backup of collection nosuch" in res.stderr, res.explain()
+    assert res.rc == 2 and f"--collection: dir:{bk} holds no backup of collection nosuch" in \
+        res.stderr, res.explain()
     for command, args in (("verify", ["--source", ferretdb.uri, "--db", db_name, "--backup",
                                       f"dir:{empty}"]),
                           ("restore", ["--from", f"dir:{bk}", "--to", ferretdb.uri, "--db",

@@ -262,12 +262,15 @@ def test_the_client_secret_is_masked_in_argparse_errors(argv):
     assert SECRET not in res.stderr + res.stdout
 
 
-@pytest.mark.parametrize("arg", ["--client=", "--c=", "-client=", "-cl="])
-def test_an_ambiguous_abbreviation_of_clientsecret_does_not_echo_its_value(arg):
+@pytest.mark.parametrize("arg,says", [("--client=", "ambiguous option"),
+                                      ("--c=", "ambiguous option"),
+                                      ("-client=", "unrecognized arguments"),
+                                      ("-cl=", "unrecognized arguments")])
+def test_an_ambiguous_abbreviation_of_clientsecret_does_not_echo_its_value(arg, says):
     """argparse echoes an ambiguous option whole ("--client=VALUE could match --clientid,
-    --clientsecret"): the value is masked there too."""
+    --clientsecret"), and an unrecognised one: the value is masked there too."""
     res = run("cosmosreplication", *command_line("cosmosreplication"), arg + SECRET)
-    assert res.returncode == 2 and "ambiguous option" in res.stderr, res.stderr
+    assert res.returncode == 2 and says in res.stderr, res.stderr
     assert "****" in res.stderr and SECRET not in res.stderr + res.stdout
 
 
@@ -608,8 +611,8 @@ def vault(keyvault):
 
 
 def vault_args(name, kv, sp, **over) -> list[str]:
-    return command_line(name, vault=kv.vault_url, clientid=sp.client_id, clientsecret=sp.secret,
-                        tenantid=sp.tenant_id, **over)
+    return command_line(name, **{"vault": kv.vault_url, "clientid": sp.client_id,
+                                 "clientsecret": sp.secret, "tenantid": sp.tenant_id, **over})
 
 
 def run_e2e(name, kv, sp, env, *, secrets=(), **over) -> subprocess.CompletedProcess:
@@ -750,6 +753,16 @@ def test_bad_input_that_needs_the_servers_fails_with_a_reason(vault, ferretdb, m
     fails(run_e2e("cosmosbackuptoblob", kv, sp, untrusted, secrets=secrets, **blob), 2,
           "certificate cannot be checked",
           "(the environment variable SSL_CERT_FILE names the CA bundle that signs it)")
+    # an authority that is not https: said in the script's words, no Python keyword
+    res = run_e2e("cosmosbackuptoblob", kv, sp, dict(env, AZURE_AUTHORITY_HOST="http://127.0.0.1:1"),
+                  secrets=secrets, **blob)
+    fails(res, 1, "AZURE_AUTHORITY_HOST http://127.0.0.1:1 is not an https:// URL")
+    assert "azure_credential" not in res.stdout + res.stderr
+    # a vault host that does not exist is -vault's, not the secret's being read from it
+    res = run("cosmosbackuptoblob", *vault_args("cosmosbackuptoblob", kv, sp, **blob,
+                                                vault="https://nosuchvault-zz.vault.azure.net"),
+              env=env, timeout=600, secrets=(sp.secret, *secrets))
+    fails(res, 1, "-vault: Key Vault nosuchvault-zz.vault.azure.net: host not found")
     # a sink secret that holds no connection string: named by the script's flag
     res = run_e2e("cosmosbackuptoblob", kv, sp, env, secrets=secrets, sinksecret="not-a-conn",
                   **blob)

@@ -63,6 +63,12 @@ CCOPY_TEST(connection_string_with_a_sas_only)
     CHECK_STR(a.sas, "sv=2021-12-02&sig=abc");
     CHECK_INT((long long)a.key_len, 0);
     _ccopy_blob_account_cleanup(&a);
+    /* a path-style endpoint (Azurite's): the account is the path's first segment, not "127" */
+    CHECK_INT(_ccopy_blob_account_from_connection_string(
+                  &a, "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;SharedAccessSignature=sv=1&sig=abc",
+                  &e), 0);
+    CHECK_STR(a.account, "devstoreaccount1");
+    _ccopy_blob_account_cleanup(&a);
 }
 
 CCOPY_TEST(connection_string_errors_name_the_part_and_never_the_key)

@@ -95,6 +95,10 @@ CCOPY_TEST(unknown_option_is_named)
     ccopy_error_t e;
     CHECK_INT(ccopy_options_set(o, "batchsize", "5", &e), CCOPY_EINVAL);
     CHECK_STR(e.message, "unknown option \"batchsize\"");
+    CHECK_INT(ccopy_options_set(o, NULL, "5", &e), CCOPY_EINVAL);
+    CHECK_STR(e.message, "no option name given (NULL)");
+    CHECK_INT(ccopy_options_unset(o, NULL, &e), CCOPY_EINVAL);
+    CHECK_STR(e.message, "no option name given (NULL)");
     ccopy_options_destroy(o);
 }
 

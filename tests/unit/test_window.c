@@ -1412,6 +1412,24 @@ CCOPY_TEST(split_rejects_zero_parts)
     CHECK_INT(count, 777);
 }
 
+/* More parts than a plan may hold is refused, as ccopy_plan_cut refuses them: SIZE_MAX parts of
+ * a long window asked for tens of gigabytes, and the library ends the process when an
+ * allocation fails. */
+CCOPY_TEST(split_rejects_more_parts_than_a_plan_holds)
+{
+    ccopy_window_t window = {0, CCOPY_TIME_LIMIT}, *w = NULL;
+    ccopy_error_t error;
+    size_t count = 777;
+    CHECK_INT(ccopy_window_split(&w, &count, &window, SIZE_MAX, &error), CCOPY_EINVAL);
+    check_einval(&error);
+    CHECK_STR(error.message, "invalid split into 4294967296 parts: at most 1000000");
+    CHECK(w == NULL);
+    CHECK_INT(count, 777);
+    CHECK_INT(ccopy_window_split(&w, &count, &window, CCOPY_PLAN_MAX_WINDOWS, &error), 0);
+    CHECK_INT(count, CCOPY_PLAN_MAX_WINDOWS);
+    ccopy_free(w);
+}
+
 CCOPY_TEST(split_rejects_invalid_window)
 {
     ccopy_window_t window = {JAN1_2026 + HOUR, JAN1_2026}, *w = NULL;

@@ -3,8 +3,12 @@
  * @brief Return codes and the caller-owned error struct used by every fallible call.
  *
  * Fallible calls return 0 or a negative ::ccopy_code_t; constructors return NULL.
- * Details go into an optional, caller-owned ::ccopy_error_t (pass NULL to ignore them).
- * Nothing is kept in thread-local "last error" state. A NULL handle (job, options, catalog) or
+ * Details go into an optional, caller-owned ::ccopy_error_t (pass NULL to ignore them), written
+ * only when the call fails: a call that succeeds leaves it as it was, so test the return value,
+ * not error.code. Nothing is kept in thread-local "last error" state. Memory: like libbson and
+ * libmongoc, which it runs on, the library ends the process with a message when one of its own
+ * allocations fails (nothing is half-written: a window is complete only once its manifest is);
+ * CCOPY_ENOMEM is returned where a library it calls reports the failure (OpenSSL, a codec). A NULL handle (job, options, catalog) or
  * output pointer is CCOPY_EINVAL, never a crash: a call returning a count or text then returns
  * 0 or NULL, and a setter returning nothing does nothing.
  */
@@ -29,12 +33,14 @@ typedef enum ccopy_code {
     CCOPY_ETIMEDOUT = -5,  /**< a host did not answer in time                                    */
     CCOPY_ECANCELED = -6,  /**< ccopy_job_cancel() was called; completed windows are kept        */
     CCOPY_EIO = -7,        /**< local I/O failed (cause holds errno, e.g. ENOSPC)                */
-    CCOPY_ENOMEM = -8,     /**< an allocation failed                                             */
+    CCOPY_ENOMEM = -8,     /**< an allocation a library reported failed (see above)              */
     CCOPY_ESERVER = -9,    /**< the server answered with an error that retrying cannot fix       */
     CCOPY_ENETWORK = -10,  /**< the connection failed and stayed failed past the retry budget    */
     CCOPY_ECORRUPT = -11,  /**< stored data does not match its manifest                          */
     CCOPY_EBUSY = -12,     /**< another job holds the destination's lock                         */
-    CCOPY_EPARTIAL = -13,  /**< the job ran but some windows failed; see the summary             */
+    CCOPY_EPARTIAL = -13,  /**< not returned by this version: a job whose windows failed returns
+                                the first failure's code, the summary counting them; kept so
+                                that the values stay as they are                               */
     CCOPY_EMISMATCH = -14, /**< verify compared and found differences; see the summary           */
     CCOPY_EREJECTED = -15, /**< the target refused some documents for good (too large...)       */
     CCOPY_ESTOPPED = -16   /**< a callback returned non-zero (cause holds its value); completed

@@ -110,8 +110,8 @@ CCOPY_EXPORT int64_t ccopy_time_align(int64_t t, int64_t step);
  * @param[out] out_count    number of windows (at least 1).
  * @param start, end        the range; start must be before end, both within [0, 2^32].
  * @param step              window length in seconds, > 0.
- * @return 0, CCOPY_EINVAL (the message says why; also for more than CCOPY_PLAN_MAX_WINDOWS
- *         windows) or CCOPY_ENOMEM.
+ * @return 0 or CCOPY_EINVAL (the message says why; also for more than CCOPY_PLAN_MAX_WINDOWS
+ *         windows).
  */
 CCOPY_EXPORT int ccopy_plan_cut(ccopy_window_t **out_windows, size_t *out_count, int64_t start,
                                 int64_t end, int64_t step, ccopy_error_t *error);
@@ -125,7 +125,7 @@ CCOPY_EXPORT int ccopy_plan_cut(ccopy_window_t **out_windows, size_t *out_count,
  * @param[out] out_count    number of sub-windows, min(k, end - start).
  * @param window            a valid window.
  * @param k                 number of parts wanted, >= 1.
- * @return 0, CCOPY_EINVAL or CCOPY_ENOMEM.
+ * @return 0 or CCOPY_EINVAL (also for more than CCOPY_PLAN_MAX_WINDOWS sub-windows).
  */
 CCOPY_EXPORT int ccopy_window_split(ccopy_window_t **out_windows, size_t *out_count,
                                     const ccopy_window_t *window, size_t k, ccopy_error_t *error);

@@ -208,9 +208,12 @@ int ccopy_options_set(ccopy_options_t *options, const char *name, const char *va
     if (!options)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "no options given (NULL): make them with ccopy_options_new()");
+    if (!name)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no option name given (NULL)");
     if (i < 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown option \"%s\"",
-                                name ? name : "(null)");
+                                name);
     if (!value)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "option %s: no value given", option_table[i].name);
@@ -229,9 +232,12 @@ int ccopy_options_unset(ccopy_options_t *options, const char *name, ccopy_error_
     if (!options)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "no options given (NULL): make them with ccopy_options_new()");
+    if (!name)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "no option name given (NULL)");
     if (i < 0)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0, "unknown option \"%s\"",
-                                name ? name : "(null)");
+                                name);
     value_clear(&options->values[i]);
     return 0;
 }

@@ -503,6 +503,10 @@ int ccopy_window_split(ccopy_window_t **out_windows, size_t *out_count,
                                 "invalid split into 0 parts: need at least 1");
     length = (uint64_t)(window->end - window->start);
     count = (uint64_t)k < length ? (uint64_t)k : length;
+    if (count > CCOPY_PLAN_MAX_WINDOWS) /* as a plan: tens of gigabytes were asked for */
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "invalid split into %" PRIu64 " parts: at most %d", count,
+                                CCOPY_PLAN_MAX_WINDOWS);
     if (!(windows = alloc_windows(count, error)))
         return CCOPY_ENOMEM;
     size = length / count;

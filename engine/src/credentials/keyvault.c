@@ -172,10 +172,11 @@ static int answer_error(const _ccopy_keyvault_ref_t *ref, const _ccopy_http_resp
                                 "Key Vault %s refused to read %s (403 %s%s%s): the identity needs "
                                 "the Get permission on secrets (or the Key Vault Secrets User role)",
                                 ref->host, secret, ve.code, ve.message[0] ? ": " : "", ve.message);
+    /* the reading first: the vault's message is a sentence of its own, and ran into it */
     return _ccopy_error_set(error, CCOPY_ESERVER, CCOPY_DOMAIN_HTTP, res->status,
-                            "Key Vault %s answered %ld%s%s%s%s reading %s", ref->host, res->status,
-                            ve.code[0] ? " " : "", ve.code, ve.message[0] ? ": " : "", ve.message,
-                            secret);
+                            "reading %s, Key Vault %s answered %ld%s%s%s%s", secret, ref->host,
+                            res->status, ve.code[0] ? " " : "", ve.code, ve.message[0] ? ": " : "",
+                            ve.message);
 }
 
 /* ---- reading a secret --------------------------------------------------------------------- */
@@ -243,7 +244,7 @@ int _ccopy_keyvault_get_secret(char **out, const _ccopy_keyvault_ref_t *ref,
             rc = _ccopy_error_set(error, CCOPY_EAUTH, CCOPY_DOMAIN_HTTP, 401,
                                   token ? "Key Vault %s refused the token (401%s%s%s%s)"
                                         : "Key Vault %s answered 401 without a Bearer challenge "
-                                          "(%s%s%s%s)",
+                                          "(401%s%s%s%s)",
                                   ref->host, ve.code[0] ? " " : "", ve.code, ve.message[0] ? ": " : "",
                                   ve.message);
             break;
@@ -349,7 +350,8 @@ int ccopy_keyvault_resolve(char **out_value, const char *reference, const ccopy_
         *out_value = NULL;
     if (!out_value || !reference)
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
-                                "no Key Vault reference given");
+                                !reference ? "no Key Vault reference given"
+                                           : "nowhere to put the secret's value (NULL)");
     rc = _ccopy_settings_load(&settings, options, error);
     if (rc != 0)
         return rc;

@@ -214,11 +214,22 @@ int _ccopy_blob_account_from_connection_string(_ccopy_blob_account_t *acct, cons
         if (name) {
             acct->account = _ccopy_strdup(name);
         } else {
-            /* no AccountName: the first label of the host (acct.blob.core.windows.net) */
-            size_t hs, hl;
+            /* no AccountName: the first label of the host (acct.blob.core.windows.net), or,
+             * for a path-style endpoint (an IP address or localhost, Azurite's
+             * http://127.0.0.1:10000/devstoreaccount1), the first segment of its path */
+            size_t hs, hl, host_len;
             const char *rest;
             split_url(acct->endpoint, &hs, &hl, &rest);
-            acct->account = _ccopy_strndup(acct->endpoint + hs, strcspn(acct->endpoint + hs, ".:/"));
+            host_len = strcspn(acct->endpoint + hs, ":/");
+            if (host_len > hl)
+                host_len = hl;
+            while (*rest == '/')
+                rest++;
+            if (path_style_host(acct->endpoint + hs, host_len) && *rest)
+                acct->account = _ccopy_strndup(rest, strcspn(rest, "/"));
+            else
+                acct->account = _ccopy_strndup(acct->endpoint + hs,
+                                               strcspn(acct->endpoint + hs, ".:/"));
         }
     }
     free(copy);

@@ -264,6 +264,18 @@ int _ccopy_blob_lock_take(_ccopy_blob_sink_t *b, ccopy_error_t *error)
 
     if (rc == 0 && res.status != 201 && res.status != 409)
         rc = _ccopy_blob_error(&b->acct, &res, "creating the destination's lock", error);
+    if (rc == 0) {
+        /* Every later run reads the manifests back, as list, restore and verify do: a SAS
+         * without read permission wrote a first backup, and every run after it failed. */
+        _ccopy_blob_request_t read = {.method = "GET", .container = b->container,
+                                      .blob = b->lock_blob};
+        rc = _ccopy_blob_small_send(b, &read, &res, "reading the destination's lock", error);
+        if (rc == 0 && res.status != 200)
+            rc = _ccopy_blob_error(&b->acct, &res,
+                                   "reading the destination's lock (a backup is read back by every "
+                                   "later run: the SAS needs read permission too)",
+                                   error);
+    }
     new_lease_id(b->lease_id);
     while (rc == 0) {
         pthread_mutex_lock(&b->lock);

@@ -272,6 +272,8 @@ void _ccopy_sink_close(_ccopy_sink_t *sink)
 void _ccopy_manifests_free(ccopy_manifest_t *manifests, size_t count)
 {
     size_t i;
+    if (!manifests)
+        return; /* whatever the count: the handle promise of error.h */
     for (i = 0; i < count; i++)
         ccopy_manifest_cleanup(&manifests[i]);
     free(manifests);

@@ -224,9 +224,13 @@ def in_flags(error: BaseException, flags: Mapping[str, str]) -> str:
                            ("Entra ID knows no tenant", "-tenantid"),
                            ("Entra ID knows no client", "-clientid")):
             text = text.replace(f"{flag}: {words}", f"{own}: {words}")
+    # a vault that is not there is -vault's, whichever secret was being read from it
+    text = re.sub(r"-\w+: (Key Vault [^\s:]+: host not found)", r"-vault: \1", text)
     # what a keyword the script has no flag for would do, said as its user can do it
     text = text.replace("(https_ca_file= names the CA bundle",
                         "(the environment variable SSL_CERT_FILE names the CA bundle")
+    text = text.replace("(azure_credential= is environment)",
+                        "(the service principal of -tenantid, -clientid and -clientsecret)")
     return re.sub(r" \((\w+)= creates it\)",
                   lambda m: m.group(0) if m.group(1) in flags else " (create it first)", text)
 

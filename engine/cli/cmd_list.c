@@ -125,6 +125,13 @@ static int list_backup(const list_args_t *args)
 
     catalog = ccopy_catalog_open_with_options(args->location, args->opts, &e);
     if (!catalog) {
+        /* a folder or container that is not there: named by its flag, as restore names it */
+        if (e.domain == CCOPY_DOMAIN_OS || (e.domain == CCOPY_DOMAIN_HTTP && e.cause == 404)) {
+            char said[sizeof e.message];
+            snprintf(said, sizeof said, "%s", e.message);
+            snprintf(e.message, sizeof e.message, "--from: %.*s", (int)(sizeof e.message - 9),
+                     said);
+        }
         print_error("list", &e);
         return exit_code_for(e.code);
     }

@@ -277,8 +277,9 @@ def test_a_backup_folder_that_does_not_exist_is_bad_input(tmp_path, command):
     res = clirun.run(command, *args, "--server-timeout-ms", "1000") if command != "list" \
         else clirun.run(command, *args)
     assert res.rc == 2, res.explain()
-    assert res.stderr == f"cosmocopy {command}: error: backup folder {missing} does not exist\n", \
-        res.explain()
+    flag = "--backup" if command == "verify" else "--from"
+    assert res.stderr == (f"cosmocopy {command}: error: {flag}: backup folder {missing} does not "
+                          "exist\n"), res.explain()
     assert res.stdout == "", res.explain()
 
 

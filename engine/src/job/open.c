@@ -44,6 +44,7 @@ int _ccopy_job_open_store(ccopy_job_t *job, int for_writing, _ccopy_dest_t **out
                           ccopy_error_t *error)
 {
     _ccopy_dest_store_config_t config;
+    int rc;
     memset(&config, 0, sizeof config);
     _ccopy_sink_settings_from(&config.sink, &job->settings);
     config.sink.canceled = &job->canceled;
@@ -52,7 +53,14 @@ int _ccopy_job_open_store(ccopy_job_t *job, int for_writing, _ccopy_dest_t **out
     /* the choices of option compress, none|gzip|zstd, are in the order of the enum */
     config.compression = (_ccopy_compression_t)job->settings.compress_choice;
     config.compress_level = (int)job->settings.compress_level;
-    return _ccopy_dest_store_open(out, job->settings.sink, for_writing, &config, error);
+    rc = _ccopy_dest_store_open(out, job->settings.sink, for_writing, &config, error);
+    /* A folder or container that is not there, or not a folder, is the location the person
+     * named: say which option named it (the command names its flag, Python its argument). */
+    if (rc != 0 && error && strncmp(error->message, "option ", 7) != 0 &&
+        (error->domain == CCOPY_DOMAIN_OS ||
+         (error->domain == CCOPY_DOMAIN_HTTP && error->cause == 404)))
+        _ccopy_error_prefix(error, "option sink");
+    return rc;
 }
 
 static void hook_log(void *data, ccopy_log_level_t level, const char *line)

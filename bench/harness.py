@@ -53,6 +53,7 @@ from ferretdb import FerretDB  # noqa: E402
 
 BASELINE = REPO / "bench" / "baseline_pymongo.py"
 DASK = REPO / "bench" / "dask_scale.py"
+THROTTLE = REPO / "bench" / "throttle.py"
 TOOLS = REPO / ".tools" / "mongo-tools" / "bin"
 DOCS_DIR = REPO / "docs" / "bench"
 RESULTS_DIR = REPO / "bench" / "results"
@@ -61,7 +62,8 @@ MARK_BEGIN, MARK_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 DB = "bench"
 RAW = CodecOptions(document_class=RawBSONDocument)
 LOAD_BATCH = 500
-SCENARIOS = ("folder", "blob", "replicate", "restore", "throttled", "dask")
+SCENARIOS = ("folder", "blob", "replicate", "restore", "throttled", "random_throttle", "app_load",
+             "dask")
 _BLOB_CANDIDATES = tuple(f"{kind}_{compress}" for kind in (
     "cosmocopy", "cosmocopy_python", "baseline_savvy", "baseline_usual")
     for compress in ("none", "gzip", "zstd"))
@@ -73,6 +75,7 @@ CANDIDATES = {  # what --candidates accepts, scenario by scenario (dask has no c
     "restore": ("cosmocopy_restore", "mongorestore"),
     "throttled": ("cosmocopy_adaptive", "cosmocopy_max_ru", "baseline_savvy", "baseline_usual"),
 }
+SUBPROCESS_SCENARIOS = ("random_throttle", "app_load", "dask")  # their own scripts and records
 QUICK = {"docs": 2000, "doc_sizes": [1024], "repeat": 1, "ru": 100}
 
 
@@ -157,6 +160,18 @@ def raws_of_files(paths) -> list:
 def raws_of_collection(coll):
     for doc in coll.with_options(codec_options=RAW).find({}, batch_size=2000):
         yield doc.raw
+
+
+def digest_of_backup(read) -> Digest | dict:
+    """The digest of the documents ``read()`` gives ({_id: raw}), or what made the backup
+    unreadable (a data file missing or damaged, an _id twice: backupcheck's AssertionError,
+    or a file that does not decode):
+    then that copy differs, and the scenario's record is still saved."""
+    try:
+        return Digest().add_all(read().values())
+    except (AssertionError, OSError, ValueError, bson.errors.BSONError) as e:
+        return {"documents": None, "bytes": None, "sha256": None,
+                "unreadable": f"{type(e).__name__}: {e}"[:500]}
 
 
 def check(expected: dict, found: Digest | dict) -> dict:
@@ -278,11 +293,12 @@ def run_backup_candidate(b: Bench, name: str, ds: Dataset, size: str) -> dict:
                        throttle_events=s.get("throttle_events"))
             if blob:
                 import blobcheck
-                backup = blobcheck.read_blob_backup(
-                    b.az.service_client().get_container_client(container), "backup")
+                client = b.az.service_client().get_container_client(container)
+                found = digest_of_backup(
+                    lambda: blobcheck.read_blob_backup(client, "backup").docs(DB, ds.name))
             else:
-                backup = backupcheck.read_backup(tmp / "out")
-            found = Digest().add_all(backup.docs(DB, ds.name).values())
+                found = digest_of_backup(
+                    lambda: backupcheck.read_backup(tmp / "out").docs(DB, ds.name))
         elif kind.startswith("baseline_"):
             variant = kind.split("_", 1)[1]
             if blob:
@@ -508,8 +524,8 @@ def scenario_throttled(b: Bench) -> dict:
                         span = (start, start + s["copy_seconds"])
                         fig.update(retries=s.get("retries"),
                                    throttle_events=s.get("throttle_events"))
-                        found = Digest().add_all(
-                            backupcheck.read_backup(tmp / "out").docs(DB, ds.name).values())
+                        found = digest_of_backup(
+                            lambda: backupcheck.read_backup(tmp / "out").docs(DB, ds.name))
                     else:
                         argv = baseline_argv(b, ds, rng, name.split("_")[1],
                                              ["--out-dir", str(tmp / "out")], uri=uri)
@@ -542,19 +558,59 @@ def scenario_dask(b: Bench) -> dict:
     argv = ([sys.executable, str(DASK), "--results-dir", str(b.args.results_dir)]
             + (quick if b.args.quick else []))
     log(f"dask: {' '.join(argv[1:])}")
+    before = set(b.args.results_dir.glob("dask_scale-*.json"))
     p = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
     out: dict = {"argv": argv[1:], "exit_code": p.returncode}
-    try:
-        out["output"] = json.loads(p.stdout)
-    except json.JSONDecodeError:
+    # its figures, from the record it saved, for the report's table
+    made = sorted(set(b.args.results_dir.glob("dask_scale-*.json")) - before)
+    if made:
+        rec = json.loads(made[-1].read_text())
+        out.update(record=rel(made[-1]), parameters=rec["parameters"], rows=rec["run"]["rows"])
+    else:
         out["stdout_tail"] = p.stdout[-2000:]
     if p.returncode:
         out["stderr_tail"] = p.stderr[-2000:]
     return out
 
 
+def throttle_mode(b: Bench, name: str, mode_args: list[str]) -> dict:
+    """A mode of bench/throttle.py (throttling the job does not cause, issue 14): run it with
+    its own FerretDB and proxy, keep its figures from the record it saved."""
+    argv = [sys.executable, str(THROTTLE), *mode_args, "--results-dir", str(b.args.results_dir)]
+    log(f"{name}: {' '.join(argv[1:])}")
+    before = set(b.args.results_dir.glob("throttle-*.json"))
+    p = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
+    out: dict = {"argv": argv[1:], "exit_code": p.returncode}
+    made = sorted(set(b.args.results_dir.glob("throttle-*.json")) - before)
+    if made:
+        rec = json.loads(made[-1].read_text())
+        out.update(record=rel(made[-1]), parameters=rec["parameters"], run=rec["run"])
+    if p.returncode:
+        out["stderr_tail"] = p.stderr[-2000:]
+    return out
+
+
+def scenario_random_throttle(b: Bench) -> dict:
+    """40% of the requests throttled at random, whatever the rate: the copy against the same
+    copy unthrottled, alternated (target: at most 3 times as long)."""
+    docs, repeat = (3000, 1) if b.args.quick else (10_000, 2)
+    return throttle_mode(b, "random_throttle", ["--random-throttle", "0.4", "--docs", str(docs),
+                                                "--demand-repeat", str(repeat)])
+
+
+def scenario_app_load(b: Bench) -> dict:
+    """An application sharing a 400 RU/s budget at 20%, 60%, 40% and 70% of it, 10 s each:
+    the job's share of what the application leaves (target: at least 0.9)."""
+    docs, repeat = (5000, 1) if b.args.quick else (20_000, 2)
+    return throttle_mode(b, "app_load", ["--app-load", "0.2,0.6,0.4,0.7", "--app-period", "10",
+                                         "--ru", "400", "--docs", str(docs),
+                                         "--demand-repeat", str(repeat)])
+
+
 RUNNERS = {"folder": scenario_folder, "blob": scenario_blob, "replicate": scenario_replicate,
-           "restore": scenario_restore, "throttled": scenario_throttled, "dask": scenario_dask}
+           "restore": scenario_restore, "throttled": scenario_throttled,
+           "random_throttle": scenario_random_throttle, "app_load": scenario_app_load,
+           "dask": scenario_dask}
 
 
 # ------------------------------------------------------------------ report
@@ -599,9 +655,10 @@ def table_lines(records: dict) -> list[str]:
             continue
         rec, path = records[scenario]
         if scenario == "dask":
-            lines += [f"### Dask (`{rel(path)}`)", "",
-                      "skipped: " + rec["result"]["skipped"] if "skipped" in rec["result"]
-                      else f"exit code {rec['result'].get('exit_code')}; see the record", ""]
+            lines += dask_lines(rec, path)
+            continue
+        if scenario in ("random_throttle", "app_load"):
+            lines += throttle_mode_lines(scenario, rec, path)
             continue
         p = rec["parameters"]
         for ds_name, ds in rec["result"].items():
@@ -633,6 +690,73 @@ def table_lines(records: dict) -> list[str]:
                     f"| {utilisation_cell(m)} | ok |")
             lines.append("")
     return lines
+
+
+def throttle_mode_lines(scenario: str, rec: dict, path: Path) -> list[str]:
+    """Throttling the job does not cause: bench/throttle.py's --random-throttle and
+    --app-load runs, each repeat a row."""
+    r = rec["result"]
+    if "run" not in r:
+        return [f"### {scenario} (`{rel(path)}`)", "",
+                f"exit code {r.get('exit_code')}: no figures (see the record)", ""]
+    p, run = r["parameters"], r["run"]
+    quick = "; quick mode" if rec["parameters"].get("quick") else ""
+    where = (f"`{rel(path)}` (figures from `{r['record']}`); commit "
+             f"{rec['environment']['git']['commit'][:7]}{quick}")
+    if scenario == "random_throttle":
+        m = run["random"]
+        lines = [f"### Throttling the job does not cause: {p['random_throttle']:.0%} of requests "
+                 f"throttled at random, {p['docs']:,} documents", "", where, "",
+                 "| repeat | copy s unthrottled | copy s throttled | pacing wait s | "
+                 "back-off s |", "|---:|---:|---:|---:|---:|"]
+        for i, (u, t) in enumerate(zip(m["runs"]["unthrottled"], m["runs"]["random"]), 1):
+            c = t["cosmocopy"]
+            lines.append(f"| {i} | {u['copy_seconds']:.1f} | {t['copy_seconds']:.1f} "
+                         f"| {c['pacing_wait_seconds']:.1f} | {c['retry_wait_seconds']:.1f} |")
+        lines += ["", f"Median ratio {m['ratio']:.2f} (target: at most 3).", ""]
+        return lines
+    m = run["app_load"]
+    lines = [f"### Throttling the job does not cause: an application at {p['app_load']} of "
+             f"{m['budget']['ru_per_second']:,} RU/s, {p['app_period']:g} s each, "
+             f"{p['docs']:,} documents", "", where, "",
+             "| repeat | job's share of what the application left | while streaming "
+             "| of what it could spend | application throttled | job throttled |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for i, x in enumerate(m["runs"], 1):
+        a = x["app_load"]
+        lines.append(f"| {i} | {fmt(a['job_share_of_left'], '.2f')} "
+                     f"| {fmt(a['job_share_of_left_streaming'], '.2f')} "
+                     f"| {fmt(a.get('job_share_of_spendable'), '.2f')} "
+                     f"| {a['app_throttled']} of {a['app_requests']} "
+                     f"| {x['throttled_fraction']:.1%} |")
+    return lines + ["", "Target: at least 0.9 of what the application leaves.", ""]
+
+
+def dask_lines(rec: dict, path: Path) -> list[str]:
+    """The Dask scenario: bench/dask_scale.py's rows, the same job on 1, 2, ... workers."""
+    r = rec["result"]
+    if "skipped" in r:
+        return [f"### Dask (`{rel(path)}`)", "", "skipped: " + r["skipped"], ""]
+    if "rows" not in r:
+        return [f"### Dask (`{rel(path)}`)", "",
+                f"exit code {r.get('exit_code')}: no figures (see the record)", ""]
+    p = r["parameters"]
+    lines = [f"### Dask: {p['docs']:,} documents of ~{p['doc_size'] // 1024} KB, "
+             f"{p['threads_per_worker']} thread per worker", "",
+             f"`{rel(path)}` (figures from `{r['record']}`); budget {p['ru']:,} RU/s through "
+             f"the Cosmos proxy; commit {rec['environment']['git']['commit'][:7]}"
+             + ("; quick mode" if rec["parameters"].get("quick") else ""), "",
+             "| workers | docs/s unlimited | docs/s at the budget | RU utilisation | throttled "
+             "| content |", "|---:|---:|---:|---:|---:|---|"]
+    for row in r["rows"]:
+        u, bud = row["unlimited"], row["budget"]
+        ok = u["content_check"]["ok"] and bud["content_check"]["ok"]
+        lines.append(f"| {row['workers']} | {fmt(u.get('documents_per_second'), ',.0f')} "
+                     f"| {fmt(bud.get('documents_per_second'), ',.0f')} "
+                     f"| {fmt(bud.get('ru_utilisation'), '.2f')} "
+                     f"| {fmt(bud.get('throttled_fraction'), '.1%')} "
+                     f"| {'ok' if ok else '**differs**'} |")
+    return lines + [""]
 
 
 def utilisation_cell(m: dict) -> str:
@@ -702,8 +826,8 @@ def plots(records: dict, out_dir: Path) -> list[Path]:
                 ax2.set_ylim(bottom=0, top=max(thr + [1]) * 1.1)
                 ax.set_ylim(bottom=0)
                 ax.set_ylabel("RU/s", fontsize=7)
-                ax.set_title(f"{name}: utilisation {utilisation_cell(r)}, throttled "
-                             f"{r['throttled_fraction']:.1%}", fontsize=9)
+                ax.set_title(f"{name}, its first repeat: utilisation {utilisation_cell(r)}, "
+                             f"throttled {r['throttled_fraction']:.1%}", fontsize=9)
                 ax.legend(fontsize=7, loc="upper left")
             axes[-1, 0].set_xlabel("seconds since the proxy started")
             fig.tight_layout()
@@ -840,7 +964,9 @@ def main(argv: list[str]) -> int:
                 log(f"scenario {scenario}: {e}")
                 failed = True
                 continue
-            ok = scenario == "dask" or content_ok(result)
+            # dask_scale.py and throttle.py check their own copies and exit 1 when one differs
+            ok = (result.get("exit_code", 0) == 0) if scenario in SUBPROCESS_SCENARIOS \
+                else content_ok(result)
             failed |= not ok
             record = {
                 "harness": 1,

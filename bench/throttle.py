@@ -60,7 +60,7 @@ import bson
 import pymongo
 from pymongo.errors import OperationFailure
 
-from run import (COLLECTION, COSMOCOPY, DB, REPO, SOCKET_TIMEOUT_MS,  # noqa: E402
+from run import (COLLECTION, COSMOCOPY, DB, REPO, RESULTS_DIR, SOCKET_TIMEOUT_MS,  # noqa: E402
                  CheckError, Range, cosmocopy_argv, environment, load, log, save_record,
                  parse_step, require_at_least_one, run_measured, server_cpu_seconds)
 from ferretdb import FerretDB  # noqa: E402  (tests/support is on sys.path via run)
@@ -669,6 +669,8 @@ def parse_args(argv: list[str]):
                    help="mode: an application at these fractions of the budget (see above)")
     p.add_argument("--app-period", type=float, default=10.0,
                    help="seconds the application holds each --app-load level")
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
+                   help="where the record goes (default: bench/results)")
     args = p.parse_args(argv)
     require_at_least_one(p, args, "docs", "doc_size", "days", "parallel", "batch_size", "ru",
                          "demand_repeat")
@@ -712,7 +714,7 @@ def main(argv: list[str]) -> int:
         "environment": env,
         "run": run,
     }
-    save_record(record, "throttle", started, table(record))
+    save_record(record, "throttle", started, table(record), args.results_dir)
     if "random" in run:
         checks = [r["content_check"]["ok"] for runs in run["random"]["runs"].values()
                   for r in runs]

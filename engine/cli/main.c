@@ -136,7 +136,13 @@ static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const ch
 
 int main(int argc, char **argv)
 {
+    static char help_flag[] = "--help";
     int rc;
+    if (argc == 3 && strcmp(argv[1], "help") == 0 && strcmp(argv[2], "help") != 0) {
+        /* "cosmocopy help backup" is "cosmocopy backup --help" */
+        argv[1] = argv[2];
+        argv[2] = help_flag;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(main_help, argc < 2 ? stderr : stdout);

@@ -555,6 +555,24 @@ def test_collection_selection_and_all_collections(ferretdb, mongo, db_name, tmp_
     bc.assert_backup_matches(every, mongo[db_name])
 
 
+def test_names_a_folder_cannot_hold_are_bad_input_naming_the_collection(ferretdb, mongo, db_name,
+                                                                        tmp_path):
+    """A collection whose escaped name is longer than a folder name may be, and a system
+    collection named: exit 2 saying so (it was EIO "File name too long" about a path, and "not
+    found" for a collection the server lists)."""
+    long_name = "/" * 100  # MongoDB takes it; escaped ("%2F" each) it is 300 bytes
+    mongo[db_name][long_name].insert_one({"a": 1})
+    res = clirun.backup(ferretdb.uri, db_name, tmp_path / "bk", "--step", "1d")
+    assert res.rc == 2, res.explain()
+    assert f'collection name "{long_name}" is 300 bytes as a folder name (escaped), more than ' \
+        "the 255 a folder name holds; to back up the others, name each with --collection" in \
+        res.stderr, res.explain()
+    res = clirun.backup(ferretdb.uri, db_name, tmp_path / "bk", "--collection", "system.js")
+    assert res.rc == 2, res.explain()
+    assert "--collection: system.js is a system collection of the server's, which is not " \
+        "copied" in res.stderr, res.explain()
+
+
 RANGE_FROM = BASE + DAY + 2 * HOUR
 RANGE_TO = BASE + 2 * DAY + 30 * 60  # 2h, five times 4h, 30m: seven windows
 

@@ -50,6 +50,12 @@ def test_every_command_has_help_naming_its_options(command):
         assert option in res.stdout, f"{command} --help does not mention {option}"
 
 
+def test_help_command_gives_that_commands_help():
+    res = clirun.run("help", "backup")
+    assert res.rc == 0, res.explain()
+    assert res.stdout == clirun.run("backup", "--help").stdout
+
+
 def test_backup_help_says_what_each_mode_covers():
     text = clirun.run("backup", "--help").stdout
     assert "not an ObjectId" in text
@@ -491,6 +497,11 @@ FLAG_MESSAGES = [
      "--tls-ca-file: CA file /nonexistent/ca.pem cannot be read: No such file or directory"),
     ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
                 "--https-ca-file", "{tmp}"], "is a folder, not a PEM file of CA certificates"),
+    # a file that holds no certificate failed only once the server timeout ran out, as a server
+    # that "cannot be reached"
+    ("backup", ["--source", "mongodb://127.0.0.1:1/?tls=true", "--db", "x", "--to",
+                "dir:{tmp}/bk", "--tls-ca-file", "/etc/passwd"],
+     "--tls-ca-file: /etc/passwd holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)"),
     ("verify", ["--source", "mongodb://127.0.0.1:1/", "--db", "x"],
      "--backup is required: a backup (dir:PATH, azblob://CONTAINER[/PREFIX] or a container URL "
      "with a SAS) or a replica (mongodb://...)"),

@@ -300,8 +300,8 @@ int ccopy_time_parse(int64_t *out, const char *text, int64_t now, ccopy_error_t 
         rc = scan_rfc3339(&t, text, reason);
     } else {
         snprintf(reason, REASON_SIZE,
-                 "expected RFC 3339 (\"2026-01-01T00:00:00Z\"), \"@<epoch seconds>\", \"now\" "
-                 "or a time relative to now (\"-4h\")");
+                 "expected RFC 3339 (\"2026-01-01T00:00:00Z\"), a date (\"2026-01-01\"), "
+                 "\"@<epoch seconds>\", \"now\" or a time relative to now (\"-4h\")");
         rc = -1;
     }
     if (rc != 0)

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,13 +75,25 @@ static int read_error(ccopy_error_t *error, int err, const char *what, const cha
  * ('/' is escaped: _ccopy_sink_component). */
 static int check_component(const char *kind, const char *name, ccopy_error_t *error)
 {
+    const char *others = strcmp(kind, "collection") == 0
+                             ? "; to back up the others, name each with option collection"
+                             : "";
+    char *escaped;
+    size_t len;
     if (!name || !*name || name[0] == '.')
         return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                 "%s name \"%s\" cannot be used as a folder name%s", kind,
-                                name ? name : "",
-                                strcmp(kind, "collection") == 0
-                                    ? "; to back up the others, name each with option collection"
-                                    : "");
+                                name ? name : "", others);
+    /* MongoDB takes names that, escaped ('/' is "%2F"), are longer than a folder's name may be:
+     * said as such, not as the file system's "File name too long" about a path */
+    escaped = _ccopy_sink_component(name);
+    len = strlen(escaped);
+    free(escaped);
+    if (len > NAME_MAX)
+        return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                "%s name \"%s\" is %zu bytes as a folder name (escaped), more "
+                                "than the %d a folder name holds%s",
+                                kind, name, len, NAME_MAX, others);
     return 0;
 }
 

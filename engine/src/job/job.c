@@ -150,6 +150,19 @@ static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
     return 0;
 }
 
+/* Whether a PEM file holds a certificate: a "-----BEGIN CERTIFICATE-----" line (also "BEGIN
+ * TRUSTED CERTIFICATE", as OpenSSL writes them) anywhere in it. */
+static int holds_a_certificate(FILE *f)
+{
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "-----BEGIN CERTIFICATE-----") ||
+            strstr(line, "-----BEGIN TRUSTED CERTIFICATE-----"))
+            return 1;
+    }
+    return 0;
+}
+
 /* The CA files named by options tls_ca_file and https_ca_file can be read (a typo was found only
  * when connecting, and named option source, or never when no HTTPS was used). */
 static int check_ca_files(const ccopy_options_t *options, ccopy_error_t *error)
@@ -171,6 +184,16 @@ static int check_ca_files(const ccopy_options_t *options, ccopy_error_t *error)
             return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_OS, err,
                                     "option %s: CA file %s cannot be read: %s", names[i], path,
                                     strerror(err));
+        }
+        if (!holds_a_certificate(f)) {
+            /* an empty file or a key: the driver only said it could not start TLS, once the
+             * server timeout had run out, as a server it "cannot reach" */
+            fclose(f);
+            return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_TLS, 0,
+                                    "option %s: %s holds no PEM certificate (no -----BEGIN "
+                                    "CERTIFICATE----- line): give the CA certificates that sign "
+                                    "the server's",
+                                    names[i], path);
         }
         fclose(f);
     }

@@ -364,7 +364,12 @@ static int select_collections(ccopy_job_t *job, mongoc_client_t *client, ccopy_e
             int found = 0;
             for (k = 0; k < count && !found; k++)
                 found = strcmp(names[k], job->colls[i].name) == 0;
-            if (!found)
+            if (!found && strncmp(job->colls[i].name, "system.", 7) == 0)
+                rc = _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                      "option collection: %s is a system collection of the "
+                                      "server's, which is not copied",
+                                      job->colls[i].name);
+            else if (!found)
                 rc = _ccopy_error_set(error, CCOPY_ENOTFOUND, CCOPY_DOMAIN_ENGINE, 0,
                                       "collection %s not found in database %s on %s",
                                       job->colls[i].name, job->db, job->source->hosts);

@@ -165,6 +165,28 @@ def test_throttling_that_does_not_follow_the_jobs_rate_does_not_slow_it_down(
     assert s["elapsed_seconds"] <= 3 * base.summary["elapsed_seconds"] + 15, figures
 
 
+def test_throttling_with_a_long_retry_after_that_the_job_does_not_cause_does_not_slow_it(
+        ferretdb, orders, mongo, db_name, cosmos_proxy):
+    """A target whose every fifth request is refused with RetryAfterMs=1000, however slowly the
+    job writes. The pause each cut asks for is no evidence that the server holds the job below
+    its pace: counted as such, every cut stood, and the pace fell to its floor (a review's
+    replicate of 600 documents took 239 s, its workers waiting for the pace 842 s in all
+    against 47 s of RetryAfterMs; now 25 s, and 56 s of pace)."""
+    noisy = cosmos_proxy(ferretdb, throttle_rate=0.2, seed=9, retry_after_ms=1000)
+    res = clirun.run("replicate", "--source", ferretdb.uri, "--db", db_name,
+                     "--target", noisy.uri("directConnection=true"), "--target-db",
+                     db_name + "_r", *range_args("--step", "2h"), "--json", timeout=300)
+    assert res.rc == 0, res.explain()
+    bc.assert_same_docs(bc.source_docs(mongo[db_name + "_r"].orders), bc.source_docs(orders),
+                        "replica")
+    s = res.summary
+    assert s["throttle_events"] >= 10, s
+    # waiting for the pace costs no more than a few seconds per throttle, as the pauses do
+    assert s["pacing_wait_seconds"] <= 4 * s["throttle_events"] + 10, {
+        k: s[k] for k in ("pacing_wait_seconds", "retry_wait_seconds", "throttle_events",
+                          "copy_seconds")}
+
+
 # ---------------------------------------------------------------- cursor and connection faults
 
 

@@ -455,8 +455,18 @@ int _ccopy_governor_throttled(_ccopy_governor_t *g, double reserved, int64_t ret
     if (g->on_trial && window_ms >= CCOPY_GOVERNOR_TRIAL_MS) {
         /* The verdict on the last cut: did the throttled share fall, or did the server hold
          * the job below its pace? Either says the throttling follows the pace. */
-        double delivered = (g->ru_charged - g->ru_at_mark) * 1000.0 / (double)window_ms;
-        int held = delivered < CCOPY_GOVERNOR_HELD * g->trial_rate;
+        /* ... over the time the job could send: the pauses the server asked for since the
+         * cut are left out. With a RetryAfterMs of a second, a cut's window was mostly pause,
+         * the server "held" the job every time, and throttling that another client caused
+         * cut the pace again and again, down to its floor (600 documents took 284 s, not 2). */
+        int64_t ahead = g->paused_until_ms > now_ms ? g->paused_until_ms - now_ms : 0;
+        int64_t paused = g->paused_since_cut_ms - ahead;
+        int64_t active_ms = window_ms - (paused > 0 ? paused : 0);
+        double delivered = active_ms > 0 ? (g->ru_charged - g->ru_at_mark) * 1000.0 /
+                                               (double)active_ms
+                                         : 0;
+        int held = active_ms >= CCOPY_GOVERNOR_TRIAL_MS / 4 &&
+                   delivered < CCOPY_GOVERNOR_HELD * g->trial_rate;
         /* Not before 8 requests, however long: under a budget of less than a request a
          * second, a few seconds hold one or two requests and say nothing. */
         if (held || n >= CCOPY_GOVERNOR_TRIAL_REQUESTS) {

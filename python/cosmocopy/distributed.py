@@ -348,11 +348,13 @@ def _merge(base: dict[str, Any], parts: list[dict[str, Any]], lost: list[str],
     first_error: dict[str, Any] | None = failures[0] if failures else None
     if first_error is None and lost:
         first_error = {"code": "EIO", "domain": "engine", "cause": 0, "message": lost[0]}
-    if first_error is not None and out["windows_failed"] > 1 and first_error.get("code") != "EMISMATCH":
-        # each helper's message counted only its own windows: the job's counts them all
-        first = _OWN_COUNT.sub("", first_error.get("message") or "")
-        first_error = dict(first_error,
-                           message=f"{out['windows_failed']} windows failed, the first: {first}")
+    if first_error is not None and first_error.get("code") != "EMISMATCH":
+        # each helper's message counted only its own windows: the job's counts them all (the
+        # windows a helper did not start are its task's, not the job's: left out)
+        first = _OWN_NOT_STARTED.sub("", _OWN_COUNT.sub("", first_error.get("message") or ""))
+        if out["windows_failed"] > 1:
+            first = f"{out['windows_failed']} windows failed, the first: {first}"
+        first_error = dict(first_error, message=first)
     if first_error is not None and out.get("status") == "ok":
         failed = out["windows_failed"] > 0 or lost
         out["status"] = "failed" if failed else ("differs" if first_error.get("code") == "EMISMATCH"
@@ -366,6 +368,7 @@ def _merge(base: dict[str, Any], parts: list[dict[str, Any]], lost: list[str],
 
 
 _OWN_COUNT = re.compile(r"^\d+ windows failed, the first: ")
+_OWN_NOT_STARTED = re.compile(r"; \d+ of \d+ windows not started: run again to continue$")
 
 
 def _in_plan_order(v: dict[str, Any]) -> tuple[str, bool, str]:

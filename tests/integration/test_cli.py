@@ -491,6 +491,9 @@ FLAG_MESSAGES = [
     ("verify", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--backup", "dir:{tmp}",
                 "--collection", "a", "--source-collection", "$x"],
      "--source-collection: collection name \"$x\" holds '$'"),
+    ("replicate", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--collection", "c",
+                   "--target", "mongodb://127.0.0.1:2/", "--target-collection", ".x"],
+     "--target-collection: collection name \".x\" starts with '.', which MongoDB does not allow"),
     # CA files are read before anything is contacted, and named by their own flag
     ("backup", ["--source", "mongodb://127.0.0.1:1/", "--db", "x", "--to", "dir:{tmp}/bk",
                 "--tls-ca-file", "/nonexistent/ca.pem"],

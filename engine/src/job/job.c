@@ -92,7 +92,8 @@ static void resolve_restored_names(_ccopy_settings_t *settings)
 /* A database or collection name the servers refuse is bad input, found before any server is
  * asked: a restore into "bad.name" had failed every window with "Invalid namespace" (exit 1, and
  * exit 0 with nothing to restore). MongoDB's rules: a database name is under 64 bytes and holds
- * none of / \ . " $, a blank or NUL; a collection name is not empty and holds no $ or NUL;
+ * none of / \ . " $, a blank or NUL; a collection name is not empty, holds no $ or NUL and
+ * does not start with '.';
  * "db.collection" is at most 255 bytes. */
 #define MAX_NAMESPACE 255
 static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
@@ -131,6 +132,11 @@ static int check_names(const ccopy_options_t *options, ccopy_error_t *error)
                 return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
                                         "option %s: collection name \"%s\" holds '$', which "
                                         "MongoDB does not allow in collection names",
+                                        colls[i], name);
+            if (name[0] == '.') /* "db..x": the server answers "Invalid collection name" */
+                return _ccopy_error_set(error, CCOPY_EINVAL, CCOPY_DOMAIN_ENGINE, 0,
+                                        "option %s: collection name \"%s\" starts with '.', "
+                                        "which MongoDB does not allow",
                                         colls[i], name);
             /* the namespace "db.collection": at most 255 bytes */
             db = i == 1 && ccopy_options_get(options, "target_db")

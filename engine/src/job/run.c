@@ -380,9 +380,20 @@ static int job_finish(ccopy_job_t *job, ccopy_error_t *error)
     pthread_mutex_unlock(&job->lock);
 
     if (job->error_count > 0) {
+        size_t i, not_started = 0, used;
         e = job->errors[0];
         if (job->error_count > 1)
             _ccopy_error_prefix(&e, "%zu windows failed, the first", job->error_count);
+        /* A failure stops the job: the windows it never started are said, or "1 window
+         * failed" read as if the other eleven were done. */
+        for (i = 0; i < job->task_count; i++)
+            not_started += job->tasks[i].state == CCOPY_TASK_PENDING ||
+                           job->tasks[i].state == CCOPY_TASK_STOPPED;
+        used = strlen(e.message);
+        if (not_started > 0 && used < sizeof e.message)
+            snprintf(e.message + used, sizeof e.message - used,
+                     "; %zu of %zu windows not started: run again to continue", not_started,
+                     job->task_count);
         rc = e.code;
     } else if (job->mismatches > 0) {
         rc = _ccopy_verify_result(job, &e);

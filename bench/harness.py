@@ -557,36 +557,37 @@ def scenario_dask(b: Bench) -> dict:
     quick = ["--docs", "1000", "--hours", "6", "--workers", "1", "2"]
     argv = ([sys.executable, str(DASK), "--results-dir", str(b.args.results_dir)]
             + (quick if b.args.quick else []))
-    log(f"dask: {' '.join(argv[1:])}")
-    before = set(b.args.results_dir.glob("dask_scale-*.json"))
+    out, rec = run_recording_script("dask", argv, "dask_scale", b.args.results_dir)
+    if rec:  # its figures, for the report's table
+        out.update(parameters=rec["parameters"], rows=rec["run"]["rows"])
+    return out
+
+
+def run_recording_script(name: str, argv: list[str], prefix: str,
+                         results_dir: Path) -> tuple[dict, dict | None]:
+    """Run a bench script that saves a record of its own (``<prefix>-<time>.json`` in
+    ``results_dir``): what the harness keeps of the run, and that record (None without one)."""
+    log(f"{name}: {' '.join(argv[1:])}")
+    before = set(results_dir.glob(f"{prefix}-*.json"))
     p = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
     out: dict = {"argv": argv[1:], "exit_code": p.returncode}
-    # its figures, from the record it saved, for the report's table
-    made = sorted(set(b.args.results_dir.glob("dask_scale-*.json")) - before)
+    made = sorted(set(results_dir.glob(f"{prefix}-*.json")) - before)
     if made:
-        rec = json.loads(made[-1].read_text())
-        out.update(record=rel(made[-1]), parameters=rec["parameters"], rows=rec["run"]["rows"])
+        out["record"] = rel(made[-1])
     else:
         out["stdout_tail"] = p.stdout[-2000:]
     if p.returncode:
         out["stderr_tail"] = p.stderr[-2000:]
-    return out
+    return out, json.loads(made[-1].read_text()) if made else None
 
 
 def throttle_mode(b: Bench, name: str, mode_args: list[str]) -> dict:
     """A mode of bench/throttle.py (throttling the job does not cause, issue 14): run it with
     its own FerretDB and proxy, keep its figures from the record it saved."""
     argv = [sys.executable, str(THROTTLE), *mode_args, "--results-dir", str(b.args.results_dir)]
-    log(f"{name}: {' '.join(argv[1:])}")
-    before = set(b.args.results_dir.glob("throttle-*.json"))
-    p = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
-    out: dict = {"argv": argv[1:], "exit_code": p.returncode}
-    made = sorted(set(b.args.results_dir.glob("throttle-*.json")) - before)
-    if made:
-        rec = json.loads(made[-1].read_text())
-        out.update(record=rel(made[-1]), parameters=rec["parameters"], run=rec["run"])
-    if p.returncode:
-        out["stderr_tail"] = p.stderr[-2000:]
+    out, rec = run_recording_script(name, argv, "throttle", b.args.results_dir)
+    if rec:
+        out.update(parameters=rec["parameters"], run=rec["run"])
     return out
 
 

@@ -84,6 +84,11 @@ static int check_belongs(window_reader_t *r, const bson_t *doc, ccopy_error_t *e
                                 "the manifest's pass of non-ObjectId _ids cannot hold",
                                 (unsigned long long)r->raw_bytes, hex);
     }
+    if (is_oid) {
+        t = (int64_t)bson_oid_get_time_t(bson_iter_oid(&it));
+        if (t >= m->window.start && t < m->window.end)
+            return 0; /* every document of a sound window: nothing formatted for it */
+    }
     ccopy_time_format(start, m->window.start, NULL);
     ccopy_time_format(end, m->window.end, NULL);
     if (!is_oid)
@@ -91,9 +96,6 @@ static int check_belongs(window_reader_t *r, const bson_t *doc, ccopy_error_t *e
                                 "the document at byte offset %llu has no ObjectId _id, which the "
                                 "manifest's window [%s, %s) cannot hold",
                                 (unsigned long long)r->raw_bytes, start, end);
-    t = (int64_t)bson_oid_get_time_t(bson_iter_oid(&it));
-    if (t >= m->window.start && t < m->window.end)
-        return 0;
     bson_oid_to_string(bson_iter_oid(&it), hex);
     ccopy_time_format(at, t, NULL);
     return _ccopy_error_set(error, CCOPY_ECORRUPT, CCOPY_DOMAIN_ENGINE, 0,

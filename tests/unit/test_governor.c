@@ -572,6 +572,30 @@ CCOPY_TEST(a_cut_on_trial_holds_its_pace_for_a_second_and_8_requests)
     _ccopy_governor_destroy(&g);
 }
 
+CCOPY_TEST(above_a_level_not_found_again_the_probe_doubles_every_quiet_second)
+{
+    /* an application sharing the budget eased off: creeping at 1% a second the job stayed at
+     * 200 RU/s through 10 s phases that left it 320 */
+    _ccopy_governor_t g;
+    double step;
+    _ccopy_governor_init(&g, 0);
+    throttled_at(&g, 1000);
+    CHECK_INT(g.confirmed, 0);
+    g.last_cut_ms -= 3000; /* 3 s without a throttle: 1% doubled three times */
+    step = probe_step(&g);
+    CHECK(step > 1.0799 && step < 1.0801);
+    g.last_cut_ms -= 60000; /* never more than 10% a second */
+    step = probe_step(&g);
+    CHECK(step > 1.0999 && step < 1.1001);
+    throttled_at(&g, 1000); /* the same level again: a budget that stays put */
+    CHECK_INT(g.confirmed, 1);
+    g.last_cut_ms -= 3000; /* 1% more for every 20 s, halved */
+    step = probe_step(&g);
+    CHECK(step > 1.0 + 0.01 * (1.0 + 3.0 / 20) / 2 - 1e-4 &&
+          step < 1.0 + 0.01 * (1.0 + 3.2 / 20) / 2);
+    _ccopy_governor_destroy(&g);
+}
+
 CCOPY_TEST(cuts_that_find_the_same_level_slow_the_probe_above_it)
 {
     /* a fixed budget: every probe above it costs a throttle, so once the cuts keep finding

@@ -3,6 +3,7 @@
  * one mutex; waiting happens outside it, in slices of at most 50 ms so that cancellation and
  * changes of pace are noticed quickly.
  */
+#include <math.h>
 #include <time.h>
 
 #include "common.h"
@@ -132,11 +133,16 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
         if (g->rate < plateau * 0.99)
             g->rate += (plateau - g->rate) / 2;
         else if (!held) {
-            /* 1% a second, 1% more for every 20 s without a throttle, up to 10%. Above a
-             * level the cuts found again and again, a budget that stays where it is, slower:
-             * each probe costs a throttle, and at 1% a second one came every 12-15 s. */
+            /* Above a level no cut has found again, 1% a second doubled for every whole
+             * second without a throttle, up to 10%: the budget left by an application whose load
+             * falls is found in seconds (creeping at 1% a second, 1% more for every 20 s, the
+             * job stayed at 200 RU/s through 10 s phases that left it 320). Above a level the
+             * cuts found again and again, a budget that stays where it is, 1% more for every
+             * 20 s, and slower: each probe costs a throttle, and at 1% a second one came every
+             * 12-15 s. */
             double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
-            double steps = 1.0 + quiet_s / CCOPY_GOVERNOR_QUIET_STEP_S;
+            double steps = confirmed ? 1.0 + quiet_s / CCOPY_GOVERNOR_QUIET_STEP_S
+                                     : exp2(fmin(floor(quiet_s / CCOPY_GOVERNOR_DOUBLING_S), 4));
             if (steps > 10.0)
                 steps = 10.0;
             g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * steps / (1.0 + confirmed);

@@ -27,15 +27,16 @@
  * the budget) but a second of it (the server refilled that much meanwhile, and the job spent it
  * after). The pace a cut sets holds for its trial (a second and 8 requests, below); then, while
  * requests succeed and pacing is what holds them back, the rate climbs back quickly to just
- * under the pace last throttled, then creeps above it by 1% a second (1% more for every 20 s
- * without a throttle, up to 10%). Once cuts in a row found the same level (within 10%; a cut
- * within two seconds of the last corrects it and does not count, nor does one of a pace below
- * the plateau, and a correction that finds the level more than 10% lower undoes the
- * confirmations), it first holds just under it
- * for 100 requests per such confirmation (at most 5), then probes by a half, a third, and so on
- * to a sixth of that: every probe above a budget that stays put ends in a throttle. A fixed
- * budget is also the ceiling of the adaptive rate, so throttling from other clients of the same
- * account still slows the job down.
+ * under the pace last throttled, then probes above it by 1% a second, doubled for every second
+ * without a throttle, up to 10% (an application sharing the budget may have eased off). Once
+ * cuts in a row found the same level (within 10%; a cut within two seconds of the last
+ * corrects it and does not count, nor does one of a pace below the plateau, and a correction
+ * that finds the level more than 10% lower undoes the confirmations), it first holds just under
+ * it for 100 requests per such confirmation (at most 5), then probes by 1% a second (1% more
+ * for every 20 s without a throttle, up to 10%) divided by two, three, and so on to six: every
+ * probe above a budget that stays put ends in a throttle. A fixed budget is also the ceiling of
+ * the adaptive rate, so throttling from other clients of the same account still slows the job
+ * down.
  *
  * Not all throttling follows the job's own rate: an application sharing the budget, or a target
  * that cuts every bulk write part-way, throttles a share of the requests whatever the pace.
@@ -149,8 +150,9 @@ _ccopy_governor_stats_t _ccopy_governor_stats(_ccopy_governor_t *g);
 #define CCOPY_GOVERNOR_CUT_AGAIN 0.8     /* ... this when throttled again within two seconds   */
 #define CCOPY_GOVERNOR_PLATEAU 0.97      /* a second waiting below this x the level last        */
                                          /* throttled halves the gap to it ...                 */
-#define CCOPY_GOVERNOR_RAISE 1.01        /* ... above it the pace grows 1% a second, 1% more    */
-#define CCOPY_GOVERNOR_QUIET_STEP_S 20.0 /* for every 20 s without a throttle, up to 10%        */
+#define CCOPY_GOVERNOR_RAISE 1.01        /* ... above it the pace grows 1% a second, doubled   */
+#define CCOPY_GOVERNOR_DOUBLING_S 1.0    /* for every second without a throttle (up to 10%) ... */
+#define CCOPY_GOVERNOR_QUIET_STEP_S 20.0 /* ... above a confirmed level 1% more for every 20 s */
 #define CCOPY_GOVERNOR_SAME_LEVEL 0.1    /* a cut within 10% of the last one's level confirms it */
 #define CCOPY_GOVERNOR_CONFIRMED_MAX 5   /* the probe is 1 / (1 + confirmations, at most 5)     */
 #define CCOPY_GOVERNOR_HOLD_REQUESTS 100 /* ... after this many requests x confirmations       */

@@ -721,16 +721,21 @@ def throttle_mode_lines(scenario: str, rec: dict, path: Path) -> list[str]:
              f"{m['budget']['ru_per_second']:,} RU/s, {p['app_period']:g} s each, "
              f"{p['docs']:,} documents", "", where, "",
              "| repeat | job's share of what the application left | while streaming "
-             "| of what it could spend | application throttled | job throttled |",
-             "|---:|---:|---:|---:|---:|---:|"]
+             "| of what it could spend | application throttled "
+             "| application got of what it asked, while streaming | job throttled |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
     for i, x in enumerate(m["runs"], 1):
         a = x["app_load"]
         lines.append(f"| {i} | {fmt(a['job_share_of_left'], '.2f')} "
                      f"| {fmt(a['job_share_of_left_streaming'], '.2f')} "
                      f"| {fmt(a.get('job_share_of_spendable'), '.2f')} "
                      f"| {a['app_throttled']} of {a['app_requests']} "
+                     f"| {fmt(a.get('app_share_of_asked_streaming'), '.2f')} "
                      f"| {x['throttled_fraction']:.1%} |")
-    return lines + ["", "Target: at least 0.9 of what the application leaves.", ""]
+    return lines + ["", "Target: at least 0.9 of what the application leaves. The application "
+                    "asks for its level of the budget in every second; what it got of that is "
+                    "the other side of the job's share (a job that crowds it out is left more).",
+                    ""]
 
 
 def dask_lines(rec: dict, path: Path) -> list[str]:

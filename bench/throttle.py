@@ -377,13 +377,17 @@ class AppLoad:
         self._thread.join()
         self._client.close()
 
+    def level_at(self, t: float) -> float:
+        """The load (fraction of the budget) the application asks for at epoch time t."""
+        return self.loads[int((t - self._started) // self.period) % len(self.loads)]
+
     def _run(self) -> None:
         db = self._client[DB]
         tokens, last = 0.0, time.monotonic()
         skip = 0
         while not self._stop.is_set():
             now = time.monotonic()
-            level = self.loads[int((time.time() - self._started) // self.period) % len(self.loads)]
+            level = self.level_at(time.time())
             rate = level * self.budget
             tokens = min(tokens + (now - last) * rate, rate * 0.2)
             last = now
@@ -425,15 +429,22 @@ class AppLoad:
         job_per_second = {int(t): ru - app_per_second.get(int(t), 0.0)
                           for t, ru, _, _ in job["timeline"]}
         busy = sorted(t for t, ru in job_per_second.items() if ru >= 0.1 * budget)
-        streaming = None
+        streaming = app_served = None
         if busy:
             seconds = range(busy[0], busy[-1] + 1)
             used = sum(job_per_second.get(t, 0.0) for t in seconds)
             left_streaming = sum(budget - app_per_second.get(t, 0.0) for t in seconds)
             streaming = used / left_streaming if left_streaming > 0 else None
+            # The other side of that share: what the application got of what it asked for
+            # (its level x budget in each of those seconds). A job that crowds it out takes
+            # more "left" budget only because the application was throttled out of it.
+            asked = sum(budget * self.level_at(started_at + t + 0.5) for t in seconds)
+            app_served = (sum(app_per_second.get(t, 0.0) for t in seconds) / asked
+                          if asked > 0 else None)
         return {
             "loads": self.loads, "period_seconds": self.period,
             "job_share_of_left_streaming": streaming,
+            "app_share_of_asked_streaming": app_served,
             # [second of the proxy's timeline, application RU, job RU]
             "per_second": [[t, round(app_per_second.get(t, 0.0), 2), round(job_per_second[t], 2)]
                            for t in sorted(job_per_second)],
@@ -499,7 +510,8 @@ def scenario_app_load(args, run, budget: int, why: str) -> dict:
             f"of {a['app_requests']}); the job used {a['job_share_of_left']:.2f} of what it "
             f"left ({a['job_share_of_left_streaming'] or 0:.2f} while streaming, "
             f"{a['job_share_of_spendable'] or 0:.2f} of what it could spend; target >= "
-            f"{TARGET_SHARE_OF_LEFT})")
+            f"{TARGET_SHARE_OF_LEFT}); while streaming the application got "
+            f"{a['app_share_of_asked_streaming'] or 0:.2f} of what it asked for")
         res["meets_target"] = (a["job_share_of_left"] or 0) >= TARGET_SHARE_OF_LEFT
         results.append(res)
     return {"mode": "app_load", "budget": {"ru_per_second": budget, "why": why},

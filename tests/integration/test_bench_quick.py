@@ -135,3 +135,31 @@ def test_report_takes_the_newest_full_run_of_every_candidate(tmp_path):
     record("throttled-20261206T050000Z.json", quick=True)
     assert harness.latest_records(tmp_path)["throttled"][1].name == \
         "throttled-20261206T030000Z.json"
+
+
+def test_app_load_figures_give_both_sides_of_the_shared_budget():
+    # The app_load scenario's figures from a made-up timeline: the job's share of what the
+    # application left, and what the application got of what it asked for (its level x budget
+    # in each second) over the same seconds, so a job that crowds it out shows.
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import throttle
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    app = throttle.AppLoad(budget=100, loads=[0.5, 0.2], period=2.0)
+    app._started = 1000.0  # levels: 0.5 in [1000, 1002), 0.2 in [1002, 1004), ...
+    # the application got 40, 40, 20 and 20 RU in the 4 seconds (it asked for 50, 50, 20, 20)
+    app.charges = [(1000.2 + s, ru) for s, ru in enumerate([40.0, 40.0, 20.0, 20.0])]
+    # the proxy's seconds 0-3 are epoch 1000-1003; each held the application's RU and the job's
+    timeline = [[s, app_ru + job_ru, 0, 0]
+                for s, (app_ru, job_ru) in enumerate([(40.0, 50.0), (40.0, 60.0), (20.0, 60.0),
+                                                      (20.0, 60.0)])]
+    job = {"ru_charged_in_copy": 120.0 + 230.0, "copy_span_in_timeline": [0.0, 4.0],
+           "timeline": timeline, "ru_lost_every_worker_at_server": 0.0}
+    f = app.figures((1000.0, 1004.0), 100, job)
+    assert f["app_ru_in_copy"] == 120.0
+    assert f["job_ru_in_copy"] == 230.0
+    assert abs(f["job_share_of_left_streaming"] - 230.0 / 280.0) < 1e-9
+    assert abs(f["app_share_of_asked_streaming"] - 120.0 / 140.0) < 1e-9
+    assert [row[1:] for row in f["per_second"]] == [[40.0, 50.0], [40.0, 60.0], [20.0, 60.0],
+                                                    [20.0, 60.0]]

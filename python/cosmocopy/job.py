@@ -307,7 +307,8 @@ class Job:
 
     def set_pace(self, ru_per_second: float) -> None:
         """Start the RU governor at this pace rather than unpaced (or at ``max_ru``), as if
-        throttling had found it: it probes above it slowly and throttling cuts it, never past
+        throttling had found it: it probes above it as after any cut (1% a second, doubled for
+        every second without a throttle, up to 10%) and throttling cuts it, never past
         ``max_ru``. For a pace learnt earlier on the same account (0 leaves it as it is). Call
         before planning."""
         if self._planned:

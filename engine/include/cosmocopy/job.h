@@ -268,8 +268,9 @@ CCOPY_EXPORT int ccopy_job_plan_tasks(ccopy_job_t *job, const char *tasks_json, 
 
 /**
  * Start the job's RU governor at `ru_per_second` instead of unpaced (or at option max_ru), as
- * though throttling had found that pace: it climbs above it slowly and throttling cuts it, as
- * usual, never above option max_ru. For a pace learnt by earlier jobs on the same account (a
+ * though throttling had found that pace: it probes above it as after any cut (1% a second,
+ * doubled for every second without a throttle, up to 10%) and throttling cuts it, as usual,
+ * never above option max_ru. For a pace learnt by earlier jobs on the same account (a
  * distributed runner shares it between its workers' tasks). 0 or less: no change. Call before
  * planning.
  */

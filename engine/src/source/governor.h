@@ -112,7 +112,7 @@ typedef struct _ccopy_governor {
 void _ccopy_governor_init(_ccopy_governor_t *g, double max_ru);
 void _ccopy_governor_destroy(_ccopy_governor_t *g);
 /* Start at `rate` RU/s (capped by a fixed budget) as though a throttle had found it: the pace
- * probes above it slowly and a throttle cuts it, as after any other. 0 or less: no change. */
+ * probes above it and a throttle cuts it, as after any other. 0 or less: no change. */
 void _ccopy_governor_seed(_ccopy_governor_t *g, double rate);
 
 /* Wait until a request may start, then reserve `estimate` RU. Adds the time waited to

@@ -142,7 +142,7 @@ static void maybe_raise(_ccopy_governor_t *g, int64_t now_ms)
              * 12-15 s. */
             double quiet_s = (double)(now_ms - g->last_cut_ms) / 1000.0;
             double steps = confirmed ? 1.0 + quiet_s / CCOPY_GOVERNOR_QUIET_STEP_S
-                                     : exp2(fmin(floor(quiet_s / CCOPY_GOVERNOR_DOUBLING_S), 4));
+                                     : exp2(floor(quiet_s / CCOPY_GOVERNOR_DOUBLING_S));
             if (steps > 10.0)
                 steps = 10.0;
             g->rate *= 1.0 + (CCOPY_GOVERNOR_RAISE - 1.0) * steps / (1.0 + confirmed);

@@ -433,14 +433,14 @@ class AppLoad:
         if busy:
             seconds = range(busy[0], busy[-1] + 1)
             used = sum(job_per_second.get(t, 0.0) for t in seconds)
-            left_streaming = sum(budget - app_per_second.get(t, 0.0) for t in seconds)
+            app_got = sum(app_per_second.get(t, 0.0) for t in seconds)
+            left_streaming = budget * len(seconds) - app_got
             streaming = used / left_streaming if left_streaming > 0 else None
             # The other side of that share: what the application got of what it asked for
             # (its level x budget in each of those seconds). A job that crowds it out takes
             # more "left" budget only because the application was throttled out of it.
             asked = sum(budget * self.level_at(started_at + t + 0.5) for t in seconds)
-            app_served = (sum(app_per_second.get(t, 0.0) for t in seconds) / asked
-                          if asked > 0 else None)
+            app_served = app_got / asked if asked > 0 else None
         return {
             "loads": self.loads, "period_seconds": self.period,
             "job_share_of_left_streaming": streaming,
